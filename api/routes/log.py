@@ -1,0 +1,143 @@
+"""The log over HTTP.
+
+- C2SP tlog-tiles: ``GET /checkpoint``, ``GET /tile/<L>/<N>[.p/<W>]``,
+  ``GET /tile/entries/<N>[.p/<W>]``. Tiles are immutable (a partial tile of
+  width W never changes either) and are served with a year-long cache lifetime,
+  so any static host or CDN can take the read load.
+- JSON for light clients: ``/log/proof/inclusion``, ``/log/proof/consistency``,
+  ``/log/entries/<index>``, ``/log/checkpoints/<size>``. Hashes are base64.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel
+
+from api.deps import LogDep
+from verifier.tiles import parse_tile_path
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["log"])
+
+MAX_INDEX = 2**63 - 1
+IMMUTABLE = "public, max-age=31536000, immutable"
+Size = Annotated[int, Query(ge=0, le=MAX_INDEX)]
+
+
+def b64(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+class InclusionProof(BaseModel):
+    index: int
+    size: int
+    leaf_hash: str
+    root: str
+    proof: list[str]
+
+
+class ConsistencyProof(BaseModel):
+    size1: int
+    size2: int
+    root1: str
+    root2: str
+    proof: list[str]
+
+
+class Entry(BaseModel):
+    index: int
+    data: str
+    leaf_hash: str
+
+
+class LogInfo(BaseModel):
+    origin: str
+    verifier_key: str
+    size: int
+    root: str
+
+
+@router.get("/checkpoint", response_class=Response, summary="Latest signed checkpoint")
+def get_checkpoint(log: LogDep) -> Response:
+    cp = log.checkpoint()
+    return Response(
+        cp.text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/tile/{path:path}", response_class=Response, summary="C2SP tlog-tiles tile")
+def get_tile(log: LogDep, path: str) -> Response:
+    ref = parse_tile_path("tile/" + path)
+    if ref.entries:
+        body = log.entry_bundle(ref.index, ref.width)
+    else:
+        body = log.tile(ref.level, ref.index, ref.width)
+    return Response(
+        body, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE}
+    )
+
+
+@router.get("/log", summary="The log's origin, verifier key and latest size")
+def get_info(log: LogDep) -> LogInfo:
+    cp = log.checkpoint()
+    return LogInfo(
+        origin=log.origin, verifier_key=log.verifier.vkey, size=cp.size, root=b64(cp.root)
+    )
+
+
+@router.get(
+    "/log/checkpoints/{size}",
+    response_class=Response,
+    summary="The signed checkpoint of exactly this size",
+)
+def get_checkpoint_at(log: LogDep, size: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> Response:
+    cp = log.checkpoint_at(size)
+    return Response(
+        cp.text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": IMMUTABLE}
+    )
+
+
+@router.get("/log/entries/{index}", summary="One entry and its leaf hash")
+def get_entry(log: LogDep, index: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> Entry:
+    data = log.entry(index)
+    return Entry(index=index, data=b64(data), leaf_hash=b64(log.leaf_hash(index)))
+
+
+@router.get("/log/proof/inclusion", summary="RFC 9162 inclusion proof")
+def get_inclusion_proof(
+    log: LogDep,
+    index: Size,
+    size: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None,
+) -> InclusionProof:
+    if size is None:
+        size = log.checkpoint().size
+    proof = log.inclusion_proof(index, size)
+    return InclusionProof(
+        index=index,
+        size=size,
+        leaf_hash=b64(log.leaf_hash(index)),
+        root=b64(log.root(size)),
+        proof=[b64(h) for h in proof],
+    )
+
+
+@router.get("/log/proof/consistency", summary="RFC 9162 consistency proof")
+def get_consistency_proof(
+    log: LogDep,
+    size1: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    size2: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None,
+) -> ConsistencyProof:
+    if size2 is None:
+        size2 = log.checkpoint().size
+    proof = log.consistency_proof(size1, size2)
+    return ConsistencyProof(
+        size1=size1,
+        size2=size2,
+        root1=b64(log.root(size1)),
+        root2=b64(log.root(size2)),
+        proof=[b64(h) for h in proof],
+    )

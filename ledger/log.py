@@ -1,0 +1,400 @@
+"""The transparent log on SQL storage: append, read, prove, sign.
+
+``Log`` is the Python API an outsider can script::
+
+    from ledger import Log
+    log = Log.open("sqlite:///urne.db", key_dir="keys", origin="vote.example.org/log")
+    i = log.append(b"an entry")               # acknowledged after commit
+    log.inclusion_proof(i, log.size)          # RFC 9162 §2.1.3.1
+    log.checkpoint().text                     # C2SP signed checkpoint
+
+Appends go through a :class:`~ledger.sequencer.Sequencer` (group commit: one
+transaction stores a batch of entries, their node hashes and the newly signed
+checkpoint). Reads are answered from stored complete-subtree hashes with one
+batched query: never by rebuilding the tree. Every read is bounded by the
+latest *signed* checkpoint, so nothing is served that is not committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ledger import merkle
+from ledger.db import SEQUENCER_LOCK_ID, create_engine, is_postgres
+from ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound
+from ledger.keys import load_or_create_log_key
+from ledger.migrate import upgrade
+from ledger.models import LogCheckpoint, LogEntry, LogMeta, LogNode
+from verifier.checkpoint import Checkpoint
+from verifier.note import Ed25519Signer, Ed25519Verifier, sign_note
+from verifier.rfc9162 import hash_leaf
+from verifier.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
+
+__all__ = ["MAX_ENTRY_SIZE", "Log", "StoredCheckpoint"]
+
+DEFAULT_ORIGIN = "urne.localhost/log"
+
+#: tlog-tiles entry bundles prefix each entry with a big-endian uint16 length.
+MAX_ENTRY_SIZE = 0xFFFF
+
+_entry = LogEntry.__table__  # type: ignore[attr-defined]
+_node = LogNode.__table__  # type: ignore[attr-defined]
+_checkpoint = LogCheckpoint.__table__  # type: ignore[attr-defined]
+_meta = LogMeta.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A signed checkpoint as stored: the parsed body and the signed note text."""
+
+    size: int
+    root: bytes
+    text: str
+    created_at: datetime
+
+
+class Log:
+    """One append-only log in one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: Ed25519Signer,
+        *,
+        batch_wait: float = 0.0,
+        max_batch: int = 20000,
+    ) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.origin = signer.name
+        self.verifier: Ed25519Verifier = signer.verifier
+        self._batch_wait = batch_wait
+        self._max_batch = max_batch
+        self._sequencer: Sequencer | None = None
+        self._sequencer_lock = threading.Lock()
+        self._latest: StoredCheckpoint | None = None
+        self._init_meta()
+
+    # -- opening ---------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        key_dir: str | Path | None = None,
+        origin: str | None = None,
+        signer: Ed25519Signer | None = None,
+        batch_wait: float = 0.0,
+        max_batch: int = 20000,
+    ) -> Log:
+        """Open (creating and migrating if needed) the log stored at ``url``.
+
+        The signing key is ``signer`` if given, else loaded from (or created in)
+        ``key_dir``. A database that already belongs to another origin or key is
+        refused, so a misconfigured operator can never sign someone else's log.
+        """
+        if signer is None:
+            if key_dir is None:
+                raise ValueError("give key_dir or signer")
+            signer = load_or_create_log_key(Path(key_dir), origin or DEFAULT_ORIGIN)
+        elif origin is not None and signer.name != origin:
+            raise LogMismatch(f"the signer is named {signer.name!r}, the origin is {origin!r}")
+        engine = create_engine(url)
+        upgrade(engine)
+        return cls(engine, signer, batch_wait=batch_wait, max_batch=max_batch)
+
+    def _init_meta(self) -> None:
+        want = {"origin": self.origin, "vkey": self.verifier.vkey}
+        with self._write_connection() as conn, conn.begin():
+            self._lock(conn)
+            have = {k: v for k, v in conn.execute(sa.select(_meta.c.key, _meta.c.value))}
+            if not have:
+                conn.execute(_meta.insert(), [{"key": k, "value": v} for k, v in want.items()])
+                cp = Checkpoint(origin=self.origin, size=0, root=merkle.fold_range([]))
+                conn.execute(_checkpoint.insert(), [self._sign(cp)])
+                return
+            for k, v in want.items():
+                if have.get(k) != v:
+                    raise LogMismatch(
+                        f"this database holds the log with {k} {have.get(k)!r}, "
+                        f"but it was opened with {k} {v!r}"
+                    )
+
+    def close(self) -> None:
+        """Stop the sequencer (after committing what it holds) and the engine."""
+        with self._sequencer_lock:
+            if self._sequencer is not None:
+                self._sequencer.stop()
+                self._sequencer = None
+        self.engine.dispose()
+
+    def __enter__(self) -> Log:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------
+
+    @property
+    def sequencer(self) -> Sequencer:
+        with self._sequencer_lock:
+            if self._sequencer is None:
+                self._sequencer = Sequencer(
+                    self, batch_wait=self._batch_wait, max_batch=self._max_batch
+                )
+            return self._sequencer
+
+    def submit(self, entries: Sequence[bytes]) -> Future[range]:
+        """Queue entries; the future resolves to their indices once committed."""
+        for e in entries:
+            _check_entry(e)
+        return self.sequencer.submit(list(entries))
+
+    def append_many(self, entries: Sequence[bytes]) -> range:
+        """Append entries; returns their indices after the transaction commits."""
+        return self.submit(entries).result()
+
+    def append(self, entry: bytes) -> int:
+        """Append one entry; returns its index after the transaction commits."""
+        return self.append_many([entry])[0]
+
+    def _write_connection(self) -> Connection:
+        return self.engine.connect().execution_options(urne_begin="IMMEDIATE")
+
+    def _lock(self, conn: Connection) -> None:
+        """Hold the sequencer lock until ``conn``'s transaction ends.
+
+        SQLite: ``BEGIN IMMEDIATE`` already holds the database's write lock.
+        PostgreSQL: a transaction-level advisory lock shared by every process.
+        """
+        if is_postgres(self.engine):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SEQUENCER_LOCK_ID})")
+
+    def _sign(self, cp: Checkpoint) -> dict[str, object]:
+        return {
+            "size": cp.size,
+            "root": cp.root,
+            "note": sign_note(cp.to_text(), self.signer),
+            "created_at": datetime.now(UTC),
+        }
+
+    def _load_compact_range(self, conn: Connection) -> merkle.CompactRange:
+        """The right border of the tree at the latest checkpoint, read from storage
+        and checked against that checkpoint's signed root."""
+        size, root = conn.execute(
+            sa.select(_checkpoint.c.size, _checkpoint.c.root)
+            .order_by(_checkpoint.c.size.desc())
+            .limit(1)
+        ).one()
+        nodes = merkle.range_nodes(0, size)
+        found = _fetch_nodes(conn, nodes)
+        missing = [n for n in nodes if n not in found]
+        if missing:
+            raise LogCorrupted(f"nodes {missing} of the tree of size {size} are missing")
+        cr = merkle.CompactRange(size, [found[n] for n in nodes])
+        if cr.root() != root:
+            raise LogCorrupted(
+                f"stored nodes give root {cr.root().hex()} at size {size}, "
+                f"but the signed checkpoint says {root.hex()}"
+            )
+        return cr
+
+    def _commit_batch(
+        self, cr: merkle.CompactRange | None, entries: Sequence[bytes]
+    ) -> tuple[merkle.CompactRange, int]:
+        """Store ``entries`` with their nodes and a new signed checkpoint in one
+        transaction. Returns the new compact range and the first new index.
+
+        ``cr`` is the sequencer's cached border; it is reloaded whenever another
+        process has appended since (the lock makes the check-and-write atomic).
+        """
+        with self._write_connection() as conn, conn.begin():
+            self._lock(conn)
+            latest = conn.execute(sa.select(sa.func.max(_checkpoint.c.size))).scalar_one()
+            if cr is None or cr.size != latest:
+                cr = self._load_compact_range(conn)
+            new = cr.copy()
+            first = new.size
+            nodes: list[dict[str, object]] = []
+
+            def emit(level: int, idx: int, h: bytes) -> None:
+                nodes.append({"level": level, "idx": idx, "hash": h})
+
+            for e in entries:
+                new.append(hash_leaf(e), emit)
+            conn.execute(
+                _entry.insert(), [{"idx": first + i, "data": e} for i, e in enumerate(entries)]
+            )
+            conn.execute(_node.insert(), nodes)
+            row = self._sign(Checkpoint(origin=self.origin, size=new.size, root=new.root()))
+            conn.execute(_checkpoint.insert(), [row])
+        return new, first
+
+    # -- reading ---------------------------------------------------------------
+
+    def checkpoint(self) -> StoredCheckpoint:
+        """The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_checkpoint).order_by(_checkpoint.c.size.desc()).limit(1)
+            ).one()
+        cp = StoredCheckpoint(row.size, row.root, row.note, row.created_at)
+        self._latest = cp
+        return cp
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint:
+        """The checkpoint signed for exactly ``size`` (not every size has one)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_checkpoint).where(_checkpoint.c.size == size)).first()
+        if row is None:
+            raise NotFound(f"no checkpoint was signed at size {size}", code="no_checkpoint")
+        return StoredCheckpoint(row.size, row.root, row.note, row.created_at)
+
+    @property
+    def size(self) -> int:
+        """Size of the latest signed checkpoint."""
+        return self.checkpoint().size
+
+    def _bound(self, size: int) -> None:
+        """Refuse sizes beyond the latest signed checkpoint."""
+        if size < 0:
+            raise InvalidRequest(f"size {size} is negative", code="bad_size")
+        latest = self._latest
+        if latest is None or size > latest.size:
+            latest = self.checkpoint()
+        if size > latest.size:
+            raise InvalidRequest(
+                f"size {size} is beyond the log's latest checkpoint ({latest.size})",
+                code="size_beyond_log",
+            )
+
+    def entry(self, index: int) -> bytes:
+        return self.entries(index, index + 1)[0]
+
+    def entries(self, begin: int, end: int) -> list[bytes]:
+        """Entries ``[begin, end)``, all committed."""
+        if not 0 <= begin < end:
+            raise InvalidRequest(f"bad entry range [{begin}, {end})", code="bad_range")
+        self._bound(end)
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(_entry.c.data)
+                    .where(_entry.c.idx >= begin, _entry.c.idx < end)
+                    .order_by(_entry.c.idx)
+                )
+                .scalars()
+                .all()
+            )
+        if len(rows) != end - begin:
+            raise LogCorrupted(f"entries [{begin}, {end}) are incomplete in storage")
+        return list(rows)
+
+    def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        covers = merkle.nodes_for_ranges(ranges)
+        wanted = {n for cover in covers for n in cover}
+        with self.engine.connect() as conn:
+            found = _fetch_nodes(conn, wanted)
+        if len(found) != len(wanted):
+            raise LogCorrupted(f"nodes {sorted(wanted - found.keys())} are missing")
+        return merkle.hash_ranges(covers, found)
+
+    def root(self, size: int) -> bytes:
+        """Root hash of the tree of the first ``size`` entries (RFC 9162 §2.1.1)."""
+        self._bound(size)
+        return self._range_hashes([(0, size)])[0]
+
+    def leaf_hash(self, index: int) -> bytes:
+        self._bound(index + 1)
+        return self._range_hashes([(index, index + 1)])[0]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 §2.1.3.1 inclusion proof of entry ``index`` in the tree of ``size``."""
+        self._bound(size)
+        if not 0 <= index < size:
+            raise InvalidRequest(f"index {index} is not below size {size}", code="bad_index")
+        return self._range_hashes(merkle.inclusion_ranges(index, size))
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 §2.1.4.1 consistency proof from ``size1`` to ``size2``.
+
+        As the verifier refuses proofs from size 0, none is produced for it."""
+        self._bound(size2)
+        if not 0 < size1 <= size2:
+            raise InvalidRequest(
+                f"no consistency proof from size {size1} to {size2} (need 0 < size1 <= size2)",
+                code="bad_size",
+            )
+        return self._range_hashes(merkle.consistency_ranges(size1, size2))
+
+    def tile(self, level: int, index: int, width: int) -> bytes:
+        """C2SP tlog-tiles hash tile: ``width`` hashes of tree level ``8*level``."""
+        start = index * TILE_WIDTH
+        tree_level = level * TILE_HEIGHT
+        if start + width > self.checkpoint().size >> tree_level:
+            raise NotFound(
+                f"tile {level}/{index} of width {width} is beyond the log", code="no_tile"
+            )
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(_node.c.hash)
+                    .where(
+                        _node.c.level == tree_level,
+                        _node.c.idx >= start,
+                        _node.c.idx < start + width,
+                    )
+                    .order_by(_node.c.idx)
+                )
+                .scalars()
+                .all()
+            )
+        if len(rows) != width:
+            raise LogCorrupted(f"tile {level}/{index} is incomplete in storage")
+        return b"".join(rows)
+
+    def entry_bundle(self, index: int, width: int) -> bytes:
+        """C2SP tlog-tiles entry bundle ``index`` of ``width`` entries."""
+        start = index * TILE_WIDTH
+        if start + width > self.checkpoint().size:
+            raise NotFound(
+                f"entry bundle {index} of width {width} is beyond the log", code="no_tile"
+            )
+        return encode_entry_bundle(self.entries(start, start + width))
+
+
+def _check_entry(e: object) -> None:
+    if not isinstance(e, bytes | bytearray | memoryview):
+        raise InvalidRequest(f"an entry is bytes, got {type(e).__name__}", code="bad_entry")
+    if len(e) > MAX_ENTRY_SIZE:
+        raise InvalidRequest(
+            f"entry is {len(e)} bytes, the most is {MAX_ENTRY_SIZE}", code="entry_too_large"
+        )
+
+
+def _fetch_nodes(conn: Connection, nodes: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
+    nodes = list(nodes)
+    if not nodes:
+        return {}
+    # One query; grouping by level keeps the statement simple on every backend.
+    by_level: dict[int, list[int]] = {}
+    for level, idx in nodes:
+        by_level.setdefault(level, []).append(idx)
+    cond = sa.or_(
+        *(sa.and_(_node.c.level == lv, _node.c.idx.in_(ix)) for lv, ix in by_level.items())
+    )
+    rows = conn.execute(sa.select(_node.c.level, _node.c.idx, _node.c.hash).where(cond))
+    return {(lv, ix): h for lv, ix, h in rows}
+
+
+from ledger.sequencer import Sequencer  # noqa: E402  (circular: the sequencer drives a Log)

@@ -1,0 +1,45 @@
+"""Whole-log invariants shared by the crash and PostgreSQL tests."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ledger import Log
+from ledger.models import LogCheckpoint, LogEntry, LogNode
+from verifier.checkpoint import open_checkpoint
+from verifier.proof import verify_consistency
+
+
+def assert_log_intact(log: Log, acknowledged: dict[int, bytes], *, since: int = 0) -> int:
+    """Every acknowledged entry is at its index; entries are gapless and exactly
+    as many as the latest checkpoint says; the stored nodes reproduce the root of
+    every signed checkpoint of size >= ``since``, and each is consistent with the
+    latest. Returns the size."""
+    latest = open_checkpoint(log.checkpoint().text, log.verifier).checkpoint
+    size = latest.size
+    with log.engine.connect() as conn:
+        n, lo, hi = conn.execute(
+            sa.select(sa.func.count(), sa.func.min(LogEntry.idx), sa.func.max(LogEntry.idx))
+        ).one()
+        nodes = conn.execute(sa.select(sa.func.count()).select_from(LogNode)).scalar_one()
+        sizes = conn.execute(
+            sa.select(LogCheckpoint.size)
+            .where(LogCheckpoint.size >= since)
+            .order_by(LogCheckpoint.size)
+        ).all()
+    assert n == size, f"{n} entries stored, checkpoint says {size}"
+    if size:
+        assert (lo, hi) == (0, size - 1)
+    # One node per complete subtree, none beyond the checkpoint.
+    assert nodes == sum(size >> lv for lv in range(size.bit_length()))
+    stored = log.entries(0, size) if size else []
+    for idx, entry in acknowledged.items():
+        assert idx < size, f"acknowledged index {idx} lost (size {size})"
+        assert stored[idx] == entry, f"entry {idx} altered"
+    assert log.root(size) == latest.root
+    for (s,) in sizes:
+        cp = open_checkpoint(log.checkpoint_at(s).text, log.verifier).checkpoint
+        assert log.root(s) == cp.root, f"stored tree disagrees with checkpoint {s}"
+        if 0 < s < size:
+            verify_consistency(s, size, log.consistency_proof(s, size), cp.root, latest.root)
+    return size

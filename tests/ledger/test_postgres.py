@@ -1,0 +1,80 @@
+"""The log on the real PostgreSQL server: same answers as on SQLite, and two
+writer processes on one database never fork the log."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledger import Log
+from tests import reference as R
+from tests.conftest import ROOT, load_vector
+from tests.ledger.checks import assert_log_intact
+
+pytestmark = pytest.mark.postgres
+
+
+def test_go_literals_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    v = load_vector("rfc9162/rfc6962_go_test_literals.json")
+    leaves = [bytes.fromhex(x) for x in v["leaves"]]
+    with Log.open(pg_url, key_dir=tmp_path / "keys", origin="pg.example/log") as log:
+        assert log.engine.dialect.name == "postgresql"
+        assert list(log.append_many(leaves[:3])) == [0, 1, 2]
+        for leaf in leaves[3:]:
+            log.append(leaf)
+        for size, root in v["roots_by_tree_size"].items():
+            assert log.root(int(size)).hex() == root
+        for p in v["inclusion_probes"]:
+            got = log.inclusion_proof(p["leaf_index"], p["tree_size"])
+            assert [h.hex() for h in got] == p["proof"]
+        for p in v["consistency_probes"]:
+            got = log.consistency_proof(p["size1"], p["size2"])
+            assert [h.hex() for h in got] == p["proof"]
+        assert_log_intact(log, dict(enumerate(leaves)))
+
+
+def test_two_writer_processes_never_fork(tmp_path: Path, pg_url: str) -> None:
+    keys = tmp_path / "keys"
+    origin = "pg.example/log"
+    Log.open(pg_url, key_dir=keys, origin=origin).close()  # key and schema exist first
+    count = 600
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.ledger.writer",
+                pg_url,
+                str(keys),
+                origin,
+                tag,
+                str(count),
+                "3",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("A", "B")
+    ]
+    acked: dict[int, bytes] = {}
+    for p in procs:
+        out, _ = p.communicate(timeout=300)
+        assert p.returncode == 0
+        lines = out.splitlines()
+        assert lines[0] == "ready" and lines[-1] == "done"
+        for line in lines[1:-1]:
+            idx, entry = line.split(" ", 1)
+            assert int(idx) not in acked, f"index {idx} given to two entries"
+            acked[int(idx)] = entry.encode()
+    assert sorted(acked) == list(range(2 * count)), "indices are not gapless"
+    with Log.open(pg_url, key_dir=keys, origin=origin) as log:
+        assert assert_log_intact(log, acked) == 2 * count
+        # Both writers interleaved (the test exercised the lock, not a sequence).
+        first_b = min(i for i, e in acked.items() if e.startswith(b"B"))
+        last_a = max(i for i, e in acked.items() if e.startswith(b"A"))
+        assert first_b < last_a
+        assert log.root(2 * count) == R.mth([acked[i] for i in range(2 * count)])
