@@ -22,6 +22,12 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+@app.callback()
+def main() -> None:
+    """Check Urne's log on your own machine, trusting nothing but its public key."""
+
+
 LogKey = Annotated[
     str,
     typer.Option(
