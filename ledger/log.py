@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -38,7 +39,7 @@ from verifier.note import Ed25519Signer, Ed25519Verifier, sign_note
 from verifier.rfc9162 import hash_leaf
 from verifier.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
 
-__all__ = ["MAX_ENTRY_SIZE", "Log", "StoredCheckpoint"]
+__all__ = ["MAX_ENTRY_SIZE", "Admission", "Log", "StoredCheckpoint"]
 
 DEFAULT_ORIGIN = "urne.localhost/log"
 
@@ -49,6 +50,29 @@ _entry = LogEntry.__table__  # type: ignore[attr-defined]
 _node = LogNode.__table__  # type: ignore[attr-defined]
 _checkpoint = LogCheckpoint.__table__  # type: ignore[attr-defined]
 _meta = LogMeta.__table__  # type: ignore[attr-defined]
+
+
+class Admission(Protocol):
+    """Decides, in sequence order and under the sequencer lock, which entries
+    the log accepts (the civic record's rules: see ``ledger.civic``).
+
+    It sees every entry of the log exactly once, in order: through ``replay``
+    for entries already committed (by this process or another), through
+    ``admit`` for new ones, which it records or refuses by raising. If a batch
+    fails to commit, ``reset`` makes it forget everything; it is then brought
+    up to date again by ``replay`` before the next decision.
+    """
+
+    @property
+    def size(self) -> int:
+        """How many entries of the log it has seen."""
+        ...
+
+    def replay(self, index: int, data: bytes) -> None: ...
+
+    def admit(self, index: int, data: bytes) -> None: ...
+
+    def reset(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +105,8 @@ class Log:
         self._sequencer: Sequencer | None = None
         self._sequencer_lock = threading.Lock()
         self._latest: StoredCheckpoint | None = None
+        #: decides which entries the log accepts; None accepts every entry
+        self.admission: Admission | None = None
         self._init_meta()
 
     # -- opening ---------------------------------------------------------------
@@ -155,7 +181,14 @@ class Log:
             return self._sequencer
 
     def submit(self, entries: Sequence[bytes]) -> Future[range]:
-        """Queue entries; the future resolves to their indices once committed."""
+        """Queue entries; the future resolves to their indices once committed.
+
+        With an admission, each submission is one entry (each is accepted or
+        refused on its own), and the future raises the admission's refusal."""
+        if self.admission is not None and len(entries) != 1:
+            raise InvalidRequest(
+                "this log decides on each entry: submit one entry at a time", code="one_entry"
+            )
         for e in entries:
             _check_entry(e)
         return self.sequencer.submit(list(entries))
@@ -210,13 +243,16 @@ class Log:
         return cr
 
     def _commit_batch(
-        self, cr: merkle.CompactRange | None, entries: Sequence[bytes]
-    ) -> tuple[merkle.CompactRange, int]:
-        """Store ``entries`` with their nodes and a new signed checkpoint in one
-        transaction. Returns the new compact range and the first new index.
+        self, cr: merkle.CompactRange | None, items: Sequence[Sequence[bytes]]
+    ) -> tuple[merkle.CompactRange, list[range | Exception]]:
+        """Store the admitted items with their nodes and a new signed checkpoint in
+        one transaction. Returns the new border and, per item, its indices or the
+        reason it was refused.
 
         ``cr`` is the sequencer's cached border; it is reloaded whenever another
         process has appended since (the lock makes the check-and-write atomic).
+        With an :class:`Admission`, it first catches up on what others appended,
+        then decides on each item in sequence order.
         """
         with self._write_connection() as conn, conn.begin():
             self._lock(conn)
@@ -225,20 +261,58 @@ class Log:
                 cr = self._load_compact_range(conn)
             new = cr.copy()
             first = new.size
+            results: list[range | Exception] = []
+            accepted: list[bytes] = []
+            if self.admission is not None:
+                self._catch_up(conn, latest)
+            for item in items:
+                at = first + len(accepted)
+                if self.admission is not None:
+                    try:
+                        self.admission.admit(at, item[0])
+                    except Exception as exc:  # the admission's refusal, for this item only
+                        results.append(exc)
+                        continue
+                accepted.extend(item)
+                results.append(range(at, at + len(item)))
+            if not accepted:
+                return cr, results
             nodes: list[dict[str, object]] = []
 
             def emit(level: int, idx: int, h: bytes) -> None:
                 nodes.append({"level": level, "idx": idx, "hash": h})
 
-            for e in entries:
+            for e in accepted:
                 new.append(hash_leaf(e), emit)
             conn.execute(
-                _entry.insert(), [{"idx": first + i, "data": e} for i, e in enumerate(entries)]
+                _entry.insert(), [{"idx": first + i, "data": e} for i, e in enumerate(accepted)]
             )
             conn.execute(_node.insert(), nodes)
             row = self._sign(Checkpoint(origin=self.origin, size=new.size, root=new.root()))
             conn.execute(_checkpoint.insert(), [row])
-        return new, first
+        return new, results
+
+    def _catch_up(self, conn: Connection, size: int, chunk: int = 10_000) -> None:
+        """Feed the admission every committed entry it has not seen yet."""
+        adm = self.admission
+        assert adm is not None
+        if adm.size > size:  # it saw entries that never committed
+            adm.reset()
+        while adm.size < size:
+            begin = adm.size
+            rows = conn.execute(
+                sa.select(_entry.c.idx, _entry.c.data)
+                .where(_entry.c.idx >= begin, _entry.c.idx < min(size, begin + chunk))
+                .order_by(_entry.c.idx)
+            ).all()
+            for idx, data in rows:
+                adm.replay(idx, data)
+
+    def catch_up(self) -> None:
+        """Bring the admission up to the latest checkpoint (at start-up, say)."""
+        with self.engine.connect() as conn:
+            size = conn.execute(sa.select(sa.func.max(_checkpoint.c.size))).scalar_one()
+            self._catch_up(conn, size)
 
     # -- reading ---------------------------------------------------------------
 

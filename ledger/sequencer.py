@@ -88,14 +88,17 @@ class Sequencer:
                 return
 
     def _commit(self, batch: list[_Item]) -> None:
-        entries = [e for es, _ in batch for e in es]
         try:
-            self._border, first = self._log._commit_batch(self._border, entries)
+            self._border, results = self._log._commit_batch(self._border, [es for es, _ in batch])
         except BaseException as exc:
             self._border = None
+            if self._log.admission is not None:
+                self._log.admission.reset()
             for _, fut in batch:
                 fut.set_exception(exc)
             return
-        for es, fut in batch:
-            fut.set_result(range(first, first + len(es)))
-            first += len(es)
+        for (_, fut), res in zip(batch, results, strict=True):
+            if isinstance(res, Exception):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
