@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,27 @@ def test_append_refuses_oversized_entry(env: Path) -> None:
     r = runner.invoke(urne, ["append", str(big)])
     assert r.exit_code == 1
     assert "70000 bytes, the most is 65535" in r.output
+
+
+def test_fingerprint_matches_decidim(tmp_path: Path) -> None:
+    from tests.conftest import load_vector
+
+    for case in load_vector("decidim/fingerprints.json")["cases"]:
+        f = tmp_path / f"{case['name']}.json"
+        f.write_text(json.dumps(case["fields"], indent=2, ensure_ascii=False), encoding="utf-8")
+        r = runner.invoke(urne_verify, ["fingerprint", str(f)])
+        assert r.exit_code == 0, r.output
+        assert r.output == case["fingerprint"] + "\n"
+
+
+def test_fingerprint_refuses_what_it_cannot_hash(tmp_path: Path) -> None:
+    f = tmp_path / "x.json"
+    f.write_text('{"title": "t", "body": 1.5}')
+    r = runner.invoke(urne_verify, ["fingerprint", str(f)])
+    assert r.exit_code == 2 and "error:" in r.output
+    f.write_text("[1, 2]")
+    r = runner.invoke(urne_verify, ["fingerprint", str(f)])
+    assert r.exit_code == 2 and "JSON object" in r.output
+    f.write_text("{nope")
+    r = runner.invoke(urne_verify, ["fingerprint", str(f)])
+    assert r.exit_code == 2 and "not JSON" in r.output

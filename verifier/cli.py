@@ -7,11 +7,14 @@ Exit codes: 0 valid, 1 invalid (the reason is printed), 2 unusable input
 from __future__ import annotations
 
 import base64
+import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from verifier.canonical import fingerprint as canonical_fingerprint
 from verifier.checkpoint import open_checkpoint
 from verifier.errors import FormatError, VerificationError
 from verifier.note import Ed25519Verifier
@@ -66,6 +69,29 @@ def checkpoint(
     typer.echo(f"  origin: {cp.origin}")
     typer.echo(f"  size:   {cp.size}")
     typer.echo(f"  root:   {base64.b64encode(cp.root).decode()}")
+
+
+@app.command()
+def fingerprint(
+    file: Annotated[
+        Path,
+        typer.Argument(help='JSON object of the fingerprinted fields, e.g. {"title", "body"}.'),
+    ],
+) -> None:
+    """Print a proposal's fingerprint (equal to Decidim's): SHA-256 of its RFC 8785 JSON."""
+    try:
+        obj = json.loads(file.read_bytes(), parse_float=Decimal)
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        typer.echo(f"error: {file} is not JSON: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        typer.echo(canonical_fingerprint(obj))
+    except VerificationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 if __name__ == "__main__":
