@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -33,10 +33,10 @@ from ledger.db import SEQUENCER_LOCK_ID, create_engine, is_postgres
 from ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound
 from ledger.keys import load_or_create_log_key
 from ledger.migrate import upgrade
-from ledger.models import LogCheckpoint, LogEntry, LogMeta, LogNode
+from ledger.models import NODE_STRIDE, LogCheckpoint, LogMeta
 from verifier.checkpoint import Checkpoint
 from verifier.note import Ed25519Signer, Ed25519Verifier, sign_note
-from verifier.rfc9162 import hash_leaf
+from verifier.rfc9162 import hash_children, hash_leaf, hash_leaves
 from verifier.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
 
 __all__ = ["MAX_ENTRY_SIZE", "Admission", "Log", "StoredCheckpoint"]
@@ -46,8 +46,6 @@ DEFAULT_ORIGIN = "urne.localhost/log"
 #: tlog-tiles entry bundles prefix each entry with a big-endian uint16 length.
 MAX_ENTRY_SIZE = 0xFFFF
 
-_entry = LogEntry.__table__  # type: ignore[attr-defined]
-_node = LogNode.__table__  # type: ignore[attr-defined]
 _checkpoint = LogCheckpoint.__table__  # type: ignore[attr-defined]
 _meta = LogMeta.__table__  # type: ignore[attr-defined]
 
@@ -201,6 +199,11 @@ class Log:
         """Append one entry; returns its index after the transaction commits."""
         return self.append_many([entry])[0]
 
+    @property
+    def _ph(self) -> str:
+        """The driver's positional placeholder (sqlite3: ``?``, psycopg: ``%s``)."""
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
     def _write_connection(self) -> Connection:
         return self.engine.connect().execution_options(urne_begin="IMMEDIATE")
 
@@ -277,17 +280,22 @@ class Log:
                 results.append(range(at, at + len(item)))
             if not accepted:
                 return cr, results
-            nodes: list[dict[str, object]] = []
-
-            def emit(level: int, idx: int, h: bytes) -> None:
-                nodes.append({"level": level, "idx": idx, "hash": h})
-
-            for e in accepted:
-                new.append(hash_leaf(e), emit)
-            conn.execute(
-                _entry.insert(), [{"idx": first + i, "data": e} for i, e in enumerate(accepted)]
-            )
-            conn.execute(_node.insert(), nodes)
+            nodes = new.extend(hash_leaves(accepted), NODE_STRIDE)
+            # The driver's own executemany: SQLAlchemy's per-row parameter
+            # handling costs more than SQLite's insert itself.
+            q = self._ph
+            cur = conn.connection.cursor()
+            try:
+                cur.executemany(
+                    f"INSERT INTO log_entry (idx, data) VALUES ({q}, {q})",
+                    zip(range(first, first + len(accepted)), accepted, strict=True),
+                )
+                if nodes:
+                    cur.executemany(
+                        f"INSERT INTO log_node (level, idx, hash) VALUES ({q}, {q}, {q})", nodes
+                    )
+            finally:
+                cur.close()
             row = self._sign(Checkpoint(origin=self.origin, size=new.size, root=new.root()))
             conn.execute(_checkpoint.insert(), [row])
         return new, results
@@ -300,11 +308,7 @@ class Log:
             adm.reset()
         while adm.size < size:
             begin = adm.size
-            rows = conn.execute(
-                sa.select(_entry.c.idx, _entry.c.data)
-                .where(_entry.c.idx >= begin, _entry.c.idx < min(size, begin + chunk))
-                .order_by(_entry.c.idx)
-            ).all()
+            rows = _entry_rows(conn, begin, min(size, begin + chunk), "idx, data")
             for idx, data in rows:
                 adm.replay(idx, data)
 
@@ -361,18 +365,10 @@ class Log:
             raise InvalidRequest(f"bad entry range [{begin}, {end})", code="bad_range")
         self._bound(end)
         with self.engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    sa.select(_entry.c.data)
-                    .where(_entry.c.idx >= begin, _entry.c.idx < end)
-                    .order_by(_entry.c.idx)
-                )
-                .scalars()
-                .all()
-            )
+            rows = _entry_rows(conn, begin, end, "data")
         if len(rows) != end - begin:
             raise LogCorrupted(f"entries [{begin}, {end}) are incomplete in storage")
-        return list(rows)
+        return [r[0] for r in rows]
 
     def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         covers = merkle.nodes_for_ranges(ranges)
@@ -420,22 +416,16 @@ class Log:
                 f"tile {level}/{index} of width {width} is beyond the log", code="no_tile"
             )
         with self.engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    sa.select(_node.c.hash)
-                    .where(
-                        _node.c.level == tree_level,
-                        _node.c.idx >= start,
-                        _node.c.idx < start + width,
-                    )
-                    .order_by(_node.c.idx)
-                )
-                .scalars()
-                .all()
-            )
+            if tree_level == 0:
+                rows = [(hash_leaf(d),) for (d,) in _entry_rows(conn, start, start + width, "data")]
+            else:
+                rows = conn.exec_driver_sql(
+                    f"SELECT hash FROM log_node WHERE level = {tree_level} "
+                    f"AND idx >= {start} AND idx < {start + width} ORDER BY idx"
+                ).all()
         if len(rows) != width:
             raise LogCorrupted(f"tile {level}/{index} is incomplete in storage")
-        return b"".join(rows)
+        return b"".join(r[0] for r in rows)
 
     def entry_bundle(self, index: int, width: int) -> bytes:
         """C2SP tlog-tiles entry bundle ``index`` of ``width`` entries."""
@@ -456,19 +446,58 @@ def _check_entry(e: object) -> None:
         )
 
 
-def _fetch_nodes(conn: Connection, nodes: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
-    nodes = list(nodes)
-    if not nodes:
-        return {}
-    # One query; grouping by level keeps the statement simple on every backend.
-    by_level: dict[int, list[int]] = {}
-    for level, idx in nodes:
-        by_level.setdefault(level, []).append(idx)
-    cond = sa.or_(
-        *(sa.and_(_node.c.level == lv, _node.c.idx.in_(ix)) for lv, ix in by_level.items())
+def _entry_rows(conn: Connection, begin: int, end: int, columns: str) -> list[Any]:
+    """Rows of ``log_entry`` with ``begin <= idx < end``, in order. Driver SQL:
+    the values are integers we computed, so they are written into the text."""
+    return list(
+        conn.exec_driver_sql(
+            f"SELECT {columns} FROM log_entry WHERE idx >= {int(begin)} AND idx < {int(end)} "
+            "ORDER BY idx"
+        )
     )
-    rows = conn.execute(sa.select(_node.c.level, _node.c.idx, _node.c.hash).where(cond))
-    return {(lv, ix): h for lv, ix, h in rows}
+
+
+def _fetch_nodes(conn: Connection, nodes: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """Hashes of complete subtrees, in one query.
+
+    Level 0 is hashed from the entries in ``log_entry``; a level that is a multiple of
+    ``NODE_STRIDE`` from ``log_node``; any other level ``L`` is folded from the
+    ``2**(L % NODE_STRIDE)`` stored hashes below it. (Indices and levels are
+    integers computed here, so they are written into the statement.)
+    """
+    spans: dict[merkle.Node, tuple[int, int, int]] = {}
+    leaf_conds: list[str] = []
+    node_conds: list[str] = []
+    for level, idx in set(nodes):
+        r = level % NODE_STRIDE
+        base = level - r
+        lo, hi = idx << r, (idx + 1) << r
+        spans[(level, idx)] = (base, lo, hi)
+        if base == 0:
+            leaf_conds.append(f"(idx >= {lo} AND idx < {hi})")
+        else:
+            node_conds.append(f"(level = {base} AND idx >= {lo} AND idx < {hi})")
+    if not spans:
+        return {}
+    parts = []
+    if leaf_conds:
+        parts.append("SELECT 0 AS level, idx, data FROM log_entry WHERE " + " OR ".join(leaf_conds))
+    if node_conds:
+        parts.append("SELECT level, idx, hash FROM log_node WHERE " + " OR ".join(node_conds))
+    stored = {
+        (lv, ix): (hash_leaf(h) if lv == 0 else h)
+        for lv, ix, h in conn.exec_driver_sql(" UNION ALL ".join(parts))
+    }
+    out: dict[merkle.Node, bytes] = {}
+    for node, (base, lo, hi) in spans.items():
+        hs = [stored.get((base, i)) for i in range(lo, hi)]
+        if any(h is None for h in hs):
+            continue  # missing: the caller reports it
+        layer = [h for h in hs if h is not None]
+        while len(layer) > 1:
+            layer = [hash_children(layer[i], layer[i + 1]) for i in range(0, len(layer), 2)]
+        out[node] = layer[0]
+    return out
 
 
 from ledger.sequencer import Sequencer  # noqa: E402  (circular: the sequencer drives a Log)

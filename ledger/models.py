@@ -1,8 +1,13 @@
 """SQL tables of the log (SQLModel; SQLite or PostgreSQL).
 
-- ``log_entry``: the entries by index, byte for byte as appended.
-- ``log_node``: the hash of every complete subtree ``(level, idx)``; level 0
-  holds the leaf hashes. Proofs and tiles are answered from here alone.
+- ``log_entry``: the entries by index, byte for byte as appended. Their leaf
+  hashes (the level-0 nodes) are not stored: hashing an entry is cheaper than
+  writing 32 more bytes per entry, and a proof needs at most 15 of them.
+- ``log_node``: the hash of every complete subtree ``(level, idx)`` at the
+  levels that are multiples of ``NODE_STRIDE`` (4, 8, 12, ...). A node between
+  two stored levels is folded from at most ``2**(NODE_STRIDE-1)`` stored hashes
+  in the same read, so proofs stay one query while the log writes about one
+  node row per fifteen entries. Tile levels (multiples of 8) are stored as such.
 - ``log_checkpoint``: every signed checkpoint, one per size. The primary key on
   ``size`` is a second line of defence against a fork: two sequencers can never
   both store a checkpoint for the same size.
@@ -19,7 +24,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
-__all__ = ["LogCheckpoint", "LogEntry", "LogMeta", "LogNode"]
+__all__ = ["NODE_STRIDE", "LogCheckpoint", "LogEntry", "LogMeta", "LogNode"]
+
+#: Interior nodes are stored at the levels that are multiples of this.
+NODE_STRIDE = 4
 
 # SQLite turns only "INTEGER PRIMARY KEY" into the rowid, the fastest key it has.
 _Index = BigInteger().with_variant(Integer(), "sqlite")

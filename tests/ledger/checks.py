@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ledger import Log
-from ledger.models import LogCheckpoint, LogEntry, LogNode
+from ledger.models import NODE_STRIDE, LogCheckpoint, LogEntry, LogNode
 from verifier.checkpoint import open_checkpoint
 from verifier.proof import verify_consistency
 
@@ -30,8 +30,9 @@ def assert_log_intact(log: Log, acknowledged: dict[int, bytes], *, since: int = 
     assert n == size, f"{n} entries stored, checkpoint says {size}"
     if size:
         assert (lo, hi) == (0, size - 1)
-    # One node per complete subtree, none beyond the checkpoint.
-    assert nodes == sum(size >> lv for lv in range(size.bit_length()))
+    # One row per complete subtree at every stored level, none beyond the checkpoint.
+    stored_levels = range(NODE_STRIDE, size.bit_length(), NODE_STRIDE)
+    assert nodes == sum(size >> lv for lv in stored_levels)
     stored = log.entries(0, size) if size else []
     for idx, entry in acknowledged.items():
         assert idx < size, f"acknowledged index {idx} lost (size {size})"

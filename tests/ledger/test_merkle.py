@@ -108,3 +108,21 @@ def test_range_nodes_cover_exactly() -> None:
             for lv, ix in merkle.range_nodes(begin, end):
                 covered.extend(range(ix << lv, (ix + 1) << lv))
             assert covered == list(range(begin, end))
+
+
+@given(st.lists(st.integers(min_value=1, max_value=70), min_size=1, max_size=8))
+def test_extend_equals_append_at_stored_levels(batches: list[int]) -> None:
+    """The sequencer's batch path emits exactly the nodes append emits at the
+    stored levels, and leaves the same border."""
+    a, b = merkle.CompactRange(), merkle.CompactRange()
+    seen: list[tuple[int, int, bytes]] = []
+    emitted: list[tuple[int, int, bytes]] = []
+    n = 0
+    for k in batches:
+        leaves = [hash_leaf(n.to_bytes(4, "big") + bytes([i])) for i in range(k)]
+        for lh in leaves:
+            a.append(lh, lambda lv, ix, h: seen.append((lv, ix, h)))
+        emitted += b.extend(leaves, 4)
+        n += k
+    assert emitted == [x for x in seen if x[0] > 0 and x[0] % 4 == 0]
+    assert (a.size, a.hashes) == (b.size, b.hashes)
