@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     @field_validator("origin")
     @classmethod
     def _origin_is_a_key_name(cls, v: str) -> str:
-        if not _ORIGIN.match(v):
+        if not _ORIGIN.fullmatch(v):
             raise ValueError(
                 "origin must be a schema-less URL such as 'vote.example.org/log' "
                 "(no spaces, no '+', no scheme)"

@@ -7,6 +7,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
+import ledger.issuance_models  # registers the tables
 import ledger.models  # noqa: F401  (registers the tables)
 
 config = context.config
