@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger import merkle
+from verifier import merkle
 from ledger.db import SEQUENCER_LOCK_ID, create_engine, is_postgres
 from ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound
 from ledger.keys import load_or_create_log_key

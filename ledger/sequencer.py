@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ledger.log import Log
-    from ledger.merkle import CompactRange
+    from verifier.merkle import CompactRange
 
 __all__ = ["Sequencer"]
 

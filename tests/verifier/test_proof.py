@@ -78,7 +78,7 @@ def test_transparency_dev_vectors_are_all_there() -> None:
 def test_cctv_tree_leaves_and_roots() -> None:
     tree = json.loads((CCTV / "merkle_tree.json").read_text())
     assert len(tree) == 16
-    from ledger.merkle import CompactRange
+    from verifier.merkle import CompactRange
 
     cr = CompactRange()
     for step in tree:

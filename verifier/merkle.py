@@ -1,4 +1,4 @@
-"""Tree arithmetic for a log stored as complete subtrees.
+"""Tree arithmetic for a log stored as complete subtrees (the ledger stores, the auditor rebuilds).
 
 A *node* ``(level, index)`` is the complete subtree of ``2**level`` leaves that
 starts at leaf ``index << level``. The log stores the hash of every node once it

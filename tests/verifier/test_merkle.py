@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import merkle
+from verifier import merkle
 from tests import reference as R
 from tests.conftest import load_vector
 from verifier.rfc9162 import hash_leaf
