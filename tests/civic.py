@@ -34,6 +34,7 @@ RULES: dict[str, dict[str, Any]] = {
         "min_projects": 1,
         "max_projects": None,
         "min_share_percent": 0,
+        "capped": True,
         "revoting": False,
     },
 }

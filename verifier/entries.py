@@ -72,9 +72,9 @@ PROCESS_TYPES = ("petition", "vote", "budget")
 VOTE_METHODS = ("single", "approval", "k-of-n")
 BUDGET_RULES = ("greedy", "mes", "mes-then-greedy")
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _MAX_PROPOSALS = 10_000
 
 
@@ -118,7 +118,7 @@ def _str(v: object, what: str, *, max_len: int = 100_000) -> str:
 
 
 def _ident(v: object, what: str) -> str:
-    if not isinstance(v, str) or not _ID.match(v):
+    if not isinstance(v, str) or not _ID.fullmatch(v):
         raise FormatError(
             f"{what}: expected an identifier (letters, digits, '.', '_', ':', '-'; "
             f"1 to 128 characters), found {v!r}",
@@ -153,7 +153,7 @@ def _text(v: object, what: str) -> str | dict[str, str]:
 
 
 def _time(v: object, what: str) -> str:
-    if not isinstance(v, str) or not _TIME.match(v):
+    if not isinstance(v, str) or not _TIME.fullmatch(v):
         raise FormatError(f"{what}: expected UTC time as YYYY-MM-DDTHH:MM:SSZ, found {v!r}")
     return v
 
@@ -205,6 +205,7 @@ class BudgetRule:
     min_projects: int
     max_projects: int | None
     min_share_percent: int
+    capped: bool
     revoting: bool
 
 
@@ -289,7 +290,7 @@ def _proposal(p: object, what: str, budget: bool) -> Proposal:
     _fields(p, what, {"id", "title", "body", "fingerprint"} | ({"cost"} if budget else set()))
     title, body = _text(p["title"], f"{what}.title"), _text(p["body"], f"{what}.body")
     fp = p["fingerprint"]
-    if not isinstance(fp, str) or not _HEX64.match(fp):
+    if not isinstance(fp, str) or not _HEX64.fullmatch(fp):
         raise FormatError(f"{what}.fingerprint: expected 64 lower-case hex digits")
     want = fingerprint({"title": title, "body": body})
     if fp != want:
@@ -325,20 +326,34 @@ def _rule(
     _fields(
         r,
         what,
-        {"budget", "outcome", "min_projects", "max_projects", "min_share_percent", "revoting"},
+        {
+            "budget",
+            "outcome",
+            "min_projects",
+            "max_projects",
+            "min_share_percent",
+            "capped",
+            "revoting",
+        },
     )
     outcome = r["outcome"]
     if outcome not in BUDGET_RULES:
         raise FormatError(f"{what}.outcome: expected one of {BUDGET_RULES}, found {outcome!r}")
     max_p = r["max_projects"]
-    return BudgetRule(
+    rule = BudgetRule(
         budget=_int(r["budget"], f"{what}.budget", lo=1),
         outcome=outcome,
         min_projects=_int(r["min_projects"], f"{what}.min_projects", hi=n),
         max_projects=None if max_p is None else _int(max_p, f"{what}.max_projects", lo=1, hi=n),
         min_share_percent=_int(r["min_share_percent"], f"{what}.min_share_percent", hi=100),
+        capped=_bool(r["capped"], f"{what}.capped"),
         revoting=_bool(r["revoting"], f"{what}.revoting"),
     )
+    if rule.max_projects is not None and rule.max_projects < rule.min_projects:
+        raise FormatError(f"{what}: max_projects is below min_projects")
+    if not rule.capped and rule.min_share_percent:
+        raise FormatError(f"{what}: a minimum share of the budget needs capped ballots")
+    return rule
 
 
 def _process(o: dict[str, Any]) -> Process:
@@ -443,7 +458,7 @@ def _paper(o: dict[str, Any]) -> Paper:
             "paper: exactly one of signatures, counts or ballots", code="missing_field"
         )
     sheet = o["sheet"]
-    if not isinstance(sheet, str) or not _HEX64.match(sheet):
+    if not isinstance(sheet, str) or not _HEX64.fullmatch(sheet):
         raise FormatError(
             "paper.sheet: expected the SHA-256 (64 lower-case hex) of the tally sheet"
         )

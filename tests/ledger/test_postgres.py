@@ -3,6 +3,7 @@ writer processes on one database never fork the log."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,18 +56,26 @@ def test_two_writer_processes_never_fork(tmp_path: Path, pg_url: str) -> None:
                 "3",
             ],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, "URNE_WRITER_WAIT": "1"},
         )
         for tag in ("A", "B")
     ]
+    for p in procs:  # both connected and migrated: start them together
+        assert p.stdout is not None and p.stdout.readline() == "ready\n"
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
     acked: dict[int, bytes] = {}
     for p in procs:
         out, _ = p.communicate(timeout=300)
         assert p.returncode == 0
         lines = out.splitlines()
-        assert lines[0] == "ready" and lines[-1] == "done"
-        for line in lines[1:-1]:
+        assert lines[-1] == "done"
+        for line in lines[:-1]:
             idx, entry = line.split(" ", 1)
             assert int(idx) not in acked, f"index {idx} given to two entries"
             acked[int(idx)] = entry.encode()
@@ -78,3 +87,43 @@ def test_two_writer_processes_never_fork(tmp_path: Path, pg_url: str) -> None:
         last_a = max(i for i, e in acked.items() if e.startswith(b"A"))
         assert first_b < last_a
         assert log.root(2 * count) == R.mth([acked[i] for i in range(2 * count)])
+
+
+def test_two_civic_records_share_one_database(tmp_path: Path, pg_url: str) -> None:
+    """Each record catches up on what the other appended, under the lock, before
+    deciding: one pseudonym sent to both is counted once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ledger.civic import CivicRecord
+    from tests.civic import Citizen, Institution
+    from verifier.process import EntryRefused
+
+    inst = Institution()
+    keys = tmp_path / "keys"
+    a_log = Log.open(pg_url, key_dir=keys, origin="pg.example/log")
+    b_log = Log.open(pg_url, key_dir=keys, origin="pg.example/log")
+    a, b = CivicRecord(a_log), CivicRecord(b_log)
+    try:
+        a.append(inst.process("pet", "petition"))
+        citizens = [Citizen.enrol(inst, "pet") for _ in range(6)]
+        twice = citizens[0]
+        with ThreadPoolExecutor(4) as pool:
+            futs = [
+                pool.submit((a if i % 2 else b).append, c.ballot())
+                for i, c in enumerate(citizens[1:])
+            ]
+            dup = [
+                pool.submit(a.append, twice.ballot(seq=0)),
+                pool.submit(b.append, twice.ballot(seq=1)),
+            ]
+        assert all(f.exception() is None for f in futs)
+        outcomes = [f.exception() for f in dup]
+        assert sum(x is None for x in outcomes) == 1
+        assert any(isinstance(x, EntryRefused) and x.code == "already_signed" for x in outcomes)
+        b.append(inst.close("pet"))
+        a.append(inst.result("pet", a_log.size - 1, b.tally("pet")))
+        assert a.tally("pet")["signatures"] == b.tally("pet")["signatures"] == 6
+        assert_log_intact(a_log, {})
+    finally:
+        a_log.close()
+        b_log.close()

@@ -1,13 +1,15 @@
 """A writer process for the crash and two-writer tests.
 
 ``python -m tests.ledger.writer URL KEY_DIR ORIGIN TAG COUNT THREADS`` appends
-COUNT entries ``TAG/<n>`` from THREADS threads in batches of 1 to 20 and prints
+COUNT entries ``TAG/<n>`` from THREADS threads in batches of 1 to 20 (after a
+line on stdin when ``URNE_WRITER_WAIT=1``) and prints
 ``<index> <entry>`` for each entry the moment its commit has returned, flushing
 every line: whatever the parent reads was acknowledged.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import threading
@@ -21,6 +23,8 @@ def main() -> None:
     log = Log.open(url, key_dir=key_dir, origin=origin)
     out = threading.Lock()
     print("ready", flush=True)
+    if os.environ.get("URNE_WRITER_WAIT") == "1":
+        sys.stdin.readline()  # a start barrier: the parent starts all writers at once
 
     def work(t: int) -> None:
         rnd = random.Random(f"{tag}/{t}")

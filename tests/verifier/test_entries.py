@@ -113,6 +113,7 @@ def _mutate(leaf: bytes, **changes: object) -> bytes:
         ({"credential": "not base64!"}, "bad_base64"),
         ({"sig": "AA=="}, "bad_length"),
         ({"process": "has space"}, "bad_identifier"),
+        ({"process": "trailing\n"}, "bad_identifier"),
         ({"choice": ["a", "a"]}, "duplicate_choice"),
     ],
 )

@@ -1,0 +1,139 @@
+"""Import a participatory budget in the pabulib format as a budget process.
+
+The ``.pb`` file's ballots were not cast through Urne, so they enter the log as
+what they are: paper batches, recorded and signed by an official named in the
+manifest, each carrying the SHA-256 of the source file as its tally sheet.
+Batches are cut so that every entry stays under the log's entry size limit.
+The outcome is then counted by the same code as any budget, and an observer
+can recount it from the log alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from ledger.errors import InvalidRequest
+from ledger.log import MAX_ENTRY_SIZE
+from verifier.canonical import fingerprint
+from verifier.entries import BUDGET_RULES, EntrySigner, b64encode, sign_entry
+from verifier.pabulib import PabulibInstance
+
+__all__ = ["pabulib_entries"]
+
+_TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _int(value: Fraction, what: str) -> int:
+    if value.denominator != 1:
+        raise InvalidRequest(f"{what} {value} is not a whole amount", code="bad_pabulib_amount")
+    return int(value)
+
+
+def _text(value: str, language: str | None) -> str | dict[str, str]:
+    return {language: value} if language else value
+
+
+def pabulib_entries(
+    instance: PabulibInstance,
+    source: bytes,
+    *,
+    process_id: str,
+    institution: EntrySigner,
+    official: EntrySigner,
+    official_name: str,
+    issuer_public_key: bytes,
+    outcome: str,
+    opens: datetime | None = None,
+    closes: datetime | None = None,
+    batch_size_limit: int = MAX_ENTRY_SIZE - 1024,
+) -> list[bytes]:
+    """The manifest and the paper batches for ``instance`` (parsed from ``source``)."""
+    if outcome not in BUDGET_RULES:
+        raise InvalidRequest(f"outcome must be one of {BUDGET_RULES}", code="bad_rule")
+    meta = instance.meta
+    lang = meta.get("language") or None
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens = opens or now - timedelta(minutes=1)
+    closes = closes or now + timedelta(days=30)
+    proposals: list[dict[str, Any]] = []
+    for p in instance.projects:
+        title = _text(p.fields.get("name") or f"Project {p.project_id}", lang)
+        body = _text(p.fields.get("description") or p.fields.get("name") or "-", lang)
+        proposals.append(
+            {
+                "id": p.project_id,
+                "title": title,
+                "body": body,
+                "fingerprint": fingerprint({"title": title, "body": body}),
+                "cost": _int(p.cost, f"cost of project {p.project_id}"),
+            }
+        )
+    n = len(proposals)
+    max_len = meta.get("max_length")
+    described = ", ".join(
+        f"{k}: {meta[k]}"
+        for k in ("unit", "instance", "date_begin", "date_end", "rule")
+        if k in meta
+    )
+    manifest = sign_entry(
+        {
+            "v": 1,
+            "kind": "process",
+            "id": process_id,
+            "type": "budget",
+            "title": _text(meta.get("description") or f"Participatory budget {process_id}", lang),
+            "text": _text(f"Imported from pabulib ({described}).", lang),
+            "institution": b64encode(institution.public_key),
+            "opens": opens.strftime(_TIME),
+            "closes": closes.strftime(_TIME),
+            "issuer": {"public_key": b64encode(issuer_public_key), "threshold": 1, "shares": 1},
+            "officials": [{"name": official_name, "key": b64encode(official.public_key)}],
+            "proposals": proposals,
+            "rule": {
+                "budget": _int(instance.budget, "budget"),
+                "outcome": outcome,
+                "min_projects": min(int(meta.get("min_length", "0")), n),
+                "max_projects": min(int(max_len), n) if max_len else None,
+                "min_share_percent": 0,
+                "capped": False,
+                "revoting": False,
+            },
+        },
+        institution,
+    )
+    sheet = hashlib.sha256(source).hexdigest()
+    out = [manifest]
+    for k, chunk in enumerate(_chunks(instance.ballots, batch_size_limit)):
+        out.append(
+            sign_entry(
+                {
+                    "v": 1,
+                    "kind": "paper",
+                    "process": process_id,
+                    "official": b64encode(official.public_key),
+                    "batch": f"pabulib-{k + 1:05d}",
+                    "sheet": sheet,
+                    "ballots": [sorted(b) for b in chunk],
+                },
+                official,
+            )
+        )
+    return out
+
+
+def _chunks(ballots: Sequence[frozenset[str]], limit: int) -> list[list[frozenset[str]]]:
+    """Consecutive runs of ballots whose JSON stays under ``limit`` bytes."""
+    out: list[list[frozenset[str]]] = [[]]
+    size = 0
+    for b in ballots:
+        cost = 3 + sum(len(p) + 3 for p in b)  # ["a","b"], and a comma
+        if out[-1] and size + cost > limit:
+            out.append([])
+            size = 0
+        out[-1].append(b)
+        size += cost
+    return out if out[-1] else out[:-1]
