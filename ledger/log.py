@@ -28,14 +28,15 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from verifier import merkle
 from ledger.db import SEQUENCER_LOCK_ID, create_engine, is_postgres
 from ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound
 from ledger.keys import load_or_create_log_key
 from ledger.migrate import upgrade
 from ledger.models import NODE_STRIDE, LogCheckpoint, LogMeta
+from verifier import merkle
 from verifier.checkpoint import Checkpoint
 from verifier.note import Ed25519Signer, Ed25519Verifier, sign_note
+from verifier.receipt import Receipt
 from verifier.rfc9162 import hash_children, hash_leaf, hash_leaves
 from verifier.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
 
@@ -60,6 +61,31 @@ class Admission(Protocol):
     fails to commit, ``reset`` makes it forget everything; it is then brought
     up to date again by ``replay`` before the next decision.
     """
+
+    def checkpoint_covering(self, index: int) -> StoredCheckpoint:
+        """The first checkpoint that contains entry ``index``: the one signed by
+        the batch that committed it."""
+        self._bound(index + 1)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_checkpoint)
+                .where(_checkpoint.c.size > index)
+                .order_by(_checkpoint.c.size)
+                .limit(1)
+            ).one()
+        return StoredCheckpoint(row.size, row.root, row.note, row.created_at)
+
+    def receipt(self, index: int) -> Receipt:
+        """A receipt for entry ``index`` against the checkpoint that committed it."""
+        cp = self.checkpoint_covering(index)
+        return Receipt(
+            origin=self.origin,
+            log_key=self.verifier.vkey,
+            index=index,
+            entry=self.entry(index),
+            checkpoint=cp.text,
+            inclusion_proof=tuple(self.inclusion_proof(index, cp.size)),
+        )
 
     @property
     def size(self) -> int:
@@ -337,6 +363,31 @@ class Log:
         if row is None:
             raise NotFound(f"no checkpoint was signed at size {size}", code="no_checkpoint")
         return StoredCheckpoint(row.size, row.root, row.note, row.created_at)
+
+    def checkpoint_covering(self, index: int) -> StoredCheckpoint:
+        """The first checkpoint that contains entry ``index``: the one signed by
+        the batch that committed it."""
+        self._bound(index + 1)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_checkpoint)
+                .where(_checkpoint.c.size > index)
+                .order_by(_checkpoint.c.size)
+                .limit(1)
+            ).one()
+        return StoredCheckpoint(row.size, row.root, row.note, row.created_at)
+
+    def receipt(self, index: int) -> Receipt:
+        """A receipt for entry ``index`` against the checkpoint that committed it."""
+        cp = self.checkpoint_covering(index)
+        return Receipt(
+            origin=self.origin,
+            log_key=self.verifier.vkey,
+            index=index,
+            entry=self.entry(index),
+            checkpoint=cp.text,
+            inclusion_proof=tuple(self.inclusion_proof(index, cp.size)),
+        )
 
     @property
     def size(self) -> int:

@@ -14,10 +14,14 @@ from typing import Annotated
 
 import typer
 
+from verifier.audit import STEPS, HttpSource, open_source, write_report
+from verifier.audit import audit as run_audit
+from verifier.budget_cli import pb_command
 from verifier.canonical import fingerprint as canonical_fingerprint
 from verifier.checkpoint import open_checkpoint
 from verifier.errors import FormatError, VerificationError
 from verifier.note import Ed25519Verifier
+from verifier.receipt import Receipt, check_receipt, check_still_included
 
 app = typer.Typer(
     help="Check Urne's log on your own machine, trusting nothing but its public key.",
@@ -92,6 +96,104 @@ def fingerprint(
     except VerificationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+app.command("pb")(pb_command)
+
+
+@app.command()
+def receipt(
+    file: Annotated[Path, typer.Argument(help="A receipt (JSON) as the service gave it.")],
+    log_key: LogKey,
+    log: Annotated[
+        str | None,
+        typer.Option("--log", help="The log's URL: also check the entry is still in it today."),
+    ] = None,
+) -> None:
+    """Check a receipt offline; with --log, also that the log still holds the entry."""
+    verifier = _verifier(log_key)
+    try:
+        rc = Receipt.parse(file.read_bytes())
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    except VerificationError as exc:
+        typer.echo(f"error: {file} is not a receipt: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        cp = check_receipt(rc, verifier).checkpoint
+        typer.echo(f"1. checkpoint signed by {verifier.name} (size {cp.size}): ok")
+        typer.echo(f"2. entry {rc.index} is in that tree (inclusion proof): ok")
+        if log is not None:
+            source = HttpSource(log)
+            latest = source.get("checkpoint")
+            now = open_checkpoint(latest, verifier, origin=rc.origin).checkpoint
+            proof: list[bytes] = []
+            if now.size > cp.size:
+                answer = json.loads(
+                    source.get(f"log/proof/consistency?size1={cp.size}&size2={now.size}")
+                )
+                proof = [base64.b64decode(h) for h in answer["proof"]]
+            check_still_included(rc, verifier, latest, proof)
+            typer.echo(
+                f"3. the log's latest checkpoint (size {now.size}) extends it "
+                "(consistency proof): ok"
+            )
+    except VerificationError as exc:
+        typer.echo(f"INVALID ({exc.code}): {exc}")
+        raise typer.Exit(1) from exc
+    except (ValueError, KeyError) as exc:
+        typer.echo(f"INVALID (bad_answer): the log answered something unreadable: {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo("VALID receipt")
+
+
+@app.command("audit")
+def audit_command(
+    log: Annotated[str, typer.Option("--log", help="The log's URL, or an exported directory.")],
+    log_key: LogKey,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="Directory where this auditor keeps what it verified."),
+    ] = None,
+    report_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the full report (JSON) here.")
+    ] = None,
+) -> None:
+    """Audit the whole log: the numbered checklist of docs/verification.md."""
+    verifier = _verifier(log_key)
+    with typer.progressbar(length=1, label="entries", show_pos=True) as bar:
+        seen = [0]
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - seen[0])
+            seen[0] = done
+
+        try:
+            report = run_audit(open_source(log), verifier, state_dir=state, progress=progress)
+        except VerificationError as exc:
+            typer.echo(f"\nerror: the audit could not run: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(f"log {report.origin} at {report.source}: size {report.size}, root {report.root}")
+    if report.previous_size:
+        typer.echo(f"(this auditor had verified it up to size {report.previous_size})")
+    for n, title in STEPS.items():
+        typer.echo(f"{n}. {title}: {'ok' if report.steps[n] else 'FAILED'}")
+    typer.echo(
+        f"entries checked: {report.entries_checked}, credentials: {report.credentials_checked},"
+        f" results compared: {report.results_compared}"
+    )
+    for f in report.findings:
+        at = f" at index {f.index}" if f.index is not None else ""
+        typer.echo(f"  step {f.step} {f.code}{at}: {f.message}")
+    if report_file is not None:
+        write_report(report, report_file)
+        typer.echo(f"report written to {report_file}")
+    if not report.ok:
+        typer.echo(f"FAILED: {len(report.findings)} finding(s), with evidence in the report")
+        raise typer.Exit(1)
+    typer.echo("PASSED")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,301 @@
+"""The audit against real logs, and an attack suite: each scenario is a real
+tampering of a real log, and the audit must catch it, name it, and give
+evidence a third party can check."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger import Log
+from ledger.civic import CivicRecord
+from ledger.export import export_tiles
+from tests.civic import Citizen, Institution
+from verifier.audit import DirectorySource, audit
+from verifier.canonical import canonical
+from verifier.checkpoint import open_checkpoint
+from verifier.note import Ed25519Signer
+from verifier.proof import verify_inclusion
+from verifier.rfc9162 import hash_leaf
+from verifier.tiles import entries_path, tile_path
+
+
+@dataclass
+class World:
+    inst: Institution
+    signer: Ed25519Signer
+    leaves: list[bytes]
+    citizens: dict[str, list[Citizen]]
+
+
+ORIGIN = "audit.example/log"
+
+
+def _build(tmp: Path, name: str, signer: Ed25519Signer, leaves: list[bytes]) -> Path:
+    """A log holding exactly ``leaves`` (no rules applied: the operator may lie),
+    signed with ``signer``, exported as a tiles directory."""
+    with Log.open(f"sqlite:///{tmp / (name + '.db')}", signer=signer) as log:
+        for i in range(0, len(leaves), 7):  # several checkpoints
+            log.append_many(leaves[i : i + 7])
+        export_tiles(log, tmp / name)
+    return tmp / name
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    tmp = tmp_path_factory.mktemp("world")
+    inst = Institution()
+    signer = Ed25519Signer.generate(ORIGIN)
+    log = Log.open(f"sqlite:///{tmp / 'real.db'}", signer=signer)
+    rec = CivicRecord(log)
+    rec.append(inst.process("pet", "petition"))
+    rec.append(inst.process("vote", "vote"))
+    rec.append(inst.process("pb", "budget"))
+    citizens: dict[str, list[Citizen]] = {k: [] for k in ("pet", "vote", "pb")}
+    for _ in range(4):
+        c = Citizen.enrol(inst, "pet")
+        citizens["pet"].append(c)
+        rec.append(c.ballot())
+    for choice in ("a", "b", "b"):
+        c = Citizen.enrol(inst, "vote")
+        citizens["vote"].append(c)
+        rec.append(c.ballot([choice]))
+    for choice in (["park"], ["bikes", "bench"], ["bench"]):
+        c = Citizen.enrol(inst, "pb")
+        citizens["pb"].append(c)
+        rec.append(c.ballot(choice))
+    rec.append(inst.paper("vote", "b1", counts={"a": 5, "c": 1}))
+    for pid in ("pet", "vote", "pb"):
+        close = rec.append(inst.close(pid))
+        rec.append(inst.result(pid, close, rec.tally(pid, close)))
+    leaves = log.entries(0, log.size)
+    log.close()
+    return World(inst, signer, leaves, citizens)
+
+
+def test_untampered_log_passes(world: World, tmp_path: Path) -> None:
+    d = _build(tmp_path, "ok", world.signer, world.leaves)
+    r = audit(DirectorySource(d), world.signer.verifier, state_dir=tmp_path / "state")
+    assert r.ok, [f.message for f in r.findings]
+    assert r.entries_checked == len(world.leaves)
+    assert r.credentials_checked == 10 and r.results_compared == 3
+    assert r.tallies["pet"]["signatures"] == 4 and r.tallies["pet"]["reached"]
+    assert r.tallies["vote"]["total"] == {"a": 6, "b": 2, "c": 1}
+    assert all(r.steps.values())
+    # A second run reads nothing new.
+    again = audit(DirectorySource(d), world.signer.verifier, state_dir=tmp_path / "state")
+    assert again.ok and again.previous_size == len(world.leaves) and again.entries_checked == 0
+
+
+def test_incremental_audit_reads_only_what_is_new(world: World, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = _build(tmp_path, "first", world.signer, world.leaves[:9])
+    r1 = audit(DirectorySource(first), world.signer.verifier, state_dir=state)
+    assert r1.ok and r1.entries_checked == 9
+    full = _build(tmp_path, "full", world.signer, world.leaves)
+    r2 = audit(DirectorySource(full), world.signer.verifier, state_dir=state)
+    assert r2.ok, [f.message for f in r2.findings]
+    assert r2.previous_size == 9 and r2.entries_checked == len(world.leaves) - 9
+    assert r2.tallies["pet"]["signatures"] == 4
+
+
+def _resign(obj: dict[str, Any], key: Any) -> bytes:
+    from verifier.entries import sign_entry
+
+    return sign_entry(obj, key)
+
+
+def _entry(world: World, kind: str, **match: Any) -> int:
+    for i, leaf in enumerate(world.leaves):
+        o = json.loads(leaf)
+        if o["kind"] == kind and all(o.get(k) == v for k, v in match.items()):
+            return i
+    raise LookupError(kind)
+
+
+Attack = Callable[[World, Path], tuple[Path, Path | None]]
+
+
+def _tampered(world: World, tmp: Path, leaves: list[bytes]) -> tuple[Path, None]:
+    return _build(tmp, "bad", world.signer, leaves), None
+
+
+def attack_altered_ballot(world: World, tmp: Path) -> tuple[Path, None]:
+    i = _entry(world, "ballot", process="vote")
+    o = json.loads(world.leaves[i])
+    o["choice"] = ["c"]  # changed after the citizen signed it
+    return _tampered(world, tmp, [*world.leaves[:i], canonical(o), *world.leaves[i + 1 :]])
+
+
+def attack_forged_credential(world: World, tmp: Path) -> tuple[Path, None]:
+    rogue = Institution()
+    rogue.process("pet", "petition")  # a key the real issuer never held
+    forged = Citizen.enrol(rogue, "pet").ballot()
+    i = _entry(world, "close", process="pet")
+    return _tampered(world, tmp, [*world.leaves[:i], forged, *world.leaves[i:]])
+
+
+def attack_double_signature(world: World, tmp: Path) -> tuple[Path, None]:
+    again = world.citizens["pet"][0].ballot(seq=5)
+    i = _entry(world, "close", process="pet")
+    return _tampered(world, tmp, [*world.leaves[:i], again, *world.leaves[i:]])
+
+
+def attack_ballot_after_close(world: World, tmp: Path) -> tuple[Path, None]:
+    late = Citizen.enrol(world.inst, "vote").ballot(["a"])
+    return _tampered(world, tmp, [*world.leaves, late])
+
+
+def _replace_result(world: World, tmp: Path, pid: str, change: dict[str, Any]) -> tuple[Path, None]:
+    i = _entry(world, "result", process=pid)
+    o = json.loads(world.leaves[i])
+    tally = dict(o["tally"], **change)
+    forged = world.inst.result(pid, o["through"], tally)
+    return _tampered(world, tmp, [*world.leaves[:i], forged, *world.leaves[i + 1 :]])
+
+
+def attack_wrong_count(world: World, tmp: Path) -> tuple[Path, None]:
+    return _replace_result(
+        world, tmp, "vote", {"total": {"a": 2, "b": 6, "c": 1}, "winners": ["b"]}
+    )
+
+
+def attack_petition_below_threshold(world: World, tmp: Path) -> tuple[Path, None]:
+    # drop two signatures from the log, keep the institution's "reached" certificate
+    pet = [
+        i
+        for i, x in enumerate(world.leaves)
+        if json.loads(x)["kind"] == "ballot" and json.loads(x)["process"] == "pet"
+    ][:2]
+    leaves = [x for i, x in enumerate(world.leaves) if i not in pet]
+    i = next(
+        k
+        for k, x in enumerate(leaves)
+        if json.loads(x)["kind"] == "result" and json.loads(x)["process"] == "pet"
+    )
+    o = json.loads(leaves[i])
+    fixed = world.inst.result("pet", o["through"] - 2, o["tally"])
+    return _tampered(world, tmp, [*leaves[:i], fixed, *leaves[i + 1 :]])
+
+
+def attack_budget_over(world: World, tmp: Path) -> tuple[Path, None]:
+    return _replace_result(
+        world, tmp, "pb", {"selected": ["bench", "bikes", "park"], "spent": 1100}
+    )
+
+
+def attack_dropped_ballot(world: World, tmp: Path) -> tuple[Path, Path]:
+    # The auditor saw the log; the operator then drops a ballot and re-signs.
+    state = tmp / "state"
+    good = _build(tmp, "good", world.signer, world.leaves)
+    assert audit(DirectorySource(good), world.signer.verifier, state_dir=state).ok
+    i = _entry(world, "ballot", process="vote")
+    # ...and hides it behind growth: a new process makes the log look longer.
+    later = Institution()
+    extra = [later.process("later", "petition"), later.close("later")]
+    leaves = [*world.leaves[:i], *world.leaves[i + 1 :], *extra]
+    return _build(tmp, "bad", world.signer, leaves), state
+
+
+def attack_fork(world: World, tmp: Path) -> tuple[Path, Path]:
+    state = tmp / "state"
+    good = _build(tmp, "good", world.signer, world.leaves)
+    assert audit(DirectorySource(good), world.signer.verifier, state_dir=state).ok
+    i = _entry(world, "ballot", process="vote")
+    other = Citizen.enrol(world.inst, "vote").ballot(["c"])
+    leaves = [*world.leaves[:i], other, *world.leaves[i + 1 :]]  # same size, other root
+    return _build(tmp, "bad", world.signer, leaves), state
+
+
+def attack_other_key(world: World, tmp: Path) -> tuple[Path, None]:
+    return _build(tmp, "bad", Ed25519Signer.generate(ORIGIN), world.leaves), None
+
+
+def attack_truncated_bundle(world: World, tmp: Path) -> tuple[Path, None]:
+    d = _build(tmp, "bad", world.signer, world.leaves)
+    f = d / entries_path(0, len(world.leaves))
+    f.write_bytes(f.read_bytes()[:-10])
+    return d, None
+
+
+def attack_replaced_tile(world: World, tmp: Path) -> tuple[Path, None]:
+    d = _build(tmp, "bad", world.signer, world.leaves)
+    f = d / tile_path(0, 0, len(world.leaves))
+    data = bytearray(f.read_bytes())
+    data[32 * 3 : 32 * 4] = hash_leaf(b"something else")
+    f.write_bytes(bytes(data))
+    return d, None
+
+
+ATTACKS: list[tuple[Attack, int, str]] = [
+    (attack_dropped_ballot, 2, "inconsistent_checkpoints"),
+    (attack_altered_ballot, 4, "bad_entry_signature"),
+    (attack_forged_credential, 5, "bad_credential"),
+    (attack_double_signature, 6, "already_signed"),
+    (attack_ballot_after_close, 6, "process_closed"),
+    (attack_wrong_count, 7, "wrong_result"),
+    (attack_petition_below_threshold, 7, "wrong_result"),
+    (attack_budget_over, 7, "wrong_result"),
+    (attack_fork, 2, "fork"),
+    (attack_other_key, 1, "unknown_key"),
+    (attack_truncated_bundle, 3, "bad_entry_bundle"),
+    (attack_replaced_tile, 3, "tile_mismatch"),
+]
+
+
+@pytest.mark.parametrize(
+    ("attack", "step", "code"), ATTACKS, ids=[a.__name__[7:] for a, _, _ in ATTACKS]
+)
+def test_audit_catches(world: World, tmp_path: Path, attack: Attack, step: int, code: str) -> None:
+    directory, state = attack(world, tmp_path)
+    r = audit(DirectorySource(directory), world.signer.verifier, state_dir=state)
+    assert not r.ok
+    found = [(f.step, f.code) for f in r.findings]
+    assert (step, code) in found, found
+    assert r.steps[step] is False
+    finding = next(f for f in r.findings if (f.step, f.code) == (step, code))
+    _check_evidence(world, finding.evidence, finding.index)
+    r2 = r.to_json()
+    assert r2["ok"] is False and json.dumps(r2)
+
+
+def _check_evidence(world: World, ev: dict[str, Any], index: int | None) -> None:
+    """What a third party does with the evidence, trusting only the log's key."""
+    key = world.signer.verifier
+    if "earlier" in ev:  # two signed checkpoints that cannot both be true
+        a = open_checkpoint(ev["earlier"], key).checkpoint
+        b = open_checkpoint(ev["later"], key).checkpoint
+        assert (a.size, a.root) != (b.size, b.root)
+    if "inclusion_proof" in ev:  # an entry, provably in a signed checkpoint
+        assert index is not None
+        cp = open_checkpoint(ev["checkpoint"], key).checkpoint
+        entry = base64.b64decode(ev["entry"])
+        verify_inclusion(
+            hash_leaf(entry),
+            index,
+            cp.size,
+            [base64.b64decode(h) for h in ev["inclusion_proof"]],
+            cp.root,
+        )
+    if "path" in ev:
+        assert ev["path"].startswith("tile/")
+
+
+def test_every_step_is_exercised_by_an_attack() -> None:
+    assert {s for _, s, _ in ATTACKS} == {1, 2, 3, 4, 5, 6, 7}
+
+
+def test_state_is_not_advanced_past_a_fork(world: World, tmp_path: Path) -> None:
+    bad, state = attack_fork(world, tmp_path)
+    assert state is not None
+    assert not audit(DirectorySource(bad), world.signer.verifier, state_dir=state).ok
+    shutil.rmtree(bad)
+    good = _build(tmp_path, "good2", world.signer, world.leaves)
+    assert audit(DirectorySource(good), world.signer.verifier, state_dir=state).ok
