@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier import merkle
 from tests import reference as R
 from tests.conftest import load_vector
+from verifier import merkle
 from verifier.rfc9162 import hash_leaf
 
 
