@@ -18,6 +18,7 @@ from typing import Any
 
 from ledger.errors import InvalidRequest
 from ledger.log import MAX_ENTRY_SIZE
+from verifier import authoring
 from verifier.canonical import fingerprint
 from verifier.entries import BUDGET_RULES, EntrySigner, b64encode, sign_entry
 from verifier.pabulib import PabulibInstance
@@ -109,17 +110,12 @@ def pabulib_entries(
     out = [manifest]
     for k, chunk in enumerate(_chunks(instance.ballots, batch_size_limit)):
         out.append(
-            sign_entry(
-                {
-                    "v": 1,
-                    "kind": "paper",
-                    "process": process_id,
-                    "official": b64encode(official.public_key),
-                    "batch": f"pabulib-{k + 1:05d}",
-                    "sheet": sheet,
-                    "ballots": [sorted(b) for b in chunk],
-                },
+            authoring.paper_batch(
+                process_id,
                 official,
+                f"pabulib-{k + 1:05d}",
+                sheet,
+                ballots=[sorted(b) for b in chunk],
             )
         )
     return out

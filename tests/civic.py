@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier import authoring
 from verifier.canonical import fingerprint
 from verifier.credential import IssuerKey, Pseudonym, blind, credential_message, unblind
 from verifier.entries import AuthorKey, b64encode, decode_entry, sign_entry
@@ -92,28 +93,16 @@ class Institution:
         )
 
     def close(self, pid: str) -> bytes:
-        return sign_entry({"v": 1, "kind": "close", "process": pid}, self.key)
+        return authoring.close(pid, self.key)
 
     def result(self, pid: str, through: int, tally: dict[str, Any]) -> bytes:
-        return sign_entry(
-            {"v": 1, "kind": "result", "process": pid, "through": through, "tally": tally}, self.key
-        )
+        return authoring.result(pid, self.key, through, tally)
 
     def paper(
         self, pid: str, batch: str, official: AuthorKey | None = None, **payload: Any
     ) -> bytes:
-        off = official or self.officials[0]
-        return sign_entry(
-            {
-                "v": 1,
-                "kind": "paper",
-                "process": pid,
-                "official": b64encode(off.public_key),
-                "batch": batch,
-                "sheet": "ab" * 32,
-                **payload,
-            },
-            off,
+        return authoring.paper_batch(
+            pid, official or self.officials[0], batch, "ab" * 32, **payload
         )
 
 
@@ -142,18 +131,12 @@ class Citizen:
         pid: str | None = None,
         credential: bytes | None = None,
     ) -> bytes:
-        obj: dict[str, Any] = {
-            "v": 1,
-            "kind": "ballot",
-            "process": pid or self.pid,
-            "pseudonym": b64encode(self.pseudonym.public_key),
-            "credential": b64encode(credential or self.credential),
-            "seq": self.seq if seq is None else seq,
-        }
-        if choice is not None:
-            obj["choice"] = choice
+        seq = self.seq if seq is None else seq
         self.seq += 1
-        return sign_entry(obj, self.pseudonym)
+        cred, process = credential or self.credential, pid or self.pid
+        if choice is None:
+            return authoring.signature(process, self.pseudonym, cred, seq=seq)
+        return authoring.ballot(process, self.pseudonym, cred, choice, seq=seq)
 
 
 def entries(*leaves: bytes) -> list[Any]:
