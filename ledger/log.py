@@ -62,31 +62,6 @@ class Admission(Protocol):
     up to date again by ``replay`` before the next decision.
     """
 
-    def checkpoint_covering(self, index: int) -> StoredCheckpoint:
-        """The first checkpoint that contains entry ``index``: the one signed by
-        the batch that committed it."""
-        self._bound(index + 1)
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(_checkpoint)
-                .where(_checkpoint.c.size > index)
-                .order_by(_checkpoint.c.size)
-                .limit(1)
-            ).one()
-        return StoredCheckpoint(row.size, row.root, row.note, row.created_at)
-
-    def receipt(self, index: int) -> Receipt:
-        """A receipt for entry ``index`` against the checkpoint that committed it."""
-        cp = self.checkpoint_covering(index)
-        return Receipt(
-            origin=self.origin,
-            log_key=self.verifier.vkey,
-            index=index,
-            entry=self.entry(index),
-            checkpoint=cp.text,
-            inclusion_proof=tuple(self.inclusion_proof(index, cp.size)),
-        )
-
     @property
     def size(self) -> int:
         """How many entries of the log it has seen."""
