@@ -16,6 +16,26 @@ from verifier.entries import EntrySigner, b64encode, sign_entry
 __all__ = ["ballot", "close", "paper_batch", "result", "signature"]
 
 
+def _cast(
+    process_id: str,
+    pseudonym: EntrySigner,
+    credential: bytes,
+    seq: int,
+    choice: Sequence[str] | None,
+) -> bytes:
+    obj: dict[str, Any] = {
+        "v": 1,
+        "kind": "ballot",
+        "process": process_id,
+        "pseudonym": b64encode(pseudonym.public_key),
+        "credential": b64encode(credential),
+        "seq": seq,
+    }
+    if choice is not None:
+        obj["choice"] = list(choice)
+    return sign_entry(obj, pseudonym)
+
+
 def ballot(
     process_id: str,
     pseudonym: EntrySigner,
@@ -25,33 +45,12 @@ def ballot(
     seq: int = 0,
 ) -> bytes:
     """A vote or budget ballot. ``seq`` must grow with each revote."""
-    return sign_entry(
-        {
-            "v": 1,
-            "kind": "ballot",
-            "process": process_id,
-            "pseudonym": b64encode(pseudonym.public_key),
-            "credential": b64encode(credential),
-            "seq": seq,
-            "choice": list(choice),
-        },
-        pseudonym,
-    )
+    return _cast(process_id, pseudonym, credential, seq, choice)
 
 
 def signature(process_id: str, pseudonym: EntrySigner, credential: bytes, *, seq: int = 0) -> bytes:
     """A petition signature (a ballot without a choice). One per pseudonym counts."""
-    return sign_entry(
-        {
-            "v": 1,
-            "kind": "ballot",
-            "process": process_id,
-            "pseudonym": b64encode(pseudonym.public_key),
-            "credential": b64encode(credential),
-            "seq": seq,
-        },
-        pseudonym,
-    )
+    return _cast(process_id, pseudonym, credential, seq, None)
 
 
 def paper_batch(

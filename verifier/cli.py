@@ -30,6 +30,14 @@ app = typer.Typer(
 )
 
 
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.callback()
 def main() -> None:
     """Check Urne's log on your own machine, trusting nothing but its public key."""
@@ -58,11 +66,7 @@ def checkpoint(
 ) -> None:
     """Check that FILE is a checkpoint signed by the log's key."""
     verifier = _verifier(log_key)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
-        raise typer.Exit(2) from exc
+    data = _read(file)
     try:
         signed = open_checkpoint(data, verifier)
     except VerificationError as exc:
@@ -84,10 +88,7 @@ def fingerprint(
 ) -> None:
     """Print a proposal's fingerprint (equal to Decidim's): SHA-256 of its RFC 8785 JSON."""
     try:
-        obj = json.loads(file.read_bytes(), parse_float=Decimal)
-    except OSError as exc:
-        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
-        raise typer.Exit(2) from exc
+        obj = json.loads(_read(file), parse_float=Decimal)
     except ValueError as exc:
         typer.echo(f"error: {file} is not JSON: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -113,10 +114,7 @@ def receipt(
     """Check a receipt offline; with --log, also that the log still holds the entry."""
     verifier = _verifier(log_key)
     try:
-        rc = Receipt.parse(file.read_bytes())
-    except OSError as exc:
-        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
-        raise typer.Exit(2) from exc
+        rc = Receipt.parse(_read(file))
     except VerificationError as exc:
         typer.echo(f"error: {file} is not a receipt: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from ledger import Log
 from ledger.models import NODE_STRIDE, LogCheckpoint, LogEntry, LogNode
 from verifier.checkpoint import open_checkpoint
 from verifier.proof import verify_consistency
+
+
+def assert_go_literals(log: Log, v: dict[str, Any]) -> None:
+    """The log, holding transparency-dev/merkle's eight test leaves, *generates*
+    the roots, subtree hashes and proofs of its Go test tables."""
+    for size, root in v["roots_by_tree_size"].items():
+        assert log.root(int(size)).hex() == root
+    for level, hashes in enumerate(v["node_hashes_by_level"]):
+        for idx, h in enumerate(hashes):
+            assert log._range_hashes([(idx << level, (idx + 1) << level)])[0].hex() == h
+    for p in v["inclusion_probes"]:
+        got = log.inclusion_proof(p["leaf_index"], p["tree_size"])
+        assert [h.hex() for h in got] == p["proof"]
+    for p in v["consistency_probes"]:
+        got = log.consistency_proof(p["size1"], p["size2"])
+        assert [h.hex() for h in got] == p["proof"]
 
 
 def assert_log_intact(log: Log, acknowledged: dict[int, bytes], *, since: int = 0) -> int:

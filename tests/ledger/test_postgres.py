@@ -13,7 +13,7 @@ import pytest
 from ledger import Log
 from tests import reference as R
 from tests.conftest import ROOT, load_vector
-from tests.ledger.checks import assert_log_intact
+from tests.ledger.checks import assert_go_literals, assert_log_intact
 
 pytestmark = pytest.mark.postgres
 
@@ -26,14 +26,7 @@ def test_go_literals_on_postgres(tmp_path: Path, pg_url: str) -> None:
         assert list(log.append_many(leaves[:3])) == [0, 1, 2]
         for leaf in leaves[3:]:
             log.append(leaf)
-        for size, root in v["roots_by_tree_size"].items():
-            assert log.root(int(size)).hex() == root
-        for p in v["inclusion_probes"]:
-            got = log.inclusion_proof(p["leaf_index"], p["tree_size"])
-            assert [h.hex() for h in got] == p["proof"]
-        for p in v["consistency_probes"]:
-            got = log.consistency_proof(p["size1"], p["size2"])
-            assert [h.hex() for h in got] == p["proof"]
+        assert_go_literals(log, v)
         assert_log_intact(log, dict(enumerate(leaves)))
 
 
