@@ -103,7 +103,12 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Overrides URNE_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides URNE_PORT.")] = None,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Put sample entries into an empty log first.")
+        bool,
+        typer.Option(
+            "--demo",
+            help="Into an empty log, put a demo petition, vote and budget with a crowd of "
+            "simulated citizens who take part through the real protocol.",
+        ),
     ] = False,
     database_url: DatabaseOpt = None,
     key_dir: KeyDirOpt = None,
@@ -117,7 +122,18 @@ def serve(
     s = _settings(database_url, key_dir, origin)
     log = _open(s)
     if demo and log.size == 0:
-        log.append_many([f"demo entry {i}\n".encode() for i in range(1000)])
+        from ledger.civic import CivicRecord
+        from ledger.demo import populate_demo
+
+        with typer.progressbar(length=1, label="demo citizens taking part") as bar:
+            done = [0]
+
+            def progress(n: int, total: int) -> None:
+                bar.length = total
+                bar.update(n - done[0])
+                done[0] = n
+
+            populate_demo(CivicRecord(log), s.key_dir, s.database_url, progress=progress)
     h, p = host or s.host, port or s.port
     typer.echo(f"Urne log {log.origin}, {log.size} entries, verifier key {log.verifier.vkey}")
     typer.echo(f"serving on http://{h}:{p}  (API documentation: http://{h}:{p}/docs)")

@@ -1,0 +1,157 @@
+"""Demo data: an institution, a petition, a vote and a participatory budget,
+with a crowd of simulated citizens who take part through the real protocol
+(eligibility roll, blind issuance, signed ballots), so a newcomer sees the whole
+flow at once. Only for an empty log; never for production data.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ledger.civic import CivicRecord
+from ledger.issuance import IssuerKeyring, import_roll, issue, open_roll
+from verifier import authoring
+from verifier.canonical import fingerprint
+from verifier.credential import Pseudonym, blind, credential_message, unblind
+from verifier.entries import AuthorKey, b64encode, sign_entry
+
+__all__ = ["populate_demo"]
+
+_T = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _proposal(pid: str, title: str, body: str, cost: int | None = None) -> dict[str, Any]:
+    t, b = {"en": title}, {"en": body}
+    p: dict[str, Any] = {
+        "id": pid,
+        "title": t,
+        "body": b,
+        "fingerprint": fingerprint({"title": t, "body": b}),
+    }
+    if cost is not None:
+        p["cost"] = cost
+    return p
+
+
+_PROCESSES: list[dict[str, Any]] = [
+    {
+        "id": "demo-petition",
+        "type": "petition",
+        "title": {"en": "Open the library on Sundays"},
+        "text": {"en": "We ask the city council to open the central library on Sundays."},
+        "proposals": [],
+        "rule": {"threshold": 40},
+    },
+    {
+        "id": "demo-vote",
+        "type": "vote",
+        "title": {"en": "Name of the new park"},
+        "text": {"en": "Choose one name for the park by the river."},
+        "proposals": [
+            _proposal("meadow", "Meadow Park", "After the old meadows."),
+            _proposal("weavers", "Weavers' Garden", "After the town's weavers."),
+            _proposal("river", "Riverside", "After the river."),
+        ],
+        "rule": {"method": "single", "min": 1, "max": 1, "revoting": True},
+    },
+    {
+        "id": "demo-budget",
+        "type": "budget",
+        "title": {"en": "Neighbourhood budget 2026"},
+        "text": {"en": "Choose projects within 100,000."},
+        "proposals": [
+            _proposal("trees", "Street trees", "200 new trees.", 30000),
+            _proposal("lights", "Safer lighting", "LED lights on dark streets.", 45000),
+            _proposal("play", "Playground", "A playground in the square.", 60000),
+            _proposal("bikes", "Bike racks", "Racks at every school.", 10000),
+            _proposal("benches", "Benches", "Benches along the river.", 8000),
+        ],
+        "rule": {
+            "budget": 100000,
+            "outcome": "mes",
+            "min_projects": 1,
+            "max_projects": None,
+            "min_share_percent": 0,
+            "capped": True,
+            "revoting": False,
+        },
+    },
+]
+
+
+def populate_demo(
+    record: CivicRecord,
+    key_dir: Path,
+    database_url: str,
+    *,
+    citizens: int = 60,
+    seed: int = 2026,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Open the three demo processes and let ``citizens`` people take part.
+    Returns how many entries each process received."""
+    rnd = random.Random(seed)
+    institution, official = AuthorKey.generate(), AuthorKey.generate()
+    keyring = IssuerKeyring(key_dir)
+    roll = open_roll(database_url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    counts: dict[str, int] = {}
+    total, done = citizens * len(_PROCESSES), 0
+    for spec in _PROCESSES:
+        pid = spec["id"]
+        public_key = keyring.create(pid)
+        record.append(
+            sign_entry(
+                {
+                    "v": 1,
+                    "kind": "process",
+                    **spec,
+                    "institution": b64encode(institution.public_key),
+                    "opens": (now - timedelta(days=1)).strftime(_T),
+                    "closes": (now + timedelta(days=60)).strftime(_T),
+                    "issuer": {"public_key": b64encode(public_key), "threshold": 1, "shares": 1},
+                    "officials": [
+                        {"name": "Town hall desk", "key": b64encode(official.public_key)}
+                    ],
+                },
+                institution,
+            )
+        )
+        codes = import_roll(roll, keyring, pid, [(f"resident-{i:04d}",) for i in range(citizens)])
+        n = 0
+        for code in codes.codes.values():
+            pseudonym = Pseudonym.generate()
+            state, blinded = blind(credential_message(pid, pseudonym.public_key))
+            credential = unblind(state, issue(roll, keyring, pid, code, blinded), public_key)
+            if spec["type"] == "petition":
+                leaf = authoring.signature(pid, pseudonym, credential)
+            elif spec["type"] == "vote":
+                leaf = authoring.ballot(
+                    pid, pseudonym, credential, [rnd.choice(["meadow", "weavers", "river"])]
+                )
+            else:
+                leaf = authoring.ballot(pid, pseudonym, credential, _budget_choice(rnd))
+            record.append(leaf)
+            n += 1
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        counts[pid] = n
+    record.append(
+        authoring.paper_batch("demo-petition", official, "street-stand-1", "0" * 64, signatures=12)
+    )
+    roll.dispose()
+    return counts
+
+
+def _budget_choice(rnd: random.Random) -> list[str]:
+    costs = {"trees": 30000, "lights": 45000, "play": 60000, "bikes": 10000, "benches": 8000}
+    chosen: list[str] = []
+    for p in rnd.sample(list(costs), len(costs)):
+        if sum(costs[c] for c in chosen) + costs[p] <= 100000 and rnd.random() < 0.6:
+            chosen.append(p)
+    return chosen or ["bikes"]
