@@ -24,7 +24,12 @@ if TYPE_CHECKING:
     from ledger.log import Log
     from verifier.merkle import CompactRange
 
-__all__ = ["Sequencer"]
+__all__ = ["Sequencer", "SequencerBroken"]
+
+
+class SequencerBroken(RuntimeError):
+    """The writer thread died on an unexpected error; the log must be reopened."""
+
 
 _Item = tuple[list[bytes], "Future[range]"]
 _STOP = object()
@@ -38,11 +43,16 @@ class Sequencer:
         self._queue: queue.Queue[object] = queue.Queue()
         self._border: CompactRange | None = None
         self._stopped = False
+        self._broken: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="urne-sequencer", daemon=True)
         self._thread.start()
 
     def submit(self, entries: list[bytes]) -> Future[range]:
         fut: Future[range] = Future()
+        if self._broken is not None:
+            raise SequencerBroken(
+                f"the sequencer stopped on an unexpected error: {self._broken!r}"
+            ) from self._broken
         if self._stopped:
             raise RuntimeError("the sequencer is stopped")
         if not entries:
@@ -76,21 +86,42 @@ class Sequencer:
         return batch, stop
 
     def _run(self) -> None:
+        live: list[_Item] = []
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                batch, stop = self._gather(item)  # type: ignore[arg-type]
+                live = [(e, f) for e, f in batch if f.set_running_or_notify_cancel()]
+                if live:
+                    self._commit(live)
+                live = []
+                if stop:
+                    return
+        except BaseException as exc:
+            # A bug, not a refusal: never leave a caller waiting forever. Fail
+            # what this thread holds and what is queued, and refuse new work.
+            self._broken = exc
+            self._fail_all(live, exc)
+
+    def _fail_all(self, held: list[_Item], exc: BaseException) -> None:
+        pending = list(held)
         while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch, stop = self._gather(item)  # type: ignore[arg-type]
-            live = [(e, f) for e, f in batch if f.set_running_or_notify_cancel()]
-            if live:
-                self._commit(live)
-            if stop:
-                return
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                pending.append(item)  # type: ignore[arg-type]
+        for _, fut in pending:
+            if not fut.done() and (fut.running() or fut.set_running_or_notify_cancel()):
+                fut.set_exception(exc)
 
     def _commit(self, batch: list[_Item]) -> None:
         try:
             self._border, results = self._log._commit_batch(self._border, [es for es, _ in batch])
-        except BaseException as exc:
+        except Exception as exc:  # the batch did not commit: nothing of it is in the log
             self._border = None
             if self._log.admission is not None:
                 self._log.admission.reset()

@@ -184,3 +184,22 @@ def test_key_file_is_private_and_refused_when_not(tmp_path: Path) -> None:
     os.chmod(keys / "log.key", 0o644)
     with pytest.raises(UnsafeKeyFile, match="chmod 600"):
         Log.open(f"sqlite:///{tmp_path / 'log.db'}", key_dir=keys, origin="o.example/log")
+
+
+def test_a_broken_sequencer_fails_loudly_instead_of_hanging(
+    log: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the writer thread must reach every caller, not leave them waiting."""
+    from ledger.sequencer import SequencerBroken
+
+    log.append(b"before")
+
+    def broken(cr: object, items: object) -> tuple[object, list[object]]:
+        return cr, []  # too few results: the thread's bookkeeping raises
+
+    monkeypatch.setattr(log, "_commit_batch", broken)
+    fut = log.submit([b"x"])
+    with pytest.raises(ValueError):
+        fut.result(timeout=10)
+    with pytest.raises(SequencerBroken):
+        log.submit([b"y"])
