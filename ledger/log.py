@@ -267,7 +267,7 @@ class Log:
             results: list[range | Exception] = []
             accepted: list[bytes] = []
             if self.admission is not None:
-                self._catch_up(conn, latest)
+                self._catch_up(conn, latest, sequencer=True)
             for item in items:
                 at = first + len(accepted)
                 if self.admission is not None:
@@ -300,11 +300,20 @@ class Log:
             conn.execute(_checkpoint.insert(), [row])
         return new, results
 
-    def _catch_up(self, conn: Connection, size: int, chunk: int = 10_000) -> None:
-        """Feed the admission every committed entry it has not seen yet."""
+    def _catch_up(
+        self, conn: Connection, size: int, *, sequencer: bool, chunk: int = 10_000
+    ) -> None:
+        """Feed the admission every committed entry it has not seen yet.
+
+        Readers only ever replay forward: an admission ahead of the committed
+        size is normal while the sequencer holds admitted, uncommitted entries.
+        Inside the sequencer's lock nothing is uncommitted, so an admission
+        ahead of storage there has seen entries that never committed, and is
+        reset and replayed from the start.
+        """
         adm = self.admission
         assert adm is not None
-        if adm.size > size:  # it saw entries that never committed
+        if sequencer and adm.size > size:
             adm.reset()
         while adm.size < size:
             begin = adm.size
@@ -313,10 +322,13 @@ class Log:
                 adm.replay(idx, data)
 
     def catch_up(self) -> None:
-        """Bring the admission up to the latest checkpoint (at start-up, say)."""
+        """Bring the admission up to the latest checkpoint (at start-up, or before
+        a read that must see what other service processes appended)."""
+        if self.admission is None:
+            return
         with self.engine.connect() as conn:
             size = conn.execute(sa.select(sa.func.max(_checkpoint.c.size))).scalar_one()
-            self._catch_up(conn, size)
+            self._catch_up(conn, size, sequencer=False)
 
     # -- reading ---------------------------------------------------------------
 

@@ -110,3 +110,47 @@ def test_malformed_and_forged(tmp_path: Path) -> None:
         log.append_many([b"x", b"y"])  # the civic log takes one entry at a time
     assert log.size == 1
     log.close()
+
+
+def test_readers_during_writes_never_disturb_the_state(tmp_path: Path) -> None:
+    """Reads catch up on the log while the sequencer holds admitted entries that
+    are not committed yet: they must only ever replay forward."""
+    import threading
+
+    log = Log.open(
+        f"sqlite:///{tmp_path / 'l.db'}",
+        key_dir=tmp_path / "k",
+        origin="race.example/log",
+        batch_wait=0.05,
+    )
+    rec = CivicRecord(log, clock=lambda: IN_2026)
+    inst = Institution()
+    rec.append(inst.process("pet", "petition"))
+    citizens = [Citizen.enrol(inst, "pet") for _ in range(200)]
+    stop, errors = threading.Event(), []
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                rec.tally("pet")
+                rec.process_ids()
+            except Exception as exc:  # anything a reader meets is a failure here
+                errors.append(exc)
+
+    readers = [threading.Thread(target=reader) for _ in range(3)]
+    for th in readers:
+        th.start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(rec.append, c.ballot()) for c in citizens]
+        refused = [f.exception() for f in futures if f.exception() is not None]
+    finally:
+        stop.set()
+        for th in readers:
+            th.join()
+    assert refused == [] and errors == []
+    assert rec.tally("pet")["signatures"] == 200 and rec.anomalies == []
+    with pytest.raises(EntryRefused) as e:
+        rec.append(citizens[0].ballot())
+    assert e.value.code == "already_signed"
+    log.close()
