@@ -1,18 +1,42 @@
-"""The Urne HTTP service: assembles the routers around one open :class:`~ledger.Log`."""
+"""The Urne HTTP service: assembles the routers around one open :class:`~ledger.Log`.
+
+Two roles, which an operator may serve from one app or from two hosts:
+
+- casting (``casting=True``): the log (tiles, checkpoints, proofs), the
+  processes and ``POST /entries``, on a :class:`~ledger.civic.CivicRecord`;
+- issuance (``issuance=True``): ``/issuance/*``, on the roll and the issuer
+  keys. An issuance-only app (``casting=False``) never opens the log.
+
+Privacy: no client address is stored or logged with anything. The rate limit
+keeps addresses in memory only, and the uvicorn access log is given a filter
+that blanks the client's address.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 
+from api.deps import RateLimit, TokenBuckets
 from api.errors import install_error_handlers
+from api.routes import civic as civic_routes
+from api.routes import issuance as issuance_routes
 from api.routes import log as log_routes
 from ledger import Log
+from ledger.civic import CivicRecord
+from ledger.issuance import IssuerKeyring, open_roll
 from ledger.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["DEFAULT_RATE_LIMIT", "create_app", "open_log"]
+
+#: Per client address, on ``POST /entries`` and ``POST /issuance/*``.
+DEFAULT_RATE_LIMIT = RateLimit(burst=60, per_second=1.0)
 
 
 def open_log(settings: Settings) -> Log:
@@ -25,18 +49,77 @@ def open_log(settings: Settings) -> Log:
     )
 
 
-def create_app(log: Log | None = None, settings: Settings | None = None) -> FastAPI:
-    """The app for ``log``, or for the log the settings name (opened at startup)."""
+def civic_record(log: Log, clock: Callable[[], datetime] | None = None) -> CivicRecord:
+    """The log's civic record: the one already attached, or a new one."""
+    if isinstance(log.admission, CivicRecord) and clock is None:
+        return log.admission
+    return CivicRecord(log) if clock is None else CivicRecord(log, clock=clock)
+
+
+class _HideClientAddress(logging.Filter):
+    """Blank the client address of uvicorn's access log lines
+    (``'%s - "%s %s HTTP/%s" %d'``, the address first): a line with the time,
+    the address and ``POST /entries`` would link a person to a ballot."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = ("-", *record.args[1:])
+        return True
+
+
+def _hide_client_addresses() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _HideClientAddress) for f in access.filters):
+        access.addFilter(_HideClientAddress())
+
+
+def create_app(
+    log: Log | None = None,
+    settings: Settings | None = None,
+    *,
+    casting: bool = True,
+    issuance: bool = True,
+    roll: Engine | None = None,
+    keyring: IssuerKeyring | None = None,
+    clock: Callable[[], datetime] | None = None,
+    rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+) -> FastAPI:
+    """The app for ``log``, or for the log the settings name (opened at startup).
+
+    ``roll`` (the issuance database) defaults to the log's database, or, with
+    no log, to ``settings.database_url``; ``keyring`` to ``settings.key_dir``.
+    ``clock`` is the civic record's (deadlines); ``rate_limit=None`` turns the
+    rate limit off.
+    """
+    if not (casting or issuance):
+        raise ValueError("an app serves casting, issuance or both")
+
+    def attach(app: FastAPI, s: Settings | None, opened: list[Callable[[], Any]]) -> None:
+        """Put the services on ``app.state``; ``opened`` collects what to close."""
+        state = app.state
+        if casting and state.log is None:
+            state.log = open_log(s or Settings())
+            opened.append(state.log.close)
+        if casting and state.civic is None:
+            state.civic = civic_record(state.log, clock)
+        if state.roll is None:
+            if state.log is not None:
+                state.roll = state.log.engine
+            else:
+                state.roll = open_roll((s or Settings()).database_url)
+                opened.append(state.roll.dispose)
+        if state.keyring is None:
+            state.keyring = IssuerKeyring((s or Settings()).key_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = log is None
-        app.state.log = log if log is not None else open_log(settings or Settings())
+        opened: list[Callable[[], Any]] = []
         try:
+            attach(app, settings, opened)
             yield
         finally:
-            if owned:
-                app.state.log.close()
+            for close in reversed(opened):
+                close()
 
     app = FastAPI(
         title="Urne",
@@ -44,10 +127,21 @@ def create_app(log: Log | None = None, settings: Settings | None = None) -> Fast
         version="0.1.0",
         lifespan=lifespan,
     )
-    if log is not None:
-        app.state.log = log
+    app.state.log = log
+    app.state.civic = None
+    app.state.roll = roll
+    app.state.keyring = keyring
+    app.state.rate_limiter = TokenBuckets(rate_limit) if rate_limit is not None else None
+    if log is not None:  # usable at once, with or without the lifespan
+        attach(app, settings, [])
     install_error_handlers(app)
-    app.include_router(log_routes.router)
+    _hide_client_addresses()
+    if casting:
+        app.include_router(log_routes.router)
+        app.include_router(civic_routes.router)
+        app.include_router(civic_routes.entries)
+    if issuance:
+        app.include_router(issuance_routes.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -1,0 +1,212 @@
+"""The civic record over HTTP: processes, their tallies, and the one door for entries.
+
+- ``GET /processes``, ``GET /processes/{id}``, ``GET /processes/{id}/tally``:
+  what is on the log, recounted live (``ledger.civic.CivicRecord.tally``).
+- ``POST /entries``: every kind of entry (``process``, ``ballot``, ``paper``,
+  ``close``, ``result``), as the exact bytes its author signed
+  (docs/entries.md). The body is never parsed and re-serialised here: the
+  author signature covers the canonical bytes, so the bytes received are the
+  bytes stored, and anything not canonical is refused (``not_canonical``).
+  Entries carry their own authentication: a manifest, close or result is
+  signed by the institution's key, a paper batch by an official's, a ballot
+  by its pseudonym with the issuer's credential. Whoever sends the request
+  does not matter, and nothing about them (address, headers, time) is stored.
+- ``GET /entries/{index}/receipt``: a receipt again, for whoever lost theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CivicDep, LogDep, RateLimited, RollDep
+from api.errors import ApiError
+from ledger import MAX_ENTRY_SIZE
+from ledger.civic import CivicRecord
+from ledger.issuance import issued_count, roll_size
+from verifier.entries import decode_entry
+from verifier.process import ProcessState
+
+__all__ = ["entries", "router"]
+
+router = APIRouter(prefix="/processes", tags=["processes"])
+entries = APIRouter(prefix="/entries", tags=["entries"])
+
+MAX_INDEX = 2**63 - 1
+NO_STORE = {"Cache-Control": "no-store"}
+Text = str | dict[str, str]
+
+
+class ProcessSummary(BaseModel):
+    id: str
+    type: str
+    title: Text
+    opens: str
+    closes: str
+    closed: bool
+    #: log index of the ``close`` entry, if any
+    closed_at: int | None
+    #: log index of the manifest
+    index: int
+
+
+class ResultRef(BaseModel):
+    index: int
+    through: int
+
+
+class ProcessDetail(ProcessSummary):
+    text: Text
+    institution: str
+    issuer: dict[str, Any]
+    officials: list[dict[str, Any]]
+    proposals: list[dict[str, Any]]
+    rule: dict[str, Any]
+    results: list[ResultRef]
+    tally: dict[str, Any]
+    credentials_issued: int
+    roll_size: int
+
+
+class ReceiptOut(BaseModel):
+    """docs/verification.md §1; check it with ``urne-verify receipt``."""
+
+    v: int = Field(examples=[1])
+    origin: str
+    log_key: str
+    index: int
+    entry: str = Field(description="the entry's bytes, base64")
+    checkpoint: str = Field(description="the signed checkpoint that committed the entry")
+    inclusion_proof: list[str]
+
+
+def _summary(st: ProcessState) -> ProcessSummary:
+    p = st.process
+    return ProcessSummary(
+        id=p.id,
+        type=p.type,
+        title=p.title,
+        opens=p.opens,
+        closes=p.closes,
+        closed=st.closed_at is not None,
+        closed_at=st.closed_at,
+        index=st.index,
+    )
+
+
+def _state(civic: CivicRecord, process_id: str) -> ProcessState:
+    civic.log.catch_up()  # another service process may have published it
+    return civic.process(process_id)
+
+
+@router.get("", summary="Every process on the log, in log order")
+def list_processes(civic: CivicDep) -> list[ProcessSummary]:
+    return [_summary(civic.process(pid)) for pid in civic.process_ids()]
+
+
+@router.get("/{process_id}", summary="A process: its manifest, live tally and credential counts")
+def get_process(process_id: str, civic: CivicDep, log: LogDep, roll: RollDep) -> ProcessDetail:
+    st = _state(civic, process_id)
+    manifest = decode_entry(log.entry(st.index)).obj  # exactly the fields the institution signed
+    return ProcessDetail(
+        **_summary(st).model_dump(),
+        text=manifest["text"],
+        institution=manifest["institution"],
+        issuer=manifest["issuer"],
+        officials=manifest["officials"],
+        proposals=manifest["proposals"],
+        rule=manifest["rule"],
+        results=[ResultRef(index=i, through=r.through) for i, r in list(st.results)],
+        tally=civic.tally(process_id),
+        credentials_issued=issued_count(roll, process_id),
+        roll_size=roll_size(roll, process_id),
+    )
+
+
+@router.get("/{process_id}/tally", summary="The recount of a process so far")
+def get_tally(process_id: str, civic: CivicDep) -> dict[str, Any]:
+    _state(civic, process_id)
+    return civic.tally(process_id)
+
+
+_ENTRY_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "The entry's exact bytes: RFC 8785 canonical JSON, signed by its author "
+            f"(docs/entries.md), at most {MAX_ENTRY_SIZE} bytes."
+        ),
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+async def _read_entry(request: Request) -> bytes:
+    """The body, refused unless JSON and at most ``MAX_ENTRY_SIZE`` bytes.
+
+    Never more than ``MAX_ENTRY_SIZE`` + one chunk is held, whatever the
+    client announces or sends."""
+    media_type, _, params = request.headers.get("content-type", "").partition(";")
+    charset = params.strip().lower().removeprefix("charset=").strip('"')
+    if media_type.strip().lower() != "application/json" or charset not in ("", "utf-8"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the entry's bytes with Content-Type: application/json",
+        )
+    too_large = ApiError(
+        413, "entry_too_large", f"an entry is at most {MAX_ENTRY_SIZE} bytes (docs/entries.md)"
+    )
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > MAX_ENTRY_SIZE:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_ENTRY_SIZE:
+            raise too_large
+    return bytes(body)
+
+
+@entries.post(
+    "",
+    status_code=201,
+    summary="Append an entry (any kind); the receipt once it is committed",
+    dependencies=[RateLimited],
+    openapi_extra=_ENTRY_BODY,
+    responses={
+        400: {"description": "malformed entry (not_canonical, malformed_json, bad_base64, ...)"},
+        403: {"description": "the author signature does not verify (bad_entry_signature)"},
+        404: {"description": "unknown_process"},
+        409: {"description": "conflicts with the process's state (already_signed, ...)"},
+        413: {"description": "entry_too_large"},
+        415: {"description": "unsupported_media_type"},
+        422: {"description": "breaks a rule of its process (bad_credential, ...)"},
+        429: {"description": "rate_limited"},
+    },
+)
+async def post_entry(request: Request, response: Response, civic: CivicDep) -> ReceiptOut:
+    leaf = await _read_entry(request)
+    # Decoding and the credential's pairing check cost CPU: off the event loop.
+    # Then wait for the commit without holding a worker thread.
+    committed = await run_in_threadpool(civic.submit, leaf)
+    index = await asyncio.wrap_future(committed)
+    receipt = await run_in_threadpool(civic.log.receipt, index)
+    response.headers["Location"] = f"/entries/{index}/receipt"
+    response.headers.update(NO_STORE)
+    return ReceiptOut(**receipt.to_json())
+
+
+@entries.get("/{index}/receipt", summary="A receipt for the entry at this index")
+def get_receipt(
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX)], log: LogDep, response: Response
+) -> ReceiptOut:
+    size = log.size
+    if index >= size:
+        raise ApiError(404, "no_entry", f"no entry at index {index}; the log has {size}")
+    response.headers.update(NO_STORE)
+    return ReceiptOut(**log.receipt(index).to_json())

@@ -1,0 +1,97 @@
+"""Blind issuance over HTTP (docs/issuance.md §3), apart from casting.
+
+- ``POST /issuance/{process_id}``: a one-time code and a blinded point ``B``
+  in, the blind signature ``sk·B`` (or a share's ``f(i)·B``) out.
+- ``GET /issuance/{process_id}``: the public numbers and the issuer's key.
+
+These routes are a router of their own so that an operator can serve them on
+another host than ``/entries`` (``create_app(casting=False)`` there,
+``create_app(issuance=False)`` on the casting host): the issuer sees who asks,
+and should see nothing of how they vote, not even the timing on one machine.
+Nothing of the request beyond the roll's own mark is stored; answers are
+``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import KeyringDep, RateLimited, RollDep
+from ledger.issuance import MAX_SHARES, issue, issued_count, roll_size
+from verifier.credential import CREDENTIAL_SIZE
+from verifier.entries import b64decode, b64encode
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/issuance", tags=["issuance"])
+
+
+class CredentialRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(
+        max_length=64, description="the one-time code from the letter", examples=["7K3M-Q9XD-2HRT"]
+    )
+    blinded: str = Field(
+        max_length=256,
+        description=f"B = r·H(m): {CREDENTIAL_SIZE} bytes (compressed G2), canonical base64",
+    )
+    share: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_SHARES,
+        description="for a t-of-n issuer key: which share this office holds; omit otherwise",
+    )
+
+
+class BlindSignature(BaseModel):
+    blind_signature: str = Field(description="sk·B (or f(i)·B), base64; unblind it on the device")
+
+
+class IssuanceInfo(BaseModel):
+    process_id: str
+    credentials_issued: int
+    roll_size: int
+    issuer: dict[str, Any] = Field(description="the manifest's issuer object")
+    share_public_keys: dict[str, str] = Field(
+        description="t-of-n: each share's public key (base64), to check each office's answer"
+    )
+
+
+@router.post(
+    "/{process_id}",
+    summary="Ask for a blind credential with a one-time code",
+    dependencies=[RateLimited],
+    responses={
+        400: {"description": "bad_code, bad_base64, bad_blinded_point, bad_share_index, ..."},
+        404: {"description": "unknown_code, unknown_process"},
+        409: {"description": "already_issued, blinded_mismatch"},
+        429: {"description": "rate_limited"},
+    },
+)
+def request_credential(
+    process_id: str,
+    request: CredentialRequest,
+    roll: RollDep,
+    keyring: KeyringDep,
+    response: Response,
+) -> BlindSignature:
+    blinded = b64decode(request.blinded, "blinded")
+    answer = issue(roll, keyring, process_id, request.code, blinded, share_index=request.share)
+    response.headers["Cache-Control"] = "no-store"
+    return BlindSignature(blind_signature=b64encode(answer))
+
+
+@router.get("/{process_id}", summary="How many credentials were issued, and the issuer's key")
+def get_issuance(process_id: str, roll: RollDep, keyring: KeyringDep) -> IssuanceInfo:
+    record = keyring.record(process_id)
+    return IssuanceInfo(
+        process_id=process_id,
+        credentials_issued=issued_count(roll, process_id),
+        roll_size=roll_size(roll, process_id),
+        issuer=record.manifest_issuer(),
+        share_public_keys={str(i): b64encode(k) for i, k in record.share_public_keys.items()},
+    )
