@@ -203,8 +203,8 @@ class Profiler:
 
 
 def loaded_source_digest() -> str:
-    """SHA-256 of the Urne modules this process loaded (ledger.*, verifier.*): the
-    tree has no commits yet, so this names the code that was measured."""
+    """SHA-256 of the Urne modules this process loaded (ledger.*, verifier.*): it
+    names exactly the code that was measured, committed or not."""
     h = hashlib.sha256()
     for name in sorted(sys.modules):
         if name.split(".")[0] in ("ledger", "verifier"):
