@@ -24,14 +24,17 @@ rules: never over the budget, a minimum share of the budget, a minimum number
 of projects, or a minimum and maximum number of projects.
 
 Why the MES code is longer than the definition: the Add1 completion reruns MES
-once per currency unit added to every voter's budget (245 runs on Warsaw
+once per currency unit added to every voter's budget (246 runs on Warsaw
 Mokotów 2020). Each run is exact and identical in outcome to the definition,
 but work that does not depend on the budget increment is shared between runs:
 voters with identical approval sets are one weighted group; voters whose
 budgets are provably equal form a *class* (same history of payments), and the
 classes, the supporters of each project aggregated by class, and the group to
 class maps are kept from one run to the next for as long as the runs select
-the same projects in the same order. Money is held as integers on a common
+the same projects in the same order; and, since with the same history a
+larger increment leaves every class at least as rich, supporters who paid the
+full price once keep doing so and projects far from affordable stay so, which
+spares looking at them again. Money is held as integers on a common
 denominator that grows as payments are made. ``_reference_mes_run`` in the
 tests is the definition written plainly; the fast code is compared with it and
 with pabutools.
@@ -197,19 +200,19 @@ class _Round:
         "children",
         "class_count",
         "classes_of",
-        "funded",
         "moved",
         "selected",
         "short",
+        "split",
         "supporters",
     )
 
     def __init__(self, classes_of: list[int], class_count: int) -> None:
         self.classes_of = classes_of
         self.class_count = class_count
-        self.supporters: dict[int, list[tuple[int, int]]] = {}
-        #: project -> its supporters' classes split by whether they still have money
-        self.funded: dict[int, _Support] = {}
+        self.supporters: dict[int, dict[int, int]] = {}
+        #: project -> its supporters' classes as its last evaluation left them
+        self.split: dict[int, _Support] = {}
         #: project -> (increment, its supporters' money then, in currency) when unaffordable
         self.short: dict[int, tuple[int, Fraction]] = {}
         self.selected = -1
@@ -231,10 +234,15 @@ class _Support:
 
     __slots__ = ("dead", "dead_weights", "maybe", "rich")
 
-    def __init__(self, by_class: list[tuple[int, int]], value: list[int]) -> None:
-        self.maybe = [(c, w) for c, w in by_class if value[c]]
-        self.dead = [c for c, _ in by_class if not value[c]]
-        self.dead_weights = [w for c, w in by_class if not value[c]]
+    def __init__(self, by_class: dict[int, int], value: list[int]) -> None:
+        self.maybe = [(c, w) for c, w in by_class.items() if value[c]]
+        self.dead: list[int] = []
+        self.dead_weights: list[int] = []
+        if len(self.maybe) < len(by_class):
+            for c, w in by_class.items():
+                if not value[c]:
+                    self.dead.append(c)
+                    self.dead_weights.append(w)
         self.rich = 0
 
     def revive(self, value: list[int]) -> None:
@@ -309,7 +317,7 @@ class _EqualShares:
             found = self.shared[(project, other)] = [g for g in mine if g in theirs]
         return found
 
-    def _supporters_by_class(self, r: int, project: int) -> list[tuple[int, int]]:
+    def _supporters_by_class(self, r: int, project: int) -> dict[int, int]:
         """Weight of ``project``'s supporters in each class at the start of round ``r``."""
         rnd = self.rounds[r]
         found = rnd.supporters.get(project)
@@ -339,8 +347,8 @@ class _EqualShares:
             for g in self.supporters[project]:
                 c = classes_of[g]
                 by_class[c] = by_class.get(c, 0) + weights[g]
-        found = rnd.supporters[project] = list(by_class.items())
-        return found
+        rnd.supporters[project] = by_class
+        return by_class
 
     def run(self, increment: int) -> list[int]:
         """One exact MES run with ``budget/n + increment`` per voter; funded projects in order.
@@ -379,10 +387,10 @@ class _EqualShares:
                 # exactly n more per unit of increment, and nobody holds less.
                 if short and short[1] + self.voters * (increment - short[0]) < self.prices[i]:
                     continue
-                support = rnd.funded.get(i)
+                support = rnd.split.get(i)
                 if support is None:
                     support = _Support(self._supporters_by_class(r, i), value)
-                    rnd.funded[i] = support
+                    rnd.split[i] = support
                 elif support.dead and any(map(value.__getitem__, support.dead)):
                     support.revive(value)
                 items = []
@@ -428,7 +436,7 @@ class _EqualShares:
                 rnd.selected = best
                 rnd.children = []
                 rnd.moved = moved = {}
-                for c, _ in self._supporters_by_class(r, best):
+                for c in self._supporters_by_class(r, best):
                     moved[c] = self.class_count
                     rnd.children.append((c, self.class_count))
                     self.class_count += 1

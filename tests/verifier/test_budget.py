@@ -70,10 +70,15 @@ def _vectors(vectors_dir: Path) -> None:
     """Skip (or fail under CI) when the vectors are absent."""
 
 
-def test_all_is_exported() -> None:
-    for name in budget.__all__:
-        assert hasattr(budget, name)
+def test_all_lists_the_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(budget).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == budget.__name__
+    }
+    assert set(budget.__all__) == public | {"RULES"}
     assert set(RULES) == {"greedy", "mes", "mes-then-greedy"}
+    assert RULES["mes-then-greedy"] is mes_then_greedy
 
 
 # --------------------------------------------------------------------------- real elections

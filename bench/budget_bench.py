@@ -1,0 +1,137 @@
+"""Urne's participatory-budget rules against pabutools, in the same run.
+
+For each pabulib file in ``vectors/pabulib/`` (or those named), time Urne's
+``greedy``, ``mes`` (Equal Shares with Add1) and, on request,
+``mes-then-greedy``, then pabutools 1.2.3's same rules on the same machine,
+check both select the same projects, and print the times and the ratios.
+
+    python bench/budget_bench.py                       # every file, greedy and mes
+    python bench/budget_bench.py --rules mes --files Poland_Warszawa_2020_Mokotow.pb
+    python bench/budget_bench.py --skip-slow-peer      # pabutools only where it is quick
+
+pabutools (GPL-3.0) is the oracle and the peer, never a dependency of Urne:
+``pip install pabutools==1.2.3``. Its MES on Warsaw Mokotów 2020 takes about
+7 minutes and 6 GB; ``--skip-slow-peer`` skips its runs that
+expected_outcomes.json records as slower than a minute and compares Urne's
+outcome with the recorded one instead (the recorded time is shown in brackets).
+Times are process CPU seconds of one call (parsing excluded), best of
+``--repeat`` for Urne.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from verifier.budget import RULES, ApprovalElection  # noqa: E402
+from verifier.pabulib import parse_pabulib  # noqa: E402
+
+VECTORS = Path(os.environ.get("URNE_VECTORS", ROOT.parent / "shared" / "vectors"))
+PABULIB = VECTORS / "pabulib"
+SLOW = 60.0  # seconds: what --skip-slow-peer leaves out
+KEYS = {"greedy": "greedy", "mes": "mes", "mes-then-greedy": "mes_then_greedy"}
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.process_time()
+    result = call()
+    return result, time.process_time() - start
+
+
+def pabutools_rule(rule: str, path: Path) -> Callable[[], list[str]]:
+    from pabutools.election import Cost_Sat
+    from pabutools.election import parse_pabulib as parse
+    from pabutools.rules import (
+        completion_by_rule_combination,
+        greedy_utilitarian_welfare,
+        method_of_equal_shares,
+    )
+
+    instance, profile = parse(str(path))
+    mes_params = {"sat_class": Cost_Sat, "voter_budget_increment": 1}
+
+    def run() -> list[str]:
+        if rule == "greedy":
+            outcome = greedy_utilitarian_welfare(instance, profile, sat_class=Cost_Sat)
+        elif rule == "mes":
+            outcome = method_of_equal_shares(instance, profile, **mes_params)
+        else:
+            outcome = completion_by_rule_combination(
+                instance,
+                profile,
+                [method_of_equal_shares, greedy_utilitarian_welfare],
+                [mes_params, {"sat_class": Cost_Sat}],
+            )
+        return sorted(p.name for p in outcome)
+
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", nargs="*", help="file names in vectors/pabulib/ (default: all)")
+    parser.add_argument("--rules", nargs="*", default=["greedy", "mes"], choices=sorted(RULES))
+    parser.add_argument("--skip-slow-peer", action="store_true", help="skip pabutools runs > 60 s")
+    parser.add_argument("--repeat", type=int, default=1, help="Urne runs per rule (best counts)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    with open(PABULIB / "expected_outcomes.json", encoding="utf-8") as fh:
+        expected = json.load(fh)["outcomes"]
+    names = args.files or sorted(p.name for p in PABULIB.glob("*.pb"))
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; CPU seconds of one call")
+    print(f"{'file':<58} {'rule':<16} {'urne':>8} {'pabutools':>11} {'ratio':>7}  same")
+    rows: list[dict[str, Any]] = []
+    failed = False
+    for name in names:
+        path = PABULIB / name
+        election: ApprovalElection = parse_pabulib(path).election()
+        for rule in args.rules:
+            key = KEYS[rule]
+            best = float("inf")
+            for _ in range(max(1, args.repeat)):
+                outcome, seconds = timed(lambda rule=rule, e=election: RULES[rule](e))
+                best = min(best, seconds)
+            ours = sorted(outcome)
+            recorded = float(expected[name]["seconds_pabutools"][key])
+            if args.skip_slow_peer and recorded > SLOW:
+                theirs, peer, peer_text = expected[name][key], recorded, f"[{recorded:.1f}]"
+            else:
+                theirs, peer = timed(pabutools_rule(rule, path))
+                peer_text = f"{peer:.3f}"
+            same = ours == theirs == expected[name][key]
+            failed |= not same
+            ratio = peer / best if best > 0 else float("inf")
+            print(
+                f"{name:<58} {rule:<16} {best:8.3f} {peer_text:>11} {ratio:6.1f}x  "
+                f"{'yes' if same else 'NO'}",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "file": name,
+                    "rule": rule,
+                    "urne_seconds": round(best, 3),
+                    "pabutools_seconds": round(peer, 3),
+                    "pabutools_measured": peer_text[0] != "[",
+                    "ratio": round(ratio, 1),
+                    "identical": same,
+                }
+            )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
