@@ -17,6 +17,15 @@ true, or an entry with its inclusion proof under a signed checkpoint and the
 rule it breaks.
 
 The log is read through C2SP tlog-tiles paths, from a URL or a directory.
+
+How it goes fast enough for a million entries (docs/performance-audit.md):
+entries are checked in one pass as the bundles arrive, with the next bundles
+and tiles already being fetched; credentials -- hashing to G2 and subgroup
+checks, nine tenths of the work -- are batch-verified in one worker process per
+core while this process goes on with the rest. Nothing is skipped for speed,
+and the findings (and their order) are those of checking everything in
+sequence after the download: what the rules refuse is only reported once the
+tree is known to match the signed checkpoint.
 """
 
 from __future__ import annotations
@@ -25,17 +34,23 @@ import base64
 import json
 import os
 import pickle
+import queue
+import subprocess
+import sys
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verifier import merkle
+from verifier import bls, merkle
 from verifier.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.credential import invalid_credentials
-from verifier.entries import Ballot, Entry, decode_entry
+from verifier.entries import Ballot, decode_entry
 from verifier.errors import FormatError, VerificationError
 from verifier.note import Ed25519Verifier
 from verifier.process import EntryRefused, Registry
@@ -66,6 +81,11 @@ STEPS: dict[int, str] = {
 
 _RESULT_CODES = {"wrong_result", "bad_through"}
 _CREDENTIAL_BATCH = 4096
+#: Audits of fewer new entries verify credentials in this process: starting
+#: worker processes (~0.5 s) would cost more than it saves.
+_PARALLEL_MIN = 4 * _CREDENTIAL_BATCH
+#: Tiles and entry bundles requested ahead of the one being checked.
+_READ_AHEAD = 8
 
 
 # -- where the log is read from ---------------------------------------------------------
@@ -78,11 +98,18 @@ class SourceError(VerificationError):
 class Source:
     """Reads C2SP tlog-tiles paths (``checkpoint``, ``tile/...``)."""
 
+    #: Whether ``get`` may be called from several threads at once: the audit
+    #: then reads tiles ahead of the one it checks. A subclass that sets it
+    #: must make ``get`` thread-safe.
+    _concurrent_reads = False
+
     def get(self, path: str) -> bytes:
         raise NotImplementedError
 
 
 class DirectorySource(Source):
+    _concurrent_reads = True
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
@@ -97,6 +124,8 @@ class DirectorySource(Source):
 
 
 class HttpSource(Source):
+    _concurrent_reads = True  # one connection per request
+
     def __init__(self, base: str, *, timeout: float = 30.0) -> None:
         self.base = base.rstrip("/") + "/"
         self.timeout = timeout
@@ -277,92 +306,99 @@ def audit(
     if state.checkpoint is not None and not _consistent_sizes(report, state, signed, log_key):
         return report
 
-    # 3-7. read what is new, rebuild, check every entry
+    # 3-7. read what is new, rebuild, check every entry. Entries are checked as
+    # they arrive (one pass, nothing kept but leaf hashes); what the rules refuse
+    # is reported only once the tree is known to match the checkpoint, with its
+    # inclusion proof, in log order, as if checked after the download.
     tree = _Tree(sdir, state.size)
     border = merkle.CompactRange(state.size, state.border)
     new_leaves = tree.new
-    entries: list[tuple[int, Entry, bytes]] = []
     tiles = _TileChecker(source, cp.size, report)
     changed: list[int] = []
-    for index, data in _entries(source, state.size, cp.size, report, tree, changed):
-        lh = hash_leaf(data)
-        new_leaves.append(lh)
-        border.append(lh, tiles.node)
-        try:
-            entries.append((index, decode_entry(data), data))
-        except VerificationError as exc:
-            report.fail(_entry_finding(4, exc, index, data, signed, tree))
-        if progress is not None:
-            progress(index + 1 - state.size, cp.size - state.size)
-    if changed:
-        report.fail(
-            Finding(
-                2,
-                "inconsistent_checkpoints",
-                f"entries {changed[:5]} now read differently from when the earlier checkpoint "
-                "covered them",
-                index=changed[0],
-                evidence={"earlier": state.checkpoint, "later": signed.signed},
-            )
-        )
-        return report
-    if report.findings and not report.steps[3]:
-        return report
-    if border.size != cp.size or border.root() != cp.root:
-        report.fail(
-            Finding(
-                3,
-                "root_mismatch",
-                f"the {cp.size} entries served give root {_b64(border.root())}, "
-                f"the signed checkpoint says {report.root}",
-                evidence={"checkpoint": signed.signed, "computed_root": _b64(border.root())},
-            )
-        )
-        if state.checkpoint is not None:
+    registry = state.registry
+    refused: list[tuple[int, VerificationError, int, bytes]] = []
+    checked = results = 0
+    credentials = _Credentials(cp.size - state.size)
+    try:
+        for index, data in _entries(source, state.size, cp.size, report, tree, changed):
+            lh = hash_leaf(data)
+            new_leaves.append(lh)
+            border.append(lh, tiles.node)
+            try:
+                entry = decode_entry(data)
+            except VerificationError as exc:
+                report.fail(_entry_finding(4, exc, index, data, signed, tree))
+            else:
+                try:
+                    registry.check(entry, index)
+                except EntryRefused as exc:
+                    refused.append((7 if exc.code in _RESULT_CODES else 6, exc, index, data))
+                except VerificationError as exc:
+                    refused.append((4, exc, index, data))
+                else:
+                    registry.apply(entry, index)
+                    body = entry.body
+                    if isinstance(body, Ballot):
+                        key = registry.state(body.process).process.issuer_key
+                        credentials.add(body.process, key, index, data, body)
+                    if entry.kind == "result":
+                        results += 1
+                    checked += 1
+            if progress is not None:
+                progress(index + 1 - state.size, cp.size - state.size)
+        if changed:
             report.fail(
                 Finding(
                     2,
                     "inconsistent_checkpoints",
-                    "the log served does not extend the checkpoint this auditor verified before",
+                    f"entries {changed[:5]} now read differently from when the earlier "
+                    "checkpoint covered them",
+                    index=changed[0],
                     evidence={"earlier": state.checkpoint, "later": signed.signed},
                 )
             )
-        return report
-    tiles.finish()
+            return report
+        if report.findings and not report.steps[3]:
+            return report
+        if border.size != cp.size or border.root() != cp.root:
+            report.fail(
+                Finding(
+                    3,
+                    "root_mismatch",
+                    f"the {cp.size} entries served give root {_b64(border.root())}, "
+                    f"the signed checkpoint says {report.root}",
+                    evidence={"checkpoint": signed.signed, "computed_root": _b64(border.root())},
+                )
+            )
+            if state.checkpoint is not None:
+                report.fail(
+                    Finding(
+                        2,
+                        "inconsistent_checkpoints",
+                        "the log served does not extend the checkpoint this auditor verified "
+                        "before",
+                        evidence={"earlier": state.checkpoint, "later": signed.signed},
+                    )
+                )
+            return report
+        tiles.finish()
 
-    ballots: dict[str, list[tuple[int, Ballot, bytes]]] = {}
-    registry = state.registry
-    for index, entry, data in entries:
-        try:
-            registry.check(entry, index)
-        except EntryRefused as exc:
-            step = 7 if exc.code in _RESULT_CODES else 6
-            report.fail(_entry_finding(step, exc, index, data, signed, tree))
-            continue
-        except VerificationError as exc:
-            report.fail(_entry_finding(4, exc, index, data, signed, tree))
-            continue
-        registry.apply(entry, index)
-        if isinstance(entry.body, Ballot):
-            ballots.setdefault(entry.body.process, []).append((index, entry.body, data))
-        if entry.kind == "result":
-            report.results_compared += 1
-        report.entries_checked += 1
+        # 4, 6, 7. what the rules refused, in log order
+        report.entries_checked, report.results_compared = checked, results
+        for step, reason, index, data in refused:
+            report.fail(_entry_finding(step, reason, index, data, signed, tree))
 
-    # 5. credentials, batched per process
-    for pid, items in ballots.items():
-        pk = registry.state(pid).process.issuer_key
-        for start in range(0, len(items), _CREDENTIAL_BATCH):
-            chunk = items[start : start + _CREDENTIAL_BATCH]
-            bad = invalid_credentials(pk, [(pid, b.pseudonym, b.credential) for _, b, _ in chunk])
-            report.credentials_checked += len(chunk)
-            for k in bad:
-                index, _, data = chunk[k]
+        # 5. credentials, batched per process
+        for count, bad in credentials.results():
+            report.credentials_checked += count
+            for index, data in bad:
                 forged = EntryRefused(
                     "the credential is not the issuer's for this process and pseudonym",
                     code="bad_credential",
                 )
                 report.fail(_entry_finding(5, forged, index, data, signed, tree))
+    finally:
+        credentials.close()
 
     for pid in registry.processes:
         report.tallies[pid] = registry.tally(pid, cp.size - 1) if cp.size else {}
@@ -427,11 +463,14 @@ def _entries(
     """Entries ``[begin, end)`` from the entry bundles. A partial bundle read
     before is read whole again: its earlier entries must hash as they did then
     (their indices go to ``changed`` otherwise)."""
-    for bundle in range(begin // TILE_WIDTH, -(-end // TILE_WIDTH)):
-        width = _tile_width(0, bundle, end)
-        path = entries_path(bundle, width)
+    bundles = range(begin // TILE_WIDTH, -(-end // TILE_WIDTH))
+    widths = [_tile_width(0, bundle, end) for bundle in bundles]
+    paths = [entries_path(bundle, width) for bundle, width in zip(bundles, widths, strict=True)]
+    for bundle, width, (path, read) in zip(
+        bundles, widths, _read_ahead(source, paths), strict=True
+    ):
         try:
-            data = decode_entry_bundle(source.get(path), width=width)
+            data = decode_entry_bundle(read.result(), width=width)
         except VerificationError as exc:
             report.fail(Finding(3, "bad_entry_bundle", f"{path}: {exc}", evidence={"path": path}))
             return
@@ -459,11 +498,14 @@ class _TileChecker:
             self.expected.setdefault((tl, index // TILE_WIDTH), {})[index % TILE_WIDTH] = h
 
     def finish(self) -> None:
-        for (tl, n), hashes in sorted(self.expected.items()):
+        expected = sorted(self.expected.items())
+        paths = [tile_path(tl, n, _tile_width(tl, n, self.size)) for (tl, n), _ in expected]
+        for ((tl, n), hashes), (path, read) in zip(
+            expected, _read_ahead(self.source, paths), strict=True
+        ):
             width = _tile_width(tl, n, self.size)
-            path = tile_path(tl, n, width)
             try:
-                data = self.source.get(path)
+                data = read.result()
             except SourceError as exc:
                 self.report.fail(Finding(3, "missing_tile", str(exc), evidence={"path": path}))
                 continue
@@ -493,6 +535,241 @@ class _TileChecker:
                         )
                     )
                     break
+
+
+def _read_ahead(source: Source, paths: Iterable[str]) -> Iterator[tuple[str, Future[bytes]]]:
+    """``(path, future of source.get(path))`` in order, with up to :data:`_READ_AHEAD`
+    requests in flight while the caller checks earlier ones (a network round trip
+    per tile otherwise stalls the audit). Sequential for a source that does not
+    declare concurrent reads safe."""
+    if not source._concurrent_reads:
+        for path in paths:
+            done: Future[bytes] = Future()
+            try:
+                done.set_result(source.get(path))
+            except Exception as exc:
+                done.set_exception(exc)
+            yield path, done
+        return
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="urne-audit-read")
+    window: deque[tuple[str, Future[bytes]]] = deque()
+    try:
+        for path in paths:
+            window.append((path, pool.submit(source.get, path)))
+            if len(window) > _READ_AHEAD:
+                yield window.popleft()
+        while window:
+            yield window.popleft()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _verify_batch(
+    backend: bls.BackendName, public_key: bytes, items: list[tuple[str, bytes, bytes]]
+) -> list[int]:
+    """In a worker process: :func:`invalid_credentials` of one batch."""
+    return invalid_credentials(public_key, items, backend=bls.get_backend(backend))
+
+
+# A worker: a fresh interpreter that reads length-prefixed pickled batches on
+# stdin and answers each with the indices of its invalid credentials. It is
+# started with subprocess, not multiprocessing: multiprocessing's "spawn"
+# re-runs the caller's main script in each child (an unguarded script would run
+# twice) and "fork" copies a process whose other threads may hold locks.
+_WORKER = """
+import os, pickle, sys
+inp, out = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
+def read():
+    head = inp.read(8)
+    return pickle.loads(inp.read(int.from_bytes(head, "big"))) if len(head) == 8 else None
+sys.path[:0] = read()
+from verifier.audit import _verify_batch
+while (task := read()) is not None:
+    answer = pickle.dumps(_verify_batch(*task))
+    out.write(len(answer).to_bytes(8, "big") + answer)
+    out.flush()
+"""
+
+
+def _frame(obj: object) -> bytes:
+    data = pickle.dumps(obj)
+    return len(data).to_bytes(8, "big") + data
+
+
+class _Workers:
+    """Worker processes, each fed by a thread of this process (pipe I/O
+    releases the GIL, so this process goes on checking entries meanwhile)."""
+
+    def __init__(self, n: int, backend: bls.BackendName) -> None:
+        self.backend = backend
+        self.tasks: queue.SimpleQueue[tuple[Future[list[int]], bytes] | None] = queue.SimpleQueue()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.threads: list[threading.Thread] = []
+        path = _frame([p for p in sys.path if p])
+        for _ in range(n):
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+            assert proc.stdin is not None
+            proc.stdin.write(path)
+            proc.stdin.flush()
+            thread = threading.Thread(
+                target=self._feed, args=(proc,), name="urne-audit-credentials", daemon=True
+            )
+            thread.start()
+            self.procs.append(proc)
+            self.threads.append(thread)
+
+    def _feed(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        while (task := self.tasks.get()) is not None:
+            future, payload = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                proc.stdin.write(payload)
+                proc.stdin.flush()
+                head = proc.stdout.read(8)
+                answer = proc.stdout.read(int.from_bytes(head, "big")) if len(head) == 8 else b""
+                if not answer:
+                    raise OSError(f"credential worker {proc.pid} exited ({proc.poll()})")
+                future.set_result(pickle.loads(answer))  # from our own child
+            except Exception as exc:
+                future.set_exception(exc)
+
+    def submit(self, public_key: bytes, items: list[tuple[str, bytes, bytes]]) -> Future[list[int]]:
+        future: Future[list[int]] = Future()
+        self.tasks.put((future, _frame((self.backend, public_key, items))))
+        return future
+
+    def shutdown(self) -> None:
+        for _ in self.threads:
+            self.tasks.put(None)
+        for thread in self.threads:
+            thread.join()
+        for proc in self.procs:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+
+
+@dataclass
+class _Batch:
+    process: str
+    public_key: bytes
+    #: (log index, entry, pseudonym, credential) until verified
+    items: list[tuple[int, bytes, bytes, bytes]]
+    future: Future[list[int]] | None = None
+    count: int = 0
+    #: (log index, entry) of the invalid credentials, once verified
+    bad: list[tuple[int, bytes]] = field(default_factory=list)
+
+    def work(self) -> list[tuple[str, bytes, bytes]]:
+        return [(self.process, nym, cred) for _, _, nym, cred in self.items]
+
+    def settle(self, invalid: list[int]) -> None:
+        self.count = len(self.items)
+        self.bad = [self.items[k][:2] for k in invalid]
+        self.items = []  # the entries themselves are no longer needed
+
+
+class _Credentials:
+    """Step 5 while the log is read: each process's ballots go in batches of
+    :data:`_CREDENTIAL_BATCH` to :func:`invalid_credentials` (one batch check,
+    bisection only when it fails), in this process for a small audit, else in
+    one worker process per core, while this one goes on reading and checking
+    entries. Hashing to G2 and the subgroup checks, about 1 ms per credential,
+    are most of an audit's work; the workers run them on every core.
+
+    Results are read back per process and per batch in log order, so the
+    findings are the same, in the same order, whichever way they were computed.
+    Workers use the caller's BLS backend (see :class:`_Workers`)."""
+
+    def __init__(self, entries: int) -> None:
+        self.backend: bls.BackendName = bls.current_backend().name
+        workers = _cores() if entries >= _PARALLEL_MIN and sys.executable else 1
+        self.pool: _Workers | None = None
+        if workers > 1:
+            try:
+                self.pool = _Workers(workers, self.backend)
+            except OSError:  # cannot start processes here: verify in this one
+                workers = 1
+        self.in_flight: deque[_Batch] = deque()
+        self.workers = workers
+        self.max_in_flight = 2 * workers
+        self.open: dict[str, _Batch] = {}
+        self.batches: dict[str, list[_Batch]] = {}  # per process, in log order
+
+    def add(self, process: str, public_key: bytes, index: int, data: bytes, b: Ballot) -> None:
+        batch = self.open.get(process)
+        if batch is None:
+            batch = self.open[process] = _Batch(process, public_key, [])
+            self.batches.setdefault(process, []).append(batch)
+        batch.items.append((index, data, b.pseudonym, b.credential))
+        if len(batch.items) >= _CREDENTIAL_BATCH:
+            self._submit(self.open.pop(process))
+
+    def _submit(self, batch: _Batch) -> None:
+        if self.pool is None:
+            batch.settle(invalid_credentials(batch.public_key, batch.work()))
+            return
+        while len(self.in_flight) >= self.max_in_flight:
+            self.wait(self.in_flight.popleft())
+        batch.future = self.pool.submit(batch.public_key, batch.work())
+        self.in_flight.append(batch)
+
+    def wait(self, batch: _Batch) -> None:
+        if batch.future is None:
+            return
+        try:
+            invalid = batch.future.result()
+        except OSError:  # a worker died (killed, out of memory): do it here
+            invalid = invalid_credentials(batch.public_key, batch.work())
+        batch.future = None
+        batch.settle(invalid)
+
+    def results(self) -> Iterator[tuple[int, list[tuple[int, bytes]]]]:
+        """``(credentials checked, [(index, entry) of each invalid one])`` per
+        batch: process by process (in the order of their first ballot), in log order."""
+        for batch in self.open.values():
+            # The last batches are split over the workers, so none sits idle at the end.
+            parts = max(1, min(self.workers, len(batch.items) // 512))
+            size = -(-len(batch.items) // parts)
+            pieces = [
+                _Batch(batch.process, batch.public_key, batch.items[k : k + size])
+                for k in range(0, len(batch.items), size)
+            ]
+            batches = self.batches[batch.process]
+            assert batches[-1] is batch  # a process's open batch is its latest
+            batches[-1:] = pieces
+            for piece in pieces:
+                self._submit(piece)
+        self.open.clear()
+        for batches in self.batches.values():
+            for batch in batches:
+                self.wait(batch)
+                yield batch.count, batch.bad
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for batch in self.in_flight:
+                if batch.future is not None:
+                    batch.future.cancel()
+            self.pool.shutdown()
+            self.pool = None
 
 
 def write_report(report: AuditReport, path: str | os.PathLike[str]) -> None:
