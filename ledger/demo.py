@@ -15,7 +15,6 @@ from typing import Any
 from ledger.civic import CivicRecord
 from ledger.issuance import IssuerKeyring, import_roll, issue, open_roll
 from verifier import authoring
-from verifier.canonical import fingerprint
 from verifier.credential import Pseudonym, blind, credential_message, unblind
 from verifier.entries import AuthorKey, b64encode, sign_entry
 
@@ -25,16 +24,7 @@ _T = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _proposal(pid: str, title: str, body: str, cost: int | None = None) -> dict[str, Any]:
-    t, b = {"en": title}, {"en": body}
-    p: dict[str, Any] = {
-        "id": pid,
-        "title": t,
-        "body": b,
-        "fingerprint": fingerprint({"title": t, "body": b}),
-    }
-    if cost is not None:
-        p["cost"] = cost
-    return p
+    return authoring.proposal(pid, {"en": title}, {"en": body}, cost=cost)
 
 
 _PROCESSES: list[dict[str, Any]] = [

@@ -8,22 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier import authoring
-from verifier.canonical import fingerprint
 from verifier.credential import IssuerKey, Pseudonym, blind, credential_message, unblind
 from verifier.entries import AuthorKey, b64encode, decode_entry, sign_entry
 
 
 def proposal(pid: str, title: str, cost: int | None = None) -> dict[str, Any]:
-    t, b = {"en": title}, {"en": f"<p>{title}, in detail.</p>"}
-    p: dict[str, Any] = {
-        "id": pid,
-        "title": t,
-        "body": b,
-        "fingerprint": fingerprint({"title": t, "body": b}),
-    }
-    if cost is not None:
-        p["cost"] = cost
-    return p
+    return authoring.proposal(pid, {"en": title}, {"en": f"<p>{title}, in detail.</p>"}, cost=cost)
 
 
 RULES: dict[str, dict[str, Any]] = {

@@ -11,9 +11,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from verifier.canonical import fingerprint
 from verifier.entries import EntrySigner, b64encode, sign_entry
 
-__all__ = ["ballot", "close", "paper_batch", "result", "signature"]
+__all__ = ["ballot", "close", "paper_batch", "proposal", "result", "signature"]
+
+Text = str | Mapping[str, str]
+
+
+def proposal(pid: str, title: Text, body: Text, *, cost: int | None = None) -> dict[str, Any]:
+    """A manifest's proposal with its fingerprint (docs/entries.md §2): texts are
+    strings or translations, ``cost`` for budgets only."""
+    t = title if isinstance(title, str) else dict(title)
+    b = body if isinstance(body, str) else dict(body)
+    p: dict[str, Any] = {
+        "id": pid,
+        "title": t,
+        "body": b,
+        "fingerprint": fingerprint({"title": t, "body": b}),
+    }
+    if cost is not None:
+        p["cost"] = cost
+    return p
 
 
 def _cast(
