@@ -19,7 +19,6 @@ from typing import Any
 from ledger.errors import InvalidRequest
 from ledger.log import MAX_ENTRY_SIZE
 from verifier import authoring
-from verifier.canonical import fingerprint
 from verifier.entries import BUDGET_RULES, EntrySigner, b64encode, sign_entry
 from verifier.pabulib import PabulibInstance
 
@@ -64,15 +63,8 @@ def pabulib_entries(
     for p in instance.projects:
         title = _text(p.fields.get("name") or f"Project {p.project_id}", lang)
         body = _text(p.fields.get("description") or p.fields.get("name") or "-", lang)
-        proposals.append(
-            {
-                "id": p.project_id,
-                "title": title,
-                "body": body,
-                "fingerprint": fingerprint({"title": title, "body": body}),
-                "cost": _int(p.cost, f"cost of project {p.project_id}"),
-            }
-        )
+        cost = _int(p.cost, f"cost of project {p.project_id}")
+        proposals.append(authoring.proposal(p.project_id, title, body, cost=cost))
     n = len(proposals)
     max_len = meta.get("max_length")
     described = ", ".join(
