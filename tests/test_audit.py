@@ -299,3 +299,24 @@ def test_state_is_not_advanced_past_a_fork(world: World, tmp_path: Path) -> None
     shutil.rmtree(bad)
     good = _build(tmp_path, "good2", world.signer, world.leaves)
     assert audit(DirectorySource(good), world.signer.verifier, state_dir=state).ok
+
+
+def test_credentials_checked_in_worker_processes(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parallel path (worker processes, small batches) finds exactly what
+    the in-process path finds."""
+    import verifier.audit as audit_module
+
+    bad, _ = attack_forged_credential(world, tmp_path)
+    in_process = audit(DirectorySource(bad), world.signer.verifier)
+    monkeypatch.setattr(audit_module, "_PARALLEL_MIN", 0)
+    monkeypatch.setattr(audit_module, "_CREDENTIAL_BATCH", 2)
+    good = _build(tmp_path, "good", world.signer, world.leaves)
+    r = audit(DirectorySource(good), world.signer.verifier)
+    assert r.ok and r.credentials_checked == 10
+    parallel = audit(DirectorySource(bad), world.signer.verifier)
+    assert (5, "bad_credential") in [(f.step, f.code) for f in parallel.findings]
+    assert [(f.step, f.code, f.index) for f in parallel.findings] == [
+        (f.step, f.code, f.index) for f in in_process.findings
+    ]
