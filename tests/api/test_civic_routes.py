@@ -30,7 +30,7 @@ from api.main import create_app
 from ledger import MAX_ENTRY_SIZE, Log
 from ledger.issuance import IssuerKeyring, import_roll
 from tests.api.test_issuance_routes import assert_error, obtain_credential
-from tests.civic import Citizen, Institution
+from tests.civic import RULES, Citizen, Institution
 from verifier import authoring
 from verifier.canonical import canonical, fingerprint
 from verifier.credential import IssuerKey, Pseudonym, blind, credential_message, unblind
@@ -223,16 +223,7 @@ def test_vote_budget_and_paper(svc: Service) -> None:
     assert_error(svc.post(svc.inst.result("vote", close.index, wrong)), 422, "wrong_result")
     svc.append(svc.inst.result("vote", close.index, tally))
 
-    rule = {
-        "budget": 1000,
-        "outcome": "greedy",
-        "min_projects": 1,
-        "max_projects": None,
-        "min_share_percent": 0,
-        "capped": True,
-        "revoting": False,
-    }
-    _, budget_codes = svc.open_process("budget", "budget", people=1, rule=rule)
+    _, budget_codes = svc.open_process("budget", "budget", people=1, rule=RULES["budget"])
     cy = svc.citizen("budget", budget_codes[0])
     assert_error(svc.post(cy.ballot(["park", "bikes", "bench"])), 422, "over_budget")
     svc.append(cy.ballot(["park", "bench"]))
