@@ -23,11 +23,14 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from api import web
 from api.deps import RateLimit, TokenBuckets
 from api.errors import install_error_handlers
 from api.routes import civic as civic_routes
+from api.routes import institution as institution_routes
 from api.routes import issuance as issuance_routes
 from api.routes import log as log_routes
+from api.routes import opendata as opendata_routes
 from ledger import Log
 from ledger.civic import CivicRecord
 from ledger.issuance import IssuerKeyring, open_roll
@@ -140,8 +143,11 @@ def create_app(
         app.include_router(log_routes.router)
         app.include_router(civic_routes.router)
         app.include_router(civic_routes.entries)
+        app.include_router(opendata_routes.router)
+        web.install(app)
     if issuance:
         app.include_router(issuance_routes.router)
+        app.include_router(institution_routes.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 
 from api.deps import RateLimit
 from api.errors import ENTRY_CONFLICTS, entry_refusal_status
