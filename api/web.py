@@ -1,16 +1,367 @@
-"""The server-rendered pages: processes, and the receipt check in the browser."""
+"""The server-rendered pages: what a citizen or a newcomer opens in a browser.
+
+- ``/``: every process on the log, the log's size and its verifier key.
+- ``/p/{id}``: a process: its text, its proposals with their fingerprints, the
+  live counts (refreshed in the page from ``/processes/{id}/tally``); for a
+  petition a progress bar toward the threshold and a chart of signatures over
+  time, for a budget the outcome against the budget; the published results.
+- ``/receipt``: paste or upload a receipt; the page checks it in the browser
+  itself (``static/receipt.js``: the checkpoint's Ed25519 signature and the
+  RFC 9162 inclusion proof with WebCrypto), and optionally that today's log
+  still holds it (consistency proof). The server never sees the receipt.
+
+No build step: Jinja2 templates in ``api/templates``, plain JavaScript and CSS
+in ``api/static``. Pages are served with a strict Content-Security-Policy (no
+inline script or style), so what runs is only what is in ``api/static``.
+Specification: docs/web.md.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
 
-__all__ = ["router"]
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 
+from api.deps import CivicDep, LogDep
+from ledger.civic import CivicRecord
+from ledger.issuance import issued_count, roll_size
+from verifier.entries import decode_entry
+from verifier.process import EntryRefused, ProcessState
+
+__all__ = ["CSP", "install", "router", "signature_curve"]
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
+#: Only our own script and style; no inline code; nothing framed; no referrer.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+#: Points of the signatures-over-time chart at most (plus one per paper batch).
+CHART_POINTS = 120
 
-def install(app: object) -> None:
-    from fastapi import FastAPI
+Text = str | dict[str, str]
 
-    assert isinstance(app, FastAPI)
+
+def install(app: FastAPI) -> None:
+    """Add the pages and their static files to ``app`` (the casting side)."""
     app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+
+# -- text in the reader's language --------------------------------------------------------
+
+
+def _language(request: Request) -> str:
+    """``?lang=xx``, else the first language of Accept-Language, else English."""
+    asked = request.query_params.get("lang")
+    if asked:
+        return asked.strip().lower()[:16]
+    header = request.headers.get("accept-language", "")
+    for part in header.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag and tag != "*":
+            return tag.split("-")[0][:16]
+    return "en"
+
+
+def text_in(text: Text, lang: str) -> str:
+    """A manifest text in ``lang``, else English, else its first language in
+    code point order (texts are a string or ``{language: string}``)."""
+    if isinstance(text, str):
+        return text
+    for k in (lang, "en"):
+        if k in text:
+            return text[k]
+    return text[min(text)] if text else ""
+
+
+class _PlainText(HTMLParser):
+    """The text of an HTML fragment, with a line break per block."""
+
+    BLOCKS = frozenset(
+        {
+            "p",
+            "br",
+            "div",
+            "li",
+            "ul",
+            "ol",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "tr",
+            "blockquote",
+            "pre",
+            "section",
+            "article",
+        }
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def plain_text(html: str) -> str:
+    """Proposal bodies are HTML, as on Decidim: the pages show their text only
+    (escaped by the templates), so nothing an author wrote can run or style
+    the page. One line per block, blank lines dropped."""
+    parser = _PlainText()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# -- the signatures-over-time curve -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    index: int
+    total: int
+    at: datetime
+
+
+def signature_curve(
+    civic: CivicRecord, st: ProcessState, points: int = CHART_POINTS
+) -> list[CurvePoint]:
+    """Cumulative signatures (online and on paper) of a petition against the
+    time each was committed, sampled to about ``points`` points.
+
+    Each online signature counts at the index of the pseudonym's ballot (a
+    petition takes one per pseudonym); a paper batch counts its signatures at
+    its own index. The time of an index is the signing time of the first
+    checkpoint containing it: the service's clock, shown for the chart only
+    (the log's order is what counts)."""
+    # Copies: the lists only grow, and copying a list is atomic in CPython.
+    online = list(st.ballot_indices)
+    paper = sorted((i, pb.signatures or 0) for i, pb in list(st.paper))
+    if not online and not paper:
+        return []
+    step = max(1, -(-len(online) // points))
+    sample = set(online[step - 1 :: step]) | {i for i, _ in paper}
+    if online:
+        sample |= {online[0], online[-1]}
+    xs = sorted(sample)
+    paper_idx = [i for i, _ in paper]
+    paper_cum = [0]
+    for _, n in paper:
+        paper_cum.append(paper_cum[-1] + n)
+    totals = [bisect_right(online, x) + paper_cum[bisect_right(paper_idx, x)] for x in xs]
+    times = civic.log.committed_at(xs)
+    return [CurvePoint(x, n, t) for x, n, t in zip(xs, totals, times, strict=True)]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An SVG step chart of a curve, computed here so the template only draws."""
+
+    width: int
+    height: int
+    path: str
+    threshold_y: float | None
+    y_max: int
+    start: str
+    end: str
+    rows: Sequence[CurvePoint]
+    #: the time axis spans the signatures only, not the process's whole term
+    zoomed: bool
+
+
+def _parse_time(s: str) -> datetime:
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _chart(curve: list[CurvePoint], threshold: int, opens: str, now: datetime) -> Chart | None:
+    if not curve:
+        return None
+    w, h, pad_l, pad_r, pad_t, pad_b = 640, 240, 48, 12, 12, 28
+    t0 = min(_parse_time(opens), curve[0].at)
+    t1 = max(now, curve[-1].at)
+    burst = curve[-1].at - curve[0].at
+    zoomed = burst * 20 < t1 - t0
+    if zoomed:  # signatures came in a short burst: show the burst, not the whole term
+        pad = max(burst / 20, timedelta(seconds=1))
+        t0, t1 = curve[0].at - pad, curve[-1].at + pad
+    span = max((t1 - t0).total_seconds(), 1.0)
+    y_max = max(threshold, curve[-1].total, 1)
+
+    def x(t: datetime) -> float:
+        return pad_l + (w - pad_l - pad_r) * (t - t0).total_seconds() / span
+
+    def y(n: int) -> float:
+        return pad_t + (h - pad_t - pad_b) * (1 - n / y_max)
+
+    d = [f"M{x(t0):.1f},{y(0):.1f}"]
+    for p in curve:
+        d.append(f"H{x(p.at):.1f}V{y(p.total):.1f}")
+    d.append(f"H{x(t1):.1f}")
+    return Chart(
+        width=w,
+        height=h,
+        path="".join(d),
+        threshold_y=y(threshold) if threshold <= y_max else None,
+        y_max=y_max,
+        start=t0.strftime("%Y-%m-%d %H:%M:%S" if zoomed else "%Y-%m-%d %H:%M"),
+        end=t1.strftime("%Y-%m-%d %H:%M:%S" if zoomed else "%Y-%m-%d %H:%M"),
+        rows=curve,
+        zoomed=zoomed,
+    )
+
+
+# -- pages --------------------------------------------------------------------------------
+
+
+def _render(request: Request, name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
+    log = getattr(request.app.state, "log", None)
+    ctx.setdefault("origin", log.origin if log is not None else "")
+    ctx.setdefault("verifier_key", log.verifier.vkey if log is not None else "")
+    return templates.TemplateResponse(
+        request, name, ctx, status_code=http_status, headers=_PAGE_HEADERS
+    )
+
+
+def _status(st: ProcessState, now: datetime) -> str:
+    p = st.process
+    if st.closed_at is not None:
+        return "closed"
+    if now < _parse_time(p.opens):
+        return "upcoming"
+    if now >= _parse_time(p.closes):
+        return "ended"
+    return "open"
+
+
+def _counts(request: Request, process_id: str) -> tuple[int | None, int | None]:
+    """Credentials issued and roll size, where this app can read the roll."""
+    roll = getattr(request.app.state, "roll", None)
+    if roll is None:
+        return None, None
+    return issued_count(roll, process_id), roll_size(roll, process_id)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, civic: CivicDep, log: LogDep) -> HTMLResponse:
+    lang = _language(request)
+    now = civic.clock()
+    rows = []
+    for pid in civic.process_ids():
+        st = civic.process(pid)
+        tally = civic.tally(pid)
+        rows.append(
+            {
+                "id": pid,
+                "type": st.process.type,
+                "title": text_in(st.process.title, lang),
+                "opens": st.process.opens,
+                "closes": st.process.closes,
+                "status": _status(st, now),
+                "participants": tally["ballots"],
+            }
+        )
+    cp = log.checkpoint()
+    return _render(request, "index.html", processes=rows, size=cp.size, lang=lang)
+
+
+@router.get("/p/{process_id}", response_class=HTMLResponse)
+def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep) -> HTMLResponse:
+    lang = _language(request)
+    log.catch_up()
+    try:
+        st = civic.process(process_id)
+    except EntryRefused:
+        return _render(
+            request,
+            "error.html",
+            404,
+            title="No such process",
+            message=f"There is no process {process_id!r} on this log.",
+        )
+    p = st.process
+    manifest = decode_entry(log.entry(st.index)).obj
+    tally = civic.tally(process_id)
+    now = civic.clock()
+    issued, on_roll = _counts(request, process_id)
+    proposals = [
+        {
+            "id": q.id,
+            "title": text_in(q.title, lang),
+            "body": plain_text(text_in(q.body, lang)),
+            "fingerprint": q.fingerprint,
+            "cost": q.cost,
+        }
+        for q in p.proposals
+    ]
+    chart = None
+    if p.type == "petition":
+        chart = _chart(signature_curve(civic, st), tally["threshold"], p.opens, now)
+    return _render(
+        request,
+        "process.html",
+        lang=lang,
+        p=p,
+        title=text_in(p.title, lang),
+        text=plain_text(text_in(p.text, lang)),
+        institution=base64.b64encode(p.institution).decode(),
+        manifest_index=st.index,
+        officials=manifest["officials"],
+        rule=manifest["rule"],
+        status=_status(st, now),
+        closed_at=st.closed_at,
+        proposals=proposals,
+        tally=tally,
+        results=[{"index": i, "through": r.through} for i, r in list(st.results)],
+        issued=issued,
+        roll_size=on_roll,
+        chart=chart,
+        now=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+@router.get("/receipt", response_class=HTMLResponse)
+def receipt_page(request: Request, log: LogDep) -> HTMLResponse:
+    index = request.query_params.get("index", "")
+    return _render(
+        request,
+        "receipt.html",
+        index=index if index.isdigit() and len(index) <= 19 else "",
+    )
