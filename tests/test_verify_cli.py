@@ -130,3 +130,99 @@ def test_pb_command_prints_the_funded_projects() -> None:
     assert r.exit_code == 0, r.output
     want = expected["outcomes"]["Netherlands_Assen_2024.pb"]["mes_then_greedy"]
     assert r.output.split() == want
+
+
+# --------------------------------------------------------------------------
+# urne-verify export: a process as open data
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def exported_process(tmp_path: Path) -> Iterator[tuple[Path, Log, CivicRecord, Institution]]:
+    """A vote with ballots, a revote, a paper batch, its close and its result,
+    exported with ``urne export``'s function into a directory."""
+    from datetime import UTC, datetime
+
+    from ledger.opendata import export_process
+
+    log = Log.open(
+        f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="cli.example/log"
+    )
+    rec = CivicRecord(log, clock=lambda: datetime(2026, 6, 1, tzinfo=UTC))
+    inst = Institution()
+    rec.append(inst.process("other", "petition"))
+    rec.append(inst.process("v", "vote"))
+    people = [Citizen.enrol(inst, "v") for _ in range(5)]
+    for k, c in enumerate(people):
+        rec.append(c.ballot([("a", "b", "c")[k % 3]]))
+        rec.append(Citizen.enrol(inst, "other").ballot())
+    rec.append(people[0].ballot(["c"]))  # a revote
+    rec.append(inst.paper("v", "hall-1", counts={"b": 4}))
+    close = rec.append(inst.close("v"))
+    rec.append(inst.result("v", close, rec.tally("v", close)))
+    export_process(rec, "v", tmp_path / "v")
+    try:
+        yield tmp_path / "v", log, rec, inst
+    finally:
+        log.close()
+
+
+def test_export_valid_with_its_results(
+    exported_process: tuple[Path, Log, CivicRecord, Institution],
+) -> None:
+    folder, log, _, _ = exported_process
+    key = log.verifier.vkey
+    r = runner.invoke(
+        urne_verify,
+        [
+            "export",
+            str(folder / "entries.jsonl"),
+            "--results",
+            str(folder / "results.csv"),
+            "--key",
+            key,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert "process: v" in out
+    assert "2. 10 entries (indices 1 to 15)" in out
+    assert "4. credentials checked: 6: ok" in out
+    assert "5. published results equal to the recount: 1" in out
+    assert "6. results.csv equals the recount: ok" in out
+    assert "outcome: published, the result at index 15 (counting through index 14)" in out
+    assert '"total":{"a":1,"b":6,"c":2}' in out and '"winners":["b"]' in out
+    assert out.rstrip().endswith("VALID export")
+    # a directory: its entries.jsonl and results.csv; --log-key works as for the others
+    r = runner.invoke(urne_verify, ["export", str(folder), "--log-key", key])
+    assert r.exit_code == 0 and "6. results.csv equals the recount: ok" in r.output, r.output
+
+
+def test_export_tampered_or_unusable(
+    exported_process: tuple[Path, Log, CivicRecord, Institution], tmp_path: Path
+) -> None:
+    folder, log, _, _ = exported_process
+    key = log.verifier.vkey
+    lines = (folder / "entries.jsonl").read_bytes().splitlines(keepends=True)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"".join(lines[:3] + lines[4:]))  # a ballot dropped
+    r = runner.invoke(urne_verify, ["export", str(bad), "--key", key])
+    assert r.exit_code == 1
+    assert "INVALID (wrong_result): line" in r.output and "VALID export" not in r.output
+    bad.write_bytes(b"".join(lines).replace(b'"seq":0', b'"seq":7', 1))
+    r = runner.invoke(urne_verify, ["export", str(bad), "--key", key])
+    assert r.exit_code == 1 and "INVALID (leaf_hash_mismatch): line 3 (index 2)" in r.output
+    csv = tmp_path / "results.csv"
+    csv.write_bytes((folder / "results.csv").read_bytes().replace(b",true", b",false"))
+    r = runner.invoke(
+        urne_verify, ["export", str(folder / "entries.jsonl"), "--results", str(csv), "--key", key]
+    )
+    assert r.exit_code == 1 and "INVALID (wrong_results_csv): results.csv line" in r.output
+    other = "cli.example/log+a7b2ab7f+AXg3sOrOO7FDPqLZ56JMHk8qJpXsXaJ0Bp1vd3w5yd+A"
+    r = runner.invoke(urne_verify, ["export", str(folder), "--key", other])
+    assert r.exit_code in (1, 2)
+    assert "INVALID" in r.output or "not usable" in r.output
+    r = runner.invoke(urne_verify, ["export", str(tmp_path / "missing.jsonl"), "--key", key])
+    assert r.exit_code == 2 and "cannot read" in r.output
+    r = runner.invoke(urne_verify, ["export", str(folder), "--key", "not-a-key"])
+    assert r.exit_code == 2 and "not usable" in r.output

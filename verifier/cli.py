@@ -17,10 +17,12 @@ import typer
 from verifier.audit import STEPS, HttpSource, open_source, write_report
 from verifier.audit import audit as run_audit
 from verifier.budget_cli import pb_command
+from verifier.canonical import canonical
 from verifier.canonical import fingerprint as canonical_fingerprint
 from verifier.checkpoint import open_checkpoint
 from verifier.errors import FormatError, VerificationError
 from verifier.note import Ed25519Verifier
+from verifier.opendata import check_export, check_results_csv
 from verifier.receipt import Receipt, check_receipt, check_still_included
 
 app = typer.Typer(
@@ -192,6 +194,77 @@ def audit_command(
         typer.echo(f"FAILED: {len(report.findings)} finding(s), with evidence in the report")
         raise typer.Exit(1)
     typer.echo("PASSED")
+
+
+@app.command("export")
+def export_command(
+    entries: Annotated[
+        Path,
+        typer.Argument(
+            help="A process's entries.jsonl (or a directory holding entries.jsonl and, "
+            "optionally, results.csv), as served at /processes/<id>/entries.jsonl."
+        ),
+    ],
+    log_key: Annotated[
+        str,
+        typer.Option(
+            "--log-key",
+            "--key",
+            help="The log's verifier key: name+hex8+base64, as the operator publishes it.",
+        ),
+    ],
+    results: Annotated[
+        Path | None,
+        typer.Option("--results", help="The process's results.csv: also check it byte for byte."),
+    ] = None,
+) -> None:
+    """Check a process exported as open data, and recount it (docs/open-data.md)."""
+    verifier = _verifier(log_key)
+    if entries.is_dir():
+        if results is None and (entries / "results.csv").is_file():
+            results = entries / "results.csv"
+        entries = entries / "entries.jsonl"
+    csv = _read(results) if results is not None else None
+    try:
+        fh = entries.open("rb")
+    except OSError as exc:
+        typer.echo(f"error: cannot read {entries}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        with fh:
+            report = check_export(fh, verifier)
+        if csv is not None:
+            check_results_csv(report, csv)
+    except VerificationError as exc:
+        typer.echo(f"INVALID ({exc.code}): {exc}")
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        typer.echo(f"error: cannot read {entries}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    cp, outcome = report.checkpoint.checkpoint, report.outcome
+    if outcome is None:  # check_export sets it on every export it accepts
+        typer.echo("INVALID (no_outcome): the export gave no outcome")
+        raise typer.Exit(1)
+    typer.echo(f"process: {report.process}")
+    typer.echo(f"1. checkpoint signed by {verifier.name} (size {cp.size}): ok")
+    typer.echo(
+        f"2. {report.entries} entries (indices {report.first_index} to {report.last_index}), "
+        "each in that tree (inclusion proofs): ok"
+    )
+    typer.echo("3. every entry follows the rules of its process (signatures, order): ok")
+    typer.echo(f"4. credentials checked: {report.credentials_checked}: ok")
+    typer.echo(f"5. published results equal to the recount: {len(report.results)}")
+    if csv is not None:
+        typer.echo("6. results.csv equals the recount: ok")
+    if outcome.result_index is None:
+        typer.echo(f"outcome: provisional, the recount through index {outcome.through}")
+    else:
+        typer.echo(
+            f"outcome: published, the result at index {outcome.result_index} "
+            f"(counting through index {outcome.through})"
+        )
+    typer.echo(f"tally: {canonical(dict(outcome.tally)).decode()}")
+    typer.echo("VALID export")
 
 
 if __name__ == "__main__":

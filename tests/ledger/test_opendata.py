@@ -1,0 +1,339 @@
+"""A process as open data (``ledger.opendata``): ``entries.jsonl`` and
+``results.csv`` of petitions, votes and budgets, on SQLite and PostgreSQL.
+
+The log holds a few thousand entries: three processes whose entries are
+interleaved with each other and with many other processes' manifests, so a
+process spans several tiles, some holding many of its entries (proofs
+computed from the tile's leaves) and some only a few (one proof query per
+entry), and the checkpoint's size is not a multiple of 256. Every line's proof
+is compared with ``Log.inclusion_proof``, and every export is checked end to
+end by ``verifier.opendata.check_export``, as an observer would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger import Log
+from ledger.civic import CivicRecord
+from ledger.opendata import (
+    _tile_lines,
+    entries_jsonl,
+    export_process,
+    open_export,
+    process_outcome,
+    results_csv_bytes,
+)
+from tests.civic import Citizen, Institution
+from verifier.opendata import ExportReport, check_export, check_results_csv, parse_header
+from verifier.process import EntryRefused
+from verifier.tiles import TILE_WIDTH
+
+IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)
+PROCESSES = {"vote": "vote", "pet": "petition", "bud": "budget"}
+
+
+@dataclass
+class World:
+    """A civic record with the processes of the module docstring, and where
+    each of their entries landed."""
+
+    log: Log
+    civic: CivicRecord
+    inst: Institution
+    #: the log indices of each process's entries
+    indices: dict[str, list[int]] = field(default_factory=dict)
+    citizens: dict[str, list[Citizen]] = field(default_factory=dict)
+    pending: list[tuple[str, Future[int]]] = field(default_factory=list)
+    others: int = 0
+
+    def submit(self, pid: str | None, leaf: bytes) -> None:
+        self.pending.append((pid or "", self.civic.submit(leaf)))
+
+    def settle(self) -> None:
+        for pid, fut in self.pending:
+            index = fut.result()
+            if pid:
+                self.indices.setdefault(pid, []).append(index)
+        self.pending.clear()
+
+    def ballot(self, pid: str, k: int) -> None:
+        """A ballot of ``pid``: vote revotes, new petition signers and budget voters."""
+        people = self.citizens.setdefault(pid, [])
+        if pid == "vote":
+            if len(people) < 3:
+                people.append(Citizen.enrol(self.inst, pid))
+            self.submit(pid, people[k % len(people)].ballot([("a", "b", "c")[k % 3]]))
+            return
+        citizen = Citizen.enrol(self.inst, pid)
+        people.append(citizen)
+        if pid == "pet":
+            self.submit(pid, citizen.ballot())
+        else:
+            self.submit(pid, citizen.ballot([("bikes", "bench", "park")[k % 3]]))
+
+    def filler(self, n: int) -> None:
+        """``n`` manifests of other processes, between the three's entries."""
+        for _ in range(n):
+            self.submit(None, self.inst.process(f"other-{self.others}", "petition"))
+            self.others += 1
+
+
+def build_world(log: Log, *, fillers: int = 2000, sparse_every: int = 45) -> World:
+    """The interleaved log (see the module docstring); ``fillers`` scales it."""
+    w = World(log, CivicRecord(log, clock=lambda: IN_2026), Institution())
+    for pid, ptype in PROCESSES.items():
+        w.submit(pid, w.inst.process(pid, ptype))
+    w.filler(fillers // 7)
+    for k in range(40):  # dense: the whole-tile path
+        w.ballot(("vote", "vote", "pet", "bud")[k % 4], k)
+    for k in range(fillers - fillers // 7):  # sparse: a proof query per entry
+        w.filler(1)
+        if k % sparse_every == 0:
+            w.ballot(("vote", "pet", "bud")[(k // sparse_every) % 3], k)
+    w.submit("pet", w.inst.paper("pet", "stand-1", signatures=4))
+    w.submit("vote", w.inst.paper("vote", "hall-1", counts={"a": 2, "c": 1}))
+    w.submit("bud", w.inst.paper("bud", "hall-1", ballots=[["bikes", "bench"], ["park"]]))
+    w.submit("pet", w.inst.close("pet"))
+    w.settle()
+    # the petition's published result, through its close
+    through = w.indices["pet"][-1]
+    w.submit("pet", w.inst.result("pet", through, w.civic.tally("pet", through)))
+    # an interim budget result, then more ballots after it
+    w.settle()
+    through = w.indices["bud"][-1]
+    w.submit("bud", w.inst.result("bud", through, w.civic.tally("bud", through)))
+    w.filler(3)
+    for k in range(30):  # dense again, in the last, partial tile
+        w.ballot("vote" if k % 3 else "bud", k)
+    w.submit("vote", w.inst.close("vote"))
+    w.filler(5)
+    w.settle()
+    return w
+
+
+def lines_of(log: Log, pid: str) -> list[bytes]:
+    return list(entries_jsonl(open_export(log.admission, pid)))  # type: ignore[arg-type]
+
+
+def assert_proofs_match(log: Log, lines: list[bytes]) -> None:
+    size = parse_header(lines[0]).checkpoint.splitlines()[1]
+    for line in lines[1:]:
+        obj = json.loads(line)
+        proof = [base64.b64decode(h) for h in obj["inclusion_proof"]]
+        assert proof == log.inclusion_proof(obj["index"], int(size)), obj["index"]
+
+
+def check_world(w: World) -> dict[str, ExportReport]:
+    """Export every process; each export is what the log holds, in order, and
+    passes the observer's check; each results.csv is the one the check implies."""
+    size = w.log.size
+    assert size % TILE_WIDTH != 0 and size > 4 * TILE_WIDTH
+    reports = {}
+    for pid in PROCESSES:
+        export = open_export(w.civic, pid)
+        assert export.size == size and export.entries == len(w.indices[pid])
+        lines = list(entries_jsonl(export))
+        assert [json.loads(x)["index"] for x in lines[1:]] == w.indices[pid]
+        assert all(
+            json.loads(x)["entry"] == json.loads(w.log.entry(i))
+            for x, i in zip(lines[1:], w.indices[pid], strict=True)
+        )
+        assert_proofs_match(w.log, lines)
+        report = check_export(lines, w.log.verifier)
+        assert (report.process, report.entries) == (pid, len(w.indices[pid]))
+        assert report.tally == w.civic.tally(pid, report.last_index)
+        check_results_csv(report, results_csv_bytes(export))
+        reports[pid] = report
+    return reports
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("opendata")
+    with Log.open(
+        f"sqlite:///{tmp / 'log.db'}",
+        key_dir=tmp / "keys",
+        origin="opendata.example/log",
+        batch_wait=0.01,
+    ) as log:
+        yield build_world(log)
+
+
+def test_the_processes_span_several_tiles_dense_and_sparse(world: World) -> None:
+    for pid in PROCESSES:
+        tiles = [i // TILE_WIDTH for i in world.indices[pid]]
+        per_tile = [tiles.count(t) for t in sorted(set(tiles))]
+        assert len(per_tile) >= 5, pid
+        assert max(per_tile) >= 8 and min(per_tile) < 8, (pid, per_tile)
+    last_tile = world.log.size // TILE_WIDTH
+    assert sum(i // TILE_WIDTH == last_tile for i in world.indices["vote"]) >= 8
+
+
+def test_exports_are_complete_proven_and_checked(world: World) -> None:
+    reports = check_world(world)
+    pet, vote, bud = reports["pet"], reports["vote"], reports["bud"]
+    assert pet.outcome is not None and pet.outcome.status == "published"
+    assert pet.results == [(world.indices["pet"][-1], world.indices["pet"][-2])]
+    assert pet.credentials_checked == len(world.citizens["pet"])
+    assert vote.outcome is not None and vote.outcome.status == "provisional"
+    assert vote.outcome.through == world.indices["vote"][-1] == vote.last_index
+    assert vote.credentials_checked == sum(
+        json.loads(world.log.entry(i))["kind"] == "ballot" for i in world.indices["vote"]
+    )
+    # an interim result, ballots after it: the CSV shows the result, as published
+    assert bud.outcome is not None and bud.outcome.status == "published"
+    assert bud.outcome.through < bud.last_index
+
+
+def test_tile_batched_proofs_equal_the_log_proofs_for_every_index(world: World) -> None:
+    """Every index of the log, in whole tiles (the leaves' path) and alone
+    (the per-entry path), against ``Log.inclusion_proof``."""
+    log, size = world.log, world.log.size
+    for begin in range(0, size, TILE_WIDTH):
+        whole = list(range(begin, min(begin + TILE_WIDTH, size)))
+        lines = list(_tile_lines(log, size, whole))
+        assert [json.loads(x)["index"] for x in lines] == whole
+        for line in lines:
+            obj = json.loads(line)
+            proof = [base64.b64decode(h) for h in obj["inclusion_proof"]]
+            assert proof == log.inclusion_proof(obj["index"], size), obj["index"]
+    # smaller trees too: sizes inside a tile and on its boundary
+    for small in (1, 2, 255, 256, 257, 700):
+        every = list(range(small - min(small, 40), small))
+        for line in _tile_lines(log, small, [i for i in every if i // 256 == every[-1] // 256]):
+            obj = json.loads(line)
+            proof = [base64.b64decode(h) for h in obj["inclusion_proof"]]
+            assert proof == log.inclusion_proof(obj["index"], small), (small, obj["index"])
+
+
+def test_files_of_a_directory_and_their_pinning(world: World, tmp_path: Path) -> None:
+    out = export_process(world.civic, "pet", tmp_path / "pet")
+    assert out.entries_path.name == "entries.jsonl" and out.results_path.name == "results.csv"
+    assert out.size == world.log.size and out.entries == len(world.indices["pet"])
+    assert out.status == "published"
+    assert out.entries_path.read_bytes() == b"".join(lines_of(world.log, "pet"))
+    with out.entries_path.open("rb") as fh:
+        report = check_export(fh, world.log.verifier)
+    check_results_csv(report, out.results_path.read_bytes())
+    assert sorted(p.name for p in (tmp_path / "pet").iterdir()) == ["entries.jsonl", "results.csv"]
+    with pytest.raises(EntryRefused) as exc:
+        export_process(world.civic, "nope", tmp_path / "nope")
+    assert exc.value.code == "unknown_process"
+
+
+def test_an_export_is_pinned_while_the_log_grows(tmp_path: Path) -> None:
+    """Ballots accepted while an export streams lie beyond its checkpoint: the
+    export is exactly what it was when opened, and still checks."""
+    with Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", batch_wait=0.01) as log:
+        w = build_world(log, fillers=300, sparse_every=20)
+        export = open_export(w.civic, "bud")
+        before = list(entries_jsonl(export))
+        stream = entries_jsonl(open_export(w.civic, "bud"))
+        head = [next(stream), next(stream)]  # streaming has begun
+        w.ballot("bud", 1)
+        w.ballot("bud", 2)
+        w.settle()
+        assert w.civic.process("bud").ballot_indices[-1] > export.size
+        assert head + list(stream) == before
+        report = check_export(before, log.verifier)
+        assert report.entries == export.entries == len(w.indices["bud"]) - 2
+        check_results_csv(report, results_csv_bytes(export))  # pinned too
+        assert process_outcome(export) == report.outcome
+
+
+def test_pinned_to_an_older_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The civic record may be ahead of the checkpoint read (entries committed
+    in between): what lies beyond its size is left out, and a process
+    published after it is unknown to it."""
+    with Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", batch_wait=0.01) as log:
+        w = build_world(log, fillers=300, sparse_every=20)
+        old = log.checkpoint()
+        w.ballot("bud", 1)
+        w.submit("bud", w.inst.paper("bud", "hall-2", ballots=[["bench"]]))
+        w.submit("late", w.inst.process("late", "petition"))
+        w.settle()
+        monkeypatch.setattr(log, "checkpoint", lambda: old)
+        export = open_export(w.civic, "bud")
+        assert (export.size, export.entries) == (old.size, len(w.indices["bud"]) - 2)
+        lines = list(entries_jsonl(export))
+        assert parse_header(lines[0]).checkpoint == old.text
+        assert [json.loads(x)["index"] for x in lines[1:]] == w.indices["bud"][:-2]
+        report = check_export(lines, log.verifier)
+        check_results_csv(report, results_csv_bytes(export))
+        with pytest.raises(EntryRefused) as exc:
+            open_export(w.civic, "late")
+        assert exc.value.code == "unknown_process"
+
+
+def test_streaming_holds_no_lock_on_the_civic_record(tmp_path: Path) -> None:
+    """Between two lines of the stream, another thread takes the civic
+    record's lock at once (ballots keep being accepted)."""
+    with Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", batch_wait=0.01) as log:
+        w = build_world(log, fillers=200, sparse_every=10)
+        stream = entries_jsonl(open_export(w.civic, "bud"))
+        next(stream)
+        next(stream)
+        took: list[bool] = []
+
+        def other() -> None:
+            took.append(w.civic._lock.acquire(timeout=5))
+            w.civic._lock.release()
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(10)
+        assert took == [True]
+        assert len(list(stream)) == len(w.indices["bud"]) - 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    with Log.open(
+        pg_url, key_dir=tmp_path / "keys", origin="pg.example/log", batch_wait=0.01
+    ) as log:
+        w = build_world(log, fillers=1000, sparse_every=30)
+        reports = check_world(w)
+        assert reports["pet"].outcome is not None
+        assert reports["pet"].outcome.status == "published"
+        out = export_process(w.civic, "vote", tmp_path / "vote")
+        with out.entries_path.open("rb") as fh:
+            check_results_csv(check_export(fh, log.verifier), out.results_path.read_bytes())
+
+
+def _demo_world(tmp: Path) -> tuple[Log, CivicRecord, dict[str, Any]]:
+    from ledger.demo import populate_demo
+
+    url = f"sqlite:///{tmp / 'demo.db'}"
+    log = Log.open(url, key_dir=tmp / "keys", origin="demo.example/log")
+    civic = CivicRecord(log)
+    counts = populate_demo(civic, tmp / "keys", url, citizens=12)
+    return log, civic, counts
+
+
+def test_the_demo_processes_as_open_data(tmp_path: Path) -> None:
+    log, civic, counts = _demo_world(tmp_path)
+    try:
+        for pid, n in counts.items():
+            export = open_export(civic, pid)
+            lines = list(entries_jsonl(export))
+            report = check_export(lines, log.verifier)
+            paper = 1 if pid == "demo-petition" else 0
+            assert report.entries == 1 + n + paper
+            assert report.credentials_checked == n
+            csv = results_csv_bytes(export)
+            check_results_csv(report, csv)
+            rows = {"demo-petition": 1, "demo-vote": 3, "demo-budget": 5}[pid]
+            assert csv.count(b"\r\n") == 1 + rows
+    finally:
+        log.close()
