@@ -18,7 +18,7 @@ from verifier import authoring
 from verifier.credential import Pseudonym, blind, credential_message, unblind
 from verifier.entries import AuthorKey, b64encode, sign_entry
 
-__all__ = ["populate_demo"]
+__all__ = ["demo_choice", "demo_descriptions", "populate_demo"]
 
 _T = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -136,6 +136,36 @@ def populate_demo(
     )
     roll.dispose()
     return counts
+
+
+def demo_descriptions(suffix: str, now: datetime, official_key: bytes) -> list[dict[str, Any]]:
+    """The three demo processes as process descriptions (docs/operating.md), their
+    ids ending in ``suffix``, open from a day before ``now`` for 60 days, with
+    one official (``official_key``) who may record paper batches."""
+    out = []
+    for spec in _PROCESSES:
+        out.append(
+            {
+                **spec,
+                "id": f"{spec['id']}{suffix}",
+                "proposals": [
+                    {k: v for k, v in p.items() if k != "fingerprint"} for p in spec["proposals"]
+                ],
+                "opens": (now - timedelta(days=1)).strftime(_T),
+                "closes": (now + timedelta(days=60)).strftime(_T),
+                "officials": [{"name": "Town hall desk", "key": b64encode(official_key)}],
+            }
+        )
+    return out
+
+
+def demo_choice(process_type: str, rnd: random.Random) -> list[str] | None:
+    """A simulated citizen's choice in a demo process (``None``: a petition)."""
+    if process_type == "petition":
+        return None
+    if process_type == "vote":
+        return [rnd.choice(["meadow", "weavers", "river"])]
+    return _budget_choice(rnd)
 
 
 def _budget_choice(rnd: random.Random) -> list[str]:

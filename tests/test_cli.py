@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import csv
 import json
+import socket
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI, Response
 from typer.testing import CliRunner
 
 from api.cli import app as urne
+from api.client import InstitutionKey, UrneClient
+from ledger import Log
+from ledger.settings import Settings
+from verifier import authoring
 from verifier.cli import app as urne_verify
+from verifier.credential import Pseudonym, blind, credential_message, unblind
 
 runner = CliRunner()
 
@@ -103,3 +118,179 @@ def test_fingerprint_refuses_what_it_cannot_hash(tmp_path: Path) -> None:
     f.write_text("{nope")
     r = runner.invoke(urne_verify, ["fingerprint", str(f)])
     assert r.exit_code == 2 and "not JSON" in r.output
+
+
+# --------------------------------------------------------------------------
+# Institutions, processes and rolls, against a real server on a free port
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    url: str
+    log: Log
+    vkey: str
+
+
+def _with_open_data_route(app: FastAPI) -> None:
+    """A stand-in ``GET /processes/{id}/entries.jsonl`` for the tests only, when
+    the app does not serve it yet (the format: ``ledger.opendata.entries_jsonl``)."""
+    if any(getattr(r, "path", "") == "/processes/{process_id}/entries.jsonl" for r in app.routes):
+        return
+    from ledger.opendata import entries_jsonl, open_export
+
+    @app.get("/processes/{process_id}/entries.jsonl")
+    def _entries(process_id: str) -> Response:
+        export = open_export(app.state.civic, process_id)
+        return Response(b"".join(entries_jsonl(export)), media_type="application/jsonl")
+
+
+@pytest.fixture
+def served(env: Path) -> Iterator[Served]:
+    """``urne serve`` as it runs, in a thread: the settings' log and database."""
+    from api.main import create_app, open_log
+
+    settings = Settings()
+    log = open_log(settings)
+    app = create_app(log, settings, rate_limit=None)
+    _with_open_data_route(app)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield Served(f"http://127.0.0.1:{sock.getsockname()[1]}", log, log.verifier.vkey)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        log.close()
+
+
+def _ok(args: list[str]) -> str:
+    r = runner.invoke(urne, args)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+PETITION = {
+    "id": "library-sundays",
+    "type": "petition",
+    "title": {"en": "Open the library on Sundays"},
+    "text": {"en": "We ask the council to open the central library on Sundays."},
+    "opens": "2020-01-01T00:00:00Z",
+    "closes": "2099-12-31T23:59:59Z",
+    "rule": {"threshold": 2},
+}
+
+
+def test_institution_keygen_add_list(env: Path) -> None:
+    out = _ok(["institution", "keygen", "city-hall", "--out", str(env / "city.json")])
+    assert stat.S_IMODE((env / "city.json").stat().st_mode) == 0o600
+    line = next(x for x in out.splitlines() if x.strip().startswith("urne institution add"))
+    public = line.split()[-1]
+    assert InstitutionKey.load(env / "city.json").public_key == base64.b64decode(public)
+    r = runner.invoke(urne, ["institution", "keygen", "city-hall", "--out", str(env / "city.json")])
+    assert r.exit_code == 2 and "never overwritten" in r.output
+    assert _ok(["institution", "add", "city-hall", public]).startswith("registered city-hall")
+    r = runner.invoke(urne, ["institution", "add", "city-hall", public])
+    assert r.exit_code == 1 and "institution_exists" in r.output
+    r = runner.invoke(urne, ["institution", "add", "other", "not base64"])
+    assert r.exit_code == 2 and "32-byte" in r.output
+    assert _ok(["institution", "list"]).split("\t")[:2] == ["city-hall", public]
+
+
+def test_a_process_from_opening_to_result(env: Path, served: Served) -> None:
+    key = env / "city.json"
+    out = _ok(["institution", "keygen", "city-hall", "--out", str(key)])
+    _ok(["institution", "add", "city-hall", out.split("public key:")[1].split()[0]])
+    srv = ["--server", served.url, "--key", str(key)]
+
+    desc = env / "petition.json"
+    desc.write_text(json.dumps(PETITION))
+    bad = env / "bad.json"
+    bad.write_text(json.dumps({**PETITION, "id": "bad", "rule": {"threshold": 0}}))
+    r = runner.invoke(urne, ["process", "open", str(bad), *srv])
+    assert r.exit_code == 2, r.output  # refused before any issuer key is made
+    out = _ok(["process", "open", str(desc), *srv, "--receipt", str(env / "m.json")])
+    assert "manifest at index 0" in out
+    receipt = env / "m.json"
+    r = runner.invoke(urne_verify, ["receipt", str(receipt), "--log-key", served.vkey])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(urne, ["process", "open", str(desc), *srv])
+    assert r.exit_code == 1 and "issuer_key_exists" in r.output
+
+    people = env / "people.csv"
+    people.write_text("Person,district\nES-1,north\n\nES-2,south\nES-3,south\n")
+    codes = env / "codes.csv"
+    out = _ok(["roll", "import", PETITION["id"], str(people), *srv, "--codes-out", str(codes)])
+    assert "3 people added" in out
+    assert stat.S_IMODE(codes.stat().st_mode) == 0o600
+    rows = list(csv.reader(codes.read_text().splitlines()))
+    assert rows[0] == ["person", "code"] and [r[0] for r in rows[1:]] == ["ES-1", "ES-2", "ES-3"]
+    r = runner.invoke(
+        urne, ["roll", "import", PETITION["id"], str(people), *srv, "--codes-out", str(codes)]
+    )
+    assert r.exit_code == 2 and "never overwritten" in r.output
+    again = env / "again.csv"
+    r = runner.invoke(
+        urne, ["roll", "import", PETITION["id"], str(people), *srv, "--codes-out", str(again)]
+    )
+    assert r.exit_code == 1 and "already_on_roll" in r.output and not again.exists()
+
+    # two citizens sign through the API with their codes
+    client = UrneClient(served.url)
+    issuer = base64.b64decode(
+        client.get_json(f"/issuance/{PETITION['id']}")["issuer"]["public_key"]
+    )
+    for _, code in rows[1:3]:
+        pseudonym = Pseudonym.generate()
+        state, blinded = blind(credential_message(PETITION["id"], pseudonym.public_key))
+        credential = unblind(
+            state, client.request_credential(PETITION["id"], code, blinded), issuer
+        )
+        client.post_entry(authoring.signature(PETITION["id"], pseudonym, credential))
+
+    assert "close at index 3" in _ok(["process", "close", PETITION["id"], *srv])
+    out = _ok(["process", "publish", PETITION["id"], *srv, "--log-key", served.vkey])
+    assert "recounted 4 entries" in out and "2 credentials checked" in out
+    assert "result at index 4" in out
+    tally = client.get_json(f"/processes/{PETITION['id']}")
+    assert tally["results"] == [{"index": 4, "through": 3}]
+    assert tally["tally"]["total"] == 2
+
+    # a key registered nowhere: the server refuses its requests
+    _ok(["institution", "keygen", "nobody", "--out", str(env / "nobody.json")])
+    nobody = ["--server", served.url, "--key", str(env / "nobody.json")]
+    r = runner.invoke(urne, ["process", "open", str(desc), *nobody])
+    assert r.exit_code == 1 and "unknown_institution" in r.output
+    r = runner.invoke(
+        urne, ["roll", "import", PETITION["id"], str(people), *nobody, "--codes-out", str(again)]
+    )
+    assert r.exit_code == 1 and "unknown_institution" in r.output and not again.exists()
+
+    # the open data, from the local database
+    out = _ok(["export", PETITION["id"], str(env / "out")])
+    assert "published" in out and (env / "out" / "entries.jsonl").exists()
+
+
+def test_demo_through_the_api(env: Path, served: Served) -> None:
+    out = _ok(["demo", "--server", served.url, "--citizens", "3", "--log-key", served.vkey])
+    assert "institution demo-institution" in out
+    client = UrneClient(served.url)
+    processes = client.get_json("/processes")
+    assert sorted(p["type"] for p in processes) == ["budget", "petition", "vote"]
+    for p in processes:
+        detail = client.get_json(f"/processes/{p['id']}")
+        assert detail["closed"] and len(detail["results"]) == 1
+        assert detail["credentials_issued"] == 3
+    petition = next(p for p in processes if p["type"] == "petition")
+    assert client.get_json(f"/processes/{petition['id']}/tally")["total"] == 3 + 12
+    # a second run reuses the demo institution's key
+    _ok(["demo", "--server", served.url, "--citizens", "1"])
+    assert len(client.get_json("/processes")) == 6

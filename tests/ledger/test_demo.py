@@ -29,3 +29,28 @@ def test_demo_log_audits_clean(tmp_path: Path) -> None:
     assert report.tallies["demo-petition"]["total"] == 12 + 12  # online and on paper
     assert sum(report.tallies["demo-vote"]["counts"].values()) == 12
     assert report.tallies["demo-budget"]["spent"] <= 100000
+
+
+def test_demo_descriptions_are_valid_processes() -> None:
+    """What ``urne demo`` opens through the API: the same three processes, as
+    process descriptions the operator CLI turns into signed manifests."""
+    import random
+    from datetime import UTC, datetime
+
+    from api.cli import manifest_from_description
+    from ledger.demo import demo_choice, demo_descriptions
+    from verifier.credential import IssuerKey
+    from verifier.entries import AuthorKey, b64encode, decode_entry
+
+    official = AuthorKey.generate()
+    descs = demo_descriptions("-x1", datetime(2026, 5, 1, tzinfo=UTC), official.public_key)
+    assert [d["id"] for d in descs] == ["demo-petition-x1", "demo-vote-x1", "demo-budget-x1"]
+    issuer = {"public_key": b64encode(IssuerKey.generate().public_key), "threshold": 1, "shares": 1}
+    for d in descs:
+        manifest = decode_entry(manifest_from_description(d, AuthorKey.generate(), issuer)).obj
+        assert manifest["opens"] == "2026-04-30T00:00:00Z"
+        assert manifest["officials"][0]["key"] == b64encode(official.public_key)
+    rnd = random.Random(1)
+    assert demo_choice("petition", rnd) is None
+    assert demo_choice("vote", rnd) in (["meadow"], ["weavers"], ["river"])
+    assert demo_choice("budget", rnd)

@@ -1,0 +1,276 @@
+"""A small client of the Urne API, for the operator's command line and tests.
+
+Standard library only (``urllib.request``). With an :class:`InstitutionKey`,
+requests to ``/institution/...`` are signed as docs/api.md §6 specifies
+(:func:`sign_request`, usable with any HTTP client). Every refusal comes back as
+an :class:`UrneError` carrying the status and the API's stable error code.
+
+Institution key file (``urne institution keygen``), ``0600``::
+
+    {"name": "<institution name>", "secret_key": "<base64 of the 32-byte Ed25519 seed>"}
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import stat
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from api.auth import LABEL, SignatureParams, content_digest, signature_base
+from verifier.entries import AuthorKey, b64decode, b64encode
+
+__all__ = ["InstitutionKey", "UrneClient", "UrneError", "sign_request"]
+
+_TIMEOUT = 60.0
+#: Seconds waited at most for one rate-limited request before giving up.
+_MAX_RETRY_WAIT = 120.0
+
+
+class UrneError(Exception):
+    """A refused or failed request: ``status`` (0 if the server was not
+    reached), the API's ``code`` and a message for people."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}" if status else message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class InstitutionKey:
+    """An institution's name and Ed25519 key (its requests' ``keyid`` and signer)."""
+
+    name: str
+    key: AuthorKey
+
+    @classmethod
+    def generate(cls, name: str) -> InstitutionKey:
+        return cls(name, AuthorKey.generate())
+
+    @property
+    def public_key(self) -> bytes:
+        return self.key.public_key
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the key file ``0600``; an existing file is never overwritten
+        (``FileExistsError``)."""
+        doc = {"name": self.name, "secret_key": b64encode(self.key.seed)}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> InstitutionKey:
+        """Read a key file; ``ValueError`` if it is not one or if group or
+        others may read it."""
+        with open(path, encoding="utf-8") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise ValueError(
+                    f"{path} is accessible by group or others (mode {stat.filemode(mode)}); "
+                    f"run: chmod 600 {path}"
+                )
+            text = fh.read()
+        try:
+            doc = json.loads(text)
+            name, seed = doc["name"], b64decode(doc["secret_key"], "secret_key", size=32)
+            if not isinstance(name, str) or set(doc) != {"name", "secret_key"}:
+                raise ValueError
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f'{path} is not an institution key file {{"name", "secret_key"}}'
+            ) from exc
+        return cls(name, AuthorKey(seed))
+
+
+def sign_request(
+    key: InstitutionKey,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    created: int | None = None,
+    nonce: bytes | None = None,
+) -> dict[str, str]:
+    """The ``Content-Digest``, ``Signature-Input`` and ``Signature`` headers of a
+    request (``path`` without the query)."""
+    params = SignatureParams(
+        created=int(time.time()) if created is None else created,
+        nonce=secrets.token_bytes(16) if nonce is None else nonce,
+        keyid=key.name,
+    )
+    digest = content_digest(body)
+    signature = key.key.sign(signature_base(method, path, digest, params))
+    return {
+        "Content-Digest": digest,
+        "Signature-Input": f"{LABEL}={params.serialise()}",
+        "Signature": f"{LABEL}=:{base64.b64encode(signature).decode('ascii')}:",
+    }
+
+
+class UrneClient:
+    """The API at ``base_url`` (e.g. ``http://127.0.0.1:8000``).
+
+    ``retry_rate_limited``: on ``429 rate_limited``, wait as ``Retry-After``
+    says and try again (at most ``_MAX_RETRY_WAIT`` seconds per request);
+    ``on_rate_limited`` is told each wait.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        key: InstitutionKey | None = None,
+        *,
+        retry_rate_limited: bool = False,
+        on_rate_limited: Callable[[float], None] | None = None,
+        timeout: float = _TIMEOUT,
+    ) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"server URL {base_url!r}: expected http(s)://host[:port]")
+        self.base_url = base_url.rstrip("/")
+        self._prefix = parts.path.rstrip("/")
+        self.key = key
+        self.retry_rate_limited = retry_rate_limited
+        self.on_rate_limited = on_rate_limited
+        self.timeout = timeout
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        signed: bool = False,
+        content_type: str = "application/json",
+    ) -> tuple[int, bytes]:
+        """One request; ``(status, body)`` of a 2xx answer, else :class:`UrneError`."""
+        waited = 0.0
+        while True:
+            headers = {"Accept": "application/json"}
+            if body is not None:
+                headers["Content-Type"] = content_type
+            if signed:
+                if self.key is None:
+                    raise UrneError(0, "no_key", "this request must be signed: give a key")
+                headers.update(sign_request(self.key, method, self._prefix + path, body or b""))
+            req = urllib.request.Request(
+                self.base_url + path, data=body, method=method, headers=headers
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as answer:
+                    return answer.status, answer.read()
+            except urllib.error.HTTPError as exc:
+                data = exc.read()
+                retry = exc.headers.get("Retry-After", "")
+                if (
+                    exc.code == 429
+                    and self.retry_rate_limited
+                    and retry.isdigit()
+                    and waited + int(retry) <= _MAX_RETRY_WAIT
+                ):
+                    wait = max(1.0, float(retry))
+                    if self.on_rate_limited is not None:
+                        self.on_rate_limited(wait)
+                    time.sleep(wait)
+                    waited += wait
+                    continue
+                raise _error(exc.code, data) from None
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise UrneError(0, "unreachable", f"{self.base_url}: {reason}") from None
+
+    def get_bytes(self, path: str) -> bytes:
+        return self.request("GET", path)[1]
+
+    def get_text(self, path: str) -> str:
+        return self.get_bytes(path).decode("utf-8")
+
+    def get_json(self, path: str) -> Any:
+        return _json(self.get_bytes(path))
+
+    def post_json(self, path: str, obj: Any) -> Any:
+        return _json(self.request("POST", path, json.dumps(obj).encode("utf-8"))[1])
+
+    def institution(self, method: str, path: str, obj: Any | None = None) -> Any:
+        """A signed request to ``/institution/{path}``."""
+        body = b"" if obj is None else json.dumps(obj).encode("utf-8")
+        return _json(
+            self.request(
+                method, f"/institution/{path}", body if obj is not None else None, signed=True
+            )[1]
+        )
+
+    # -- the API --------------------------------------------------------------------------
+
+    def whoami(self) -> str:
+        name: str = self.institution("GET", "whoami")["name"]
+        return name
+
+    def create_issuer_key(
+        self, process_id: str, *, threshold: int = 1, shares: int = 1
+    ) -> dict[str, Any]:
+        """``{"process_id", "issuer", "share_public_keys"}``."""
+        pid = urllib.parse.quote(process_id, safe="")
+        answer: dict[str, Any] = self.institution(
+            "POST",
+            f"processes/{pid}/issuer-key",
+            {"threshold": threshold, "shares": shares},
+        )
+        return answer
+
+    def import_roll(
+        self, process_id: str, people: list[str], *, skip_existing: bool = False
+    ) -> dict[str, Any]:
+        """``{"process_id", "imported", "skipped", "codes"}``: the codes, once."""
+        pid = urllib.parse.quote(process_id, safe="")
+        answer: dict[str, Any] = self.institution(
+            "POST", f"processes/{pid}/roll", {"people": people, "skip_existing": skip_existing}
+        )
+        return answer
+
+    def post_entry(self, entry: bytes) -> dict[str, Any]:
+        """Append an entry (its exact bytes); the receipt (docs/verification.md §1)."""
+        receipt: dict[str, Any] = _json(self.request("POST", "/entries", entry)[1])
+        return receipt
+
+    def request_credential(
+        self, process_id: str, code: str, blinded: bytes, *, share: int | None = None
+    ) -> bytes:
+        """The blind signature on ``blinded`` for the holder of ``code``."""
+        ask: dict[str, Any] = {"code": code, "blinded": b64encode(blinded)}
+        if share is not None:
+            ask["share"] = share
+        pid = urllib.parse.quote(process_id, safe="")
+        answer = self.post_json(f"/issuance/{pid}", ask)
+        return b64decode(answer.get("blind_signature"), "blind_signature")
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise UrneError(0, "bad_answer", "the server's answer is not JSON") from exc
+
+
+def _error(status: int, data: bytes) -> UrneError:
+    try:
+        err = json.loads(data)["error"]
+        return UrneError(status, str(err["code"]), str(err["message"]))
+    except (ValueError, KeyError, TypeError):
+        text = data[:200].decode("utf-8", "replace")
+        return UrneError(status, "http_error", f"HTTP {status}: {text}")
