@@ -3,15 +3,20 @@ rebuilt from the log after a restart, deadlines by the clock."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ledger import InvalidRequest, Log
-from ledger.civic import CivicRecord
+from ledger import InvalidRequest, Log, civic
+from ledger.civic import CivicRecord, CredentialBatcher
 from tests.civic import Citizen, Institution
+from verifier.credential import invalid_credentials, verify_credential
 from verifier.errors import FormatError
 from verifier.process import EntryRefused
 
@@ -154,3 +159,123 @@ def test_readers_during_writes_never_disturb_the_state(tmp_path: Path) -> None:
         rec.append(citizens[0].ballot())
     assert e.value.code == "already_signed"
     log.close()
+
+
+def _wait_until(cond: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.005)
+
+
+def _hold_first_verification(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[threading.Event, threading.Event, list[int]]:
+    """The first single verification sets ``entered`` and waits for ``gate``, so
+    that the ballots prechecked meanwhile queue up behind it; the sizes of the
+    batches given to ``invalid_credentials`` are recorded."""
+    entered, gate, sizes, calls = threading.Event(), threading.Event(), [], [0]
+
+    def held(*args: Any) -> bool:
+        calls[0] += 1
+        if calls[0] == 1:
+            entered.set()
+            assert gate.wait(30)
+        return verify_credential(*args)
+
+    def recorded(public_key: bytes, items: Any) -> list[int]:
+        sizes.append(len(items))
+        return invalid_credentials(public_key, items)
+
+    monkeypatch.setattr(civic, "verify_credential", held)
+    monkeypatch.setattr(civic, "invalid_credentials", recorded)
+    return entered, gate, sizes
+
+
+def test_a_bad_credential_in_a_batch_is_refused_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, gate, sizes = _hold_first_verification(monkeypatch)
+    log = Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="b.example/log")
+    batcher = CredentialBatcher(parallel=1)
+    rec = CivicRecord(log, clock=lambda: IN_2026, credentials=batcher)
+    inst = Institution()
+    rec.append(inst.process("pet", "petition"))
+    rec.append(inst.process("pet2", "petition"))  # another issuer key in the same batch
+    good = [Citizen.enrol(inst, "pet") for _ in range(9)] + [Citizen.enrol(inst, "pet2")]
+    forger, other = Citizen.enrol(inst, "pet"), Citizen.enrol(inst, "pet")
+    forged = forger.ballot(credential=other.credential)  # another pseudonym's credential
+    with ThreadPoolExecutor(12) as pool:
+        first = pool.submit(rec.append, good[0].ballot())  # verified alone, held
+        assert entered.wait(30)
+        rest = [pool.submit(rec.append, c.ballot()) for c in good[1:]]
+        bad = pool.submit(rec.append, forged)
+        _wait_until(lambda: batcher.queued == 10)
+        gate.set()
+        indices = [first.result(), *(f.result() for f in rest)]
+        with pytest.raises(EntryRefused) as e:
+            bad.result()
+    assert e.value.code == "bad_credential"
+    # One lone verification, then one batch: 9 of "pet" (one forged), 1 of "pet2".
+    assert (batcher.batches, batcher.verified) == (2, 11)
+    assert sizes == [9]  # "pet2"'s lone credential is checked singly
+    assert sorted(indices) == list(range(2, 12))
+    assert rec.tally("pet")["signatures"] == 9 and rec.tally("pet2")["signatures"] == 1
+    assert log.size == 12 and rec.anomalies == []
+    log.close()
+
+
+def test_a_failing_batch_fails_each_of_its_callers_and_the_next_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, gate, _ = _hold_first_verification(monkeypatch)
+    broken = [True]
+
+    def flaky(public_key: bytes, items: Any) -> list[int]:
+        if broken[0]:
+            broken[0] = False
+            raise MemoryError("out of memory in the pairing library")
+        return invalid_credentials(public_key, items)
+
+    monkeypatch.setattr(civic, "invalid_credentials", flaky)
+    log, rec = _open(tmp_path)
+    rec.credentials = batcher = CredentialBatcher(parallel=1)
+    inst = Institution()
+    rec.append(inst.process("pet", "petition"))
+    citizens = [Citizen.enrol(inst, "pet") for _ in range(5)]
+    with ThreadPoolExecutor(5) as pool:
+        first = pool.submit(rec.append, citizens[0].ballot())
+        assert entered.wait(30)
+        rest = [pool.submit(rec.append, c.ballot()) for c in citizens[1:]]
+        _wait_until(lambda: batcher.queued == 4)
+        gate.set()
+        assert first.result() == 1
+        for f in rest:
+            with pytest.raises(MemoryError):
+                f.result()
+    assert log.size == 2  # nothing of the failed batch was queued for the log
+    # The batcher is not stuck: the same ballots go through afterwards, together.
+    with ThreadPoolExecutor(4) as pool:
+        again = [pool.submit(rec.append, c.ballot()) for c in citizens[1:]]
+    assert sorted(f.result() for f in again) == [2, 3, 4, 5]
+    assert rec.tally("pet")["signatures"] == 5
+    log.close()
+
+
+def test_the_batcher_answers_exactly_like_single_verification() -> None:
+    inst = Institution()
+    inst.process("pet", "petition")
+    key = inst.issuers["pet"].public_key
+    citizens = [Citizen.enrol(inst, "pet") for _ in range(6)]
+    items = [("pet", c.pseudonym.public_key, c.credential) for c in citizens]
+    items[2] = ("pet", items[2][1], items[3][2])  # swapped credential
+    items[4] = ("pet", items[4][1], b"\x00" * 96)  # not a point
+    batcher = CredentialBatcher(parallel=2, max_batch=4)
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(lambda it: batcher.verify(key, *it), items))
+    assert got == [verify_credential(key, *it) for it in items] == [
+        True, True, False, True, False, True,
+    ]  # fmt: skip
+    assert batcher.verified == 6 and batcher.queued == 0
+    with pytest.raises(ValueError):
+        CredentialBatcher(max_batch=0)
