@@ -15,15 +15,24 @@ The status says which kind of problem it is (docs/api.md lists them all):
 - 413, 415, 429: too large, not JSON, too many requests;
 - 422: a well-formed entry that breaks a rule of its process;
 - 503: the service's own storage or keys are in trouble (``LedgerError``).
+
+The OpenAPI schema says so too: routes list their refusals with
+:func:`error_responses`, and :func:`install_error_handlers` makes the schema
+match the handlers (a failed parameter check is 400 ``invalid_parameter`` with
+this body, not FastAPI's 422 with a list of details).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import InvalidRequest, LedgerError, NotFound
@@ -32,9 +41,13 @@ from verifier.process import EntryRefused
 
 __all__ = [
     "ENTRY_CONFLICTS",
+    "INVALID_PARAMETER",
     "ApiError",
+    "ErrorBody",
+    "ErrorDetail",
     "entry_refusal_status",
     "error_response",
+    "error_responses",
     "install_error_handlers",
 ]
 
@@ -64,6 +77,10 @@ _LEDGER_STATUS = {
 }
 
 
+#: Stable codes of the refusals Starlette and FastAPI raise themselves.
+_HTTP_CODES = {400: "invalid_parameter", 404: "not_found", 405: "method_not_allowed"}
+
+
 class ApiError(Exception):
     """A refusal decided by the HTTP layer itself (size, media type, rate, ...)."""
 
@@ -74,6 +91,32 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.headers = dict(headers or {})
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="stable: clients match on it", examples=["no_entry"])
+    message: str = Field(description="for people", examples=["no entry at index 9; the log has 7"])
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+#: The refusal of a parameter or body field outside its schema (the
+#: ``RequestValidationError`` handler), for the ``responses=`` of a route.
+INVALID_PARAMETER = "invalid_parameter: a parameter or field is missing or outside its schema"
+
+
+def error_responses(refusals: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: for each status, which codes and when
+    (docs/api.md), all with the :class:`ErrorBody`."""
+    return {status: {"model": ErrorBody, "description": why} for status, why in refusals.items()}
 
 
 def entry_refusal_status(code: str) -> int:
@@ -96,6 +139,10 @@ def error_response(
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The handlers that give every refusal its status and :class:`ErrorBody`,
+    and the schema that says so (:func:`_document_error_shape`)."""
+    _document_error_shape(app)
+
     # Starlette picks the handler of the most specific class in the exception's
     # MRO, so EntryRefused and SignatureError win over VerificationError.
     @app.exception_handler(ApiError)
@@ -134,6 +181,74 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, "invalid_parameter", problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # 400 is FastAPI's "error parsing the body" (a JSON body that is not UTF-8).
+        # A 405 says which methods the path has (RFC 9110 §15.5.6): all of them,
+        # where Starlette names only those of the first route that matched.
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path (the routes of included
+    routers too), for the ``Allow`` header of a 405."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+_ERROR_REF = "#/components/schemas/ErrorBody"
+
+
+def _document_error_shape(app: FastAPI) -> None:
+    """Make ``app.openapi()`` describe the answers the handlers above give.
+
+    FastAPI documents a 422 ``HTTPValidationError`` on every route with
+    parameters; the ``RequestValidationError`` handler answers 400
+    ``invalid_parameter`` with an :class:`ErrorBody` instead. So, in the schema:
+    that 422 becomes a 400 (unless the route documents its own 400), and every
+    4xx or 5xx answer a route documents without a body gets the ErrorBody.
+    Routes that really answer 422 (a rule of a process) say so with
+    :func:`error_responses`.
+    """
+    build = app.openapi  # cached by FastAPI until the routes change
+
+    def openapi() -> dict[str, Any]:
+        return _with_error_shape(build())
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _with_error_shape(schema: dict[str, Any]) -> dict[str, Any]:
+    """In place, and idempotent (FastAPI hands back the same cached schema)."""
+    error_content = {"application/json": {"schema": {"$ref": _ERROR_REF}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            validation = responses.get("422", {})
+            if "HTTPValidationError" in json.dumps(validation):
+                del responses["422"]
+                responses.setdefault(
+                    "400", {"description": INVALID_PARAMETER, "content": error_content}
+                )
+            for status, response in responses.items():
+                if status[:1] in ("4", "5") and "content" not in response:
+                    response["content"] = error_content
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in {**body.pop("$defs", {}), "ErrorBody": body}.items():
+        components.setdefault(name, definition)
+    if not any(name in json.dumps(schema["paths"]) for name in _FASTAPI_VALIDATION):
+        for name in _FASTAPI_VALIDATION:
+            components.pop(name, None)
+    return schema

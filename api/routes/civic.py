@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CivicDep, LogDep, RateLimited, RollDep
-from api.errors import ApiError
+from api.errors import INVALID_PARAMETER, ApiError, error_responses
 from ledger import MAX_ENTRY_SIZE
 from ledger.civic import CivicRecord
 from ledger.issuance import issued_count, roll_size
@@ -108,7 +108,14 @@ def list_processes(civic: CivicDep) -> list[ProcessSummary]:
     return [_summary(civic.process(pid)) for pid in civic.process_ids()]
 
 
-@router.get("/{process_id}", summary="A process: its manifest, live tally and credential counts")
+_UNKNOWN_PROCESS = error_responses({404: "unknown_process: no such process on the log"})
+
+
+@router.get(
+    "/{process_id}",
+    summary="A process: its manifest, live tally and credential counts",
+    responses=_UNKNOWN_PROCESS,
+)
 def get_process(process_id: str, civic: CivicDep, log: LogDep, roll: RollDep) -> ProcessDetail:
     st = _state(civic, process_id)
     manifest = decode_entry(log.entry(st.index)).obj  # exactly the fields the institution signed
@@ -127,7 +134,9 @@ def get_process(process_id: str, civic: CivicDep, log: LogDep, roll: RollDep) ->
     )
 
 
-@router.get("/{process_id}/tally", summary="The recount of a process so far")
+@router.get(
+    "/{process_id}/tally", summary="The recount of a process so far", responses=_UNKNOWN_PROCESS
+)
 def get_tally(process_id: str, civic: CivicDep) -> dict[str, Any]:
     _state(civic, process_id)
     return civic.tally(process_id)
@@ -145,14 +154,25 @@ _ENTRY_BODY = {
 }
 
 
+def _is_json(content_type: str) -> bool:
+    """``application/json``, with any parameters (RFC 9110 §8.3.1) but a charset
+    other than UTF-8, the only one JSON has (RFC 8259 §8.1)."""
+    media_type, *params = content_type.split(";")
+    if media_type.strip().lower() != "application/json":
+        return False
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            return False
+    return True
+
+
 async def _read_entry(request: Request) -> bytes:
     """The body, refused unless JSON and at most ``MAX_ENTRY_SIZE`` bytes.
 
     Never more than ``MAX_ENTRY_SIZE`` + one chunk is held, whatever the
     client announces or sends."""
-    media_type, _, params = request.headers.get("content-type", "").partition(";")
-    charset = params.strip().lower().removeprefix("charset=").strip('"')
-    if media_type.strip().lower() != "application/json" or charset not in ("", "utf-8"):
+    if not _is_json(request.headers.get("content-type", "")):
         raise ApiError(
             415,
             "unsupported_media_type",
@@ -178,16 +198,18 @@ async def _read_entry(request: Request) -> bytes:
     summary="Append an entry (any kind); the receipt once it is committed",
     dependencies=[RateLimited],
     openapi_extra=_ENTRY_BODY,
-    responses={
-        400: {"description": "malformed entry (not_canonical, malformed_json, bad_base64, ...)"},
-        403: {"description": "the author signature does not verify (bad_entry_signature)"},
-        404: {"description": "unknown_process"},
-        409: {"description": "conflicts with the process's state (already_signed, ...)"},
-        413: {"description": "entry_too_large"},
-        415: {"description": "unsupported_media_type"},
-        422: {"description": "breaks a rule of its process (bad_credential, ...)"},
-        429: {"description": "rate_limited"},
-    },
+    responses=error_responses(
+        {
+            400: "malformed entry (not_canonical, malformed_json, bad_base64, ...)",
+            403: "the author signature does not verify (bad_entry_signature)",
+            404: "unknown_process",
+            409: "conflicts with the process's state (already_signed, ...)",
+            413: "entry_too_large",
+            415: "unsupported_media_type",
+            422: "breaks a rule of its process (bad_credential, ...)",
+            429: "rate_limited",
+        }
+    ),
 )
 async def post_entry(request: Request, response: Response, civic: CivicDep) -> ReceiptOut:
     leaf = await _read_entry(request)
@@ -201,7 +223,11 @@ async def post_entry(request: Request, response: Response, civic: CivicDep) -> R
     return ReceiptOut(**receipt.to_json())
 
 
-@entries.get("/{index}/receipt", summary="A receipt for the entry at this index")
+@entries.get(
+    "/{index}/receipt",
+    summary="A receipt for the entry at this index",
+    responses=error_responses({400: INVALID_PARAMETER, 404: "no_entry: beyond the log"}),
+)
 def get_receipt(
     index: Annotated[int, Path(ge=0, le=MAX_INDEX)], log: LogDep, response: Response
 ) -> ReceiptOut:

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import KeyringDep, RateLimited, RollDep
+from api.errors import INVALID_PARAMETER, error_responses
 from ledger.issuance import MAX_SHARES, issue, issued_count, roll_size
 from verifier.credential import CREDENTIAL_SIZE
 from verifier.entries import b64decode, b64encode
@@ -65,12 +66,14 @@ class IssuanceInfo(BaseModel):
     "/{process_id}",
     summary="Ask for a blind credential with a one-time code",
     dependencies=[RateLimited],
-    responses={
-        400: {"description": "bad_code, bad_base64, bad_blinded_point, bad_share_index, ..."},
-        404: {"description": "unknown_code, unknown_process"},
-        409: {"description": "already_issued, blinded_mismatch"},
-        429: {"description": "rate_limited"},
-    },
+    responses=error_responses(
+        {
+            400: f"{INVALID_PARAMETER}; bad_code, bad_base64, bad_blinded_point, bad_share_index",
+            404: "unknown_code, unknown_process",
+            409: "already_issued, blinded_mismatch",
+            429: "rate_limited",
+        }
+    ),
 )
 def request_credential(
     process_id: str,
@@ -85,7 +88,11 @@ def request_credential(
     return BlindSignature(blind_signature=b64encode(answer))
 
 
-@router.get("/{process_id}", summary="How many credentials were issued, and the issuer's key")
+@router.get(
+    "/{process_id}",
+    summary="How many credentials were issued, and the issuer's key",
+    responses=error_responses({404: "unknown_process: no issuer key for this process here"}),
+)
 def get_issuance(process_id: str, roll: RollDep, keyring: KeyringDep) -> IssuanceInfo:
     record = keyring.record(process_id)
     return IssuanceInfo(

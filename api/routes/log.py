@@ -13,10 +13,11 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from api.deps import LogDep
+from api.errors import INVALID_PARAMETER, ApiError, error_responses
 from verifier.tiles import parse_tile_path
 
 __all__ = ["router"]
@@ -61,7 +62,12 @@ class LogInfo(BaseModel):
     root: str
 
 
-@router.get("/checkpoint", response_class=Response, summary="Latest signed checkpoint")
+@router.get(
+    "/checkpoint",
+    response_class=Response,
+    summary="Latest signed checkpoint",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def get_checkpoint(log: LogDep) -> Response:
     cp = log.checkpoint()
     return Response(
@@ -69,8 +75,30 @@ def get_checkpoint(log: LogDep) -> Response:
     )
 
 
-@router.get("/tile/{path:path}", response_class=Response, summary="C2SP tlog-tiles tile")
-def get_tile(log: LogDep, path: str) -> Response:
+@router.get(
+    "/tile/{path:path}",
+    response_class=Response,
+    summary="C2SP tlog-tiles tile",
+    responses={
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }
+        },
+        **error_responses(
+            {
+                400: "bad_tile_path: not a tile path of C2SP tlog-tiles",
+                404: "no_tile: the log is not that large yet",
+            }
+        ),
+    },
+)
+def get_tile(log: LogDep, path: str, request: Request) -> Response:
+    # The route's pattern ends in ``$``, which also matches before a final
+    # newline: ``/tile/0/000%0A`` would serve tile 0/000, immutable, under a
+    # path that is not the tile's.
+    if not request.scope["path"].endswith("/tile/" + path):
+        raise ApiError(400, "bad_tile_path", f"not a tlog-tiles path: {request.scope['path']!r}")
     ref = parse_tile_path("tile/" + path)
     if ref.entries:
         body = log.entry_bundle(ref.index, ref.width)
@@ -93,6 +121,12 @@ def get_info(log: LogDep) -> LogInfo:
     "/log/checkpoints/{size}",
     response_class=Response,
     summary="The signed checkpoint of exactly this size",
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **error_responses(
+            {400: INVALID_PARAMETER, 404: "no_checkpoint: none was signed at this size"}
+        ),
+    },
 )
 def get_checkpoint_at(log: LogDep, size: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> Response:
     cp = log.checkpoint_at(size)
@@ -101,13 +135,28 @@ def get_checkpoint_at(log: LogDep, size: Annotated[int, Path(ge=0, le=MAX_INDEX)
     )
 
 
-@router.get("/log/entries/{index}", summary="One entry and its leaf hash")
+@router.get(
+    "/log/entries/{index}",
+    summary="One entry and its leaf hash",
+    responses=error_responses(
+        {400: f"{INVALID_PARAMETER}; size_beyond_log: the index is not below the log's size"}
+    ),
+)
 def get_entry(log: LogDep, index: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> Entry:
     data = log.entry(index)
     return Entry(index=index, data=b64(data), leaf_hash=b64(log.leaf_hash(index)))
 
 
-@router.get("/log/proof/inclusion", summary="RFC 9162 inclusion proof")
+@router.get(
+    "/log/proof/inclusion",
+    summary="RFC 9162 inclusion proof",
+    responses=error_responses(
+        {
+            400: f"{INVALID_PARAMETER}; bad_index: index not below size; "
+            "size_beyond_log: size beyond the log"
+        }
+    ),
+)
 def get_inclusion_proof(
     log: LogDep,
     index: Size,
@@ -125,7 +174,16 @@ def get_inclusion_proof(
     )
 
 
-@router.get("/log/proof/consistency", summary="RFC 9162 consistency proof")
+@router.get(
+    "/log/proof/consistency",
+    summary="RFC 9162 consistency proof",
+    responses=error_responses(
+        {
+            400: f"{INVALID_PARAMETER}; bad_size: size1 above size2; "
+            "size_beyond_log: size2 beyond the log"
+        }
+    ),
+)
 def get_consistency_proof(
     log: LogDep,
     size1: Annotated[int, Query(ge=1, le=MAX_INDEX)],

@@ -417,6 +417,43 @@ def test_body_size_and_media_type(world: World) -> None:
     svc.append(ballot)
 
 
+def test_media_type_parameters(svc: Service) -> None:
+    """``application/json`` with any parameters is JSON, unless it names a
+    charset other than UTF-8; the charset used to be read from the first
+    parameter only."""
+    _, codes = svc.open_process("pet", "petition", people=2)
+    signatures = [svc.citizen("pet", code).ballot() for code in codes]
+    for content_type in (
+        "application/json; charset=latin-1",
+        "application/json; profile=x; charset=utf-16",
+        "application/json-seq",
+        "text/json",
+    ):
+        r = svc.post(signatures[0], {"Content-Type": content_type})
+        assert_error(r, 415, "unsupported_media_type")
+    for leaf, content_type in zip(
+        signatures,
+        ('Application/JSON; profile="urne"; charset="UTF-8"', "application/json;charset=utf-8;"),
+        strict=True,
+    ):
+        r = svc.post(leaf, {"Content-Type": content_type})
+        assert r.status_code == 201, (content_type, r.text)
+    assert svc.client.get("/processes/pet/tally").json()["signatures"] == 2
+
+
+@pytest.mark.parametrize(
+    ("leaf", "code"),
+    [
+        (b"[" * 50_000, "malformed_json"),
+        (b'{"v":' + b"9" * 5000 + b"}", "not_canonical"),
+    ],
+    ids=["deep-nesting", "huge-integer"],
+)
+def test_pathological_json_is_refused_as_such(svc: Service, leaf: bytes, code: str) -> None:
+    assert_error(svc.post(leaf), 400, code)
+    assert svc.log.size == 0
+
+
 # --------------------------------------------------------------------------
 # Privacy, rate limit, OpenAPI
 # --------------------------------------------------------------------------

@@ -72,6 +72,8 @@ def test_tiles(client: tuple[TestClient, Log]) -> None:
         ("/tile/entries/003", 404, "no_tile"),
         ("/tile/99/000", 400, "bad_tile_path"),
         ("/tile/banana", 400, "bad_tile_path"),
+        ("/tile/0/000%0A", 400, "bad_tile_path"),  # was tile 0/000, under another path
+        ("/tile/entries/002.p/188%0A", 400, "bad_tile_path"),
         ("/log/proof/inclusion?index=700", 400, "bad_index"),
         ("/log/proof/inclusion?index=0&size=701", 400, "size_beyond_log"),
         ("/log/proof/inclusion?index=-1", 400, "invalid_parameter"),
@@ -92,6 +94,50 @@ def test_refusals_have_stable_codes(
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code
     assert r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/checkpoint", "GET"),
+        ("DELETE", "/tile/0/000", "GET"),
+        ("PUT", "/log/entries/1", "GET"),
+        ("TRACE", "/log/proof/inclusion", "GET"),
+        ("GET", "/entries", "POST"),
+    ],
+)
+def test_another_method_is_405_with_allow(
+    client: tuple[TestClient, Log], method: str, path: str, allow: str
+) -> None:
+    """Found by schemathesis: the 405 lost Starlette's ``Allow`` header (RFC 9110 §15.5.6)."""
+    c, _ = client
+    r = c.request(method, path)
+    assert r.status_code == 405, r.text
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["allow"] == allow
+
+
+def test_openapi_documents_each_refusal_with_the_error_body(
+    client: tuple[TestClient, Log],
+) -> None:
+    c, _ = client
+    schema = c.get("/openapi.json").json()
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    for path, statuses in {
+        "/tile/{path}": {"400", "404"},
+        "/log/checkpoints/{size}": {"400", "404"},
+        "/log/entries/{index}": {"400"},
+        "/log/proof/inclusion": {"400"},
+        "/log/proof/consistency": {"400"},
+    }.items():
+        responses = schema["paths"][path]["get"]["responses"]
+        assert set(responses) == {"200", *statuses}, path  # no 422: parameters fail with 400
+        for status in statuses:
+            assert responses[status]["content"]["application/json"]["schema"] == error
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    assert schema["paths"]["/checkpoint"]["get"]["responses"]["200"]["content"] == {
+        "text/plain": {"schema": {"type": "string"}}
+    }
 
 
 def test_inclusion_proof_endpoint(client: tuple[TestClient, Log]) -> None:
