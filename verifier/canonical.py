@@ -88,6 +88,12 @@ def parse_canonical(data: bytes) -> dict[str, Any]:
         )
     except json.JSONDecodeError as exc:
         raise FormatError(f"entry is not JSON: {exc}", code="malformed_json") from exc
+    except RecursionError as exc:
+        raise FormatError("entry is nested too deeply", code="malformed_json") from exc
+    except ValueError as exc:  # an integer literal beyond sys.get_int_max_str_digits()
+        raise FormatError(
+            f"entry has an integer beyond ±(2**53-1): {exc}", code="not_canonical"
+        ) from exc
     if not isinstance(obj, dict):
         raise FormatError(
             f"an entry is a JSON object, found {type(obj).__name__}", code="malformed_json"
