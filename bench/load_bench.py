@@ -267,14 +267,14 @@ def _wait_ready(base: str, alive: Any, what: str) -> None:
 
 @contextlib.contextmanager
 def uvicorn_server(
-    factory: str, workers: int, http: str, env: dict[str, str]
+    factory: str, workers: int, http: str, env: dict[str, str], loop: str = "auto"
 ) -> Iterator[tuple[int, int]]:
     """``python -m uvicorn --factory load_bench:<factory>``; yields (port, pid)."""
     port = _free_port()
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", f"load_bench:{factory}",
         "--app-dir", str(BENCH), "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--http", http, "--loop", "asyncio",
+        "--workers", str(workers), "--http", http, "--loop", loop,
         "--log-level", "warning", "--no-access-log", "--backlog", "4096",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
@@ -632,7 +632,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--gen-procs", type=int, default=1, help="load generator processes")
-    parser.add_argument("--http", default="h11", help="uvicorn --http (h11, httptools)")
+    parser.add_argument(
+        "--http",
+        default="auto",
+        help="uvicorn --http: auto (httptools when installed, as urne serve), h11, httptools",
+    )
     parser.add_argument(
         "--credential-batch",
         type=int,
