@@ -1,0 +1,1 @@
+"""End to end: the real ``urne serve`` process, the real command lines, real HTTP."""
