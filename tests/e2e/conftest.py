@@ -18,18 +18,15 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx2
 import pytest
-import sqlalchemy as sa
 
-PG_URL = os.environ.get(
-    "URNE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from tests.conftest import postgres_schema
+
 ORIGIN = "e2e.urne.test/log"
 #: Seconds a server gets to answer ``/healthz``, and to stop once asked to.
 START_TIMEOUT = 30.0
@@ -217,36 +214,6 @@ class Deployment:
                 print(f"--- output of urne serve ({server.output_path.name}) ---\n{text}")
 
 
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """The URL of a fresh, empty schema on the real PostgreSQL server, dropped
-    afterwards.
-
-    Skips when the server is unreachable, except under CI=true, where it fails:
-    a production-engine test must never pass by not running.
-    """
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        msg = f"PostgreSQL not reachable at {PG_URL}: {exc.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    schema = f"urne_e2e_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
@@ -258,7 +225,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
     stopped, and only then is the PostgreSQL schema dropped."""
     with ExitStack() as stack:
         if request.param == "postgres":
-            url = stack.enter_context(postgres_schema())
+            url = stack.enter_context(postgres_schema("urne_e2e"))
         else:
             url = f"sqlite:///{tmp_path / 'urne.db'}"
         dep = Deployment(request.param, url, tmp_path)

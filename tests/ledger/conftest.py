@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from ledger import Log
-
-PG_URL = os.environ.get(
-    "URNE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from tests.conftest import postgres_schema
 
 
 @pytest.fixture
@@ -27,28 +21,7 @@ def log(tmp_path: Path) -> Iterator[Log]:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty schema on the real PostgreSQL server; dropped afterwards.
-
-    Skips when the server is unreachable, except under CI=true, where it fails:
-    a production-engine test must never pass by not running.
-    """
-    admin = sa.create_engine(PG_URL)
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        msg = f"PostgreSQL not reachable at {PG_URL}: {exc.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    schema = f"urne_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    """A fresh, empty schema on the real PostgreSQL server; dropped afterwards
+    (skipped when unreachable, failed under CI=true)."""
+    with postgres_schema("urne_test") as url:
+        yield url
