@@ -55,6 +55,7 @@ import nacl.signing
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from api.deps import read_body
 from api.errors import ApiError
 from ledger.institutions import institution_key, use_nonce
 
@@ -352,19 +353,6 @@ def _unsigned(message: str) -> ApiError:
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_large = ApiError(413, "body_too_large", f"this request's body is at most {limit} bytes")
-    announced = request.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
-
-
 def signed(max_body: int = MAX_SIGNED_BODY) -> Callable[[Request], Awaitable[SignedRequest]]:
     """A dependency that admits only a request signed by a registered
     institution (the checks are in the module docstring)."""
@@ -384,7 +372,11 @@ def signed(max_body: int = MAX_SIGNED_BODY) -> Callable[[Request], Awaitable[Sig
             raise ApiError(
                 401, "unknown_institution", f"no institution {params.keyid!r} is registered here"
             )
-        body = await _read_body(request, max_body)
+        body = await read_body(
+            request,
+            max_body,
+            ApiError(413, "body_too_large", f"this request's body is at most {max_body} bytes"),
+        )
         if not hmac.compare_digest(hashlib.sha256(body).digest(), claimed):
             raise ApiError(
                 400, "bad_content_digest", "the body's SHA-256 is not the Content-Digest"

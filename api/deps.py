@@ -37,6 +37,7 @@ __all__ = [
     "get_log",
     "get_roll",
     "rate_limited",
+    "read_body",
 ]
 
 
@@ -58,6 +59,21 @@ def get_roll(request: Request) -> Engine:
 def get_keyring(request: Request) -> IssuerKeyring:
     keyring: IssuerKeyring = request.app.state.keyring
     return keyring
+
+
+async def read_body(request: Request, limit: int, too_large: ApiError) -> bytes:
+    """The request's body, refused with ``too_large`` as soon as it is known to
+    exceed ``limit`` bytes: by its Content-Length, else while it streams in
+    (never held whole beyond the limit)."""
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
 
 
 LogDep = Annotated[Log, Depends(get_log)]

@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
-__all__ = ["SEQUENCER_LOCK_ID", "create_engine", "is_postgres", "normalise_url"]
+__all__ = ["SEQUENCER_LOCK_ID", "create_engine", "is_postgres", "normalise_url", "write_connection"]
 
 #: Key of the PostgreSQL advisory lock held by the sequencer while it appends.
 SEQUENCER_LOCK_ID = 0x75726E65  # "urne"
@@ -47,6 +47,13 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
         _sqlite_setup(engine)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def write_connection(engine: Engine) -> Connection:
+    """A connection whose transactions take the write lock at once on SQLite
+    (``BEGIN IMMEDIATE``, set up by :func:`_sqlite_setup`); on PostgreSQL the
+    callers lock what they change (advisory lock, ``FOR UPDATE``)."""
+    return engine.connect().execution_options(urne_begin="IMMEDIATE")
 
 
 def _sqlite_setup(engine: Engine) -> None:

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
+from ledger.db import write_connection
 from ledger.errors import InvalidRequest
 from ledger.institution_models import Institution, InstitutionNonce, InstitutionProcess
 from ledger.issuance import IssuerKeyExists, IssuerKeyring, IssuerRecord
@@ -76,11 +77,6 @@ def check_name(name: object) -> str:
     return name
 
 
-def _write(engine: Engine) -> Connection:
-    """Transactions that take SQLite's write lock at once (as ``ledger.issuance``)."""
-    return engine.connect().execution_options(urne_begin="IMMEDIATE")
-
-
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
@@ -95,7 +91,7 @@ def add_institution(engine: Engine, name: str, public_key: bytes) -> RegisteredI
         )
     added = datetime.now(UTC).replace(microsecond=0)
     try:
-        with _write(engine) as conn, conn.begin():
+        with write_connection(engine) as conn, conn.begin():
             if conn.execute(
                 sa.select(_institution.c.name).where(_institution.c.name == name)
             ).first():
@@ -148,7 +144,7 @@ def use_nonce(
     requests made more than ``window`` seconds before ``now``: such a request is
     refused as stale, whatever its nonce."""
     try:
-        with _write(engine) as conn, conn.begin():
+        with write_connection(engine) as conn, conn.begin():
             conn.execute(_nonce.delete().where(_nonce.c.created < now - window))
             seen = conn.execute(
                 sa.select(_nonce.c.created).where(
@@ -189,7 +185,7 @@ def create_issuer_key(
     either already is refused (``issuer_key_exists``)."""
     created = datetime.now(UTC).replace(microsecond=0)
     try:
-        with _write(engine) as conn, conn.begin():
+        with write_connection(engine) as conn, conn.begin():
             owner = conn.execute(
                 sa.select(_owner.c.institution).where(_owner.c.process_id == process_id)
             ).first()

@@ -57,7 +57,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.db import create_engine
+from ledger.db import create_engine, write_connection
 from ledger.errors import InvalidRequest, LedgerError, NotFound
 from ledger.issuance_models import RollPerson, RollShare
 from ledger.keys import UnsafeKeyFile
@@ -524,12 +524,6 @@ def open_roll(url: str) -> Engine:
     return engine
 
 
-def _write(engine: Engine) -> Connection:
-    """A connection whose transactions take the write lock at once on SQLite
-    (``BEGIN IMMEDIATE``); on PostgreSQL, rows are locked ``FOR UPDATE``."""
-    return engine.connect().execution_options(urne_begin="IMMEDIATE")
-
-
 @dataclass(frozen=True, slots=True, repr=False)
 class RollImport:
     """What an import added: ``codes`` maps each new person to their one-time code.
@@ -621,7 +615,7 @@ def _store(
 ) -> RollImport:
     """Add ``persons`` to the roll in one transaction: all of them or none."""
     try:
-        with _write(engine) as conn, conn.begin():
+        with write_connection(engine) as conn, conn.begin():
             existing = _existing(conn, process_id, _roll.c.person, persons)
             if existing and not skip_existing:
                 shown = ", ".join(repr(p) for p in [p for p in persons if p in existing][:5])
@@ -743,7 +737,7 @@ def replace_code(engine: Engine, keyring: IssuerKeyring, process_id: str, person
     the old code stops working. Refused once they have been answered."""
     _check_process_id(process_id)
     roll_key = keyring._roll_key(process_id, create=False)
-    with _write(engine) as conn, conn.begin():
+    with write_connection(engine) as conn, conn.begin():
         row = conn.execute(
             sa.select(_roll.c.issued)
             .where(_roll.c.process_id == process_id, _roll.c.person == person)
@@ -838,7 +832,7 @@ def issue(
         )
     digest = _code_hash(roll_key, process_id, raw)
     shared = record.shares > 1
-    with _write(engine) as conn, conn.begin():
+    with write_connection(engine) as conn, conn.begin():
         row = conn.execute(
             sa.select(_roll.c.person, _roll.c.code_hash, _roll.c.issued, _roll.c.blinded_hash)
             .where(_roll.c.process_id == process_id, _roll.c.code_hash == digest)

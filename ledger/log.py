@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.db import SEQUENCER_LOCK_ID, create_engine, is_postgres
+from ledger.db import SEQUENCER_LOCK_ID, create_engine, is_postgres, write_connection
 from ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound
 from ledger.keys import load_or_create_log_key
 from ledger.migrate import upgrade
@@ -205,7 +205,7 @@ class Log:
         return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
 
     def _write_connection(self) -> Connection:
-        return self.engine.connect().execution_options(urne_begin="IMMEDIATE")
+        return write_connection(self.engine)
 
     def _lock(self, conn: Connection) -> None:
         """Hold the sequencer lock until ``conn``'s transaction ends.

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CivicDep, LogDep, RateLimited, RollDep
+from api.deps import CivicDep, LogDep, RateLimited, RollDep, read_body
 from api.errors import INVALID_PARAMETER, ApiError, error_responses
 from ledger import MAX_ENTRY_SIZE
 from ledger.civic import CivicRecord
@@ -181,15 +181,7 @@ async def _read_entry(request: Request) -> bytes:
     too_large = ApiError(
         413, "entry_too_large", f"an entry is at most {MAX_ENTRY_SIZE} bytes (docs/entries.md)"
     )
-    announced = request.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > MAX_ENTRY_SIZE:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_ENTRY_SIZE:
-            raise too_large
-    return bytes(body)
+    return await read_body(request, MAX_ENTRY_SIZE, too_large)
 
 
 @entries.post(
