@@ -41,22 +41,22 @@ __all__ = [
 ]
 
 
-def get_log(request: Request) -> Log:
+async def get_log(request: Request) -> Log:
     log: Log = request.app.state.log
     return log
 
 
-def get_civic(request: Request) -> CivicRecord:
+async def get_civic(request: Request) -> CivicRecord:
     civic: CivicRecord = request.app.state.civic
     return civic
 
 
-def get_roll(request: Request) -> Engine:
+async def get_roll(request: Request) -> Engine:
     roll: Engine = request.app.state.roll
     return roll
 
 
-def get_keyring(request: Request) -> IssuerKeyring:
+async def get_keyring(request: Request) -> IssuerKeyring:
     keyring: IssuerKeyring = request.app.state.keyring
     return keyring
 
@@ -140,7 +140,7 @@ class TokenBuckets:
             return wait
 
 
-def rate_limited(request: Request) -> None:
+async def rate_limited(request: Request) -> None:
     """Refuse with 429 ``rate_limited`` when the client's bucket is empty.
 
     Behind a reverse proxy, run uvicorn with ``--proxy-headers`` and

@@ -277,6 +277,9 @@ def uvicorn_server(
         "--workers", str(workers), "--http", http, "--loop", loop,
         "--log-level", "warning", "--no-access-log", "--backlog", "4096",
     ]  # fmt: skip
+    profile = os.environ.get("LOAD_BENCH_PROFILE")  # py-spy collapsed stacks of the server
+    if profile:
+        cmd = ["py-spy", "record", "--format", "raw", "--threads", "-o", profile, "--", *cmd]
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
     try:
         _wait_ready(f"http://127.0.0.1:{port}", lambda: proc.poll() is None, factory)

@@ -18,6 +18,8 @@ and times only against checkpoints.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +32,7 @@ from verifier.credential import invalid_credentials, verify_credential
 from verifier.entries import Ballot, Entry, Paper, decode_entry
 from verifier.errors import VerificationError
 from verifier.process import EntryRefused, ProcessState, Registry
+from verifier.receipt import Receipt
 
 __all__ = ["CivicRecord", "CredentialBatcher"]
 
@@ -45,41 +48,67 @@ def _parse_time(s: str) -> datetime:
 
 
 class _Check:
-    __slots__ = ("error", "item", "ok", "public_key")
+    """One credential to verify, and where its answer goes: a thread's future,
+    or an asyncio future settled on its own event loop."""
+
+    __slots__ = ("afuture", "error", "future", "item", "loop", "ok", "public_key")
 
     def __init__(self, public_key: bytes, item: tuple[str, bytes, bytes]) -> None:
         self.public_key = public_key
         self.item = item
         self.ok: bool | None = None
         self.error: BaseException | None = None
+        self.future: Future[bool] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.afuture: asyncio.Future[bool] | None = None
+
+
+def _settle(checks: list[_Check]) -> None:
+    """On the event loop: hand each waiting coroutine its answer."""
+    for check in checks:
+        fut = check.afuture
+        if fut is None or fut.done():  # the request was cancelled meanwhile
+            continue
+        if check.error is not None:
+            fut.set_exception(check.error)
+        else:
+            fut.set_result(bool(check.ok))
 
 
 class CredentialBatcher:
     """Verifies the credentials of ballots checked at the same time, together.
 
-    Each caller (a request's worker thread) queues its credential and waits.
-    At most ``parallel`` callers at a time verify: each takes every queued
-    credential (up to ``max_batch``), its own or others', and checks them in
-    one :func:`~verifier.credential.invalid_credentials` call per issuer key
-    (one random linear combination and two pairings for the lot; failing
-    halves are re-checked until the bad credentials stand alone). So batches
-    grow with load by themselves, no caller ever waits for a timer, and a lone
-    ballot is verified at once with :func:`~verifier.credential.verify_credential`.
+    Callers queue their credential and wait: a thread with :meth:`verify`, a
+    coroutine with :meth:`verify_async` (which holds no thread meanwhile). Up
+    to ``parallel`` verifier threads each take every queued credential (up to
+    ``max_batch``) and check them in one
+    :func:`~verifier.credential.invalid_credentials` call per issuer key (one
+    random linear combination and two pairings for the lot; failing halves are
+    re-checked until the bad credentials stand alone). So batches grow with
+    load by themselves, nobody waits for a timer, and a lone ballot is
+    verified at once with :func:`~verifier.credential.verify_credential`. The
+    answers of a batch reach an event loop in one call, not one per ballot.
 
     The answer for each credential is exactly :func:`verify_credential`'s,
     except with probability at most 2**-128 per batch (docs/credentials.md
     §3.4): a bad credential is refused alone, whatever shares its batch. The
     BLS library releases the GIL, so ``parallel`` batches use as many cores.
+    Verifier threads start when work arrives and end after ``idle`` seconds
+    without any.
     """
 
-    def __init__(self, *, max_batch: int = 256, parallel: int | None = None) -> None:
+    def __init__(
+        self, *, max_batch: int = 256, parallel: int | None = None, idle: float = 1.0
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.max_batch = max_batch
         self.parallel = max(1, parallel if parallel is not None else os.cpu_count() or 1)
+        self.idle = idle
         self._cond = threading.Condition(threading.Lock())
         self._queued: list[_Check] = []
-        self._running = 0
+        self._threads = 0
+        self._waiting = 0
         #: how many batches were verified, and how many credentials in all
         self.batches = 0
         self.verified = 0
@@ -92,28 +121,51 @@ class CredentialBatcher:
 
     def verify(self, public_key: bytes, process_id: str, pseudonym: bytes, cred: bytes) -> bool:
         """Whether ``cred`` is the issuer's credential for this process and pseudonym."""
-        mine = _Check(public_key, (process_id, pseudonym, cred))
+        check = _Check(public_key, (process_id, pseudonym, cred))
+        check.future = Future()
+        self._enqueue(check)
+        return check.future.result()
+
+    def verify_async(
+        self, public_key: bytes, process_id: str, pseudonym: bytes, cred: bytes
+    ) -> asyncio.Future[bool]:
+        """:meth:`verify`, awaited on the running event loop."""
+        check = _Check(public_key, (process_id, pseudonym, cred))
+        check.loop = asyncio.get_running_loop()
+        check.afuture = check.loop.create_future()
+        self._enqueue(check)
+        return check.afuture
+
+    def _enqueue(self, check: _Check) -> None:
         with self._cond:
-            self._queued.append(mine)
-            while mine.ok is None and mine.error is None:
-                if self._queued and self._running < self.parallel:
-                    batch = self._queued[: self.max_batch]
-                    del self._queued[: self.max_batch]
-                    self._running += 1
-                    self._cond.release()
-                    try:
-                        self._verify(batch)
-                    finally:
-                        self._cond.acquire()
-                        self._running -= 1
-                        self.batches += 1
-                        self.verified += len(batch)
-                        self._cond.notify_all()
-                else:
-                    self._cond.wait()
-        if mine.error is not None:
-            raise mine.error
-        return bool(mine.ok)
+            self._queued.append(check)
+            if self._waiting:
+                self._cond.notify()
+            elif self._threads < self.parallel:
+                self._threads += 1
+                threading.Thread(target=self._work, name="urne-credentials", daemon=True).start()
+
+    def _work(self) -> None:
+        with self._cond:
+            while True:
+                if not self._queued:
+                    self._waiting += 1
+                    self._cond.wait(self.idle)
+                    self._waiting -= 1
+                    if not self._queued:  # idle: end (a new thread starts with new work)
+                        self._threads -= 1
+                        return
+                    continue
+                batch = self._queued[: self.max_batch]
+                del self._queued[: self.max_batch]
+                self._cond.release()
+                try:
+                    self._verify(batch)
+                    self._answer(batch)
+                finally:
+                    self._cond.acquire()
+                    self.batches += 1
+                    self.verified += len(batch)
 
     @staticmethod
     def _verify(batch: Sequence[_Check]) -> None:
@@ -132,7 +184,32 @@ class CredentialBatcher:
             for check in batch:
                 if check.ok is None:
                     check.error = exc
-            raise
+
+    @staticmethod
+    def _answer(batch: Sequence[_Check]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Check]] = {}
+        for check in batch:
+            if check.loop is not None:
+                by_loop.setdefault(check.loop, []).append(check)
+            elif check.future is not None:
+                if check.error is not None:
+                    check.future.set_exception(check.error)
+                else:
+                    check.future.set_result(bool(check.ok))
+        for loop, checks in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(_settle, checks)
+
+
+#: Entries up to this size are decoded on the event loop (docs/performance.md).
+_DECODE_ON_LOOP = 4096
+
+
+def _bad_credential() -> EntryRefused:
+    return EntryRefused(
+        "the credential is not the issuer's for this process and pseudonym",
+        code="bad_credential",
+    )
 
 
 class CivicRecord:
@@ -175,9 +252,10 @@ class CivicRecord:
                 self.anomalies.append((index, f"{exc.code}: {exc}"))
             self._size = index + 1
 
-    def admit(self, index: int, data: bytes) -> None:
+    def admit(self, index: int, data: bytes, hint: Any = None) -> None:
+        """``hint``: the entry as :meth:`submit` decoded it from ``data``."""
         with self._lock:
-            entry = decode_entry(data)
+            entry = hint if isinstance(hint, Entry) else decode_entry(data)
             self._registry.check(entry, index)
             self._registry.apply(entry, index)
             self._size = index + 1
@@ -192,6 +270,14 @@ class CivicRecord:
 
     def precheck(self, leaf: bytes) -> Entry:
         """The stateless checks, before sequencing: form, deadlines, credential."""
+        entry, credential = self._prepare(leaf)
+        if credential is not None and not self.credentials.verify(*credential):
+            raise _bad_credential()
+        return entry
+
+    def _prepare(self, leaf: bytes) -> tuple[Entry, tuple[bytes, str, bytes, bytes] | None]:
+        """Form and deadlines; for a ballot, the credential still to verify
+        (issuer key, process, pseudonym, credential)."""
         entry = decode_entry(leaf)
         body = entry.body
         if isinstance(body, Ballot | Paper):
@@ -202,14 +288,9 @@ class CivicRecord:
                 raise EntryRefused(f"process {p.id!r} opens at {p.opens}", code="process_not_open")
             if now >= _parse_time(p.closes):
                 raise EntryRefused(f"process {p.id!r} closed at {p.closes}", code="process_ended")
-            if isinstance(body, Ballot) and not self.credentials.verify(
-                p.issuer_key, p.id, body.pseudonym, body.credential
-            ):
-                raise EntryRefused(
-                    "the credential is not the issuer's for this process and pseudonym",
-                    code="bad_credential",
-                )
-        return entry
+            if isinstance(body, Ballot):
+                return entry, (p.issuer_key, p.id, body.pseudonym, body.credential)
+        return entry, None
 
     def _known(self, process_id: str) -> ProcessState:
         """The process, catching up on the log first if another service process
@@ -225,19 +306,35 @@ class CivicRecord:
     def submit(self, leaf: bytes) -> Future[int]:
         """Check and queue an entry; the future gives its index once committed,
         or raises the reason it was refused."""
-        self.precheck(leaf)
-        inner = self.log.submit([leaf])
+        entry = self.precheck(leaf)
+        inner = self.log.submit_for_receipt(leaf, entry)
         out: Future[int] = Future()
 
-        def done(f: Future[range]) -> None:
+        def done(f: Future[Receipt]) -> None:
             exc = f.exception()
             if exc is not None:
                 out.set_exception(exc)
             else:
-                out.set_result(f.result()[0])
+                out.set_result(f.result().index)
 
         inner.add_done_callback(done)
         return out
+
+    async def submit_async(self, leaf: bytes) -> Receipt:
+        """Check and append an entry on the running event loop, holding no
+        thread while the credential is verified and the batch commits; returns
+        the entry's receipt, made from what the sequencer has just committed.
+
+        Decoding a ballot (a few hundred bytes) costs less than handing it to a
+        thread; a large entry (a manifest with many proposals, a result) is
+        decoded in a worker thread so as not to hold the event loop."""
+        if len(leaf) <= _DECODE_ON_LOOP:
+            entry, credential = self._prepare(leaf)
+        else:
+            entry, credential = await asyncio.to_thread(self._prepare, leaf)
+        if credential is not None and not await self.credentials.verify_async(*credential):
+            raise _bad_credential()
+        return await asyncio.wrap_future(self.log.submit_for_receipt(leaf, entry))
 
     def append(self, leaf: bytes) -> int:
         """Submit and wait for the commit; returns the entry's index."""

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -69,7 +69,11 @@ class Admission(Protocol):
 
     def replay(self, index: int, data: bytes) -> None: ...
 
-    def admit(self, index: int, data: bytes) -> None: ...
+    def admit(self, index: int, data: bytes, hint: Any = None) -> None:
+        """Record ``data`` at ``index`` or raise the refusal. ``hint`` is what
+        the submitter passed along (:meth:`Log.submit_for_receipt`): the
+        admission's own business, for example the entry already decoded."""
+        ...
 
     def reset(self) -> None: ...
 
@@ -82,6 +86,40 @@ class StoredCheckpoint:
     root: bytes
     text: str
     created_at: datetime
+
+
+class CommittedBatch:
+    """What one committed batch appended, kept by the sequencer just long enough
+    to answer each submission of the batch with its receipt: the checkpoint it
+    signed, and the tree's border before it with the new leaves' hashes, from
+    which every inclusion proof in that checkpoint follows with no read
+    (:func:`verifier.merkle.appended_nodes`)."""
+
+    __slots__ = ("_before", "_leaf_hashes", "_nodes", "checkpoint", "first")
+
+    def __init__(
+        self,
+        checkpoint: StoredCheckpoint,
+        before: merkle.CompactRange,
+        leaf_hashes: Sequence[bytes],
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.first = before.size
+        self._before = before
+        self._leaf_hashes = leaf_hashes
+        self._nodes: dict[merkle.Node, bytes] | None = None
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """The proof of entry ``index`` (appended by this batch) in its checkpoint.
+        The nodes are made on the first call (by the sequencer's thread only)."""
+        if not self.first <= index < self.checkpoint.size:
+            raise InvalidRequest(
+                f"entry {index} is not in the batch [{self.first}, {self.checkpoint.size})",
+                code="bad_index",
+            )
+        if self._nodes is None:
+            self._nodes = merkle.appended_nodes(self._before, self._leaf_hashes)
+        return merkle.inclusion_proof_from_nodes(index, self.checkpoint.size, self._nodes)
 
 
 class Log:
@@ -191,6 +229,24 @@ class Log:
         _check_entries(entries)
         return self.sequencer.submit(list(entries))
 
+    def submit_for_receipt(self, entry: bytes, hint: Any = None) -> Future[Receipt]:
+        """Queue one entry; the future resolves to its receipt once committed
+        (against the checkpoint its batch signed), or raises the admission's
+        refusal. The receipt is made from what the sequencer has just written,
+        with no read. ``hint`` goes to :meth:`Admission.admit` with the entry."""
+        _check_entries([entry])
+        return self.sequencer.submit_for_receipt(entry, hint)
+
+    def _receipt_from_batch(self, batch: CommittedBatch, index: int, entry: bytes) -> Receipt:
+        return Receipt(
+            origin=self.origin,
+            log_key=self.verifier.vkey,
+            index=index,
+            entry=entry,
+            checkpoint=batch.checkpoint.text,
+            inclusion_proof=tuple(batch.inclusion_proof(index)),
+        )
+
     def append_many(self, entries: Sequence[bytes]) -> range:
         """Append entries; returns their indices after the transaction commits."""
         return self.submit(entries).result()
@@ -246,11 +302,12 @@ class Log:
         return cr
 
     def _commit_batch(
-        self, cr: merkle.CompactRange | None, items: Sequence[Sequence[bytes]]
-    ) -> tuple[merkle.CompactRange, list[range | Exception]]:
-        """Store the admitted items with their nodes and a new signed checkpoint in
-        one transaction. Returns the new border and, per item, its indices or the
-        reason it was refused.
+        self, cr: merkle.CompactRange | None, items: Sequence[tuple[Sequence[bytes], Any]]
+    ) -> tuple[merkle.CompactRange, list[range | Exception], CommittedBatch | None]:
+        """Store the admitted items (entries and their admission hint) with their
+        nodes and a new signed checkpoint in one transaction. Returns the new
+        border, per item its indices or the reason it was refused, and what the
+        batch appended (None if nothing).
 
         ``cr`` is the sequencer's cached border; it is reloaded whenever another
         process has appended since (the lock makes the check-and-write atomic).
@@ -268,19 +325,20 @@ class Log:
             accepted: list[bytes] = []
             if self.admission is not None:
                 self._catch_up(conn, latest, sequencer=True)
-            for item in items:
+            for item, hint in items:
                 at = first + len(accepted)
                 if self.admission is not None:
                     try:
-                        self.admission.admit(at, item[0])
+                        self.admission.admit(at, item[0], hint)
                     except Exception as exc:  # the admission's refusal, for this item only
                         results.append(exc)
                         continue
                 accepted.extend(item)
                 results.append(range(at, at + len(item)))
             if not accepted:
-                return cr, results
-            nodes = new.extend(hash_leaves(accepted), NODE_STRIDE)
+                return cr, results, None
+            leaf_hashes = hash_leaves(accepted)
+            nodes = new.extend(leaf_hashes, NODE_STRIDE)
             # The driver's own executemany: SQLAlchemy's per-row parameter
             # handling costs more than SQLite's insert itself.
             q = self._ph
@@ -296,9 +354,16 @@ class Log:
                     )
             finally:
                 cur.close()
-            row = self._sign(Checkpoint(origin=self.origin, size=new.size, root=new.root()))
+            root = new.root()
+            row = self._sign(Checkpoint(origin=self.origin, size=new.size, root=root))
             conn.execute(_checkpoint.insert(), [row])
-        return new, results
+        signed = StoredCheckpoint(
+            new.size, root, cast(str, row["note"]), cast(datetime, row["created_at"])
+        )
+        latest = self._latest
+        if latest is None or latest.size < signed.size:
+            self._latest = signed
+        return new, results, CommittedBatch(signed, cr, leaf_hashes)
 
     def _catch_up(
         self, conn: Connection, size: int, *, sequencer: bool, chunk: int = 10_000

@@ -18,11 +18,12 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ledger.log import Log
     from verifier.merkle import CompactRange
+    from verifier.receipt import Receipt
 
 __all__ = ["Sequencer", "SequencerBroken"]
 
@@ -31,7 +32,19 @@ class SequencerBroken(RuntimeError):
     """The writer thread died on an unexpected error; the log must be reopened."""
 
 
-_Item = tuple[list[bytes], "Future[range]"]
+class _Item:
+    """One submission: its entries, the admission's hint, and the future that
+    resolves to their indices, or (``receipt``) to the one entry's receipt."""
+
+    __slots__ = ("entries", "future", "hint", "receipt")
+
+    def __init__(self, entries: list[bytes], hint: Any = None, *, receipt: bool = False) -> None:
+        self.entries = entries
+        self.hint = hint
+        self.receipt = receipt
+        self.future: Future[Any] = Future()
+
+
 _STOP = object()
 
 
@@ -48,18 +61,28 @@ class Sequencer:
         self._thread.start()
 
     def submit(self, entries: list[bytes]) -> Future[range]:
-        fut: Future[range] = Future()
+        item = _Item(entries)
+        if not entries:
+            self._check_running()
+            item.future.set_result(range(0))
+            return item.future
+        return self._put(item)
+
+    def submit_for_receipt(self, entry: bytes, hint: Any = None) -> Future[Receipt]:
+        return self._put(_Item([entry], hint, receipt=True))
+
+    def _check_running(self) -> None:
         if self._broken is not None:
             raise SequencerBroken(
                 f"the sequencer stopped on an unexpected error: {self._broken!r}"
             ) from self._broken
         if self._stopped:
             raise RuntimeError("the sequencer is stopped")
-        if not entries:
-            fut.set_result(range(0))
-            return fut
-        self._queue.put((entries, fut))
-        return fut
+
+    def _put(self, item: _Item) -> Future[Any]:
+        self._check_running()
+        self._queue.put(item)
+        return item.future
 
     def stop(self) -> None:
         """Commit what is queued, then end the writer thread."""
@@ -68,7 +91,7 @@ class Sequencer:
         self._thread.join()
 
     def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
-        batch, count, stop = [first], len(first[0]), False
+        batch, count, stop = [first], len(first.entries), False
         deadline = time.monotonic() + self._batch_wait
         while count < self._max_batch:
             timeout = deadline - time.monotonic()
@@ -81,8 +104,9 @@ class Sequencer:
             if item is _STOP:
                 stop = True
                 break
-            batch.append(item)  # type: ignore[arg-type]
-            count += len(item[0])  # type: ignore[index]
+            assert isinstance(item, _Item)
+            batch.append(item)
+            count += len(item.entries)
         return batch, stop
 
     def _run(self) -> None:
@@ -92,8 +116,9 @@ class Sequencer:
                 item = self._queue.get()
                 if item is _STOP:
                     return
-                batch, stop = self._gather(item)  # type: ignore[arg-type]
-                live = [(e, f) for e, f in batch if f.set_running_or_notify_cancel()]
+                assert isinstance(item, _Item)
+                batch, stop = self._gather(item)
+                live = [it for it in batch if it.future.set_running_or_notify_cancel()]
                 if live:
                     self._commit(live)
                 live = []
@@ -112,24 +137,31 @@ class Sequencer:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not _STOP:
-                pending.append(item)  # type: ignore[arg-type]
-        for _, fut in pending:
+            if isinstance(item, _Item):
+                pending.append(item)
+        for it in pending:
+            fut = it.future
             if not fut.done() and (fut.running() or fut.set_running_or_notify_cancel()):
                 fut.set_exception(exc)
 
     def _commit(self, batch: list[_Item]) -> None:
+        log = self._log
         try:
-            self._border, results = self._log._commit_batch(self._border, [es for es, _ in batch])
+            self._border, results, committed = log._commit_batch(
+                self._border, [(it.entries, it.hint) for it in batch]
+            )
         except Exception as exc:  # the batch did not commit: nothing of it is in the log
             self._border = None
-            if self._log.admission is not None:
-                self._log.admission.reset()
-            for _, fut in batch:
-                fut.set_exception(exc)
+            if log.admission is not None:
+                log.admission.reset()
+            for it in batch:
+                it.future.set_exception(exc)
             return
-        for (_, fut), res in zip(batch, results, strict=True):
+        for it, res in zip(batch, results, strict=True):
             if isinstance(res, Exception):
-                fut.set_exception(res)
+                it.future.set_exception(res)
+            elif it.receipt:
+                assert committed is not None
+                it.future.set_result(log._receipt_from_batch(committed, res[0], it.entries[0]))
             else:
-                fut.set_result(res)
+                it.future.set_result(res)

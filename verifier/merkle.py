@@ -25,9 +25,11 @@ from verifier.rfc9162 import NODE_PREFIX, empty_root, hash_children
 __all__ = [
     "CompactRange",
     "Node",
+    "appended_nodes",
     "consistency_ranges",
     "fold_range",
     "hash_ranges",
+    "inclusion_proof_from_nodes",
     "inclusion_ranges",
     "nodes_for_ranges",
     "range_nodes",
@@ -190,3 +192,45 @@ class CompactRange:
 
     def copy(self) -> CompactRange:
         return CompactRange(self.size, self.hashes)
+
+
+def appended_nodes(border: CompactRange, leaf_hashes: Sequence[bytes]) -> dict[Node, bytes]:
+    """The nodes that prove the leaves just appended to a tree, without storage.
+
+    ``border`` is the tree's right border before the append (size ``first``);
+    ``leaf_hashes`` are the appended leaves. Returns the border's nodes and
+    every complete node of the new tree (size ``first + len(leaf_hashes)``)
+    that holds an appended leaf: about ``2 * len(leaf_hashes)`` hashes, made
+    with one hash per new node. That is every node an inclusion proof of an
+    appended leaf in the new tree can name (:func:`inclusion_proof_from_nodes`):
+
+    - a node right of the leaf lies after ``first``: it holds appended leaves;
+    - a node left of the leaf that holds no appended leaf is a whole subtree of
+      ``[0, first)`` whose parent (on the leaf's path) does hold one, so it is
+      one of the maximal subtrees of ``[0, first)``: a node of ``border``.
+
+    The sequencer uses it to answer each submission with its receipt from what
+    it has just committed, with no read.
+    """
+    first = border.size
+    size = first + len(leaf_hashes)
+    nodes: dict[Node, bytes] = dict(zip(range_nodes(0, first), border.hashes, strict=True))
+    nodes.update(((0, first + i), h) for i, h in enumerate(leaf_hashes))
+    sha256, prefix = hashlib.sha256, NODE_PREFIX  # hash_children, inlined
+    level = 1
+    while (size >> level) > (first >> level):
+        below = level - 1
+        for j in range(first >> level, size >> level):
+            left, right = nodes[(below, 2 * j)], nodes[(below, 2 * j + 1)]
+            nodes[(level, j)] = sha256(prefix + left + right).digest()
+        level += 1
+    return nodes
+
+
+def inclusion_proof_from_nodes(index: int, size: int, nodes: Mapping[Node, bytes]) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 inclusion proof of ``index`` in the tree of ``size``,
+    from node hashes at hand (for example :func:`appended_nodes`); a missing
+    node raises ``KeyError``."""
+    return [
+        fold_range([nodes[n] for n in range_nodes(b, e)]) for b, e in inclusion_ranges(index, size)
+    ]

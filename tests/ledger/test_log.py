@@ -194,8 +194,8 @@ def test_a_broken_sequencer_fails_loudly_instead_of_hanging(
 
     log.append(b"before")
 
-    def broken(cr: object, items: object) -> tuple[object, list[object]]:
-        return cr, []  # too few results: the thread's bookkeeping raises
+    def broken(cr: object, items: object) -> tuple[object, list[object], None]:
+        return cr, [], None  # too few results: the thread's bookkeeping raises
 
     monkeypatch.setattr(log, "_commit_batch", broken)
     fut = log.submit([b"x"])
@@ -203,3 +203,25 @@ def test_a_broken_sequencer_fails_loudly_instead_of_hanging(
         fut.result(timeout=10)
     with pytest.raises(SequencerBroken):
         log.submit([b"y"])
+
+
+def test_receipts_from_the_sequencer_equal_receipts_read_back(log: Log) -> None:
+    """Receipts made from the committed batch (no read) are the receipts the
+    stored log gives, and each verifies, whatever the batch boundaries."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from verifier.receipt import check_receipt
+
+    log.append_many([b"before %d" % i for i in range(13)])
+    entries = [b"entry %d" % i for i in range(300)]
+    with ThreadPoolExecutor(16) as pool:
+        futures = list(pool.map(log.submit_for_receipt, entries))
+    receipts = [f.result(timeout=30) for f in futures]
+    assert sorted(r.index for r in receipts) == list(range(13, 313))
+    sizes = set()
+    for entry, r in zip(entries, receipts, strict=True):
+        assert r.entry == entry
+        assert r == log.receipt(r.index)
+        check_receipt(r, log.verifier)
+        sizes.add(open_checkpoint(r.checkpoint, log.verifier).checkpoint.size)
+    assert max(sizes) == log.size == 313

@@ -126,3 +126,28 @@ def test_extend_equals_append_at_stored_levels(batches: list[int]) -> None:
         n += k
     assert emitted == [x for x in seen if x[0] > 0 and x[0] % 4 == 0]
     assert (a.size, a.hashes) == (b.size, b.hashes)
+
+
+def test_appended_nodes_prove_every_appended_leaf_as_the_reference() -> None:
+    """Every (size before, batch length) up to 40 + 40: the proofs made from the
+    border and the batch alone equal the RFC's PATH, and a leaf from before the
+    batch cannot be proved from them (its proof needs nodes the batch lacks)."""
+    leaves = [b"leaf %d" % i for i in range(80)]
+    for first in range(41):
+        border, _ = _store(leaves[:first])
+        for n in range(1, 41):
+            size = first + n
+            nodes = merkle.appended_nodes(border, [hash_leaf(e) for e in leaves[first:size]])
+            for i in range(first, size):
+                want = R.path(i, leaves[:size])
+                assert merkle.inclusion_proof_from_nodes(i, size, nodes) == want, (first, n, i)
+            if first >= 2:
+                with pytest.raises(KeyError):
+                    merkle.inclusion_proof_from_nodes(0, size, nodes)
+
+
+def test_appended_nodes_leave_the_border_alone() -> None:
+    border, _ = _store([b"a", b"b", b"c"])
+    before = (border.size, list(border.hashes))
+    merkle.appended_nodes(border, [hash_leaf(b"d")])
+    assert (border.size, border.hashes) == before
