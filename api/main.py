@@ -15,6 +15,7 @@ that blanks the client's address.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -32,7 +33,7 @@ from api.routes import issuance as issuance_routes
 from api.routes import log as log_routes
 from api.routes import opendata as opendata_routes
 from ledger import Log
-from ledger.civic import CivicRecord
+from ledger.civic import CivicRecord, CredentialBatcher
 from ledger.issuance import IssuerKeyring, open_roll
 from ledger.settings import Settings
 
@@ -50,6 +51,13 @@ def open_log(settings: Settings) -> Log:
         batch_wait=settings.batch_wait,
         max_batch=settings.max_batch,
     )
+
+
+def credential_batcher(settings: Settings) -> CredentialBatcher:
+    """Credentials verified in ``URNE_CREDENTIAL_PROCESSES`` worker processes
+    (default: one per CPU), so that the event loop keeps its core."""
+    n = settings.credential_processes
+    return CredentialBatcher(processes=os.cpu_count() or 1 if n is None else n)
 
 
 def civic_record(log: Log, clock: Callable[[], datetime] | None = None) -> CivicRecord:
@@ -104,7 +112,11 @@ def create_app(
             state.log = open_log(s or Settings())
             opened.append(state.log.close)
         if casting and state.civic is None:
-            state.civic = civic_record(state.log, clock)
+            state.civic = civic = civic_record(state.log, clock)
+            if s is not None and civic.credentials.processes == 0:
+                civic.credentials = credential_batcher(s)
+                opened.append(civic.credentials.close)
+                civic.credentials.start()
         if state.roll is None:
             if state.log is not None:
                 state.roll = state.log.engine
@@ -114,15 +126,18 @@ def create_app(
         if state.keyring is None:
             state.keyring = IssuerKeyring((s or Settings()).key_dir)
 
+    attached: list[Callable[[], Any]] = []  # what attaching at creation opened
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened: list[Callable[[], Any]] = []
+        opened: list[Callable[[], Any]] = attached
         try:
             attach(app, settings, opened)
             yield
         finally:
             for close in reversed(opened):
                 close()
+            opened.clear()
 
     app = FastAPI(
         title="Urne",
@@ -136,13 +151,14 @@ def create_app(
     app.state.keyring = keyring
     app.state.rate_limiter = TokenBuckets(rate_limit) if rate_limit is not None else None
     if log is not None:  # usable at once, with or without the lifespan
-        attach(app, settings, [])
+        attach(app, settings, attached)
     install_error_handlers(app)
     _hide_client_addresses()
     if casting:
         app.include_router(log_routes.router)
         app.include_router(civic_routes.router)
         app.include_router(civic_routes.entries)
+        app.add_middleware(civic_routes.EntriesFastPath)
         app.include_router(opendata_routes.router)
         web.install(app)
     if issuance:

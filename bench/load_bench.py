@@ -148,8 +148,18 @@ def urne_app() -> Any:
     from ledger.settings import Settings
 
     log = open_log(Settings())
+    if os.environ.get("LOAD_BENCH_DIAGNOSTIC_SKIP_PAIRINGS") == "1":
+        # A diagnostic only (bench/README.md): what everything but the BLS
+        # check costs. Every credential counts as valid; never a target figure.
+        import ledger.civic as civic_module
+
+        civic_module.verify_credential = lambda *a: True
+        civic_module.invalid_credentials = lambda pk, items: []
     batch = int(os.environ.get("LOAD_BENCH_CREDENTIAL_BATCH", "256"))
-    CivicRecord(log, credentials=CredentialBatcher(max_batch=batch))  # the log's admission
+    processes = int(os.environ.get("LOAD_BENCH_CREDENTIAL_PROCESSES", os.cpu_count() or 1))
+    credentials = CredentialBatcher(max_batch=batch, processes=processes)
+    credentials.start()
+    CivicRecord(log, credentials=credentials)  # the log's admission
     return create_app(log, rate_limit=None)
 
 
@@ -533,6 +543,8 @@ def run_target(
                 "URNE_KEY_DIR": str(key_dir),
                 "URNE_ORIGIN": ORIGIN,
                 "LOAD_BENCH_CREDENTIAL_BATCH": str(args.credential_batch),
+                "LOAD_BENCH_CREDENTIAL_PROCESSES": str(args.credential_processes),
+                "LOAD_BENCH_DIAGNOSTIC_SKIP_PAIRINGS": "1" if args.skip_pairings else "0",
             }
             with uvicorn_server("urne_app", args.workers, args.http, env) as (port, pid):
                 out.update(drive(port, pid, leaves, args.concurrency, args.gen_procs))
@@ -616,6 +628,12 @@ def print_report(res: dict[str, Any]) -> None:
             )
             for p in check["problems"][:10]:
                 print(f"    {p}")
+    if a.get("skip_pairings"):
+        print(
+            "  DIAGNOSTIC RUN (--skip-pairings): the service took every credential as valid;"
+            " these figures measure everything but the BLS check and meet no target"
+        )
+        return
     for target, r in res["best"].items():
         if target.startswith("urne") and "rate" in r:
             met = r["rate"] >= 1000 and r["p99_ms"] < 1000
@@ -645,6 +663,18 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=256,
         help="largest credential batch in the service (1: each verified alone)",
+    )
+    parser.add_argument(
+        "--credential-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes verifying credentials in the service (0: its threads)",
+    )
+    parser.add_argument(
+        "--skip-pairings",
+        action="store_true",
+        help="diagnostic only: the service takes every credential as valid, to measure "
+        "everything but the BLS check (no target is judged on such a run)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per target (best kept)")
     parser.add_argument("--verify", type=int, default=200, help="receipts checked in full")

@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +48,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_time(s: str) -> datetime:
+    """A manifest's ``opens`` or ``closes`` (checked on every ballot: cached)."""
     return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
@@ -75,6 +82,29 @@ def _settle(checks: list[_Check]) -> None:
             fut.set_result(bool(check.ok))
 
 
+def _verify_items(items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]]) -> list[bool]:
+    """Whether each ``(issuer key, (process, pseudonym, credential))`` verifies:
+    one batch per issuer key, a lone credential on its own. Runs in a verifier
+    thread or in a verifier process."""
+    by_key: dict[bytes, list[int]] = {}
+    for i, (public_key, _) in enumerate(items):
+        by_key.setdefault(public_key, []).append(i)
+    ok = [False] * len(items)
+    for public_key, positions in by_key.items():
+        if len(positions) == 1:
+            ok[positions[0]] = verify_credential(public_key, *items[positions[0]][1])
+            continue
+        bad = set(invalid_credentials(public_key, [items[i][1] for i in positions]))
+        for j, i in enumerate(positions):
+            ok[i] = j not in bad
+    return ok
+
+
+def _verifier_process_init() -> None:
+    """A verifier process leaves Ctrl-C to the service, which shuts it down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class CredentialBatcher:
     """Verifies the credentials of ballots checked at the same time, together.
 
@@ -91,24 +121,43 @@ class CredentialBatcher:
 
     The answer for each credential is exactly :func:`verify_credential`'s,
     except with probability at most 2**-128 per batch (docs/credentials.md
-    §3.4): a bad credential is refused alone, whatever shares its batch. The
-    BLS library releases the GIL, so ``parallel`` batches use as many cores.
+    §3.4): a bad credential is refused alone, whatever shares its batch.
+
+    ``processes``: hashing to G2 and decoding points hold the GIL in the BLS
+    library (only its multi-scalar multiplication lets go), so in a service
+    the verification runs in that many worker processes, each fed by one
+    verifier thread (``parallel`` is then ``processes``); the event loop keeps
+    its core. With ``processes=0`` (the default, for scripts and tests) the
+    verifier threads verify themselves. A worker process that dies is
+    replaced, and the batch it held is verified in its thread meanwhile.
     Verifier threads start when work arrives and end after ``idle`` seconds
-    without any.
+    without any; worker processes live until :meth:`close`.
     """
 
     def __init__(
-        self, *, max_batch: int = 256, parallel: int | None = None, idle: float = 1.0
+        self,
+        *,
+        max_batch: int = 256,
+        parallel: int | None = None,
+        processes: int = 0,
+        idle: float = 1.0,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if processes < 0:
+            raise ValueError("processes must be 0 (threads only) or more")
         self.max_batch = max_batch
+        self.processes = processes
+        if processes:
+            parallel = processes
         self.parallel = max(1, parallel if parallel is not None else os.cpu_count() or 1)
         self.idle = idle
         self._cond = threading.Condition(threading.Lock())
         self._queued: list[_Check] = []
         self._threads = 0
         self._waiting = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
         #: how many batches were verified, and how many credentials in all
         self.batches = 0
         self.verified = 0
@@ -136,28 +185,55 @@ class CredentialBatcher:
         self._enqueue(check)
         return check.afuture
 
+    def start(self) -> None:
+        """Start the worker processes now rather than on the first ballot (each
+        imports the BLS library), so that no voter waits for that."""
+        pool = self._process_pool()
+        if pool is not None:
+            # A busy worker makes the pool start another, until all are up.
+            warm = [pool.submit(time.sleep, 0.05) for _ in range(self.processes)]
+            for f in warm:
+                f.result()
+
+    def close(self) -> None:
+        """Stop the worker processes (verification goes on in threads)."""
+        with self._cond:
+            pool, self._pool, self._closed = self._pool, None, True
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _enqueue(self, check: _Check) -> None:
         with self._cond:
             self._queued.append(check)
-            if self._waiting:
-                self._cond.notify()
-            elif self._threads < self.parallel:
-                self._threads += 1
-                threading.Thread(target=self._work, name="urne-credentials", daemon=True).start()
+            self._wake_helper()
+
+    def _wake_helper(self) -> None:
+        """Wake an idle verifier, or start one (the caller holds the lock)."""
+        if self._waiting:
+            self._cond.notify()
+        elif self._threads < self.parallel:
+            self._threads += 1
+            threading.Thread(target=self._work, name="urne-credentials", daemon=True).start()
 
     def _work(self) -> None:
         with self._cond:
             while True:
                 if not self._queued:
                     self._waiting += 1
-                    self._cond.wait(self.idle)
+                    woken = self._cond.wait(self.idle)
                     self._waiting -= 1
-                    if not self._queued:  # idle: end (a new thread starts with new work)
+                    if not woken and not self._queued:  # idle: end (new work starts another)
                         self._threads -= 1
                         return
                     continue
-                batch = self._queued[: self.max_batch]
-                del self._queued[: self.max_batch]
+                # Leave a fair share to every verifier that is idle or not yet
+                # started: two half batches verify in half the time of one.
+                helpers = self._waiting + self.parallel - self._threads
+                take = min(self.max_batch, -(-len(self._queued) // (1 + helpers)))
+                batch = self._queued[:take]
+                del self._queued[:take]
+                if self._queued:
+                    self._wake_helper()
                 self._cond.release()
                 try:
                     self._verify(batch)
@@ -167,19 +243,33 @@ class CredentialBatcher:
                     self.batches += 1
                     self.verified += len(batch)
 
-    @staticmethod
-    def _verify(batch: Sequence[_Check]) -> None:
+    def _process_pool(self) -> ProcessPoolExecutor | None:
+        with self._cond:
+            if self.processes and self._pool is None and not self._closed:
+                self._pool = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_verifier_process_init,
+                )
+            return self._pool
+
+    def _verify(self, batch: Sequence[_Check]) -> None:
+        items = [(c.public_key, c.item) for c in batch]
         try:
-            by_key: dict[bytes, list[_Check]] = {}
-            for check in batch:
-                by_key.setdefault(check.public_key, []).append(check)
-            for public_key, checks in by_key.items():
-                if len(checks) == 1:
-                    checks[0].ok = verify_credential(public_key, *checks[0].item)
-                    continue
-                bad = set(invalid_credentials(public_key, [c.item for c in checks]))
-                for i, check in enumerate(checks):
-                    check.ok = i not in bad
+            pool = self._process_pool()
+            if pool is None:
+                ok = _verify_items(items)
+            else:
+                try:
+                    ok = pool.submit(_verify_items, items).result()
+                except BrokenProcessPool:  # a worker died: replace the pool, verify here
+                    with self._cond:
+                        if self._pool is pool:
+                            self._pool = None
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    ok = _verify_items(items)
+            for check, good in zip(batch, ok, strict=True):
+                check.ok = good
         except BaseException as exc:  # never leave a caller waiting: each gets the error
             for check in batch:
                 if check.ok is None:
@@ -294,9 +384,13 @@ class CivicRecord:
 
     def _known(self, process_id: str) -> ProcessState:
         """The process, catching up on the log first if another service process
-        may have published it since."""
-        with self._lock:
-            st = self._registry.processes.get(process_id)
+        may have published it since.
+
+        The first look takes no lock: the event loop calls this for every
+        ballot and must not wait while the sequencer admits a batch. A
+        dictionary read is atomic, and a process once known stays known (a
+        reset only empties the registry, which then sends us to the lock)."""
+        st = self._registry.processes.get(process_id)
         if st is None:
             self.log.catch_up()
             with self._lock:
@@ -334,7 +428,7 @@ class CivicRecord:
             entry, credential = await asyncio.to_thread(self._prepare, leaf)
         if credential is not None and not await self.credentials.verify_async(*credential):
             raise _bad_credential()
-        return await asyncio.wrap_future(self.log.submit_for_receipt(leaf, entry))
+        return await self.log.submit_for_receipt_async(leaf, entry)
 
     def append(self, leaf: bytes) -> int:
         """Submit and wait for the commit; returns the entry's index."""

@@ -17,6 +17,7 @@ latest *signed* checkpoint, so nothing is served that is not committed.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
@@ -236,6 +237,12 @@ class Log:
         with no read. ``hint`` goes to :meth:`Admission.admit` with the entry."""
         _check_entries([entry])
         return self.sequencer.submit_for_receipt(entry, hint)
+
+    def submit_for_receipt_async(self, entry: bytes, hint: Any = None) -> asyncio.Future[Receipt]:
+        """:meth:`submit_for_receipt` for a coroutine, on its event loop: the
+        sequencer wakes the loop once per batch, not once per entry."""
+        _check_entries([entry])
+        return self.sequencer.submit_for_receipt_async(entry, hint)
 
     def _receipt_from_batch(self, batch: CommittedBatch, index: int, entry: bytes) -> Receipt:
         return Receipt(

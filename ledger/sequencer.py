@@ -14,6 +14,8 @@ checks it against the latest signed checkpoint before signing anything.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -34,15 +36,41 @@ class SequencerBroken(RuntimeError):
 
 class _Item:
     """One submission: its entries, the admission's hint, and the future that
-    resolves to their indices, or (``receipt``) to the one entry's receipt."""
+    resolves to their indices, or (``receipt``) to the one entry's receipt.
+    A coroutine waits on ``waiter`` instead, on its event loop."""
 
-    __slots__ = ("entries", "future", "hint", "receipt")
+    __slots__ = ("entries", "future", "hint", "receipt", "waiter")
 
     def __init__(self, entries: list[bytes], hint: Any = None, *, receipt: bool = False) -> None:
         self.entries = entries
         self.hint = hint
         self.receipt = receipt
         self.future: Future[Any] = Future()
+        self.waiter: asyncio.Future[Any] | None = None
+
+
+def _copy_outcomes(items: list[_Item]) -> None:
+    """On an event loop: each waiter takes its future's outcome."""
+    for it in items:
+        waiter = it.waiter
+        if waiter is None or waiter.done():  # cancelled meanwhile
+            continue
+        exc = it.future.exception()
+        if exc is not None:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(it.future.result())
+
+
+def _notify(items: list[_Item]) -> None:
+    """Wake the event loops waiting on ``items``: one call per loop, not one per item."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
+    for it in items:
+        if it.waiter is not None:
+            by_loop.setdefault(it.waiter.get_loop(), []).append(it)
+    for loop, waiting in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(_copy_outcomes, waiting)
 
 
 _STOP = object()
@@ -70,6 +98,16 @@ class Sequencer:
 
     def submit_for_receipt(self, entry: bytes, hint: Any = None) -> Future[Receipt]:
         return self._put(_Item([entry], hint, receipt=True))
+
+    def submit_for_receipt_async(self, entry: bytes, hint: Any = None) -> asyncio.Future[Receipt]:
+        """:meth:`submit_for_receipt` for a coroutine (call it on its event loop).
+        Cancelling the waiter cancels the submission if it is not committing yet."""
+        item = _Item([entry], hint, receipt=True)
+        waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        item.waiter = waiter
+        waiter.add_done_callback(lambda w: w.cancelled() and item.future.cancel())
+        self._put(item)
+        return waiter
 
     def _check_running(self) -> None:
         if self._broken is not None:
@@ -143,6 +181,7 @@ class Sequencer:
             fut = it.future
             if not fut.done() and (fut.running() or fut.set_running_or_notify_cancel()):
                 fut.set_exception(exc)
+        _notify(pending)
 
     def _commit(self, batch: list[_Item]) -> None:
         log = self._log
@@ -156,6 +195,7 @@ class Sequencer:
                 log.admission.reset()
             for it in batch:
                 it.future.set_exception(exc)
+            _notify(batch)
             return
         for it, res in zip(batch, results, strict=True):
             if isinstance(res, Exception):
@@ -165,3 +205,4 @@ class Sequencer:
                 it.future.set_result(log._receipt_from_batch(committed, res[0], it.entries[0]))
             else:
                 it.future.set_result(res)
+        _notify(batch)

@@ -1,8 +1,8 @@
 """Operator settings, from ``URNE_*`` environment variables (or a ``.env`` file).
 
 ``URNE_DATABASE_URL``, ``URNE_KEY_DIR``, ``URNE_ORIGIN``, ``URNE_BATCH_WAIT``,
-``URNE_MAX_BATCH``, ``URNE_HOST``, ``URNE_PORT``: see docs/operating.md for
-what each means. Unsafe or malformed values are refused at start-up.
+``URNE_MAX_BATCH``, ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``:
+see docs/operating.md for what each means. Unsafe or malformed values are refused at start-up.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     origin: str = "urne.localhost/log"
     batch_wait: float = Field(default=0.0, ge=0.0, le=0.5)
     max_batch: int = Field(default=20000, ge=1, le=1_000_000)
+    #: processes verifying credentials; None: one per CPU; 0: threads of the service
+    credential_processes: int | None = Field(default=None, ge=0, le=256)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

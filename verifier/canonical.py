@@ -27,11 +27,47 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 def canonical(obj: Any) -> bytes:
     """RFC 8785 canonical JSON of ``obj``."""
-    _check_values(obj, "$")
+    if not _values_ok(obj):
+        _check_values(obj, "$")  # raises, naming where
+    ascii_form = _ascii_canonical(obj)
+    if ascii_form is not None:
+        return ascii_form
     try:
         return rfc8785.dumps(obj)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise FormatError(f"not representable as canonical JSON: {exc}") from exc
+
+
+def _ascii_canonical(obj: Any) -> bytes | None:
+    r"""The JCS of ``obj`` when it is all ASCII, else None (then ``rfc8785`` decides).
+
+    For the values entries hold (strings, integers within ±(2**53-1), booleans,
+    null, arrays, objects with string keys: checked before), Python's
+    ``json.dumps`` with sorted keys, no white space and ``ensure_ascii=False``
+    writes what RFC 8785 writes whenever its output is ASCII: the same
+    literals, integers in plain decimal (§3.2.2.3), the same escapes (``\"``,
+    ``\\``, ``\b \f \n \r \t``, other controls as ``\u00xx`` in lower-case hex,
+    everything else as itself, §3.2.2.2), and for ASCII keys, sorting by code
+    point is sorting by UTF-16 code unit (§3.2.3). Output with any non-ASCII
+    character (which includes every lone surrogate) is left to ``rfc8785``.
+    Ballots are ASCII, and this is their hot path; tests/verifier compare the
+    two on generated values.
+    """
+    text = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return text.encode("ascii") if text.isascii() else None
+
+
+def _values_ok(obj: Any) -> bool:
+    """:func:`_check_values` without building paths (the common case: all fine)."""
+    if obj is None or isinstance(obj, str | bool):
+        return True
+    if isinstance(obj, int):
+        return -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER
+    if isinstance(obj, list):
+        return all(_values_ok(v) for v in obj)
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _values_ok(v) for k, v in obj.items())
+    return False
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
