@@ -27,8 +27,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,9 +100,57 @@ def _verify_items(items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]]) -> li
     return ok
 
 
-def _verifier_process_init() -> None:
-    """A verifier process leaves Ctrl-C to the service, which shuts it down."""
+def _verifier_main(conn: Connection) -> None:
+    """A verifier process: answer each batch sent over ``conn`` until it closes.
+    Ctrl-C is left to the service, which closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            items = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer: tuple[str, Any] = ("ok", _verify_items(items))
+        except Exception as exc:
+            answer = ("error", exc)
+        conn.send(answer)
+
+
+class _ProcessDied(Exception):
+    pass
+
+
+class _VerifierProcess:
+    """One worker process verifying credential batches sent over a pipe: no
+    executor machinery (feeder and manager threads) in the service's process."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=_verifier_main, args=(child,), name="urne-credentials", daemon=True
+        )
+        self._proc.start()
+        child.close()
+
+    def verify(self, items: list[tuple[bytes, tuple[str, bytes, bytes]]]) -> list[bool]:
+        """:func:`_verify_items` in the process; :class:`_ProcessDied` if it has died."""
+        try:
+            self._conn.send(items)
+            status, value = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise _ProcessDied(f"the credential verifier process ended: {exc!r}") from exc
+        if status != "ok":
+            raise value
+        return list(value)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.close()  # the process sees the end of the pipe and ends
+        self._proc.join(5)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
 
 
 class CredentialBatcher:
@@ -156,7 +204,7 @@ class CredentialBatcher:
         self._queued: list[_Check] = []
         self._threads = 0
         self._waiting = 0
-        self._pool: ProcessPoolExecutor | None = None
+        self._idle_processes: list[_VerifierProcess] = []
         self._closed = False
         #: how many batches were verified, and how many credentials in all
         self.batches = 0
@@ -188,19 +236,17 @@ class CredentialBatcher:
     def start(self) -> None:
         """Start the worker processes now rather than on the first ballot (each
         imports the BLS library), so that no voter waits for that."""
-        pool = self._process_pool()
-        if pool is not None:
-            # A busy worker makes the pool start another, until all are up.
-            warm = [pool.submit(time.sleep, 0.05) for _ in range(self.processes)]
-            for f in warm:
-                f.result()
+        procs = [p for p in (self._take_process() for _ in range(self.processes)) if p]
+        for proc in procs:
+            proc.verify([])  # answered once the process is up
+            self._give_back(proc)
 
     def close(self) -> None:
         """Stop the worker processes (verification goes on in threads)."""
         with self._cond:
-            pool, self._pool, self._closed = self._pool, None, True
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            idle, self._idle_processes, self._closed = self._idle_processes, [], True
+        for proc in idle:
+            proc.close()
 
     def _enqueue(self, check: _Check) -> None:
         with self._cond:
@@ -243,31 +289,40 @@ class CredentialBatcher:
                     self.batches += 1
                     self.verified += len(batch)
 
-    def _process_pool(self) -> ProcessPoolExecutor | None:
+    def _take_process(self) -> _VerifierProcess | None:
+        """An idle worker process, a new one, or None (threads only, or closed).
+        Each verifier thread holds at most one, so there are at most ``processes``."""
         with self._cond:
-            if self.processes and self._pool is None and not self._closed:
-                self._pool = ProcessPoolExecutor(
-                    self.processes,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_verifier_process_init,
-                )
-            return self._pool
+            if not self.processes or self._closed:
+                return None
+            if self._idle_processes:
+                return self._idle_processes.pop()
+        return _VerifierProcess()
+
+    def _give_back(self, proc: _VerifierProcess) -> None:
+        with self._cond:
+            if not self._closed:
+                self._idle_processes.append(proc)
+                return
+        proc.close()
 
     def _verify(self, batch: Sequence[_Check]) -> None:
         items = [(c.public_key, c.item) for c in batch]
         try:
-            pool = self._process_pool()
-            if pool is None:
+            proc = self._take_process()
+            if proc is None:
                 ok = _verify_items(items)
             else:
                 try:
-                    ok = pool.submit(_verify_items, items).result()
-                except BrokenProcessPool:  # a worker died: replace the pool, verify here
-                    with self._cond:
-                        if self._pool is pool:
-                            self._pool = None
-                    pool.shutdown(wait=False, cancel_futures=True)
+                    ok = proc.verify(items)
+                except _ProcessDied:  # verify here; a new process next time
+                    proc.close()
                     ok = _verify_items(items)
+                except BaseException:
+                    self._give_back(proc)
+                    raise
+                else:
+                    self._give_back(proc)
             for check, good in zip(batch, ok, strict=True):
                 check.ok = good
         except BaseException as exc:  # never leave a caller waiting: each gets the error

@@ -35,31 +35,57 @@ class SequencerBroken(RuntimeError):
 
 
 class _Item:
-    """One submission: its entries, the admission's hint, and the future that
-    resolves to their indices, or (``receipt``) to the one entry's receipt.
-    A coroutine waits on ``waiter`` instead, on its event loop."""
+    """One submission: its entries, the admission's hint, and where its outcome
+    goes: a thread's ``future`` (its indices, or with ``receipt`` the one
+    entry's receipt), or for a coroutine a ``waiter`` on its event loop, which
+    takes the outcome the sequencer leaves in ``value`` / ``error``."""
 
-    __slots__ = ("entries", "future", "hint", "receipt", "waiter")
+    __slots__ = ("entries", "error", "future", "hint", "receipt", "value", "waiter")
 
-    def __init__(self, entries: list[bytes], hint: Any = None, *, receipt: bool = False) -> None:
+    def __init__(
+        self,
+        entries: list[bytes],
+        hint: Any = None,
+        *,
+        receipt: bool = False,
+        waiter: asyncio.Future[Any] | None = None,
+    ) -> None:
         self.entries = entries
         self.hint = hint
         self.receipt = receipt
-        self.future: Future[Any] = Future()
-        self.waiter: asyncio.Future[Any] | None = None
+        self.waiter = waiter
+        self.future: Future[Any] | None = None if waiter is not None else Future()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def start(self) -> bool:
+        """False if the submitter gave up before its batch was taken."""
+        if self.future is not None:
+            return self.future.set_running_or_notify_cancel()
+        return not (self.waiter is not None and self.waiter.cancelled())
+
+    def settle(self, value: Any = None, error: BaseException | None = None) -> None:
+        if self.future is None:
+            self.value, self.error = value, error
+        elif self.future.done():
+            pass
+        elif error is not None:
+            if self.future.running() or self.future.set_running_or_notify_cancel():
+                self.future.set_exception(error)
+        else:
+            self.future.set_result(value)
 
 
 def _copy_outcomes(items: list[_Item]) -> None:
-    """On an event loop: each waiter takes its future's outcome."""
+    """On an event loop: each waiter takes its item's outcome."""
     for it in items:
         waiter = it.waiter
         if waiter is None or waiter.done():  # cancelled meanwhile
             continue
-        exc = it.future.exception()
-        if exc is not None:
-            waiter.set_exception(exc)
+        if it.error is not None:
+            waiter.set_exception(it.error)
         else:
-            waiter.set_result(it.future.result())
+            waiter.set_result(it.value)
 
 
 def _notify(items: list[_Item]) -> None:
@@ -89,24 +115,27 @@ class Sequencer:
         self._thread.start()
 
     def submit(self, entries: list[bytes]) -> Future[range]:
-        item = _Item(entries)
+        fut: Future[range] = Future()
         if not entries:
             self._check_running()
-            item.future.set_result(range(0))
-            return item.future
-        return self._put(item)
+            fut.set_result(range(0))
+            return fut
+        item = _Item(entries)
+        self._put(item)
+        assert item.future is not None
+        return item.future
 
     def submit_for_receipt(self, entry: bytes, hint: Any = None) -> Future[Receipt]:
-        return self._put(_Item([entry], hint, receipt=True))
+        item = _Item([entry], hint, receipt=True)
+        self._put(item)
+        assert item.future is not None
+        return item.future
 
     def submit_for_receipt_async(self, entry: bytes, hint: Any = None) -> asyncio.Future[Receipt]:
         """:meth:`submit_for_receipt` for a coroutine (call it on its event loop).
-        Cancelling the waiter cancels the submission if it is not committing yet."""
-        item = _Item([entry], hint, receipt=True)
+        A waiter cancelled before its batch is taken drops the submission."""
         waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        item.waiter = waiter
-        waiter.add_done_callback(lambda w: w.cancelled() and item.future.cancel())
-        self._put(item)
+        self._put(_Item([entry], hint, receipt=True, waiter=waiter))
         return waiter
 
     def _check_running(self) -> None:
@@ -117,10 +146,9 @@ class Sequencer:
         if self._stopped:
             raise RuntimeError("the sequencer is stopped")
 
-    def _put(self, item: _Item) -> Future[Any]:
+    def _put(self, item: _Item) -> None:
         self._check_running()
         self._queue.put(item)
-        return item.future
 
     def stop(self) -> None:
         """Commit what is queued, then end the writer thread."""
@@ -156,7 +184,7 @@ class Sequencer:
                     return
                 assert isinstance(item, _Item)
                 batch, stop = self._gather(item)
-                live = [it for it in batch if it.future.set_running_or_notify_cancel()]
+                live = [it for it in batch if it.start()]
                 if live:
                     self._commit(live)
                 live = []
@@ -178,9 +206,7 @@ class Sequencer:
             if isinstance(item, _Item):
                 pending.append(item)
         for it in pending:
-            fut = it.future
-            if not fut.done() and (fut.running() or fut.set_running_or_notify_cancel()):
-                fut.set_exception(exc)
+            it.settle(error=exc)
         _notify(pending)
 
     def _commit(self, batch: list[_Item]) -> None:
@@ -194,15 +220,15 @@ class Sequencer:
             if log.admission is not None:
                 log.admission.reset()
             for it in batch:
-                it.future.set_exception(exc)
+                it.settle(error=exc)
             _notify(batch)
             return
         for it, res in zip(batch, results, strict=True):
             if isinstance(res, Exception):
-                it.future.set_exception(res)
+                it.settle(error=res)
             elif it.receipt:
                 assert committed is not None
-                it.future.set_result(log._receipt_from_batch(committed, res[0], it.entries[0]))
+                it.settle(log._receipt_from_batch(committed, res[0], it.entries[0]))
             else:
-                it.future.set_result(res)
+                it.settle(res)
         _notify(batch)

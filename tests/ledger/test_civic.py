@@ -279,3 +279,67 @@ def test_the_batcher_answers_exactly_like_single_verification() -> None:
     assert batcher.verified == 6 and batcher.queued == 0
     with pytest.raises(ValueError):
         CredentialBatcher(max_batch=0)
+
+
+def _credential_items(n: int) -> tuple[bytes, list[tuple[str, bytes, bytes]]]:
+    inst = Institution()
+    inst.process("pet", "petition")
+    key = inst.issuers["pet"].public_key
+    citizens = [Citizen.enrol(inst, "pet") for _ in range(n)]
+    items = [("pet", c.pseudonym.public_key, c.credential) for c in citizens]
+    items[1] = ("pet", items[1][1], items[2][2])  # another pseudonym's credential
+    items[3] = ("pet", items[3][1], b"\x00" * 96)  # not a point
+    return key, items
+
+
+def test_worker_processes_answer_exactly_like_single_verification() -> None:
+    key, items = _credential_items(8)
+    batcher = CredentialBatcher(processes=2, max_batch=3)
+    try:
+        batcher.start()
+        assert len(batcher._idle_processes) == 2
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda it: batcher.verify(key, *it), items))
+        assert got == [verify_credential(key, *it) for it in items]
+        assert got.count(False) == 2 and batcher.verified == 8
+    finally:
+        batcher.close()
+    assert batcher._idle_processes == []
+    # Closed: the batcher still answers, in its own threads.
+    assert batcher.verify(key, *items[0]) is True and batcher.verify(key, *items[1]) is False
+
+
+def test_a_dead_worker_process_is_replaced_and_nothing_is_lost() -> None:
+    key, items = _credential_items(6)
+    batcher = CredentialBatcher(processes=1)
+    try:
+        batcher.start()
+        (proc,) = batcher._idle_processes
+        proc._proc.kill()
+        proc._proc.join()
+        # The batch it would have verified is verified in the thread instead...
+        assert [batcher.verify(key, *it) for it in items[:2]] == [True, False]
+        # ...and a new process takes the next ones.
+        assert len(batcher._idle_processes) == 1 and batcher._idle_processes[0] is not proc
+        assert batcher._idle_processes[0]._proc.is_alive()
+        assert [batcher.verify(key, *it) for it in items[2:]] == [True, False, True, True]
+    finally:
+        batcher.close()
+
+
+async def _verify_all(batcher: CredentialBatcher, key: bytes, items: list[Any]) -> list[bool]:
+    import asyncio
+
+    return list(await asyncio.gather(*(batcher.verify_async(key, *it) for it in items)))
+
+
+def test_coroutines_get_the_answers_of_the_worker_processes() -> None:
+    import asyncio
+
+    key, items = _credential_items(10)
+    batcher = CredentialBatcher(processes=2)
+    try:
+        got = asyncio.run(_verify_all(batcher, key, items))
+    finally:
+        batcher.close()
+    assert got == [verify_credential(key, *it) for it in items]
