@@ -25,11 +25,10 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from multiprocessing.connection import Connection
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from typing import Any
 
 from ledger.log import Log
