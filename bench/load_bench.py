@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import hashlib
 import json
@@ -159,6 +160,16 @@ def urne_app() -> Any:
     processes = int(os.environ.get("LOAD_BENCH_CREDENTIAL_PROCESSES", os.cpu_count() or 1))
     credentials = CredentialBatcher(max_batch=batch, processes=processes)
     credentials.start()
+
+    def report() -> None:
+        n = max(credentials.batches, 1)
+        print(
+            f"  (service: {credentials.verified:,} credentials in {credentials.batches:,}"
+            f" batches, {credentials.verified / n:.1f} per batch)",
+            file=sys.stderr,
+        )
+
+    atexit.register(report)
     CivicRecord(log, credentials=credentials)  # the log's admission
     return create_app(log, rate_limit=None)
 
@@ -543,7 +554,10 @@ def run_target(
                 "URNE_KEY_DIR": str(key_dir),
                 "URNE_ORIGIN": ORIGIN,
                 "LOAD_BENCH_CREDENTIAL_BATCH": str(args.credential_batch),
-                "LOAD_BENCH_CREDENTIAL_PROCESSES": str(args.credential_processes),
+                # skipping pairings is patched into the service's own process only
+                "LOAD_BENCH_CREDENTIAL_PROCESSES": (
+                    "0" if args.skip_pairings else str(args.credential_processes)
+                ),
                 "LOAD_BENCH_DIAGNOSTIC_SKIP_PAIRINGS": "1" if args.skip_pairings else "0",
             }
             with uvicorn_server("urne_app", args.workers, args.http, env) as (port, pid):
