@@ -542,3 +542,38 @@ def test_openapi_documents_the_civic_endpoints(svc: Service) -> None:
     assert "application/json" in post["requestBody"]["content"]
     assert {"201", "400", "403", "404", "409", "413", "415", "422", "429"} <= set(post["responses"])
     assert svc.client.get("/docs").status_code == 200
+
+
+def test_the_casting_fast_path_leaves_every_other_request_to_the_router(svc: Service) -> None:
+    """``POST /entries`` is answered ahead of routing (api.routes.civic.EntriesFastPath),
+    with the route's own refusals; any other method or path goes through the app."""
+    from api.routes.civic import EntriesFastPath
+
+    assert any(m.cls is EntriesFastPath for m in svc.client.app.user_middleware)  # type: ignore[attr-defined]
+    r = svc.client.get("/entries")
+    assert_error(r, 405, "method_not_allowed")
+    assert r.headers["allow"] == "POST"
+    assert_error(svc.client.post("/entries/x", content=b"{}", headers=JSON), 404, "not_found")
+    assert_error(svc.post(b"[1]"), 400, "malformed_json")
+    assert_error(
+        svc.post(b"{}", headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type"
+    )
+    assert svc.log.size == 0
+
+
+def test_an_unexpected_failure_in_casting_is_a_500_and_the_service_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.civic import CivicRecord
+
+    log = Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="x.example/log")
+    app = create_app(log, rate_limit=None, clock=lambda: IN_2026)
+
+    async def broken(self: CivicRecord, leaf: bytes) -> Receipt:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(CivicRecord, "submit_async", broken)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.post("/entries", content=b"{}", headers=JSON).status_code == 500
+        assert c.get("/healthz").json() == {"status": "ok"}
+    log.close()
