@@ -21,22 +21,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import multiprocessing
 import os
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from typing import Any
 
 from ledger.log import Log
+from verifier import bls
 from verifier.credential import invalid_credentials, verify_credential
 from verifier.entries import Ballot, Entry, Paper, decode_entry
 from verifier.errors import VerificationError
 from verifier.process import EntryRefused, ProcessState, Registry
 from verifier.receipt import Receipt
+from verifier.workers import CredentialWorkers, WorkerDied
 
 __all__ = ["CivicRecord", "CredentialBatcher"]
 
@@ -81,10 +80,33 @@ def _settle(checks: list[_Check]) -> None:
             fut.set_result(bool(check.ok))
 
 
+def _verify_in(
+    workers: CredentialWorkers, items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]]
+) -> list[bool]:
+    """:func:`_verify_items` in the worker processes: one batch per issuer key.
+    A batch whose worker died is verified here instead (the worker is replaced)."""
+    by_key: dict[bytes, list[int]] = {}
+    for i, (public_key, _) in enumerate(items):
+        by_key.setdefault(public_key, []).append(i)
+    asked = [
+        (public_key, positions, workers.submit(public_key, [items[i][1] for i in positions]))
+        for public_key, positions in by_key.items()
+    ]
+    ok = [False] * len(items)
+    for public_key, positions, future in asked:
+        try:
+            bad = set(future.result())
+        except WorkerDied:
+            bad = set(invalid_credentials(public_key, [items[i][1] for i in positions]))
+        for j, i in enumerate(positions):
+            ok[i] = j not in bad
+    return ok
+
+
 def _verify_items(items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]]) -> list[bool]:
     """Whether each ``(issuer key, (process, pseudonym, credential))`` verifies:
     one batch per issuer key, a lone credential on its own. Runs in a verifier
-    thread or in a verifier process."""
+    thread of the service."""
     by_key: dict[bytes, list[int]] = {}
     for i, (public_key, _) in enumerate(items):
         by_key.setdefault(public_key, []).append(i)
@@ -97,59 +119,6 @@ def _verify_items(items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]]) -> li
         for j, i in enumerate(positions):
             ok[i] = j not in bad
     return ok
-
-
-def _verifier_main(conn: Connection) -> None:
-    """A verifier process: answer each batch sent over ``conn`` until it closes.
-    Ctrl-C is left to the service, which closes the pipe."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        try:
-            items = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            answer: tuple[str, Any] = ("ok", _verify_items(items))
-        except Exception as exc:
-            answer = ("error", exc)
-        conn.send(answer)
-
-
-class _ProcessDied(Exception):
-    pass
-
-
-class _VerifierProcess:
-    """One worker process verifying credential batches sent over a pipe: no
-    executor machinery (feeder and manager threads) in the service's process."""
-
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_verifier_main, args=(child,), name="urne-credentials", daemon=True
-        )
-        self._proc.start()
-        child.close()
-
-    def verify(self, items: list[tuple[bytes, tuple[str, bytes, bytes]]]) -> list[bool]:
-        """:func:`_verify_items` in the process; :class:`_ProcessDied` if it has died."""
-        try:
-            self._conn.send(items)
-            status, value = self._conn.recv()
-        except (EOFError, OSError) as exc:
-            raise _ProcessDied(f"the credential verifier process ended: {exc!r}") from exc
-        if status != "ok":
-            raise value
-        return list(value)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._conn.close()  # the process sees the end of the pipe and ends
-        self._proc.join(5)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
 
 
 class CredentialBatcher:
@@ -172,11 +141,12 @@ class CredentialBatcher:
 
     ``processes``: hashing to G2 and decoding points hold the GIL in the BLS
     library (only its multi-scalar multiplication lets go), so in a service
-    the verification runs in that many worker processes, each fed by one
-    verifier thread (``parallel`` is then ``processes``); the event loop keeps
-    its core. With ``processes=0`` (the default, for scripts and tests) the
-    verifier threads verify themselves. A worker process that dies is
-    replaced, and the batch it held is verified in its thread meanwhile.
+    the verification runs in that many worker processes
+    (:class:`verifier.workers.CredentialWorkers`, shared with the audit; as
+    many verifier threads hand them batches); the event loop keeps its core.
+    With ``processes=0`` (the default, for scripts and tests) the verifier
+    threads verify themselves. A worker process that dies is replaced, and
+    the batch it held is verified in the service meanwhile.
     Verifier threads start when work arrives and end after ``idle`` seconds
     without any; worker processes live until :meth:`close`.
     """
@@ -203,7 +173,7 @@ class CredentialBatcher:
         self._queued: list[_Check] = []
         self._threads = 0
         self._waiting = 0
-        self._idle_processes: list[_VerifierProcess] = []
+        self._workers: CredentialWorkers | None = None
         self._closed = False
         #: how many batches were verified, and how many credentials in all
         self.batches = 0
@@ -235,17 +205,14 @@ class CredentialBatcher:
     def start(self) -> None:
         """Start the worker processes now rather than on the first ballot (each
         imports the BLS library), so that no voter waits for that."""
-        procs = [p for p in (self._take_process() for _ in range(self.processes)) if p]
-        for proc in procs:
-            proc.verify([])  # answered once the process is up
-            self._give_back(proc)
+        self._worker_pool()
 
     def close(self) -> None:
         """Stop the worker processes (verification goes on in threads)."""
         with self._cond:
-            idle, self._idle_processes, self._closed = self._idle_processes, [], True
-        for proc in idle:
-            proc.close()
+            workers, self._workers, self._closed = self._workers, None, True
+        if workers is not None:
+            workers.shutdown()
 
     def _enqueue(self, check: _Check) -> None:
         with self._cond:
@@ -288,40 +255,17 @@ class CredentialBatcher:
                     self.batches += 1
                     self.verified += len(batch)
 
-    def _take_process(self) -> _VerifierProcess | None:
-        """An idle worker process, a new one, or None (threads only, or closed).
-        Each verifier thread holds at most one, so there are at most ``processes``."""
+    def _worker_pool(self) -> CredentialWorkers | None:
         with self._cond:
-            if not self.processes or self._closed:
-                return None
-            if self._idle_processes:
-                return self._idle_processes.pop()
-        return _VerifierProcess()
-
-    def _give_back(self, proc: _VerifierProcess) -> None:
-        with self._cond:
-            if not self._closed:
-                self._idle_processes.append(proc)
-                return
-        proc.close()
+            if self.processes and self._workers is None and not self._closed:
+                self._workers = CredentialWorkers(self.processes, bls.current_backend().name)
+            return self._workers
 
     def _verify(self, batch: Sequence[_Check]) -> None:
         items = [(c.public_key, c.item) for c in batch]
         try:
-            proc = self._take_process()
-            if proc is None:
-                ok = _verify_items(items)
-            else:
-                try:
-                    ok = proc.verify(items)
-                except _ProcessDied:  # verify here; a new process next time
-                    proc.close()
-                    ok = _verify_items(items)
-                except BaseException:
-                    self._give_back(proc)
-                    raise
-                else:
-                    self._give_back(proc)
+            workers = self._worker_pool()
+            ok = _verify_items(items) if workers is None else _verify_in(workers, items)
             for check, good in zip(batch, ok, strict=True):
                 check.ok = good
         except BaseException as exc:  # never leave a caller waiting: each gets the error

@@ -34,10 +34,7 @@ import base64
 import json
 import os
 import pickle
-import queue
-import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections import deque
@@ -57,6 +54,7 @@ from verifier.process import EntryRefused, Registry
 from verifier.rfc9162 import HASH_SIZE, hash_leaf
 from verifier.tiles import TILE_HEIGHT, TILE_WIDTH, decode_entry_bundle, entries_path, tile_path
 from verifier.tiles import tile_width as _tile_width
+from verifier.workers import CredentialWorkers, cores
 
 __all__ = [
     "STEPS",
@@ -564,108 +562,6 @@ def _read_ahead(source: Source, paths: Iterable[str]) -> Iterator[tuple[str, Fut
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _verify_batch(
-    backend: bls.BackendName, public_key: bytes, items: list[tuple[str, bytes, bytes]]
-) -> list[int]:
-    """In a worker process: :func:`invalid_credentials` of one batch."""
-    return invalid_credentials(public_key, items, backend=bls.get_backend(backend))
-
-
-# A worker: a fresh interpreter that reads length-prefixed pickled batches on
-# stdin and answers each with the indices of its invalid credentials. It is
-# started with subprocess, not multiprocessing: multiprocessing's "spawn"
-# re-runs the caller's main script in each child (an unguarded script would run
-# twice) and "fork" copies a process whose other threads may hold locks.
-_WORKER = """
-import os, pickle, sys
-inp, out = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
-os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
-def read():
-    head = inp.read(8)
-    return pickle.loads(inp.read(int.from_bytes(head, "big"))) if len(head) == 8 else None
-sys.path[:0] = read()
-from verifier.audit import _verify_batch
-while (task := read()) is not None:
-    answer = pickle.dumps(_verify_batch(*task))
-    out.write(len(answer).to_bytes(8, "big") + answer)
-    out.flush()
-"""
-
-
-def _frame(obj: object) -> bytes:
-    data = pickle.dumps(obj)
-    return len(data).to_bytes(8, "big") + data
-
-
-class _Workers:
-    """Worker processes, each fed by a thread of this process (pipe I/O
-    releases the GIL, so this process goes on checking entries meanwhile)."""
-
-    def __init__(self, n: int, backend: bls.BackendName) -> None:
-        self.backend = backend
-        self.tasks: queue.SimpleQueue[tuple[Future[list[int]], bytes] | None] = queue.SimpleQueue()
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.threads: list[threading.Thread] = []
-        path = _frame([p for p in sys.path if p])
-        for _ in range(n):
-            proc = subprocess.Popen(
-                [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-            )
-            assert proc.stdin is not None
-            proc.stdin.write(path)
-            proc.stdin.flush()
-            thread = threading.Thread(
-                target=self._feed, args=(proc,), name="urne-audit-credentials", daemon=True
-            )
-            thread.start()
-            self.procs.append(proc)
-            self.threads.append(thread)
-
-    def _feed(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdin is not None and proc.stdout is not None
-        while (task := self.tasks.get()) is not None:
-            future, payload = task
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                proc.stdin.write(payload)
-                proc.stdin.flush()
-                head = proc.stdout.read(8)
-                answer = proc.stdout.read(int.from_bytes(head, "big")) if len(head) == 8 else b""
-                if not answer:
-                    raise OSError(f"credential worker {proc.pid} exited ({proc.poll()})")
-                future.set_result(pickle.loads(answer))  # from our own child
-            except Exception as exc:
-                future.set_exception(exc)
-
-    def submit(self, public_key: bytes, items: list[tuple[str, bytes, bytes]]) -> Future[list[int]]:
-        future: Future[list[int]] = Future()
-        self.tasks.put((future, _frame((self.backend, public_key, items))))
-        return future
-
-    def shutdown(self) -> None:
-        for _ in self.threads:
-            self.tasks.put(None)
-        for thread in self.threads:
-            thread.join()
-        for proc in self.procs:
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-
-
 @dataclass
 class _Batch:
     process: str
@@ -696,15 +592,15 @@ class _Credentials:
 
     Results are read back per process and per batch in log order, so the
     findings are the same, in the same order, whichever way they were computed.
-    Workers use the caller's BLS backend (see :class:`_Workers`)."""
+    Workers use the caller's BLS backend (see :class:`CredentialWorkers`)."""
 
     def __init__(self, entries: int) -> None:
         self.backend: bls.BackendName = bls.current_backend().name
-        workers = _cores() if entries >= _PARALLEL_MIN and sys.executable else 1
-        self.pool: _Workers | None = None
+        workers = cores() if entries >= _PARALLEL_MIN and sys.executable else 1
+        self.pool: CredentialWorkers | None = None
         if workers > 1:
             try:
-                self.pool = _Workers(workers, self.backend)
+                self.pool = CredentialWorkers(workers, self.backend)
             except OSError:  # cannot start processes here: verify in this one
                 workers = 1
         self.in_flight: deque[_Batch] = deque()

@@ -297,14 +297,15 @@ def test_worker_processes_answer_exactly_like_single_verification() -> None:
     batcher = CredentialBatcher(processes=2, max_batch=3)
     try:
         batcher.start()
-        assert len(batcher._idle_processes) == 2
+        assert batcher._workers is not None and len(batcher._workers.procs) == 2
         with ThreadPoolExecutor(8) as pool:
             got = list(pool.map(lambda it: batcher.verify(key, *it), items))
         assert got == [verify_credential(key, *it) for it in items]
         assert got.count(False) == 2 and batcher.verified == 8
+        procs = list(batcher._workers.procs)
     finally:
         batcher.close()
-    assert batcher._idle_processes == []
+    assert batcher._workers is None and all(p.returncode == 0 for p in procs)
     # Closed: the batcher still answers, in its own threads.
     assert batcher.verify(key, *items[0]) is True and batcher.verify(key, *items[1]) is False
 
@@ -314,14 +315,15 @@ def test_a_dead_worker_process_is_replaced_and_nothing_is_lost() -> None:
     batcher = CredentialBatcher(processes=1)
     try:
         batcher.start()
-        (proc,) = batcher._idle_processes
-        proc._proc.kill()
-        proc._proc.join()
-        # The batch it would have verified is verified in the thread instead...
+        assert batcher._workers is not None
+        (proc,) = batcher._workers.procs
+        proc.kill()
+        proc.wait()
+        # The batch it would have verified is verified in the service instead...
         assert [batcher.verify(key, *it) for it in items[:2]] == [True, False]
         # ...and a new process takes the next ones.
-        assert len(batcher._idle_processes) == 1 and batcher._idle_processes[0] is not proc
-        assert batcher._idle_processes[0]._proc.is_alive()
+        (new,) = batcher._workers.procs
+        assert new is not proc and new.poll() is None
         assert [batcher.verify(key, *it) for it in items[2:]] == [True, False, True, True]
     finally:
         batcher.close()
