@@ -25,6 +25,7 @@ from verifier.entries import AuthorKey, b64encode, sign_entry
 
 if TYPE_CHECKING:
     from verifier.opendata import ExportReport
+    from verifier.pabulib import PabulibInstance
 
 app = typer.Typer(
     help="Urne operator commands: run the service, manage the log.",
@@ -609,14 +610,20 @@ def run_demo(
     seed: int,
     progress: Callable[[int], None] | None = None,
     log_key: str | None = None,
+    pabulib: tuple[PabulibInstance, bytes] | None = None,
 ) -> dict[str, Any]:
     """A petition, a vote and a budget, from opening to published result, with
     ``citizens`` simulated people taking part through the API. Returns, per
     process id, its result's tally (or ``None`` if the server has no open-data
-    export to recount from)."""
+    export to recount from).
+
+    ``pabulib``: a parsed pabulib file and its bytes. The budget is then that
+    file's (its projects, costs, budget and ballot lengths), and its ballots,
+    besides the simulated citizens', are recorded as paper batches by the demo
+    official, each naming the file's SHA-256 as its tally sheet."""
     import random
     import secrets
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from ledger.demo import demo_choice, demo_descriptions
     from verifier.credential import Pseudonym, blind, credential_message, unblind
@@ -626,9 +633,28 @@ def run_demo(
     rnd = random.Random(seed)
     official = AuthorKey(rnd.randbytes(32))
     suffix = f"-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"  # a fresh id each run
-    descriptions = demo_descriptions(
-        suffix, datetime.now(UTC).replace(microsecond=0), official.public_key
-    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    descriptions = demo_descriptions(suffix, now, official.public_key)
+    paper: dict[str, list[bytes]] = {}
+    if pabulib is not None:
+        from ledger.pabulib_import import (
+            pabulib_description,
+            pabulib_outcome,
+            pabulib_paper_batches,
+        )
+
+        instance, source = pabulib
+        budget = next(d for d in descriptions if d["type"] == "budget")
+        pid = f"pabulib{suffix}"
+        descriptions[descriptions.index(budget)] = pabulib_description(
+            instance,
+            process_id=pid,
+            outcome=pabulib_outcome(instance),
+            opens=now - timedelta(days=1),
+            closes=now + timedelta(days=60),
+            officials=budget["officials"],
+        )
+        paper[pid] = pabulib_paper_batches(instance, source, process_id=pid, official=official)
     people = [f"resident-{i:04d}" for i in range(citizens)]
     for desc in descriptions:
         pid = desc["id"]
@@ -643,7 +669,7 @@ def run_demo(
             credential = unblind(
                 state, client.request_credential(pid, codes[person], blinded), issuer
             )
-            choice = demo_choice(desc["type"], rnd)
+            choice = demo_choice(desc["type"], rnd, desc if desc["type"] == "budget" else None)
             if choice is None:
                 leaf = authoring.signature(pid, pseudonym, credential)
             else:
@@ -655,6 +681,8 @@ def run_demo(
             client.post_entry(
                 authoring.paper_batch(pid, official, "street-stand-1", "0" * 64, signatures=12)
             )
+        for batch in paper.get(pid, []):
+            client.post_entry(batch)
     outcome: dict[str, Any] = {}
     for desc in descriptions:
         client.post_entry(authoring.close(desc["id"], client.key.key))
@@ -686,12 +714,32 @@ def demo(
     log_key: Annotated[
         str | None, typer.Option("--log-key", help="The log's verifier key, to check exports.")
     ] = None,
+    pabulib: Annotated[
+        Path | None,
+        typer.Option(
+            "--pabulib",
+            exists=True,
+            dir_okay=False,
+            help="A participatory budget in the pabulib format (.pb): the demo's budget is "
+            "then this one, and the file's own ballots are recorded as paper batches.",
+        ),
+    ] = None,
     database_url: DatabaseOpt = None,
     key_dir: KeyDirOpt = None,
 ) -> None:
     """A petition, a vote and a budget, through the API from opening to result."""
     import time
 
+    from verifier.errors import FormatError
+    from verifier.pabulib import parse_pabulib_text
+
+    budget: tuple[PabulibInstance, bytes] | None = None
+    if pabulib is not None:
+        source = pabulib.read_bytes()
+        try:
+            budget = (parse_pabulib_text(source), source)
+        except FormatError as exc:
+            _fail(f"{pabulib}: {exc}")
     s = _settings(database_url, key_dir, None)
     institution = _demo_key(key, s)
 
@@ -711,7 +759,12 @@ def demo(
     with typer.progressbar(length=3 * citizens, label="citizens taking part") as bar:
         try:
             outcome = run_demo(
-                client, citizens=citizens, seed=seed, progress=bar.update, log_key=log_key
+                client,
+                citizens=citizens,
+                seed=seed,
+                progress=bar.update,
+                log_key=log_key,
+                pabulib=budget,
             )
         except UrneError as exc:
             _fail(str(exc))

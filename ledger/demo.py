@@ -7,7 +7,7 @@ flow at once. Only for an empty log; never for production data.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from verifier import authoring
 from verifier.credential import Pseudonym, blind, credential_message, unblind
 from verifier.entries import AuthorKey, b64encode, sign_entry
 
-__all__ = ["demo_choice", "demo_descriptions", "populate_demo"]
+__all__ = ["budget_choice", "demo_choice", "demo_descriptions", "populate_demo"]
 
 _T = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -124,7 +124,7 @@ def populate_demo(
                     pid, pseudonym, credential, [rnd.choice(["meadow", "weavers", "river"])]
                 )
             else:
-                leaf = authoring.ballot(pid, pseudonym, credential, _budget_choice(rnd))
+                leaf = authoring.ballot(pid, pseudonym, credential, budget_choice(rnd, spec))
             record.append(leaf)
             n += 1
             done += 1
@@ -159,19 +159,39 @@ def demo_descriptions(suffix: str, now: datetime, official_key: bytes) -> list[d
     return out
 
 
-def demo_choice(process_type: str, rnd: random.Random) -> list[str] | None:
-    """A simulated citizen's choice in a demo process (``None``: a petition)."""
+def demo_choice(
+    process_type: str, rnd: random.Random, budget: Mapping[str, Any] | None = None
+) -> list[str] | None:
+    """A simulated citizen's choice in a demo process (``None``: a petition).
+    ``budget``: the budget's description, if not the built-in one."""
     if process_type == "petition":
         return None
     if process_type == "vote":
         return [rnd.choice(["meadow", "weavers", "river"])]
-    return _budget_choice(rnd)
+    return budget_choice(rnd, budget or _PROCESSES[2])
 
 
-def _budget_choice(rnd: random.Random) -> list[str]:
-    costs = {"trees": 30000, "lights": 45000, "play": 60000, "bikes": 10000, "benches": 8000}
+def budget_choice(rnd: random.Random, budget: Mapping[str, Any]) -> list[str]:
+    """An approval ballot a simulated citizen may cast in ``budget`` (a process
+    description or manifest): its projects in a random order, each taken with
+    probability 0.6 while the ballot stays within the budget and its largest
+    length, then topped up to its smallest length (within the budget if it is
+    capped) with the cheapest projects left."""
+    rule = budget["rule"]
+    costs = {p["id"]: int(p["cost"]) for p in budget["proposals"]}
+    most = rule.get("max_projects") or len(costs)
+    least = max(1, rule.get("min_projects") or 0)
+    order = rnd.sample(list(costs), len(costs))
     chosen: list[str] = []
-    for p in rnd.sample(list(costs), len(costs)):
-        if sum(costs[c] for c in chosen) + costs[p] <= 100000 and rnd.random() < 0.6:
-            chosen.append(p)
-    return chosen or ["bikes"]
+    spent = 0
+    for pid in order:
+        if len(chosen) < most and spent + costs[pid] <= rule["budget"] and rnd.random() < 0.6:
+            chosen.append(pid)
+            spent += costs[pid]
+    for pid in sorted(order, key=costs.__getitem__):  # the cheapest first
+        if len(chosen) >= least:
+            break
+        if pid not in chosen and not (rule.get("capped") and spent + costs[pid] > rule["budget"]):
+            chosen.append(pid)
+            spent += costs[pid]
+    return chosen

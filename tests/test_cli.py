@@ -294,3 +294,33 @@ def test_demo_through_the_api(env: Path, served: Served) -> None:
     # a second run reuses the demo institution's key
     _ok(["demo", "--server", served.url, "--citizens", "1"])
     assert len(client.get_json("/processes")) == 6
+
+
+def test_demo_with_a_budget_from_a_pabulib_file(env: Path, served: Served) -> None:
+    """``urne demo --pabulib``: the file's projects, costs and budget; its own
+    ballots as paper batches beside the simulated citizens'; the published
+    result equals the recount, and the paper ballots are all counted."""
+    from tests.conftest import VECTORS
+    from verifier.pabulib import parse_pabulib
+
+    path = VECTORS / "pabulib" / "Netherlands_Assen_2024.pb"
+    instance = parse_pabulib(path)
+    out = _ok(["demo", "--server", served.url, "--citizens", "4", "--pabulib", str(path)])
+    client = UrneClient(served.url)
+    (budget,) = [p for p in client.get_json("/processes") if p["type"] == "budget"]
+    assert budget["id"].startswith("pabulib-") and budget["id"] in out
+    detail = client.get_json(f"/processes/{budget['id']}")
+    assert [p["id"] for p in detail["proposals"]] == [p.project_id for p in instance.projects]
+    assert detail["rule"]["budget"] == instance.budget
+    assert detail["closed"] and len(detail["results"]) == 1
+    tally = client.get_json(f"/processes/{budget['id']}/tally")
+    assert tally["paper_ballots"] == len(instance.ballots)
+    assert tally["ballots"] == 4
+
+
+def test_demo_refuses_a_file_that_is_not_pabulib(env: Path, served: Served) -> None:
+    bad = env / "not.pb"
+    bad.write_text("this is not a pabulib file\n")
+    r = runner.invoke(urne, ["demo", "--server", served.url, "--pabulib", str(bad)])
+    assert r.exit_code != 0 and "not.pb" in r.output
+    assert UrneClient(served.url).get_json("/processes") == []
