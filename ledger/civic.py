@@ -23,7 +23,7 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
@@ -438,6 +438,13 @@ class CivicRecord:
         self.log.catch_up()
         with self._lock:
             return list(self._registry.processes)
+
+    @contextlib.contextmanager
+    def still(self) -> Iterator[None]:
+        """Hold the record still: no entry is admitted or replayed meanwhile, so
+        a reader sees one consistent state (keep it short: the sequencer waits)."""
+        with self._lock:
+            yield
 
     def process(self, process_id: str) -> ProcessState:
         with self._lock:

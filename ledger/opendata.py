@@ -127,7 +127,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
     checkpoint = civic.log.checkpoint()
     civic.log.catch_up()  # the civic record has now seen at least this checkpoint
     size = checkpoint.size
-    with civic._lock:  # one consistent view of the state's lists
+    with civic.still():  # one consistent view of the state's lists
         state = civic.process(process_id)
         if state.index >= size:  # published after the checkpoint was read
             raise EntryRefused(
