@@ -80,42 +80,30 @@ def _settle(checks: list[_Check]) -> None:
             fut.set_result(bool(check.ok))
 
 
-def _verify_in(
-    workers: CredentialWorkers, items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]]
+def _verify_items(
+    items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]],
+    workers: CredentialWorkers | None = None,
 ) -> list[bool]:
-    """:func:`_verify_items` in the worker processes: one batch per issuer key.
-    A batch whose worker died is verified here instead (the worker is replaced)."""
-    by_key: dict[bytes, list[int]] = {}
-    for i, (public_key, _) in enumerate(items):
-        by_key.setdefault(public_key, []).append(i)
-    asked = [
-        (public_key, positions, workers.submit(public_key, [items[i][1] for i in positions]))
-        for public_key, positions in by_key.items()
-    ]
-    ok = [False] * len(items)
-    for public_key, positions, future in asked:
-        try:
-            bad = set(future.result())
-        except WorkerDied:
-            bad = set(invalid_credentials(public_key, [items[i][1] for i in positions]))
-        for j, i in enumerate(positions):
-            ok[i] = j not in bad
-    return ok
-
-
-def _verify_items(items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]]) -> list[bool]:
     """Whether each ``(issuer key, (process, pseudonym, credential))`` verifies:
-    one batch per issuer key, a lone credential on its own. Runs in a verifier
-    thread of the service."""
+    one batch per issuer key, in the worker processes if given (a batch whose
+    worker died is verified here instead; the worker is replaced), else here,
+    a lone credential on its own."""
     by_key: dict[bytes, list[int]] = {}
     for i, (public_key, _) in enumerate(items):
         by_key.setdefault(public_key, []).append(i)
+    groups = [
+        (key, positions, [items[i][1] for i in positions]) for key, positions in by_key.items()
+    ]
+    asked = [None if workers is None else workers.submit(key, work) for key, _, work in groups]
     ok = [False] * len(items)
-    for public_key, positions in by_key.items():
-        if len(positions) == 1:
-            ok[positions[0]] = verify_credential(public_key, *items[positions[0]][1])
+    for (key, positions, work), future in zip(groups, asked, strict=True):
+        if future is None and len(work) == 1:
+            ok[positions[0]] = verify_credential(key, *work[0])
             continue
-        bad = set(invalid_credentials(public_key, [items[i][1] for i in positions]))
+        try:
+            bad = set(invalid_credentials(key, work) if future is None else future.result())
+        except WorkerDied:
+            bad = set(invalid_credentials(key, work))
         for j, i in enumerate(positions):
             ok[i] = j not in bad
     return ok
@@ -265,7 +253,7 @@ class CredentialBatcher:
         items = [(c.public_key, c.item) for c in batch]
         try:
             workers = self._worker_pool()
-            ok = _verify_items(items) if workers is None else _verify_in(workers, items)
+            ok = _verify_items(items, workers)
             for check, good in zip(batch, ok, strict=True):
                 check.ok = good
         except BaseException as exc:  # never leave a caller waiting: each gets the error
@@ -287,6 +275,16 @@ class CredentialBatcher:
         for loop, checks in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
                 loop.call_soon_threadsafe(_settle, checks)
+
+
+class _Decoded:
+    """An entry and the very bytes object it was decoded from (the admission's hint)."""
+
+    __slots__ = ("entry", "leaf")
+
+    def __init__(self, leaf: bytes, entry: Entry) -> None:
+        self.leaf = leaf
+        self.entry = entry
 
 
 #: Entries up to this size are decoded on the event loop (docs/performance.md).
@@ -341,9 +339,11 @@ class CivicRecord:
             self._size = index + 1
 
     def admit(self, index: int, data: bytes, hint: Any = None) -> None:
-        """``hint``: the entry as :meth:`submit` decoded it from ``data``."""
+        """``hint``: the entry as :meth:`submit` decoded it, used only if it was
+        decoded from this very ``data`` object."""
         with self._lock:
-            entry = hint if isinstance(hint, Entry) else decode_entry(data)
+            decoded = hint if isinstance(hint, _Decoded) and hint.leaf is data else None
+            entry = decode_entry(data) if decoded is None else decoded.entry
             self._registry.check(entry, index)
             self._registry.apply(entry, index)
             self._size = index + 1
@@ -399,7 +399,7 @@ class CivicRecord:
         """Check and queue an entry; the future gives its index once committed,
         or raises the reason it was refused."""
         entry = self.precheck(leaf)
-        inner = self.log.submit_for_receipt(leaf, entry)
+        inner = self.log.submit_for_receipt(leaf, _Decoded(leaf, entry))
         out: Future[int] = Future()
 
         def done(f: Future[Receipt]) -> None:
@@ -426,7 +426,7 @@ class CivicRecord:
             entry, credential = await asyncio.to_thread(self._prepare, leaf)
         if credential is not None and not await self.credentials.verify_async(*credential):
             raise _bad_credential()
-        return await self.log.submit_for_receipt_async(leaf, entry)
+        return await self.log.submit_for_receipt_async(leaf, _Decoded(leaf, entry))
 
     def append(self, leaf: bytes) -> int:
         """Submit and wait for the commit; returns the entry's index."""

@@ -345,3 +345,19 @@ def test_coroutines_get_the_answers_of_the_worker_processes() -> None:
     finally:
         batcher.close()
     assert got == [verify_credential(key, *it) for it in items]
+
+
+def test_a_decoded_hint_counts_only_for_the_bytes_it_was_decoded_from(tmp_path: Path) -> None:
+    from verifier.entries import decode_entry
+
+    inst = Institution()
+    log, rec = _open(tmp_path)
+    rec.append(inst.process("pet", "petition"))
+    a, b = Citizen.enrol(inst, "pet"), Citizen.enrol(inst, "pet")
+    leaf_a, leaf_b = a.ballot(), b.ballot()
+    wrong = civic._Decoded(leaf_a, decode_entry(leaf_a))
+    receipt = log.submit_for_receipt(leaf_b, wrong).result(timeout=30)
+    assert receipt.entry == leaf_b
+    casts = rec.process("pet").casts
+    assert b.pseudonym.public_key in casts and a.pseudonym.public_key not in casts
+    log.close()
