@@ -324,3 +324,13 @@ def test_demo_refuses_a_file_that_is_not_pabulib(env: Path, served: Served) -> N
     r = runner.invoke(urne, ["demo", "--server", served.url, "--pabulib", str(bad)])
     assert r.exit_code != 0 and "not.pb" in r.output
     assert UrneClient(served.url).get_json("/processes") == []
+
+
+@pytest.mark.parametrize(("flag", "want"), [([], True), (["--no-access-log"], False)])
+def test_serve_passes_the_access_log_choice_to_uvicorn(
+    env: Path, monkeypatch: pytest.MonkeyPatch, flag: list[str], want: bool
+) -> None:
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    _ok(["serve", "--port", "8999", *flag])
+    assert seen["access_log"] is want and seen["port"] == 8999
