@@ -287,7 +287,7 @@ class _Decoded:
         self.entry = entry
 
 
-#: Entries up to this size are decoded on the event loop (docs/performance.md).
+#: Entries up to this size are decoded on the event loop (see ``submit_async``).
 _DECODE_ON_LOOP = 4096
 
 
@@ -399,15 +399,15 @@ class CivicRecord:
         """Check and queue an entry; the future gives its index once committed,
         or raises the reason it was refused."""
         entry = self.precheck(leaf)
-        inner = self.log.submit_for_receipt(leaf, _Decoded(leaf, entry))
+        inner = self.log.submit([leaf], _Decoded(leaf, entry))
         out: Future[int] = Future()
 
-        def done(f: Future[Receipt]) -> None:
+        def done(f: Future[range]) -> None:
             exc = f.exception()
             if exc is not None:
                 out.set_exception(exc)
             else:
-                out.set_result(f.result().index)
+                out.set_result(f.result()[0])
 
         inner.add_done_callback(done)
         return out

@@ -218,17 +218,18 @@ class Log:
                 )
             return self._sequencer
 
-    def submit(self, entries: Sequence[bytes]) -> Future[range]:
+    def submit(self, entries: Sequence[bytes], hint: Any = None) -> Future[range]:
         """Queue entries; the future resolves to their indices once committed.
 
         With an admission, each submission is one entry (each is accepted or
-        refused on its own), and the future raises the admission's refusal."""
+        refused on its own), and the future raises the admission's refusal;
+        ``hint`` goes to :meth:`Admission.admit` with it."""
         if self.admission is not None and len(entries) != 1:
             raise InvalidRequest(
                 "this log decides on each entry: submit one entry at a time", code="one_entry"
             )
         _check_entries(entries)
-        return self.sequencer.submit(list(entries))
+        return self.sequencer.submit(list(entries), hint)
 
     def submit_for_receipt(self, entry: bytes, hint: Any = None) -> Future[Receipt]:
         """Queue one entry; the future resolves to its receipt once committed

@@ -114,13 +114,13 @@ class Sequencer:
         self._thread = threading.Thread(target=self._run, name="urne-sequencer", daemon=True)
         self._thread.start()
 
-    def submit(self, entries: list[bytes]) -> Future[range]:
+    def submit(self, entries: list[bytes], hint: Any = None) -> Future[range]:
         fut: Future[range] = Future()
         if not entries:
             self._check_running()
             fut.set_result(range(0))
             return fut
-        item = _Item(entries)
+        item = _Item(entries, hint)
         self._put(item)
         assert item.future is not None
         return item.future
