@@ -55,9 +55,9 @@ import nacl.signing
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import read_body
-from api.errors import ApiError
-from ledger.institutions import institution_key, use_nonce
+from urne.api.deps import read_body
+from urne.api.errors import ApiError
+from urne.ledger.institutions.registry import institution_key, use_nonce
 
 __all__ = [
     "ALG",

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from api.auth import LABEL, SignatureParams, content_digest, signature_base
-from verifier.entries import AuthorKey, b64decode, b64encode
+from urne.api.auth import LABEL, SignatureParams, content_digest, signature_base
+from urne.verifier.civic.entries import AuthorKey, b64decode, b64encode
 
 __all__ = ["InstitutionKey", "UrneClient", "UrneError", "sign_request"]
 

@@ -1,7 +1,7 @@
 """FastAPI dependencies: what the routes work on, and the rate limit.
 
-The app keeps its services on ``app.state`` (``api.main.create_app`` puts them
-there): ``log``, ``civic`` (the :class:`~ledger.civic.CivicRecord` on the log),
+The app keeps its services on ``app.state`` (``urne.api.main.create_app`` puts them
+there): ``log``, ``civic`` (the :class:`~urne.ledger.civic.record.CivicRecord` on the log),
 ``roll`` (the issuance database) and ``keyring`` (the issuer keys), and
 ``rate_limiter`` (``None`` when off).
 """
@@ -19,10 +19,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
-from api.errors import ApiError
-from ledger import Log
-from ledger.civic import CivicRecord
-from ledger.issuance import IssuerKeyring
+from urne.api.errors import ApiError
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.issuance.service import IssuerKeyring
+from urne.ledger.log import Log
 
 __all__ = [
     "CivicDep",

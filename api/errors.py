@@ -35,9 +35,9 @@ from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import InvalidRequest, LedgerError, NotFound
-from verifier.errors import SignatureError, VerificationError
-from verifier.process import EntryRefused
+from urne.ledger.errors import InvalidRequest, LedgerError, NotFound
+from urne.verifier.civic.process import EntryRefused
+from urne.verifier.errors import SignatureError, VerificationError
 
 __all__ = [
     "ENTRY_CONFLICTS",

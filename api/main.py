@@ -3,7 +3,7 @@
 Two roles, which an operator may serve from one app or from two hosts:
 
 - casting (``casting=True``): the log (tiles, checkpoints, proofs), the
-  processes and ``POST /entries``, on a :class:`~ledger.civic.CivicRecord`;
+  processes and ``POST /entries``, on a :class:`~urne.ledger.civic.record.CivicRecord`;
 - issuance (``issuance=True``): ``/issuance/*``, on the roll and the issuer
   keys. An issuance-only app (``casting=False``) never opens the log.
 
@@ -24,18 +24,18 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from api import web
-from api.deps import RateLimit, TokenBuckets
-from api.errors import install_error_handlers
-from api.routes import civic as civic_routes
-from api.routes import institution as institution_routes
-from api.routes import issuance as issuance_routes
-from api.routes import log as log_routes
-from api.routes import opendata as opendata_routes
-from ledger import Log
-from ledger.civic import CivicRecord, CredentialBatcher
-from ledger.issuance import IssuerKeyring, open_roll
-from ledger.settings import Settings
+from urne.api import web
+from urne.api.deps import RateLimit, TokenBuckets
+from urne.api.errors import install_error_handlers
+from urne.api.routes import civic as civic_routes
+from urne.api.routes import institution as institution_routes
+from urne.api.routes import issuance as issuance_routes
+from urne.api.routes import log as log_routes
+from urne.api.routes import opendata as opendata_routes
+from urne.ledger.civic.record import CivicRecord, CredentialBatcher
+from urne.ledger.db.settings import Settings
+from urne.ledger.issuance.service import IssuerKeyring, open_roll
+from urne.ledger.log import Log
 
 __all__ = ["DEFAULT_RATE_LIMIT", "create_app", "open_log"]
 

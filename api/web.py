@@ -32,11 +32,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api.deps import CivicDep, LogDep
-from ledger.civic import CivicRecord
-from ledger.issuance import issued_count, roll_size
-from verifier.entries import decode_entry
-from verifier.process import EntryRefused, ProcessState
+from urne.api.deps import CivicDep, LogDep
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.issuance.service import issued_count, roll_size
+from urne.verifier.civic.entries import decode_entry
+from urne.verifier.civic.process import EntryRefused, ProcessState
 
 __all__ = ["CSP", "install", "router", "signature_curve"]
 

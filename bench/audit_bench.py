@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Audit throughput: ``verifier.audit.audit`` over HTTP on a petition of N signatures.
+"""Audit throughput: ``urne.verifier.check.audit.audit`` over HTTP on a petition of N signatures.
 
 What one run does:
 
@@ -15,7 +15,7 @@ What one run does:
    audit then checks every one (it must pass, or the run fails).
 2. **Build** the log with :class:`ledger.Log` on SQLite: plain appends of
    ``--batch`` entries (no admission rules: the audit is what checks them).
-3. **Serve** it with the real HTTP service (``api.main.create_app``) under
+3. **Serve** it with the real HTTP service (``urne.api.main.create_app``) under
    uvicorn on 127.0.0.1, in a separate process.
 4. **Audit**, timed end to end: ``audit(HttpSource(url), log_key)`` -- the
    checkpoint, every entry bundle and hash tile through the tile endpoints,
@@ -59,19 +59,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as `python bench/audit_bench.py` from a checkout
-    sys.path.insert(0, str(ROOT))
-
-from verifier import authoring, bls  # noqa: E402
-from verifier.credential import (  # noqa: E402
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry, sign_entry
+from urne.verifier.credentials import bls
+from urne.verifier.credentials.credential import (
     CREDENTIAL_DST,
     Pseudonym,
     credential_message,
     verify_credential,
 )
-from verifier.entries import AuthorKey, b64encode, decode_entry, sign_entry  # noqa: E402
-from verifier.note import Ed25519Signer  # noqa: E402
+from urne.verifier.tlog.note import Ed25519Signer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "bench" / "results"
 PID = "bench-petition"
@@ -226,7 +225,7 @@ def spot_check(leaves: list[bytes], keys: Keys, k: int, seed: int) -> int:
 
 
 def build_log(url: str, keys: Keys, leaves: list[bytes], batch: int) -> float:
-    from ledger import Log
+    from urne.ledger.log import Log
 
     t0 = time.perf_counter()
     with Log.open(url, signer=keys.log) as log:
@@ -241,8 +240,8 @@ def build_log(url: str, keys: Keys, leaves: list[bytes], batch: int) -> float:
 def _serve(url: str, seed: int, port: int) -> None:
     import uvicorn
 
-    from api.main import create_app
-    from ledger import Log
+    from urne.api.main import create_app
+    from urne.ledger.log import Log
 
     log = Log.open(url, signer=Keys(seed).log)
     config = uvicorn.Config(
@@ -330,7 +329,7 @@ class Timers:
 
 
 def timed_source(base: str) -> Any:
-    from verifier.audit import HttpSource
+    from urne.verifier.check.audit import HttpSource
 
     class TimedHttpSource(HttpSource):
         """HttpSource counting requests, bytes and seconds per kind of path."""
@@ -361,9 +360,9 @@ def timed_source(base: str) -> Any:
 
 
 def run_audit(base: str, server_pid: int, keys: Keys, n: int, profile: bool) -> dict[str, Any]:
-    import verifier.audit as va
-    from verifier import merkle
-    from verifier.process import Registry
+    import urne.verifier.check.audit as va
+    from urne.verifier.civic.process import Registry
+    from urne.verifier.tlog import merkle
 
     timers = Timers()
     timers.wrap(va, "hash_leaf", "tree: leaf hashes")

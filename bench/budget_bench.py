@@ -29,13 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from urne.verifier.civic.budget import RULES, ApprovalElection
+from urne.verifier.civic.pabulib import parse_pabulib
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from verifier.budget import RULES, ApprovalElection  # noqa: E402
-from verifier.pabulib import parse_pabulib  # noqa: E402
-
-VECTORS = Path(os.environ.get("URNE_VECTORS", ROOT.parent / "shared" / "vectors"))
+VECTORS = ROOT / "tests" / "vectors"
 PABULIB = VECTORS / "pabulib"
 SLOW = 60.0  # seconds: what --skip-slow-peer leaves out
 KEYS = {"greedy": "greedy", "mes": "mes", "mes-then-greedy": "mes_then_greedy"}

@@ -4,9 +4,9 @@
 For ``--n`` credentials of one process (one issuer key, distinct pseudonyms),
 in the same run:
 
-- ``single``: :func:`verifier.credential.verify_credential` on each credential
+- ``single``: :func:`urne.verifier.credentials.credential.verify_credential` on each credential
   (decode, hash to G2, two-pairing check per credential);
-- ``batch``: one :func:`verifier.credential.verify_credentials_batch` call over
+- ``batch``: one :func:`urne.verifier.credentials.credential.verify_credentials_batch` call over
   all of them (decode and hash each, two MSMs, two pairings for the batch);
 
 on arkworks with ``--n`` credentials and on the py_ecc reference with a small
@@ -26,18 +26,13 @@ import argparse
 import hashlib
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as `python bench/credential_bench.py` from a checkout
-    sys.path.insert(0, str(ROOT))
-
-from verifier import bls  # noqa: E402
-from verifier.credential import (  # noqa: E402
+from urne.verifier.credentials import bls
+from urne.verifier.credentials.credential import (
     CREDENTIAL_DST,
     IssuerKey,
     Pseudonym,
@@ -47,6 +42,8 @@ from verifier.credential import (  # noqa: E402
     verify_credential,
     verify_credentials_batch,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PROCESS = "bench-process"
 Item = tuple[str, bytes, bytes]

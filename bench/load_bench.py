@@ -16,7 +16,7 @@ What one run does:
      that reads the body and answers 201 with a fixed receipt-sized JSON, the
      framework's ceiling;
    - ``urne-sqlite`` / ``urne-postgres``: the real service
-     (``api.main.create_app`` under uvicorn, ``--workers`` processes) on a
+     (``urne.api.main.create_app`` under uvicorn, ``--workers`` processes) on a
      fresh SQLite file or a fresh PostgreSQL schema, with the manifest already
      published. Rate limiting is off (every ballot comes from 127.0.0.1).
 
@@ -27,7 +27,7 @@ What one run does:
    answer.
 3. **Check** (not timed): every answer from Urne must be 201 with a receipt of
    a new index holding exactly the ballot sent; ``--verify`` receipts, spread
-   over the run, are checked with ``verifier.receipt.check_receipt`` against
+   over the run, are checked with ``urne.verifier.check.receipt.check_receipt`` against
    the log's key; and the log must hold the manifest and the n ballots.
 
 Reports sustained ballots/s over the steady window (the middle 80% of
@@ -63,16 +63,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
+
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.entries import AuthorKey, b64encode, sign_entry
+from urne.verifier.credentials import bls
+from urne.verifier.credentials.credential import CREDENTIAL_DST, Pseudonym, credential_message
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-if str(ROOT) not in sys.path:  # run as `python bench/load_bench.py` from a checkout
-    sys.path.insert(0, str(ROOT))
-
-from fastapi import Request  # noqa: E402  (resolved by FastAPI from the module's globals)
-
-from verifier import authoring, bls  # noqa: E402
-from verifier.credential import CREDENTIAL_DST, Pseudonym, credential_message  # noqa: E402
-from verifier.entries import AuthorKey, b64encode, sign_entry  # noqa: E402
 
 PID = "load-petition"
 ORIGIN = "load.urne.example/log"
@@ -144,15 +143,15 @@ def ballots(n: int, seed: int, workers: int) -> list[bytes]:
 def urne_app() -> Any:
     """The real service on the log named by ``URNE_DATABASE_URL`` / ``URNE_KEY_DIR``;
     ``LOAD_BENCH_CREDENTIAL_BATCH`` caps the credential batches (1: one by one)."""
-    from api.main import create_app, open_log
-    from ledger.civic import CivicRecord, CredentialBatcher
-    from ledger.settings import Settings
+    from urne.api.main import create_app, open_log
+    from urne.ledger.civic.record import CivicRecord, CredentialBatcher
+    from urne.ledger.db.settings import Settings
 
     log = open_log(Settings())
     if os.environ.get("LOAD_BENCH_DIAGNOSTIC_SKIP_PAIRINGS") == "1":
         # A diagnostic only (bench/README.md): what everything but the BLS
         # check costs. Every credential counts as valid; never a target figure.
-        import ledger.civic as civic_module
+        import urne.ledger.civic.record as civic_module
 
         civic_module.verify_credential = lambda *a: True
         civic_module.invalid_credentials = lambda pk, items: []
@@ -342,8 +341,8 @@ def null_server() -> Iterator[tuple[int, int]]:
 @contextlib.contextmanager
 def store(engine: str, seed: int, n: int) -> Iterator[tuple[str, Path, str]]:
     """A fresh log with the manifest published: (database URL, key dir, log vkey)."""
-    from ledger import Log
-    from ledger.civic import CivicRecord
+    from urne.ledger.civic.record import CivicRecord
+    from urne.ledger.log import Log
 
     tmp = Path(tempfile.mkdtemp(prefix="urne-load-"))
     schema = None
@@ -493,9 +492,9 @@ def check_answers(
 ) -> dict[str, Any]:
     """Every answer a 201 receipt of a new index holding the ballot sent; a sample
     of receipts verified; the log holds exactly the manifest and the ballots."""
-    from ledger import Log
-    from verifier.note import Ed25519Verifier
-    from verifier.receipt import Receipt, check_receipt
+    from urne.ledger.log import Log
+    from urne.verifier.check.receipt import Receipt, check_receipt
+    from urne.verifier.tlog.note import Ed25519Verifier
 
     problems: list[str] = []
     seen: dict[int, int] = {}

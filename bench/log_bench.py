@@ -18,7 +18,7 @@ for each peer:
 Every (peer, n) runs in a fresh child process (so that one peer's millions of
 objects never slow another's garbage collection, and peak memory is per peer).
 Only the library calls are timed. Every proof is then checked, outside the
-timed part: against RFC 9162 (``verifier.proof``) with roots computed here
+timed part: against RFC 9162 (``urne.verifier.tlog.proof``) with roots computed here
 independently of every peer, and with the peer's own verifier where it has one.
 
 Run ``python bench/log_bench.py --help``; see bench/README.md.
@@ -49,18 +49,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as `python bench/log_bench.py` from a checkout
-    sys.path.insert(0, str(ROOT))
-
-from verifier.errors import VerificationError  # noqa: E402
-from verifier.proof import (  # noqa: E402
+from urne.verifier.errors import VerificationError
+from urne.verifier.tlog.proof import (
     consistency_proof_length,
     inclusion_proof_length,
     verify_consistency,
     verify_inclusion,
 )
-from verifier.rfc9162 import empty_root, hash_children, hash_leaf  # noqa: E402
+from urne.verifier.tlog.rfc9162 import empty_root, hash_children, hash_leaf
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PEERS = ("urne", "pymerkle-sqlite", "pymerkle-inmemory", "merkletools")
 ENTRY_SIZE = 100
@@ -99,7 +97,7 @@ def make_workload(n: int, proofs: int, seed: int) -> tuple[list[int], list[int]]
 
 def reference_roots(entries: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
     """RFC 9162 roots at ``sizes``, computed here with a compact range over
-    ``verifier.rfc9162`` hashing only (independent of every peer)."""
+    ``urne.verifier.tlog.rfc9162`` hashing only (independent of every peer)."""
     out: dict[int, bytes] = {}
     if 0 in sizes:
         out[0] = empty_root()
@@ -241,7 +239,7 @@ def disk_mb(*paths: Path) -> float:
 
 
 def run_urne(ctx: dict[str, Any]) -> dict[str, Any]:
-    from ledger import Log
+    from urne.ledger.log import Log
 
     tmp: Path = ctx["tmp"]
     entries, n, batch = ctx["entries"], ctx["n"], ctx["batch"]
@@ -681,7 +679,7 @@ def consistency_finding(n: int, results: dict[str, dict[str, Any]]) -> list[str]
         s1, s2 = ex["size1"], ex["size2"]
         lines.append(
             f"{peer} at n={n:,}: {res['check_consistency_rfc']} of its consistency proofs "
-            f"verify with verifier.proof.verify_consistency (RFC 9162 §2.1.4.2); "
+            f"verify with urne.verifier.tlog.proof.verify_consistency (RFC 9162 §2.1.4.2); "
             f"its own verifier accepts {res['check_consistency_native']}; "
             f"path length equals the RFC proof length for {res['consistency_len_eq_rfc']}."
         )

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ledger.civic import CivicRecord
-from ledger.issuance import IssuerKeyring, import_roll, issue, open_roll
-from verifier import authoring
-from verifier.credential import Pseudonym, blind, credential_message, unblind
-from verifier.entries import AuthorKey, b64encode, sign_entry
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.issuance.service import IssuerKeyring, import_roll, issue, open_roll
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.entries import AuthorKey, b64encode, sign_entry
+from urne.verifier.credentials.credential import Pseudonym, blind, credential_message, unblind
 
 __all__ = ["budget_choice", "demo_choice", "demo_descriptions", "populate_demo"]
 

@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from ledger import Log
-from ledger.civic import CivicRecord
-from ledger.export import export_tiles
-from tests.civic import Citizen, Institution
-from verifier.audit import DirectorySource, audit
-from verifier.canonical import canonical
-from verifier.checkpoint import open_checkpoint
-from verifier.note import Ed25519Signer
-from verifier.proof import verify_inclusion
-from verifier.rfc9162 import hash_leaf
-from verifier.tiles import entries_path, tile_path
+from tests.support.civic import Citizen, Institution
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.log import Log
+from urne.ledger.log.export import export_tiles
+from urne.verifier.check.audit import DirectorySource, audit
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.tlog.checkpoint import open_checkpoint
+from urne.verifier.tlog.note import Ed25519Signer
+from urne.verifier.tlog.proof import verify_inclusion
+from urne.verifier.tlog.rfc9162 import hash_leaf
+from urne.verifier.tlog.tiles import entries_path, tile_path
 
 
 @dataclass
@@ -107,7 +107,7 @@ def test_incremental_audit_reads_only_what_is_new(world: World, tmp_path: Path) 
 
 
 def _resign(obj: dict[str, Any], key: Any) -> bytes:
-    from verifier.entries import sign_entry
+    from urne.verifier.civic.entries import sign_entry
 
     return sign_entry(obj, key)
 
@@ -306,7 +306,7 @@ def test_credentials_checked_in_worker_processes(
 ) -> None:
     """The parallel path (worker processes, small batches) finds exactly what
     the in-process path finds."""
-    import verifier.audit as audit_module
+    import urne.verifier.check.audit as audit_module
 
     bad, _ = attack_forged_credential(world, tmp_path)
     in_process = audit(DirectorySource(bad), world.signer.verifier)

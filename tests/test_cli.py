@@ -18,13 +18,13 @@ import uvicorn
 from fastapi import FastAPI, Response
 from typer.testing import CliRunner
 
-from api.cli import app as urne
-from api.client import InstitutionKey, UrneClient
-from ledger import Log
-from ledger.settings import Settings
-from verifier import authoring
-from verifier.cli import app as urne_verify
-from verifier.credential import Pseudonym, blind, credential_message, unblind
+from urne.api.cli.main import app as urne
+from urne.api.client import InstitutionKey, UrneClient
+from urne.ledger.db.settings import Settings
+from urne.ledger.log import Log
+from urne.verifier.citizen import authoring
+from urne.verifier.cli.main import app as urne_verify
+from urne.verifier.credentials.credential import Pseudonym, blind, credential_message, unblind
 
 runner = CliRunner()
 
@@ -97,7 +97,7 @@ def test_append_refuses_oversized_entry(env: Path) -> None:
 
 
 def test_fingerprint_matches_decidim(tmp_path: Path) -> None:
-    from tests.conftest import load_vector
+    from tests.support.paths import load_vector
 
     for case in load_vector("decidim/fingerprints.json")["cases"]:
         f = tmp_path / f"{case['name']}.json"
@@ -134,10 +134,10 @@ class Served:
 
 def _with_open_data_route(app: FastAPI) -> None:
     """A stand-in ``GET /processes/{id}/entries.jsonl`` for the tests only, when
-    the app does not serve it yet (the format: ``ledger.opendata.entries_jsonl``)."""
+    the app does not serve it yet (the format: ``urne.ledger.civic.opendata.entries_jsonl``)."""
     if any(getattr(r, "path", "") == "/processes/{process_id}/entries.jsonl" for r in app.routes):
         return
-    from ledger.opendata import entries_jsonl, open_export
+    from urne.ledger.civic.opendata import entries_jsonl, open_export
 
     @app.get("/processes/{process_id}/entries.jsonl")
     def _entries(process_id: str) -> Response:
@@ -148,7 +148,7 @@ def _with_open_data_route(app: FastAPI) -> None:
 @pytest.fixture
 def served(env: Path) -> Iterator[Served]:
     """``urne serve`` as it runs, in a thread: the settings' log and database."""
-    from api.main import create_app, open_log
+    from urne.api.main import create_app, open_log
 
     settings = Settings()
     log = open_log(settings)
@@ -300,8 +300,8 @@ def test_demo_with_a_budget_from_a_pabulib_file(env: Path, served: Served) -> No
     """``urne demo --pabulib``: the file's projects, costs and budget; its own
     ballots as paper batches beside the simulated citizens'; the published
     result equals the recount, and the paper ballots are all counted."""
-    from tests.conftest import VECTORS
-    from verifier.pabulib import parse_pabulib
+    from tests.support.paths import VECTORS
+    from urne.verifier.civic.pabulib import parse_pabulib
 
     path = VECTORS / "pabulib" / "Netherlands_Assen_2024.pb"
     instance = parse_pabulib(path)

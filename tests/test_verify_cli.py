@@ -14,12 +14,12 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from api.main import create_app
-from ledger import Log
-from ledger.civic import CivicRecord
-from ledger.export import export_tiles
-from tests.civic import Citizen, Institution
-from verifier.cli import app as urne_verify
+from tests.support.civic import Citizen, Institution
+from urne.api.main import create_app
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.log import Log
+from urne.ledger.log.export import export_tiles
+from urne.verifier.cli.main import app as urne_verify
 
 runner = CliRunner()
 
@@ -120,7 +120,7 @@ def test_receipt_offline_and_against_the_live_log(
 
 
 def test_pb_command_prints_the_funded_projects() -> None:
-    from tests.conftest import VECTORS
+    from tests.support.paths import VECTORS
 
     expected = json.loads((VECTORS / "pabulib" / "expected_outcomes.json").read_text())
     r = runner.invoke(
@@ -143,7 +143,7 @@ def exported_process(tmp_path: Path) -> Iterator[tuple[Path, Log, CivicRecord, I
     exported with ``urne export``'s function into a directory."""
     from datetime import UTC, datetime
 
-    from ledger.opendata import export_process
+    from urne.ledger.civic.opendata import export_process
 
     log = Log.open(
         f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="cli.example/log"

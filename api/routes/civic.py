@@ -1,7 +1,7 @@
 """The civic record over HTTP: processes, their tallies, and the one door for entries.
 
 - ``GET /processes``, ``GET /processes/{id}``, ``GET /processes/{id}/tally``:
-  what is on the log, recounted live (``ledger.civic.CivicRecord.tally``).
+  what is on the log, recounted live (``urne.ledger.civic.record.CivicRecord.tally``).
 - ``POST /entries``: every kind of entry (``process``, ``ballot``, ``paper``,
   ``close``, ``result``), as the exact bytes its author signed
   (docs/entries.md). The body is never parsed and re-serialised here: the
@@ -23,13 +23,13 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import CivicDep, LogDep, RateLimited, RollDep, rate_limited, read_body
-from api.errors import INVALID_PARAMETER, ApiError, error_responses
-from ledger import MAX_ENTRY_SIZE
-from ledger.civic import CivicRecord
-from ledger.issuance import issued_count, roll_size
-from verifier.entries import decode_entry
-from verifier.process import ProcessState
+from urne.api.deps import CivicDep, LogDep, RateLimited, RollDep, rate_limited, read_body
+from urne.api.errors import INVALID_PARAMETER, ApiError, error_responses
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.issuance.service import issued_count, roll_size
+from urne.ledger.log import MAX_ENTRY_SIZE
+from urne.verifier.civic.entries import decode_entry
+from urne.verifier.civic.process import ProcessState
 
 __all__ = ["EntriesFastPath", "entries", "router"]
 
@@ -242,8 +242,8 @@ class EntriesFastPath:
     Casting is the one hot path of the service: every ballot of every citizen.
     Here it skips the framework's route matching and dependency injection,
     which cost as much as the rest of the request together, and runs exactly
-    what the route runs: the rate limit (:func:`~api.deps.rate_limited`), the
-    body checks, :meth:`~ledger.civic.CivicRecord.submit_async`, the same
+    what the route runs: the rate limit (:func:`~urne.api.deps.rate_limited`), the
+    body checks, :meth:`~urne.ledger.civic.record.CivicRecord.submit_async`, the same
     201 receipt; a refusal goes to the app's own exception handlers, so its
     status and body are the route's. The route stays in the app for the
     OpenAPI schema, and answers every other method on the path (405).

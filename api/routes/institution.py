@@ -7,9 +7,9 @@ operations that are not log entries.
   process's roll and get their one-time codes, once (only the owner);
 - ``GET /institution/whoami``: which registered institution signed.
 
-Every request is signed (``api.auth``); answers are ``Cache-Control: no-store``.
+Every request is signed (``urne.api.auth``); answers are ``Cache-Control: no-store``.
 The codes in a roll answer are never logged or stored: the roll keeps their
-HMAC (``ledger.issuance``).
+HMAC (``urne.ledger.issuance.service``).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import SignedRequest, signed
-from api.deps import KeyringDep, RollDep
-from api.errors import ApiError
-from ledger.errors import InvalidRequest
-from ledger.institutions import create_issuer_key, process_owner
-from ledger.issuance import MAX_SHARES, import_roll
-from verifier.entries import b64encode
+from urne.api.auth import SignedRequest, signed
+from urne.api.deps import KeyringDep, RollDep
+from urne.api.errors import ApiError
+from urne.ledger.errors import InvalidRequest
+from urne.ledger.institutions.registry import create_issuer_key, process_owner
+from urne.ledger.issuance.service import MAX_SHARES, import_roll
+from urne.verifier.civic.entries import b64encode
 
 __all__ = ["MAX_ROLL_BODY", "router"]
 

@@ -19,11 +19,11 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import KeyringDep, RateLimited, RollDep
-from api.errors import INVALID_PARAMETER, error_responses
-from ledger.issuance import MAX_SHARES, issue, issued_count, roll_size
-from verifier.credential import CREDENTIAL_SIZE
-from verifier.entries import b64decode, b64encode
+from urne.api.deps import KeyringDep, RateLimited, RollDep
+from urne.api.errors import INVALID_PARAMETER, error_responses
+from urne.ledger.issuance.service import MAX_SHARES, issue, issued_count, roll_size
+from urne.verifier.civic.entries import b64decode, b64encode
+from urne.verifier.credentials.credential import CREDENTIAL_SIZE
 
 __all__ = ["router"]
 

@@ -16,9 +16,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from api.deps import LogDep
-from api.errors import INVALID_PARAMETER, ApiError, error_responses
-from verifier.tiles import parse_tile_path
+from urne.api.deps import LogDep
+from urne.api.errors import INVALID_PARAMETER, ApiError, error_responses
+from urne.verifier.tlog.tiles import parse_tile_path
 
 __all__ = ["router"]
 

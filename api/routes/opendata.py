@@ -6,13 +6,13 @@ that covers them, and its results as CSV (docs/open-data.md).
   process with its inclusion proof in that checkpoint's tree, streamed tile by
   tile. Media type ``application/x-ndjson`` (newline-delimited JSON: one
   RFC 8785 JSON object per line, each line ending in LF). Check it offline
-  with ``urne-verify export`` or ``verifier.opendata.check_export``.
+  with ``urne-verify export`` or ``urne.verifier.check.opendata.check_export``.
 - ``GET /processes/{id}/results.csv``: the latest published ``result``, else
   the recount through the process's last entry, as RFC 4180 CSV.
 
 Both are pinned to the log's latest signed checkpoint when the request
 arrives. The civic record's lock is held only while the export is opened
-(``ledger.opendata.open_export`` counts what the checkpoint covers); the
+(``urne.ledger.civic.opendata.open_export`` counts what the checkpoint covers); the
 stream reads the log without it, so ballots keep being accepted meanwhile,
 and whatever they add lies beyond the pinned size.
 """
@@ -27,11 +27,11 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CivicDep
-from api.errors import ApiError, error_responses
-from ledger.civic import CivicRecord
-from ledger.opendata import ProcessExport, entries_jsonl, open_export, results_csv_bytes
-from verifier.process import EntryRefused
+from urne.api.deps import CivicDep
+from urne.api.errors import ApiError, error_responses
+from urne.ledger.civic.opendata import ProcessExport, entries_jsonl, open_export, results_csv_bytes
+from urne.ledger.civic.record import CivicRecord
+from urne.verifier.civic.process import EntryRefused
 
 __all__ = ["CSV_MEDIA_TYPE", "JSONL_MEDIA_TYPE", "router"]
 

@@ -1,7 +1,7 @@
 // The receipt check, in the browser (docs/web.md §3, docs/verification.md §1).
 //
 // The same checks as `urne-verify receipt`, with nothing but WebCrypto:
-//   1. the receipt is well-formed (verifier/receipt.py, Receipt.from_json);
+//   1. the receipt is well-formed (verifier/check/receipt.py, Receipt.from_json);
 //   2. the trusted verifier key is well-formed and its key ID matches
 //      (c2sp.org/signed-note: SHA-256(name || "\n" || 0x01 || public key)[:4]);
 //   3. the checkpoint is a signed note with an Ed25519 signature by that key
@@ -131,7 +131,7 @@
     size2 = BigInt(size2);
     checkHashes(proof, "consistency proof");
     if (size1 > size2) throw new CheckError("bad_size", `size ${size2} is smaller than ${size1}`);
-    // as verifier/proof.py: a proof from the empty tree proves nothing
+    // as verifier/tlog/proof.py: a proof from the empty tree proves nothing
     if (size1 === 0n) throw new CheckError("bad_size", "a consistency proof from size 0 proves nothing");
     if (size1 === size2) {
       if (proof.length !== 0) throw new CheckError("bad_proof", "a proof between equal sizes is empty");
@@ -179,7 +179,7 @@
 
   // A verifier key `<name>+<key ID, 8 hex>+<base64(0x01 || Ed25519 public key)>`.
   async function parseVerifierKey(vkey) {
-    // as verifier/note.py Ed25519Verifier.from_vkey: the base64 may hold "+"
+    // as verifier/tlog/note.py Ed25519Verifier.from_vkey: the base64 may hold "+"
     const text = String(vkey).trim();
     const p1 = text.indexOf("+");
     const p2 = p1 < 0 ? -1 : text.indexOf("+", p1 + 1);

@@ -15,91 +15,38 @@ import logging
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx2 import Response
 
-from api.deps import RateLimit
-from api.errors import ENTRY_CONFLICTS, entry_refusal_status
-from api.main import create_app
-from ledger import MAX_ENTRY_SIZE, Log
-from ledger.issuance import IssuerKeyring, import_roll
-from tests.api.test_issuance_routes import assert_error, obtain_credential
-from tests.civic import RULES, Citizen, Institution
-from verifier import authoring
-from verifier.canonical import canonical, fingerprint
-from verifier.credential import IssuerKey, Pseudonym, blind, credential_message, unblind
-from verifier.entries import AuthorKey, b64encode, sign_entry
-from verifier.note import Ed25519Verifier
-from verifier.receipt import Receipt, check_receipt, check_still_included
+from tests.support.civic import RULES, Citizen
+from tests.support.service import JSON, Service, assert_error, open_service
+from urne.api.deps import RateLimit
+from urne.api.errors import ENTRY_CONFLICTS, entry_refusal_status
+from urne.api.main import create_app
+from urne.ledger.log import MAX_ENTRY_SIZE, Log
+from urne.verifier.check.receipt import Receipt, check_receipt, check_still_included
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.canonical import canonical, fingerprint
+from urne.verifier.civic.entries import AuthorKey, b64encode, sign_entry
+from urne.verifier.credentials.credential import (
+    IssuerKey,
+    Pseudonym,
+    blind,
+    credential_message,
+    unblind,
+)
 
 IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)
-JSON = {"Content-Type": "application/json"}
 
 
 # --------------------------------------------------------------------------
 # A service on a real SQLite log, and the people using it
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class Service:
-    client: TestClient
-    log: Log
-    keyring: IssuerKeyring
-    inst: Institution = field(default_factory=Institution)
-    now: list[datetime] = field(default_factory=lambda: [IN_2026])
-
-    def post(self, leaf: bytes, headers: dict[str, str] | None = None) -> Response:
-        return self.client.post(
-            "/entries", content=leaf, headers=JSON if headers is None else headers
-        )
-
-    def append(self, leaf: bytes) -> Receipt:
-        """POST an entry that must be accepted; its receipt, checked as a citizen would."""
-        r = self.post(leaf)
-        assert r.status_code == 201, r.text
-        receipt = Receipt.from_json(r.json())
-        assert receipt.entry == leaf  # the very bytes that were signed, never re-serialised
-        assert r.headers["location"] == f"/entries/{receipt.index}/receipt"
-        assert check_receipt(receipt, self.log_key()).checkpoint.size > receipt.index
-        return receipt
-
-    def log_key(self) -> Ed25519Verifier:
-        """The log's key as a citizen learns it: from ``GET /log``."""
-        return Ed25519Verifier.from_vkey(self.client.get("/log").json()["verifier_key"])
-
-    def open_process(
-        self, pid: str, ptype: str, people: int = 4, **manifest: Any
-    ) -> tuple[Receipt, list[str]]:
-        """The issuer's key and roll, then the manifest signed by the institution."""
-        self.keyring.create(pid)
-        self.inst.issuers[pid] = self.keyring.signing_key(pid)
-        codes = import_roll(
-            self.log.engine, self.keyring, pid, [(f"{pid}-{i}",) for i in range(people)]
-        )
-        return self.append(self.inst.process(pid, ptype, **manifest)), list(codes.codes.values())
-
-    def citizen(self, pid: str, code: str) -> Citizen:
-        pseudonym, credential = obtain_credential(self.client, pid, code)
-        return Citizen(pid, pseudonym, credential)
-
-
-def open_service(tmp: Path, **kwargs: Any) -> Iterator[Service]:
-    log = Log.open(f"sqlite:///{tmp / 'log.db'}", key_dir=tmp / "keys", origin="civic.example/log")
-    keyring = IssuerKeyring(tmp / "keys")
-    now = [IN_2026]
-    client = kwargs.pop("client", ("testclient", 50000))
-    kwargs.setdefault("rate_limit", None)
-    app = create_app(log, keyring=keyring, clock=lambda: now[0], **kwargs)
-    with TestClient(app, client=client) as c:
-        yield Service(c, log, keyring, now=now)
-    log.close()
 
 
 @pytest.fixture
@@ -545,9 +492,9 @@ def test_openapi_documents_the_civic_endpoints(svc: Service) -> None:
 
 
 def test_the_casting_fast_path_leaves_every_other_request_to_the_router(svc: Service) -> None:
-    """``POST /entries`` is answered ahead of routing (api.routes.civic.EntriesFastPath),
+    """``POST /entries`` is answered ahead of routing (urne.api.routes.civic.EntriesFastPath),
     with the route's own refusals; any other method or path goes through the app."""
-    from api.routes.civic import EntriesFastPath
+    from urne.api.routes.civic import EntriesFastPath
 
     assert any(m.cls is EntriesFastPath for m in svc.client.app.user_middleware)  # type: ignore[attr-defined]
     r = svc.client.get("/entries")
@@ -564,7 +511,7 @@ def test_the_casting_fast_path_leaves_every_other_request_to_the_router(svc: Ser
 def test_an_unexpected_failure_in_casting_is_a_500_and_the_service_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ledger.civic import CivicRecord
+    from urne.ledger.civic.record import CivicRecord
 
     log = Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="x.example/log")
     app = create_app(log, rate_limit=None, clock=lambda: IN_2026)

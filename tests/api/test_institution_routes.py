@@ -16,14 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from api.auth import _dictionary, parse_signature_input
-from api.client import InstitutionKey, sign_request
-from api.main import create_app
-from ledger.institutions import add_institution, process_owner
-from ledger.issuance import IssuerKeyring, open_roll, roll_size
-from tests.api.test_issuance_routes import assert_error, obtain_credential
-from tests.ledger.conftest import pg_url  # noqa: F401  (the PostgreSQL fixture)
-from verifier.credential import verify_credential
+from tests.support.service import assert_error, obtain_credential
+from urne.api.auth import _dictionary, parse_signature_input
+from urne.api.client import InstitutionKey, sign_request
+from urne.api.main import create_app
+from urne.ledger.institutions.registry import add_institution, process_owner
+from urne.ledger.issuance.service import IssuerKeyring, open_roll, roll_size
+from urne.verifier.credentials.credential import verify_credential
 
 PID = "consulta-2026"
 
@@ -68,7 +67,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
 
 
 @pytest.fixture
-def pg_service(pg_url: str, tmp_path: Path) -> Iterator[Service]:  # noqa: F811
+def pg_service(pg_url: str, tmp_path: Path) -> Iterator[Service]:
     roll = open_roll(pg_url)
     yield from _service(roll, tmp_path / "keys")
     roll.dispose()

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx2 import Response
 from sqlalchemy.engine import Engine
 
-from api.deps import RateLimit, TokenBuckets
-from api.main import create_app
-from ledger.issuance import IssuerKeyring, import_roll, issued_count, open_roll
-from ledger.settings import Settings
-from tests.verifier.test_bls import g2_bad_encodings
-from verifier.credential import (
+from tests.support.bls_points import g2_bad_encodings
+from tests.support.service import assert_error, blinded_b64, obtain_credential
+from urne.api.deps import RateLimit, TokenBuckets
+from urne.api.main import create_app
+from urne.ledger.db.settings import Settings
+from urne.ledger.issuance.service import IssuerKeyring, import_roll, issued_count, open_roll
+from urne.verifier.civic.entries import b64decode, b64encode
+from urne.verifier.credentials.credential import (
     Pseudonym,
     blind,
     combine_shares,
@@ -27,7 +28,6 @@ from verifier.credential import (
     verify_blind_share,
     verify_credential,
 )
-from verifier.entries import b64decode, b64encode
 
 PID = "consulta-2026"
 PEOPLE = [f"ES-{i:04d}" for i in range(5)]
@@ -36,38 +36,6 @@ PEOPLE = [f"ES-{i:04d}" for i in range(5)]
 # --------------------------------------------------------------------------
 # The citizen's side, over the API (also used by test_civic_routes)
 # --------------------------------------------------------------------------
-
-
-def issuer_public_key(client: TestClient, process_id: str) -> bytes:
-    r = client.get(f"/issuance/{process_id}")
-    assert r.status_code == 200, r.text
-    return b64decode(r.json()["issuer"]["public_key"], "issuer.public_key", size=48)
-
-
-def obtain_credential(client: TestClient, process_id: str, code: str) -> tuple[Pseudonym, bytes]:
-    """What a citizen's device does: a fresh pseudonym, ``B = r·H(m)`` sent with
-    the code, the answer unblinded and checked under the issuer's public key."""
-    public_key = issuer_public_key(client, process_id)
-    pseudonym = Pseudonym.generate()
-    state, blinded = blind(credential_message(process_id, pseudonym.public_key))
-    r = client.post(f"/issuance/{process_id}", json={"code": code, "blinded": b64encode(blinded)})
-    assert r.status_code == 200, r.text
-    assert r.headers["cache-control"] == "no-store"
-    credential = unblind(state, b64decode(r.json()["blind_signature"], "answer"), public_key)
-    return pseudonym, credential
-
-
-def blinded_b64(process_id: str = PID) -> str:
-    _, blinded = blind(credential_message(process_id, Pseudonym.generate().public_key))
-    return b64encode(blinded)
-
-
-def assert_error(r: Response, status: int, code: str) -> None:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
 
 
 # --------------------------------------------------------------------------

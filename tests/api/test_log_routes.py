@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from ledger import Log
-from tests import reference as R
-from verifier.checkpoint import open_checkpoint
-from verifier.proof import verify_consistency, verify_inclusion
-from verifier.rfc9162 import hash_leaf
-from verifier.tiles import decode_entry_bundle, entries_path, tile_path
+from tests.support import reference as R
+from urne.api.main import create_app
+from urne.ledger.log import Log
+from urne.verifier.tlog.checkpoint import open_checkpoint
+from urne.verifier.tlog.proof import verify_consistency, verify_inclusion
+from urne.verifier.tlog.rfc9162 import hash_leaf
+from urne.verifier.tlog.tiles import decode_entry_bundle, entries_path, tile_path
 
 ENTRIES = [f"ballot {i}".encode() for i in range(700)]
 

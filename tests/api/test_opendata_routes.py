@@ -1,6 +1,6 @@
 """``GET /processes/{id}/entries.jsonl`` and ``GET /processes/{id}/results.csv``:
 what the service streams is what an observer checks offline with the log's key
-(``verifier.opendata.check_export``), pinned to one checkpoint, and an unknown
+(``urne.verifier.check.opendata.check_export``), pinned to one checkpoint, and an unknown
 process is a 404 in the API's error format."""
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.routes.opendata import CSV_MEDIA_TYPE, JSONL_MEDIA_TYPE
-from ledger import Log
-from ledger.civic import CivicRecord
-from ledger.opendata import entries_jsonl, open_export, results_csv_bytes
-from tests.api.test_issuance_routes import assert_error
-from tests.civic import Citizen, Institution
-from tests.ledger.test_opendata import World, build_world
-from verifier.note import Ed25519Verifier
-from verifier.opendata import check_export, check_results_csv, parse_header
+from tests.support.civic import Citizen, Institution
+from tests.support.service import assert_error
+from tests.support.world import World, build_world
+from urne.api.main import create_app
+from urne.api.routes.opendata import CSV_MEDIA_TYPE, JSONL_MEDIA_TYPE
+from urne.ledger.civic.opendata import entries_jsonl, open_export, results_csv_bytes
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.log import Log
+from urne.verifier.check.opendata import check_export, check_results_csv, parse_header
+from urne.verifier.tlog.note import Ed25519Verifier
 
 IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)
 

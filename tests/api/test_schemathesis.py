@@ -41,12 +41,11 @@ from schemathesis.checks import (
     unsupported_method,
 )
 
-from api.main import create_app
-from tests.api.test_civic_routes import Service, open_service
-from tests.api.test_issuance_routes import blinded_b64
-from tests.civic import RULES
-from verifier.canonical import canonical
-from verifier.tiles import entries_path, tile_path
+from tests.support.civic import RULES
+from tests.support.service import Service, blinded_b64, open_service
+from urne.api.main import create_app
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.tlog.tiles import entries_path, tile_path
 
 #: The schema as the app publishes it (an app with both roles). Building it
 #: opens nothing; the cases go to the app of the ``service`` fixture.

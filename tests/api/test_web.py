@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.web import CHART_POINTS, CSP, plain_text, signature_curve, text_in
-from ledger import Log
-from ledger.civic import CivicRecord
-from ledger.issuance import IssuerKeyring
-from tests.civic import Citizen, Institution, proposal
-from verifier import authoring
+from tests.support.civic import Citizen, Institution, proposal
+from urne.api.main import create_app
+from urne.api.web import CHART_POINTS, CSP, plain_text, signature_curve, text_in
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.issuance.service import IssuerKeyring
+from urne.ledger.log import Log
+from urne.verifier.citizen import authoring
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -30,11 +30,13 @@ from typing import Any
 import httpx2
 from typer.testing import CliRunner
 
-from tests.e2e.conftest import ORIGIN, Deployment, describe
-from verifier import authoring
-from verifier.canonical import canonical
-from verifier.cli import app as urne_verify
-from verifier.credential import (
+from tests.support.deployment import ORIGIN, Deployment, describe
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.civic.entries import Result, b64decode, b64encode, decode_entry
+from urne.verifier.civic.process import Registry
+from urne.verifier.cli.main import app as urne_verify
+from urne.verifier.credentials.credential import (
     IssuerKey,
     Pseudonym,
     blind,
@@ -42,8 +44,6 @@ from verifier.credential import (
     unblind,
     verify_credential,
 )
-from verifier.entries import Result, b64decode, b64encode, decode_entry
-from verifier.process import Registry
 
 PID = "e2e-library-sundays"
 #: Citizens who sign, and one more who obtains a credential but comes too late.
@@ -270,7 +270,7 @@ def verify_receipts(
 
 
 def verify_receipts_in_process(files: list[Path], vkey: str, log_url: str, size: int) -> None:
-    """The same command's code (``verifier.cli``) without a process per
+    """The same command's code (``urne.verifier.cli.main``) without a process per
     receipt: the checks after the restart, which repeat what the installed
     command checked before it (the log's state is the same)."""
     runner = CliRunner()

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import Deployment
+from tests.support.deployment import Deployment
 
 
 def _children(pid: int) -> list[int]:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Log
-from tests.conftest import postgres_schema
+from urne.ledger.log import Log
 
 
 @pytest.fixture
@@ -17,11 +16,3 @@ def log(tmp_path: Path) -> Iterator[Log]:
         f"sqlite:///{tmp_path / 'log.db'}", key_dir=tmp_path / "keys", origin="test.example/log"
     ) as lg:
         yield lg
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty schema on the real PostgreSQL server; dropped afterwards
-    (skipped when unreachable, failed under CI=true)."""
-    with postgres_schema("urne_test") as url:
-        yield url

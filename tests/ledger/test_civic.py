@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
-from ledger import InvalidRequest, Log, civic
-from ledger.civic import CivicRecord, CredentialBatcher
-from tests.civic import Citizen, Institution
-from verifier.credential import invalid_credentials, verify_credential
-from verifier.errors import FormatError
-from verifier.process import EntryRefused
+from tests.support.civic import Citizen, Institution
+from urne.ledger.civic import record as civic
+from urne.ledger.civic.record import CivicRecord, CredentialBatcher
+from urne.ledger.errors import InvalidRequest
+from urne.ledger.log import Log
+from urne.verifier.civic.process import EntryRefused
+from urne.verifier.credentials.credential import invalid_credentials, verify_credential
+from urne.verifier.errors import FormatError
 
 IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -348,7 +350,7 @@ def test_coroutines_get_the_answers_of_the_worker_processes() -> None:
 
 
 def test_a_decoded_hint_counts_only_for_the_bytes_it_was_decoded_from(tmp_path: Path) -> None:
-    from verifier.entries import decode_entry
+    from urne.verifier.civic.entries import decode_entry
 
     inst = Institution()
     log, rec = _open(tmp_path)

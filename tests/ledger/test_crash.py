@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Log
-from tests.conftest import ROOT
-from tests.ledger.checks import assert_log_intact
+from tests.support.checks import assert_log_intact
+from tests.support.paths import ROOT
+from urne.ledger.log import Log
 
 ROUNDS = int(os.environ.get("URNE_CRASH_ROUNDS", "40"))
 
@@ -29,7 +29,7 @@ def _run_and_kill(url: str, keys: Path, tag: str, rnd: random.Random) -> dict[in
         [
             sys.executable,
             "-m",
-            "tests.ledger.writer",
+            "tests.support.writer",
             url,
             str(keys),
             "crash.example/log",

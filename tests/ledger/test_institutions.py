@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from ledger.errors import InvalidRequest
-from ledger.institutions import (
+from urne.ledger.errors import InvalidRequest
+from urne.ledger.institutions.registry import (
     add_institution,
     create_issuer_key,
     institution_key,
@@ -16,7 +16,7 @@ from ledger.institutions import (
     process_owner,
     use_nonce,
 )
-from ledger.issuance import IssuerKeyExists, IssuerKeyring, open_roll
+from urne.ledger.issuance.service import IssuerKeyExists, IssuerKeyring, open_roll
 
 
 def _exercise(roll: Engine, keys: Path) -> None:

@@ -1,5 +1,5 @@
-"""The issuer's side of blind issuance (ledger.issuance), end to end with the
-citizen's side (verifier.credential), on SQLite and on the real PostgreSQL.
+"""The issuer's side of blind issuance (urne.ledger.issuance.service), end to end with the
+citizen's side (urne.verifier.credentials.credential), on SQLite and on the real PostgreSQL.
 
 What must hold: every eligible person gets exactly one credential, which
 verifies for their pseudonym; a code answers once, even under a race; bad
@@ -28,9 +28,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from ledger import InvalidRequest, Log, NotFound
-from ledger.db import create_engine
-from ledger.issuance import (
+from tests.support.bls_points import g2_bad_encodings
+from urne.ledger.db.engine import create_engine
+from urne.ledger.errors import InvalidRequest, NotFound
+from urne.ledger.issuance.service import (
     CODE_ALPHABET,
     CODE_LENGTH,
     BadBlindedPoint,
@@ -49,9 +50,9 @@ from ledger.issuance import (
     replace_code,
     roll_size,
 )
-from ledger.keys import UnsafeKeyFile
-from tests.verifier.test_bls import g2_bad_encodings
-from verifier.credential import (
+from urne.ledger.log import Log
+from urne.ledger.log.keys import UnsafeKeyFile
+from urne.verifier.credentials.credential import (
     BlindingState,
     CredentialError,
     IssuerKey,
@@ -63,7 +64,7 @@ from verifier.credential import (
     verify_credential,
     verify_credentials_batch,
 )
-from verifier.errors import FormatError
+from urne.verifier.errors import FormatError
 
 PID = "consulta-2026"
 BAD_POINTS = g2_bad_encodings()

@@ -12,15 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import InvalidRequest, Log, LogMismatch, NotFound
-from ledger.keys import UnsafeKeyFile
-from tests import reference as R
-from tests.conftest import load_vector
-from tests.ledger.checks import assert_go_literals
-from verifier.checkpoint import open_checkpoint
-from verifier.proof import verify_consistency, verify_inclusion
-from verifier.rfc9162 import hash_leaf
-from verifier.tiles import decode_entry_bundle
+from tests.support import reference as R
+from tests.support.checks import assert_go_literals
+from tests.support.paths import load_vector
+from urne.ledger.errors import InvalidRequest, LogMismatch, NotFound
+from urne.ledger.log import Log
+from urne.ledger.log.keys import UnsafeKeyFile
+from urne.verifier.tlog.checkpoint import open_checkpoint
+from urne.verifier.tlog.proof import verify_consistency, verify_inclusion
+from urne.verifier.tlog.rfc9162 import hash_leaf
+from urne.verifier.tlog.tiles import decode_entry_bundle
 
 
 def test_empty_log_has_a_signed_checkpoint_of_size_zero(log: Log) -> None:
@@ -190,7 +191,7 @@ def test_a_broken_sequencer_fails_loudly_instead_of_hanging(
     log: Log, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bug in the writer thread must reach every caller, not leave them waiting."""
-    from ledger.sequencer import SequencerBroken
+    from urne.ledger.log.sequencer import SequencerBroken
 
     log.append(b"before")
 
@@ -210,7 +211,7 @@ def test_receipts_from_the_sequencer_equal_receipts_read_back(log: Log) -> None:
     stored log gives, and each verifies, whatever the batch boundaries."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from verifier.receipt import check_receipt
+    from urne.verifier.check.receipt import check_receipt
 
     log.append_many([b"before %d" % i for i in range(13)])
     entries = [b"entry %d" % i for i in range(300)]

@@ -1,4 +1,4 @@
-"""A process as open data (``ledger.opendata``): ``entries.jsonl`` and
+"""A process as open data (``urne.ledger.civic.opendata``): ``entries.jsonl`` and
 ``results.csv`` of petitions, votes and budgets, on SQLite and PostgreSQL.
 
 The log holds a few thousand entries: three processes whose entries are
@@ -7,7 +7,7 @@ process spans several tiles, some holding many of its entries (proofs
 computed from the tile's leaves) and some only a few (one proof query per
 entry), and the checkpoint's size is not a multiple of 256. Every line's proof
 is compared with ``Log.inclusion_proof``, and every export is checked end to
-end by ``verifier.opendata.check_export``, as an observer would.
+end by ``urne.verifier.check.opendata.check_export``, as an observer would.
 """
 
 from __future__ import annotations
@@ -16,17 +16,14 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ledger import Log
-from ledger.civic import CivicRecord
-from ledger.opendata import (
+from tests.support.world import PROCESSES, World, build_world, check_world
+from urne.ledger.civic.opendata import (
     _tile_lines,
     entries_jsonl,
     export_process,
@@ -34,128 +31,17 @@ from ledger.opendata import (
     process_outcome,
     results_csv_bytes,
 )
-from tests.civic import Citizen, Institution
-from verifier.opendata import ExportReport, check_export, check_results_csv, parse_header
-from verifier.process import EntryRefused
-from verifier.tiles import TILE_WIDTH
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.log import Log
+from urne.verifier.check.opendata import check_export, check_results_csv, parse_header
+from urne.verifier.civic.process import EntryRefused
+from urne.verifier.tlog.tiles import TILE_WIDTH
 
 IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)
-PROCESSES = {"vote": "vote", "pet": "petition", "bud": "budget"}
-
-
-@dataclass
-class World:
-    """A civic record with the processes of the module docstring, and where
-    each of their entries landed."""
-
-    log: Log
-    civic: CivicRecord
-    inst: Institution
-    #: the log indices of each process's entries
-    indices: dict[str, list[int]] = field(default_factory=dict)
-    citizens: dict[str, list[Citizen]] = field(default_factory=dict)
-    pending: list[tuple[str, Future[int]]] = field(default_factory=list)
-    others: int = 0
-
-    def submit(self, pid: str | None, leaf: bytes) -> None:
-        self.pending.append((pid or "", self.civic.submit(leaf)))
-
-    def settle(self) -> None:
-        for pid, fut in self.pending:
-            index = fut.result()
-            if pid:
-                self.indices.setdefault(pid, []).append(index)
-        self.pending.clear()
-
-    def ballot(self, pid: str, k: int) -> None:
-        """A ballot of ``pid``: vote revotes, new petition signers and budget voters."""
-        people = self.citizens.setdefault(pid, [])
-        if pid == "vote":
-            if len(people) < 3:
-                people.append(Citizen.enrol(self.inst, pid))
-            self.submit(pid, people[k % len(people)].ballot([("a", "b", "c")[k % 3]]))
-            return
-        citizen = Citizen.enrol(self.inst, pid)
-        people.append(citizen)
-        if pid == "pet":
-            self.submit(pid, citizen.ballot())
-        else:
-            self.submit(pid, citizen.ballot([("bikes", "bench", "park")[k % 3]]))
-
-    def filler(self, n: int) -> None:
-        """``n`` manifests of other processes, between the three's entries."""
-        for _ in range(n):
-            self.submit(None, self.inst.process(f"other-{self.others}", "petition"))
-            self.others += 1
-
-
-def build_world(log: Log, *, fillers: int = 2000, sparse_every: int = 45) -> World:
-    """The interleaved log (see the module docstring); ``fillers`` scales it."""
-    w = World(log, CivicRecord(log, clock=lambda: IN_2026), Institution())
-    for pid, ptype in PROCESSES.items():
-        w.submit(pid, w.inst.process(pid, ptype))
-    w.filler(fillers // 7)
-    for k in range(40):  # dense: the whole-tile path
-        w.ballot(("vote", "vote", "pet", "bud")[k % 4], k)
-    for k in range(fillers - fillers // 7):  # sparse: a proof query per entry
-        w.filler(1)
-        if k % sparse_every == 0:
-            w.ballot(("vote", "pet", "bud")[(k // sparse_every) % 3], k)
-    w.submit("pet", w.inst.paper("pet", "stand-1", signatures=4))
-    w.submit("vote", w.inst.paper("vote", "hall-1", counts={"a": 2, "c": 1}))
-    w.submit("bud", w.inst.paper("bud", "hall-1", ballots=[["bikes", "bench"], ["park"]]))
-    w.submit("pet", w.inst.close("pet"))
-    w.settle()
-    # the petition's published result, through its close
-    through = w.indices["pet"][-1]
-    w.submit("pet", w.inst.result("pet", through, w.civic.tally("pet", through)))
-    # an interim budget result, then more ballots after it
-    w.settle()
-    through = w.indices["bud"][-1]
-    w.submit("bud", w.inst.result("bud", through, w.civic.tally("bud", through)))
-    w.filler(3)
-    for k in range(30):  # dense again, in the last, partial tile
-        w.ballot("vote" if k % 3 else "bud", k)
-    w.submit("vote", w.inst.close("vote"))
-    w.filler(5)
-    w.settle()
-    return w
 
 
 def lines_of(log: Log, pid: str) -> list[bytes]:
     return list(entries_jsonl(open_export(log.admission, pid)))  # type: ignore[arg-type]
-
-
-def assert_proofs_match(log: Log, lines: list[bytes]) -> None:
-    size = parse_header(lines[0]).checkpoint.splitlines()[1]
-    for line in lines[1:]:
-        obj = json.loads(line)
-        proof = [base64.b64decode(h) for h in obj["inclusion_proof"]]
-        assert proof == log.inclusion_proof(obj["index"], int(size)), obj["index"]
-
-
-def check_world(w: World) -> dict[str, ExportReport]:
-    """Export every process; each export is what the log holds, in order, and
-    passes the observer's check; each results.csv is the one the check implies."""
-    size = w.log.size
-    assert size % TILE_WIDTH != 0 and size > 4 * TILE_WIDTH
-    reports = {}
-    for pid in PROCESSES:
-        export = open_export(w.civic, pid)
-        assert export.size == size and export.entries == len(w.indices[pid])
-        lines = list(entries_jsonl(export))
-        assert [json.loads(x)["index"] for x in lines[1:]] == w.indices[pid]
-        assert all(
-            json.loads(x)["entry"] == json.loads(w.log.entry(i))
-            for x, i in zip(lines[1:], w.indices[pid], strict=True)
-        )
-        assert_proofs_match(w.log, lines)
-        report = check_export(lines, w.log.verifier)
-        assert (report.process, report.entries) == (pid, len(w.indices[pid]))
-        assert report.tally == w.civic.tally(pid, report.last_index)
-        check_results_csv(report, results_csv_bytes(export))
-        reports[pid] = report
-    return reports
 
 
 @pytest.fixture(scope="module")
@@ -312,7 +198,7 @@ def test_on_postgresql(pg_url: str, tmp_path: Path) -> None:
 
 
 def _demo_world(tmp: Path) -> tuple[Log, CivicRecord, dict[str, Any]]:
-    from ledger.demo import populate_demo
+    from urne.ledger.demo import populate_demo
 
     url = f"sqlite:///{tmp / 'demo.db'}"
     log = Log.open(url, key_dir=tmp / "keys", origin="demo.example/log")

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Log
-from ledger.civic import CivicRecord
-from ledger.pabulib_import import pabulib_entries
-from tests.conftest import VECTORS
-from verifier.credential import IssuerKey
-from verifier.entries import AuthorKey, decode_entry, sign_entry
-from verifier.pabulib import parse_pabulib_text
+from tests.support.paths import VECTORS
+from urne.ledger.civic.pabulib_import import pabulib_entries
+from urne.ledger.civic.record import CivicRecord
+from urne.ledger.log import Log
+from urne.verifier.civic.entries import AuthorKey, decode_entry, sign_entry
+from urne.verifier.civic.pabulib import parse_pabulib_text
+from urne.verifier.credentials.credential import IssuerKey
 
 PB = VECTORS / "pabulib"
 RULE_KEYS = {"greedy": "greedy", "mes": "mes", "mes-then-greedy": "mes_then_greedy"}

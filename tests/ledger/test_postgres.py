@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Log
-from tests import reference as R
-from tests.conftest import ROOT, load_vector
-from tests.ledger.checks import assert_go_literals, assert_log_intact
+from tests.support import reference as R
+from tests.support.checks import assert_go_literals, assert_log_intact
+from tests.support.paths import ROOT, load_vector
+from urne.ledger.log import Log
 
 pytestmark = pytest.mark.postgres
 
@@ -40,7 +40,7 @@ def test_two_writer_processes_never_fork(tmp_path: Path, pg_url: str) -> None:
             [
                 sys.executable,
                 "-m",
-                "tests.ledger.writer",
+                "tests.support.writer",
                 pg_url,
                 str(keys),
                 origin,
@@ -87,9 +87,9 @@ def test_two_civic_records_share_one_database(tmp_path: Path, pg_url: str) -> No
     deciding: one pseudonym sent to both is counted once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ledger.civic import CivicRecord
-    from tests.civic import Citizen, Institution
-    from verifier.process import EntryRefused
+    from tests.support.civic import Citizen, Institution
+    from urne.ledger.civic.record import CivicRecord
+    from urne.verifier.civic.process import EntryRefused
 
     inst = Institution()
     keys = tmp_path / "keys"

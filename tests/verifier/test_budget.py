@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.conftest import VECTORS
-from verifier import budget
-from verifier.budget import (
+from tests.support.paths import VECTORS
+from urne.verifier.civic import budget
+from urne.verifier.civic.budget import (
     RULES,
     ApprovalElection,
     BallotConstraintError,
@@ -38,9 +38,9 @@ from verifier.budget import (
     mes_then_greedy,
     total_cost,
 )
-from verifier.budget_cli import pb_command
-from verifier.errors import FormatError, VerificationError
-from verifier.pabulib import parse_pabulib
+from urne.verifier.civic.pabulib import parse_pabulib
+from urne.verifier.cli.pb import pb_command
+from urne.verifier.errors import FormatError, VerificationError
 
 PABULIB = VECTORS / "pabulib"
 FILES = sorted(p.name for p in PABULIB.glob("*.pb")) if PABULIB.is_dir() else []

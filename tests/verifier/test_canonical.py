@@ -1,4 +1,4 @@
-"""The ASCII fast path of ``verifier.canonical`` writes exactly what ``rfc8785`` writes."""
+"""The ASCII fast path of ``urne.verifier.civic.canonical`` writes what ``rfc8785`` writes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier.canonical import MAX_SAFE_INTEGER, _ascii_canonical, canonical, parse_canonical
-from verifier.errors import FormatError
+from urne.verifier.civic.canonical import (
+    MAX_SAFE_INTEGER,
+    _ascii_canonical,
+    canonical,
+    parse_canonical,
+)
+from urne.verifier.errors import FormatError
 
 _ascii = st.text(st.characters(max_codepoint=0x7F))
 _any_text = st.text()  # every code point, lone surrogates included

@@ -9,12 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import verifier.checkpoint as checkpoint_module
-from tests.conftest import load_vector
-from verifier.checkpoint import MAX_TREE_SIZE, Checkpoint, SignedCheckpoint, open_checkpoint
-from verifier.errors import FormatError, SignatureError, VerificationError
-from verifier.note import Ed25519Signer, parse_note, sign_note
-from verifier.rfc9162 import empty_root, hash_children, hash_leaf
+import urne.verifier.tlog.checkpoint as checkpoint_module
+from tests.support.paths import load_vector
+from urne.verifier.errors import FormatError, SignatureError, VerificationError
+from urne.verifier.tlog.checkpoint import (
+    MAX_TREE_SIZE,
+    Checkpoint,
+    SignedCheckpoint,
+    open_checkpoint,
+)
+from urne.verifier.tlog.note import Ed25519Signer, parse_note, sign_note
+from urne.verifier.tlog.rfc9162 import empty_root, hash_children, hash_leaf
 
 ROOT = base64.b64decode("CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=")
 SPEC_TEXT = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"

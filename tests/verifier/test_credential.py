@@ -1,4 +1,4 @@
-"""Blind-issued per-process credentials (DESIGN §5) on top of ``verifier.bls``.
+"""Blind-issued per-process credentials (DESIGN §5) on top of ``urne.verifier.credentials.bls``.
 
 Most tests run on arkworks; the py_ecc reference is asked for byte-identical
 results on fixed inputs and runs one end-to-end issuance (marked ``slow``).
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.verifier.test_bls import g2_bad_encodings, non_subgroup_g2
-from verifier import bls
-from verifier.credential import (
+from tests.support.bls_points import g2_bad_encodings, non_subgroup_g2
+from urne.verifier.credentials import bls
+from urne.verifier.credentials.credential import (
     CREDENTIAL_DST,
     BlindingState,
     CredentialError,
@@ -32,7 +32,7 @@ from verifier.credential import (
     verify_credential,
     verify_credentials_batch,
 )
-from verifier.errors import FormatError, VerificationError
+from urne.verifier.errors import FormatError, VerificationError
 
 PROCESS = "urne-test-process"
 R = bls.CURVE_ORDER

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.civic import Citizen, Institution, proposal
-from tests.conftest import load_vector
-from verifier.canonical import canonical, fingerprint, parse_canonical
-from verifier.entries import (
+from tests.support.civic import Citizen, Institution, proposal
+from tests.support.paths import load_vector
+from urne.verifier.civic.canonical import canonical, fingerprint, parse_canonical
+from urne.verifier.civic.entries import (
     AuthorKey,
     Ballot,
     Process,
@@ -20,7 +20,7 @@ from verifier.entries import (
     signing_bytes,
     verify_entry_signature,
 )
-from verifier.errors import FormatError, SignatureError
+from urne.verifier.errors import FormatError, SignatureError
 
 
 def test_decidim_fingerprints() -> None:

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests import reference as R
-from tests.conftest import load_vector
-from verifier import merkle
-from verifier.rfc9162 import hash_leaf
+from tests.support import reference as R
+from tests.support.paths import load_vector
+from urne.verifier.tlog import merkle
+from urne.verifier.tlog.rfc9162 import hash_leaf
 
 
 def _store(entries: list[bytes]) -> tuple[merkle.CompactRange, dict[merkle.Node, bytes]]:

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import verifier.note as note_module
-from tests.conftest import VECTORS, load_vector
-from verifier.errors import FormatError, SignatureError, VerificationError
-from verifier.note import (
+import urne.verifier.tlog.note as note_module
+from tests.support.paths import VECTORS, load_vector
+from urne.verifier.errors import FormatError, SignatureError, VerificationError
+from urne.verifier.tlog.note import (
     ED25519,
     MAX_SIGNATURES,
     Ed25519Signer,

@@ -1,4 +1,4 @@
-"""``verifier.opendata``: the byte-exact writers of ``entries.jsonl`` and
+"""``urne.verifier.check.opendata``: the byte-exact writers of ``entries.jsonl`` and
 ``results.csv``, and the offline check of a process's export, which accepts a
 real export and refuses every tampering with a stable code and a message that
 names the line."""
@@ -14,17 +14,12 @@ from typing import Any
 
 import pytest
 
-from ledger import Log
-from ledger.keys import load_or_create_log_key
-from ledger.opendata import entries_jsonl, open_export, results_csv_bytes
-from tests.civic import Citizen, Institution
-from tests.ledger.test_opendata import World, build_world
-from verifier import authoring
-from verifier.canonical import canonical
-from verifier.entries import decode_entry
-from verifier.errors import VerificationError
-from verifier.note import Ed25519Verifier
-from verifier.opendata import (
+from tests.support.civic import Citizen, Institution
+from tests.support.world import World, build_world
+from urne.ledger.civic.opendata import entries_jsonl, open_export, results_csv_bytes
+from urne.ledger.log import Log
+from urne.ledger.log.keys import load_or_create_log_key
+from urne.verifier.check.opendata import (
     ExportReport,
     Outcome,
     check_export,
@@ -34,7 +29,12 @@ from verifier.opendata import (
     parse_header,
     results_csv,
 )
-from verifier.rfc9162 import hash_leaf
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.civic.entries import decode_entry
+from urne.verifier.errors import VerificationError
+from urne.verifier.tlog.note import Ed25519Verifier
+from urne.verifier.tlog.rfc9162 import hash_leaf
 
 # --------------------------------------------------------------------------
 # The writers, byte for byte
@@ -88,7 +88,7 @@ def _process(ptype: str, proposals: list[dict[str, Any]], title: Any = None) -> 
         obj = json.loads(leaf)
         obj["title"] = title
         obj.pop("sig")
-        from verifier.entries import sign_entry
+        from urne.verifier.civic.entries import sign_entry
 
         p = decode_entry(sign_entry(obj, inst.key)).body
     return p

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VECTORS
-from verifier import pabulib
-from verifier.errors import FormatError, VerificationError
-from verifier.pabulib import (
+from tests.support.paths import VECTORS
+from urne.verifier.civic import pabulib
+from urne.verifier.civic.pabulib import (
     PabulibInstance,
     UnsupportedPabulib,
     parse_pabulib,
     parse_pabulib_text,
 )
+from urne.verifier.errors import FormatError, VerificationError
 
 PABULIB = VECTORS / "pabulib"
 FILES = sorted(p.name for p in PABULIB.glob("*.pb")) if PABULIB.is_dir() else []

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.civic import Citizen, Institution
-from verifier.canonical import canonical
-from verifier.credential import verify_credential
-from verifier.entries import AuthorKey, decode_entry
-from verifier.errors import FormatError, SignatureError
-from verifier.process import EntryRefused, Registry
+from tests.support.civic import Citizen, Institution
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.civic.entries import AuthorKey, decode_entry
+from urne.verifier.civic.process import EntryRefused, Registry
+from urne.verifier.credentials.credential import verify_credential
+from urne.verifier.errors import FormatError, SignatureError
 
 
 def _check(creds: bool = True) -> Registry:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VECTORS, load_vector
-from verifier.errors import FormatError, ProofError, VerificationError
-from verifier.proof import (
+from tests.support.paths import VECTORS, load_vector
+from urne.verifier.errors import FormatError, ProofError, VerificationError
+from urne.verifier.tlog.proof import (
     consistency_proof_length,
     inclusion_proof_length,
     root_from_consistency_proof,
@@ -22,7 +22,7 @@ from verifier.proof import (
     verify_consistency,
     verify_inclusion,
 )
-from verifier.rfc9162 import empty_root, hash_children, hash_leaf
+from urne.verifier.tlog.rfc9162 import empty_root, hash_children, hash_leaf
 
 TD = VECTORS / "rfc9162" / "transparency-dev-merkle" / "testdata"
 CCTV = VECTORS / "rfc9162" / "c2sp-cctv-merkle-rgdd" / "testdata"
@@ -78,7 +78,7 @@ def test_transparency_dev_vectors_are_all_there() -> None:
 def test_cctv_tree_leaves_and_roots() -> None:
     tree = json.loads((CCTV / "merkle_tree.json").read_text())
     assert len(tree) == 16
-    from verifier.merkle import CompactRange
+    from urne.verifier.tlog.merkle import CompactRange
 
     cr = CompactRange()
     for step in tree:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Log
-from verifier.errors import FormatError, ProofError, SignatureError, VerificationError
-from verifier.note import Ed25519Signer
-from verifier.receipt import Receipt, check_receipt, check_still_included
+from urne.ledger.log import Log
+from urne.verifier.check.receipt import Receipt, check_receipt, check_still_included
+from urne.verifier.errors import FormatError, ProofError, SignatureError, VerificationError
+from urne.verifier.tlog.note import Ed25519Signer
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import verifier.tiles as tiles_module
-from verifier.errors import FormatError
-from verifier.tiles import (
+import urne.verifier.tlog.tiles as tiles_module
+from urne.verifier.errors import FormatError
+from urne.verifier.tlog.tiles import (
     MAX_ENTRY_SIZE,
     MAX_LEVEL,
     TILE_HEIGHT,

@@ -16,18 +16,16 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import uvicorn
 
-from api.main import create_app
-from ledger import Log
-from ledger.civic import CivicRecord
-from ledger.issuance import IssuerKeyring
-from tests.civic import Citizen, Institution
+from tests.support.civic import Institution
+from tests.support.site import NOW, Site
+from urne.api.main import create_app
+from urne.ledger.issuance.service import IssuerKeyring
+from urne.ledger.log import Log
 
 CHROMIUM = os.environ.get("URNE_CHROMIUM") or shutil.which("chromium")
 CHROMIUM_ARGS = [
@@ -39,31 +37,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-#: Inside every process's opening hours (tests/civic.py: all of 2026).
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class Site:
-    """The running service and what the tests put on its log."""
-
-    url: str
-    log: Log
-    civic: CivicRecord
-    institution: Institution
-    #: log index of every accepted ballot, by process
-    ballots: dict[str, list[int]] = field(default_factory=dict)
-    citizens: dict[str, list[Citizen]] = field(default_factory=dict)
-
-    def receipt(self, index: int) -> dict[str, Any]:
-        return self.log.receipt(index).to_json()
-
-    def cast(self, pid: str, choice: list[str] | None = None) -> int:
-        citizen = Citizen.enrol(self.institution, pid)
-        self.citizens.setdefault(pid, []).append(citizen)
-        i = self.civic.append(citizen.ballot(choice))
-        self.ballots.setdefault(pid, []).append(i)
-        return i
 
 
 def _free_port() -> int:

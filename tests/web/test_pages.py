@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import Site
+from tests.support.site import Site
 
 pytestmark = pytest.mark.browser
 

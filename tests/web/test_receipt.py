@@ -1,6 +1,6 @@
 """The receipt page checks receipts in the browser, with WebCrypto: valid ones
 are accepted, and every tampering is refused with its reason, the same
-receipts `verifier.receipt` refuses. Its RFC 9162 proof code is checked against
+receipts `urne.verifier.check.receipt` refuses. Its RFC 9162 proof code is checked against
 the reference tree and the C2SP test vectors."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests import reference
-from tests.conftest import load_vector
-from tests.web.conftest import Site
-from verifier.errors import VerificationError
-from verifier.note import Ed25519Signer, Ed25519Verifier
-from verifier.proof import verify_consistency, verify_inclusion
-from verifier.receipt import Receipt, check_receipt
+from tests.support import reference
+from tests.support.paths import load_vector
+from tests.support.site import Site
+from urne.verifier.check.receipt import Receipt, check_receipt
+from urne.verifier.errors import VerificationError
+from urne.verifier.tlog.note import Ed25519Signer, Ed25519Verifier
+from urne.verifier.tlog.proof import verify_consistency, verify_inclusion
 
 pytestmark = pytest.mark.browser
 
@@ -324,7 +324,7 @@ def test_proofs_agree_on_the_c2sp_vectors(page: Any, site: Site, vectors_dir: An
             cons.append(
                 [c["old_size"], c["new_size"], c["consistency_path"], c["old_root"], c["new_root"]]
             )
-            # as verifier/proof.py: a proof from size 0 is refused
+            # as verifier/tlog/proof.py: a proof from size 0 is refused
             cons_valid.append(valid and c["old_size"] > 0)
     a, b = _run_proofs(page, site, incl, cons)
     assert [x == "ok" for x in a] == incl_valid

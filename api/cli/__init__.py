@@ -1,0 +1,1 @@
+"""``urne``: the operator's command."""

@@ -1,0 +1,459 @@
+"""The civic record: the log as a ballot box.
+
+:class:`CivicRecord` is the log's :class:`~urne.ledger.log.store.Admission`: every entry
+goes through the same rules an observer replays (``urne.verifier.civic.process``), in
+sequence order, under the sequencer's lock, so two ballots of one pseudonym in
+one batch, or a ballot racing the ``close``, are decided exactly as an auditor
+will decide them. What costs time and needs no state (canonical form, schema,
+the credential's pairing check) is done before sequencing, in the caller's
+thread; what needs state (process known and open, nullifier, revote order,
+batch ids, results equal to the recount) is decided in the sequencer.
+
+Deadlines: ballots and paper batches are accepted only between the manifest's
+``opens`` and ``closes`` (UTC, by the service's clock); after ``close`` nothing
+counts, whatever the clock says. The clock is not in the log (DESIGN §5: no
+timestamp finer than a checkpoint), so observers check order against ``close``,
+and times only against checkpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import Any
+
+from urne.ledger.log.store import Log
+from urne.verifier.check.receipt import Receipt
+from urne.verifier.check.workers import CredentialWorkers, WorkerDied
+from urne.verifier.civic.entries import Ballot, Entry, Paper, decode_entry
+from urne.verifier.civic.process import EntryRefused, ProcessState, Registry
+from urne.verifier.credentials import bls
+from urne.verifier.credentials.credential import invalid_credentials, verify_credential
+from urne.verifier.errors import VerificationError
+
+__all__ = ["CivicRecord", "CredentialBatcher"]
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_time(s: str) -> datetime:
+    """A manifest's ``opens`` or ``closes`` (checked on every ballot: cached)."""
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class _Check:
+    """One credential to verify, and where its answer goes: a thread's future,
+    or an asyncio future settled on its own event loop."""
+
+    __slots__ = ("afuture", "error", "future", "item", "loop", "ok", "public_key")
+
+    def __init__(self, public_key: bytes, item: tuple[str, bytes, bytes]) -> None:
+        self.public_key = public_key
+        self.item = item
+        self.ok: bool | None = None
+        self.error: BaseException | None = None
+        self.future: Future[bool] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.afuture: asyncio.Future[bool] | None = None
+
+
+def _settle(checks: list[_Check]) -> None:
+    """On the event loop: hand each waiting coroutine its answer."""
+    for check in checks:
+        fut = check.afuture
+        if fut is None or fut.done():  # the request was cancelled meanwhile
+            continue
+        if check.error is not None:
+            fut.set_exception(check.error)
+        else:
+            fut.set_result(bool(check.ok))
+
+
+def _verify_items(
+    items: Sequence[tuple[bytes, tuple[str, bytes, bytes]]],
+    workers: CredentialWorkers | None = None,
+) -> list[bool]:
+    """Whether each ``(issuer key, (process, pseudonym, credential))`` verifies:
+    one batch per issuer key, in the worker processes if given (a batch whose
+    worker died is verified here instead; the worker is replaced), else here,
+    a lone credential on its own."""
+    by_key: dict[bytes, list[int]] = {}
+    for i, (public_key, _) in enumerate(items):
+        by_key.setdefault(public_key, []).append(i)
+    groups = [
+        (key, positions, [items[i][1] for i in positions]) for key, positions in by_key.items()
+    ]
+    asked = [None if workers is None else workers.submit(key, work) for key, _, work in groups]
+    ok = [False] * len(items)
+    for (key, positions, work), future in zip(groups, asked, strict=True):
+        if future is None and len(work) == 1:
+            ok[positions[0]] = verify_credential(key, *work[0])
+            continue
+        try:
+            bad = set(invalid_credentials(key, work) if future is None else future.result())
+        except WorkerDied:
+            bad = set(invalid_credentials(key, work))
+        for j, i in enumerate(positions):
+            ok[i] = j not in bad
+    return ok
+
+
+class CredentialBatcher:
+    """Verifies the credentials of ballots checked at the same time, together.
+
+    Callers queue their credential and wait: a thread with :meth:`verify`, a
+    coroutine with :meth:`verify_async` (which holds no thread meanwhile). Up
+    to ``parallel`` verifier threads each take every queued credential (up to
+    ``max_batch``) and check them in one
+    :func:`~urne.verifier.credentials.credential.invalid_credentials` call per issuer key (one
+    random linear combination and two pairings for the lot; failing halves are
+    re-checked until the bad credentials stand alone). So batches grow with
+    load by themselves, nobody waits for a timer, and a lone ballot is
+    verified at once with :func:`~urne.verifier.credentials.credential.verify_credential`. The
+    answers of a batch reach an event loop in one call, not one per ballot.
+
+    The answer for each credential is exactly :func:`verify_credential`'s,
+    except with probability at most 2**-128 per batch (docs/credentials.md
+    §3.4): a bad credential is refused alone, whatever shares its batch.
+
+    ``processes``: hashing to G2 and decoding points hold the GIL in the BLS
+    library (only its multi-scalar multiplication lets go), so in a service
+    the verification runs in that many worker processes
+    (:class:`urne.verifier.check.workers.CredentialWorkers`, shared with the audit; as
+    many verifier threads hand them batches); the event loop keeps its core.
+    With ``processes=0`` (the default, for scripts and tests) the verifier
+    threads verify themselves. A worker process that dies is replaced, and
+    the batch it held is verified in the service meanwhile.
+    Verifier threads start when work arrives and end after ``idle`` seconds
+    without any; worker processes live until :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_batch: int = 256,
+        parallel: int | None = None,
+        processes: int = 0,
+        idle: float = 1.0,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        if processes < 0:
+            raise ValueError("processes must be 0 (threads only) or more")
+        self.max_batch = max_batch
+        self.processes = processes
+        if processes:
+            parallel = processes
+        self.parallel = max(1, parallel if parallel is not None else os.cpu_count() or 1)
+        self.idle = idle
+        self._cond = threading.Condition(threading.Lock())
+        self._queued: list[_Check] = []
+        self._threads = 0
+        self._waiting = 0
+        self._workers: CredentialWorkers | None = None
+        self._closed = False
+        #: how many batches were verified, and how many credentials in all
+        self.batches = 0
+        self.verified = 0
+
+    @property
+    def queued(self) -> int:
+        """Credentials waiting for a verifier right now."""
+        with self._cond:
+            return len(self._queued)
+
+    def verify(self, public_key: bytes, process_id: str, pseudonym: bytes, cred: bytes) -> bool:
+        """Whether ``cred`` is the issuer's credential for this process and pseudonym."""
+        check = _Check(public_key, (process_id, pseudonym, cred))
+        check.future = Future()
+        self._enqueue(check)
+        return check.future.result()
+
+    def verify_async(
+        self, public_key: bytes, process_id: str, pseudonym: bytes, cred: bytes
+    ) -> asyncio.Future[bool]:
+        """:meth:`verify`, awaited on the running event loop."""
+        check = _Check(public_key, (process_id, pseudonym, cred))
+        check.loop = asyncio.get_running_loop()
+        check.afuture = check.loop.create_future()
+        self._enqueue(check)
+        return check.afuture
+
+    def start(self) -> None:
+        """Start the worker processes now rather than on the first ballot (each
+        imports the BLS library), so that no voter waits for that."""
+        self._worker_pool()
+
+    def close(self) -> None:
+        """Stop the worker processes (verification goes on in threads)."""
+        with self._cond:
+            workers, self._workers, self._closed = self._workers, None, True
+        if workers is not None:
+            workers.shutdown()
+
+    def _enqueue(self, check: _Check) -> None:
+        with self._cond:
+            self._queued.append(check)
+            self._wake_helper()
+
+    def _wake_helper(self) -> None:
+        """Wake an idle verifier, or start one (the caller holds the lock)."""
+        if self._waiting:
+            self._cond.notify()
+        elif self._threads < self.parallel:
+            self._threads += 1
+            threading.Thread(target=self._work, name="urne-credentials", daemon=True).start()
+
+    def _work(self) -> None:
+        with self._cond:
+            while True:
+                if not self._queued:
+                    self._waiting += 1
+                    woken = self._cond.wait(self.idle)
+                    self._waiting -= 1
+                    if not woken and not self._queued:  # idle: end (new work starts another)
+                        self._threads -= 1
+                        return
+                    continue
+                # Leave a fair share to every verifier that is idle or not yet
+                # started: two half batches verify in half the time of one.
+                helpers = self._waiting + self.parallel - self._threads
+                take = min(self.max_batch, -(-len(self._queued) // (1 + helpers)))
+                batch = self._queued[:take]
+                del self._queued[:take]
+                if self._queued:
+                    self._wake_helper()
+                self._cond.release()
+                try:
+                    self._verify(batch)
+                    self._answer(batch)
+                finally:
+                    self._cond.acquire()
+                    self.batches += 1
+                    self.verified += len(batch)
+
+    def _worker_pool(self) -> CredentialWorkers | None:
+        with self._cond:
+            if self.processes and self._workers is None and not self._closed:
+                self._workers = CredentialWorkers(self.processes, bls.current_backend().name)
+            return self._workers
+
+    def _verify(self, batch: Sequence[_Check]) -> None:
+        items = [(c.public_key, c.item) for c in batch]
+        try:
+            workers = self._worker_pool()
+            ok = _verify_items(items, workers)
+            for check, good in zip(batch, ok, strict=True):
+                check.ok = good
+        except BaseException as exc:  # never leave a caller waiting: each gets the error
+            for check in batch:
+                if check.ok is None:
+                    check.error = exc
+
+    @staticmethod
+    def _answer(batch: Sequence[_Check]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Check]] = {}
+        for check in batch:
+            if check.loop is not None:
+                by_loop.setdefault(check.loop, []).append(check)
+            elif check.future is not None:
+                if check.error is not None:
+                    check.future.set_exception(check.error)
+                else:
+                    check.future.set_result(bool(check.ok))
+        for loop, checks in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(_settle, checks)
+
+
+class _Decoded:
+    """An entry and the very bytes object it was decoded from (the admission's hint)."""
+
+    __slots__ = ("entry", "leaf")
+
+    def __init__(self, leaf: bytes, entry: Entry) -> None:
+        self.leaf = leaf
+        self.entry = entry
+
+
+#: Entries up to this size are decoded on the event loop (see ``submit_async``).
+_DECODE_ON_LOOP = 4096
+
+
+def _bad_credential() -> EntryRefused:
+    return EntryRefused(
+        "the credential is not the issuer's for this process and pseudonym",
+        code="bad_credential",
+    )
+
+
+class CivicRecord:
+    """Processes, ballots, paper batches, closes and results on one log."""
+
+    def __init__(
+        self,
+        log: Log,
+        *,
+        clock: Clock = _utc_now,
+        credentials: CredentialBatcher | None = None,
+    ) -> None:
+        self.log = log
+        self.clock = clock
+        #: verifies the credentials of ballots prechecked at the same time together
+        self.credentials = credentials if credentials is not None else CredentialBatcher()
+        self._lock = threading.RLock()
+        self._registry = Registry(credential_check=None)
+        self._size = 0
+        #: committed entries that break a rule (should never happen; the audit names them)
+        self.anomalies: list[tuple[int, str]] = []
+        log.admission = self
+        log.catch_up()
+
+    # -- the Admission protocol (called by the sequencer) --------------------------------
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def replay(self, index: int, data: bytes) -> None:
+        with self._lock:
+            if index < self._size:  # seen already (two threads caught up at once)
+                return
+            if index > self._size:
+                raise AssertionError(f"replay skipped entries {self._size} to {index - 1}")
+            try:
+                self._registry.admit(decode_entry(data), index)
+            except VerificationError as exc:
+                self.anomalies.append((index, f"{exc.code}: {exc}"))
+            self._size = index + 1
+
+    def admit(self, index: int, data: bytes, hint: Any = None) -> None:
+        """``hint``: the entry as :meth:`submit` decoded it, used only if it was
+        decoded from this very ``data`` object."""
+        with self._lock:
+            decoded = hint if isinstance(hint, _Decoded) and hint.leaf is data else None
+            entry = decode_entry(data) if decoded is None else decoded.entry
+            self._registry.check(entry, index)
+            self._registry.apply(entry, index)
+            self._size = index + 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._registry = Registry(credential_check=None)
+            self._size = 0
+            self.anomalies.clear()
+
+    # -- submitting ----------------------------------------------------------------------
+
+    def precheck(self, leaf: bytes) -> Entry:
+        """The stateless checks, before sequencing: form, deadlines, credential."""
+        entry, credential = self._prepare(leaf)
+        if credential is not None and not self.credentials.verify(*credential):
+            raise _bad_credential()
+        return entry
+
+    def _prepare(self, leaf: bytes) -> tuple[Entry, tuple[bytes, str, bytes, bytes] | None]:
+        """Form and deadlines; for a ballot, the credential still to verify
+        (issuer key, process, pseudonym, credential)."""
+        entry = decode_entry(leaf)
+        body = entry.body
+        if isinstance(body, Ballot | Paper):
+            st = self._known(body.process)
+            p = st.process
+            now = self.clock()
+            if now < _parse_time(p.opens):
+                raise EntryRefused(f"process {p.id!r} opens at {p.opens}", code="process_not_open")
+            if now >= _parse_time(p.closes):
+                raise EntryRefused(f"process {p.id!r} closed at {p.closes}", code="process_ended")
+            if isinstance(body, Ballot):
+                return entry, (p.issuer_key, p.id, body.pseudonym, body.credential)
+        return entry, None
+
+    def _known(self, process_id: str) -> ProcessState:
+        """The process, catching up on the log first if another service process
+        may have published it since.
+
+        The first look takes no lock: the event loop calls this for every
+        ballot and must not wait while the sequencer admits a batch. A
+        dictionary read is atomic, and a process once known stays known (a
+        reset only empties the registry, which then sends us to the lock)."""
+        st = self._registry.processes.get(process_id)
+        if st is None:
+            self.log.catch_up()
+            with self._lock:
+                st = self._registry.state(process_id)
+        return st
+
+    def submit(self, leaf: bytes) -> Future[int]:
+        """Check and queue an entry; the future gives its index once committed,
+        or raises the reason it was refused."""
+        entry = self.precheck(leaf)
+        inner = self.log.submit([leaf], _Decoded(leaf, entry))
+        out: Future[int] = Future()
+
+        def done(f: Future[range]) -> None:
+            exc = f.exception()
+            if exc is not None:
+                out.set_exception(exc)
+            else:
+                out.set_result(f.result()[0])
+
+        inner.add_done_callback(done)
+        return out
+
+    async def submit_async(self, leaf: bytes) -> Receipt:
+        """Check and append an entry on the running event loop, holding no
+        thread while the credential is verified and the batch commits; returns
+        the entry's receipt, made from what the sequencer has just committed.
+
+        Decoding a ballot (a few hundred bytes) costs less than handing it to a
+        thread; a large entry (a manifest with many proposals, a result) is
+        decoded in a worker thread so as not to hold the event loop."""
+        if len(leaf) <= _DECODE_ON_LOOP:
+            entry, credential = self._prepare(leaf)
+        else:
+            entry, credential = await asyncio.to_thread(self._prepare, leaf)
+        if credential is not None and not await self.credentials.verify_async(*credential):
+            raise _bad_credential()
+        return await self.log.submit_for_receipt_async(leaf, _Decoded(leaf, entry))
+
+    def append(self, leaf: bytes) -> int:
+        """Submit and wait for the commit; returns the entry's index."""
+        return self.submit(leaf).result()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def process_ids(self) -> list[str]:
+        self.log.catch_up()
+        with self._lock:
+            return list(self._registry.processes)
+
+    @contextlib.contextmanager
+    def still(self) -> Iterator[None]:
+        """Hold the record still: no entry is admitted or replayed meanwhile, so
+        a reader sees one consistent state (keep it short: the sequencer waits)."""
+        with self._lock:
+            yield
+
+    def process(self, process_id: str) -> ProcessState:
+        with self._lock:
+            return self._registry.state(process_id)
+
+    def tally(self, process_id: str, through: int | None = None) -> dict[str, Any]:
+        """The recount of a process through ``through`` (default: all committed)."""
+        self.log.catch_up()
+        with self._lock:
+            if through is None:
+                through = self._size - 1
+            return self._registry.tally(process_id, through)

@@ -1,0 +1,1 @@
+"""Storage plumbing: engines for SQLite and PostgreSQL, the settings, the migrations."""

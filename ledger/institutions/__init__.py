@@ -1,0 +1,2 @@
+"""Institutions registered on this service: their keys, the processes they own, the
+nonces of their signed requests."""

@@ -1,0 +1,143 @@
+"""Builders for civic-record tests: institutions, processes, citizens with real
+blind-issued credentials, ballots, paper batches. Nothing here is faked: every
+credential goes through blind / sign_blinded / unblind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry, sign_entry
+from urne.verifier.credentials.credential import (
+    IssuerKey,
+    Pseudonym,
+    blind,
+    credential_message,
+    unblind,
+)
+
+#: A moment inside every test process's window.
+IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def proposal(pid: str, title: str, cost: int | None = None) -> dict[str, Any]:
+    return authoring.proposal(pid, {"en": title}, {"en": f"<p>{title}, in detail.</p>"}, cost=cost)
+
+
+RULES: dict[str, dict[str, Any]] = {
+    "petition": {"threshold": 3},
+    "vote": {"method": "single", "min": 1, "max": 1, "revoting": True},
+    "budget": {
+        "budget": 1000,
+        "outcome": "greedy",
+        "min_projects": 1,
+        "max_projects": None,
+        "min_share_percent": 0,
+        "capped": True,
+        "revoting": False,
+    },
+}
+
+
+@dataclass
+class Institution:
+    key: AuthorKey = field(default_factory=AuthorKey.generate)
+    officials: list[AuthorKey] = field(default_factory=lambda: [AuthorKey.generate()])
+    issuers: dict[str, IssuerKey] = field(default_factory=dict)
+
+    def process(
+        self,
+        pid: str,
+        ptype: str,
+        *,
+        rule: dict[str, Any] | None = None,
+        proposals: list[dict[str, Any]] | None = None,
+    ) -> bytes:
+        issuer = self.issuers.setdefault(pid, IssuerKey.generate())
+        if proposals is None:
+            proposals = {
+                "petition": [],
+                "vote": [
+                    proposal("a", "Option A"),
+                    proposal("b", "Option B"),
+                    proposal("c", "Option C"),
+                ],
+                "budget": [
+                    proposal("park", "A park", 600),
+                    proposal("bikes", "Bike lanes", 300),
+                    proposal("bench", "Benches", 200),
+                ],
+            }[ptype]
+        return sign_entry(
+            {
+                "v": 1,
+                "kind": "process",
+                "id": pid,
+                "type": ptype,
+                "title": {"en": f"Process {pid}"},
+                "text": {"en": "What this is about."},
+                "institution": b64encode(self.key.public_key),
+                "opens": "2026-01-01T00:00:00Z",
+                "closes": "2026-12-31T23:59:59Z",
+                "issuer": {"public_key": b64encode(issuer.public_key), "threshold": 1, "shares": 1},
+                "officials": [
+                    {"name": f"Official {i}", "key": b64encode(o.public_key)}
+                    for i, o in enumerate(self.officials)
+                ],
+                "proposals": proposals,
+                "rule": rule if rule is not None else RULES[ptype],
+            },
+            self.key,
+        )
+
+    def close(self, pid: str) -> bytes:
+        return authoring.close(pid, self.key)
+
+    def result(self, pid: str, through: int, tally: dict[str, Any]) -> bytes:
+        return authoring.result(pid, self.key, through, tally)
+
+    def paper(
+        self, pid: str, batch: str, official: AuthorKey | None = None, **payload: Any
+    ) -> bytes:
+        return authoring.paper_batch(
+            pid, official or self.officials[0], batch, "ab" * 32, **payload
+        )
+
+
+@dataclass
+class Citizen:
+    """One person taking part in one process under a fresh pseudonym."""
+
+    pid: str
+    pseudonym: Pseudonym
+    credential: bytes
+    seq: int = 0
+
+    @classmethod
+    def enrol(cls, institution: Institution, pid: str) -> Citizen:
+        issuer = institution.issuers[pid]
+        pseudonym = Pseudonym.generate()
+        state, blinded = blind(credential_message(pid, pseudonym.public_key))
+        credential = unblind(state, issuer.sign_blinded(blinded), issuer.public_key)
+        return cls(pid, pseudonym, credential)
+
+    def ballot(
+        self,
+        choice: list[str] | None = None,
+        *,
+        seq: int | None = None,
+        pid: str | None = None,
+        credential: bytes | None = None,
+    ) -> bytes:
+        seq = self.seq if seq is None else seq
+        self.seq += 1
+        cred, process = credential or self.credential, pid or self.pid
+        if choice is None:
+            return authoring.signature(process, self.pseudonym, cred, seq=seq)
+        return authoring.ballot(process, self.pseudonym, cred, choice, seq=seq)
+
+
+def entries(*leaves: bytes) -> list[Any]:
+    return [decode_entry(x) for x in leaves]

@@ -1,0 +1,116 @@
+"""The service in-process (FastAPI's TestClient), and what the API tests share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from httpx2 import Response
+
+from tests.support.civic import IN_2026, Citizen, Institution
+from urne.api.main import create_app
+from urne.ledger.issuance.service import IssuerKeyring, import_roll
+from urne.ledger.log import Log
+from urne.verifier.check.receipt import Receipt, check_receipt
+from urne.verifier.civic.entries import b64decode, b64encode
+from urne.verifier.credentials.credential import (
+    Pseudonym,
+    blind,
+    credential_message,
+    unblind,
+)
+from urne.verifier.tlog.note import Ed25519Verifier
+
+
+def issuer_public_key(client: TestClient, process_id: str) -> bytes:
+    r = client.get(f"/issuance/{process_id}")
+    assert r.status_code == 200, r.text
+    return b64decode(r.json()["issuer"]["public_key"], "issuer.public_key", size=48)
+
+
+def obtain_credential(client: TestClient, process_id: str, code: str) -> tuple[Pseudonym, bytes]:
+    """What a citizen's device does: a fresh pseudonym, ``B = r·H(m)`` sent with
+    the code, the answer unblinded and checked under the issuer's public key."""
+    public_key = issuer_public_key(client, process_id)
+    pseudonym = Pseudonym.generate()
+    state, blinded = blind(credential_message(process_id, pseudonym.public_key))
+    r = client.post(f"/issuance/{process_id}", json={"code": code, "blinded": b64encode(blinded)})
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    credential = unblind(state, b64decode(r.json()["blind_signature"], "answer"), public_key)
+    return pseudonym, credential
+
+
+def blinded_b64(process_id: str = "consulta-2026") -> str:
+    _, blinded = blind(credential_message(process_id, Pseudonym.generate().public_key))
+    return b64encode(blinded)
+
+
+def assert_error(r: Response, status: int, code: str) -> None:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@dataclass
+class Service:
+    client: TestClient
+    log: Log
+    keyring: IssuerKeyring
+    inst: Institution = field(default_factory=Institution)
+    now: list[datetime] = field(default_factory=lambda: [IN_2026])
+
+    def post(self, leaf: bytes, headers: dict[str, str] | None = None) -> Response:
+        return self.client.post(
+            "/entries", content=leaf, headers=JSON if headers is None else headers
+        )
+
+    def append(self, leaf: bytes) -> Receipt:
+        """POST an entry that must be accepted; its receipt, checked as a citizen would."""
+        r = self.post(leaf)
+        assert r.status_code == 201, r.text
+        receipt = Receipt.from_json(r.json())
+        assert receipt.entry == leaf  # the very bytes that were signed, never re-serialised
+        assert r.headers["location"] == f"/entries/{receipt.index}/receipt"
+        assert check_receipt(receipt, self.log_key()).checkpoint.size > receipt.index
+        return receipt
+
+    def log_key(self) -> Ed25519Verifier:
+        """The log's key as a citizen learns it: from ``GET /log``."""
+        return Ed25519Verifier.from_vkey(self.client.get("/log").json()["verifier_key"])
+
+    def open_process(
+        self, pid: str, ptype: str, people: int = 4, **manifest: Any
+    ) -> tuple[Receipt, list[str]]:
+        """The issuer's key and roll, then the manifest signed by the institution."""
+        self.keyring.create(pid)
+        self.inst.issuers[pid] = self.keyring.signing_key(pid)
+        codes = import_roll(
+            self.log.engine, self.keyring, pid, [(f"{pid}-{i}",) for i in range(people)]
+        )
+        return self.append(self.inst.process(pid, ptype, **manifest)), list(codes.codes.values())
+
+    def citizen(self, pid: str, code: str) -> Citizen:
+        pseudonym, credential = obtain_credential(self.client, pid, code)
+        return Citizen(pid, pseudonym, credential)
+
+
+def open_service(tmp: Path, **kwargs: Any) -> Iterator[Service]:
+    log = Log.open(f"sqlite:///{tmp / 'log.db'}", key_dir=tmp / "keys", origin="civic.example/log")
+    keyring = IssuerKeyring(tmp / "keys")
+    now = [IN_2026]
+    client = kwargs.pop("client", ("testclient", 50000))
+    kwargs.setdefault("rate_limit", None)
+    app = create_app(log, keyring=keyring, clock=lambda: now[0], **kwargs)
+    with TestClient(app, client=client) as c:
+        yield Service(c, log, keyring, now=now)
+    log.close()

@@ -1,0 +1,116 @@
+"""Building and signing entries, for the people who author them.
+
+Citizens run this on their own device (with ``urne.verifier.credentials.credential`` for the
+pseudonym and the blind credential); institutions and officials use it to sign
+manifests, paper batches, closes and results. Every function returns the leaf
+bytes exactly as the log stores them, already checked by ``decode_entry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from urne.verifier.civic.canonical import fingerprint
+from urne.verifier.civic.entries import EntrySigner, b64encode, sign_entry
+
+__all__ = ["ballot", "close", "paper_batch", "proposal", "result", "signature"]
+
+Text = str | Mapping[str, str]
+
+
+def proposal(pid: str, title: Text, body: Text, *, cost: int | None = None) -> dict[str, Any]:
+    """A manifest's proposal with its fingerprint (docs/entries.md §2): texts are
+    strings or translations, ``cost`` for budgets only."""
+    t = title if isinstance(title, str) else dict(title)
+    b = body if isinstance(body, str) else dict(body)
+    p: dict[str, Any] = {
+        "id": pid,
+        "title": t,
+        "body": b,
+        "fingerprint": fingerprint({"title": t, "body": b}),
+    }
+    if cost is not None:
+        p["cost"] = cost
+    return p
+
+
+def _cast(
+    process_id: str,
+    pseudonym: EntrySigner,
+    credential: bytes,
+    seq: int,
+    choice: Sequence[str] | None,
+) -> bytes:
+    obj: dict[str, Any] = {
+        "v": 1,
+        "kind": "ballot",
+        "process": process_id,
+        "pseudonym": b64encode(pseudonym.public_key),
+        "credential": b64encode(credential),
+        "seq": seq,
+    }
+    if choice is not None:
+        obj["choice"] = list(choice)
+    return sign_entry(obj, pseudonym)
+
+
+def ballot(
+    process_id: str,
+    pseudonym: EntrySigner,
+    credential: bytes,
+    choice: Sequence[str],
+    *,
+    seq: int = 0,
+) -> bytes:
+    """A vote or budget ballot. ``seq`` must grow with each revote."""
+    return _cast(process_id, pseudonym, credential, seq, choice)
+
+
+def signature(process_id: str, pseudonym: EntrySigner, credential: bytes, *, seq: int = 0) -> bytes:
+    """A petition signature (a ballot without a choice). One per pseudonym counts."""
+    return _cast(process_id, pseudonym, credential, seq, None)
+
+
+def paper_batch(
+    process_id: str,
+    official: EntrySigner,
+    batch: str,
+    sheet_sha256: str,
+    *,
+    signatures: int | None = None,
+    counts: Mapping[str, int] | None = None,
+    ballots: Sequence[Sequence[str]] | None = None,
+) -> bytes:
+    """A batch of paper ballots recorded by an official: exactly one of
+    ``signatures`` (petition), ``counts`` (vote) or ``ballots`` (budget)."""
+    obj: dict[str, Any] = {
+        "v": 1,
+        "kind": "paper",
+        "process": process_id,
+        "official": b64encode(official.public_key),
+        "batch": batch,
+        "sheet": sheet_sha256,
+    }
+    if signatures is not None:
+        obj["signatures"] = signatures
+    if counts is not None:
+        obj["counts"] = dict(counts)
+    if ballots is not None:
+        obj["ballots"] = [list(b) for b in ballots]
+    return sign_entry(obj, official)
+
+
+def close(process_id: str, institution: EntrySigner) -> bytes:
+    return sign_entry({"v": 1, "kind": "close", "process": process_id}, institution)
+
+
+def result(
+    process_id: str, institution: EntrySigner, through: int, tally: Mapping[str, Any]
+) -> bytes:
+    """The institution's published outcome: ``tally`` must equal the recount
+    through log index ``through`` (``urne.verifier.civic.process.Registry.tally``)."""
+    return sign_entry(
+        {"v": 1, "kind": "result", "process": process_id, "through": through, "tally": dict(tally)},
+        institution,
+    )

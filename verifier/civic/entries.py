@@ -1,0 +1,598 @@
+"""Log entries: the five kinds, their byte-exact form, and author signatures.
+
+Every entry is the RFC 8785 canonical JSON of one object with ``"v": 1``, a
+``"kind"`` and an Ed25519 signature ``"sig"`` by its author over::
+
+    b"urne/v1/" + kind + b"\\n" + JCS(entry without "sig")
+
+The kind in the signed bytes is a domain-separation tag: a signature on a ballot
+can never pass for a signature on a close or a result. Binary values are base64
+(standard alphabet, padded, canonical). Every field is checked here, and fields
+not listed for a kind are refused, so an entry means exactly one thing.
+
+Who signs what (checked by :func:`verify_entry_signature` with the key the
+state of the process designates, see ``urne.verifier.civic.process``):
+
+============  ==============================  ==================================
+kind          author                          key
+============  ==============================  ==================================
+``process``   the institution                 ``institution`` in the manifest
+``ballot``    the citizen's pseudonym         ``pseudonym`` in the ballot
+``paper``     an official of the manifest     ``official`` in the batch
+``close``     the institution                 the manifest's ``institution``
+``result``    the institution                 the manifest's ``institution``
+============  ==============================  ==================================
+
+docs/entries.md is the specification; this module is its reference code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import nacl.exceptions
+import nacl.signing
+
+from urne.verifier.civic.canonical import canonical, fingerprint, parse_canonical
+from urne.verifier.errors import FormatError, SignatureError
+
+__all__ = [
+    "DOMAIN",
+    "KINDS",
+    "AuthorKey",
+    "Ballot",
+    "BudgetRule",
+    "Close",
+    "Entry",
+    "EntrySigner",
+    "Official",
+    "Paper",
+    "PetitionRule",
+    "Process",
+    "Proposal",
+    "Result",
+    "VoteRule",
+    "b64decode",
+    "b64encode",
+    "decode_entry",
+    "parse_entry",
+    "sign_entry",
+    "signing_bytes",
+    "verify_entry_signature",
+]
+
+DOMAIN = b"urne/v1/"
+KINDS = ("process", "ballot", "paper", "close", "result")
+PROCESS_TYPES = ("petition", "vote", "budget")
+VOTE_METHODS = ("single", "approval", "k-of-n")
+BUDGET_RULES = ("greedy", "mes", "mes-then-greedy")
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_MAX_PROPOSALS = 10_000
+
+
+# -- primitives ---------------------------------------------------------------------
+
+
+def b64encode(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+def b64decode(value: object, what: str, *, size: int | None = None) -> bytes:
+    """Standard, padded, canonical base64 (RFC 4648 §4, §3.5), of ``size`` bytes."""
+    if not isinstance(value, str):
+        raise FormatError(f"{what}: expected a base64 string, found {type(value).__name__}")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise FormatError(f"{what}: not valid base64", code="bad_base64") from exc
+    if b64encode(raw) != value:
+        raise FormatError(f"{what}: not canonical base64", code="bad_base64")
+    if size is not None and len(raw) != size:
+        raise FormatError(f"{what}: {len(raw)} bytes, want {size}", code="bad_length")
+    return raw
+
+
+def _fields(
+    obj: dict[str, Any], what: str, required: set[str], optional: frozenset[str] = frozenset()
+) -> None:
+    missing = required - obj.keys()
+    if missing:
+        raise FormatError(f"{what}: missing field(s) {sorted(missing)}", code="missing_field")
+    unknown = obj.keys() - required - optional
+    if unknown:
+        raise FormatError(f"{what}: unknown field(s) {sorted(unknown)}", code="unknown_field")
+
+
+def _str(v: object, what: str, *, max_len: int = 100_000) -> str:
+    if not isinstance(v, str) or not v or len(v) > max_len:
+        raise FormatError(f"{what}: expected a non-empty string of at most {max_len} characters")
+    return v
+
+
+def _ident(v: object, what: str) -> str:
+    if not isinstance(v, str) or not _ID.fullmatch(v):
+        raise FormatError(
+            f"{what}: expected an identifier (letters, digits, '.', '_', ':', '-'; "
+            f"1 to 128 characters), found {v!r}",
+            code="bad_identifier",
+        )
+    return v
+
+
+def _int(v: object, what: str, *, lo: int = 0, hi: int = 2**53 - 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise FormatError(f"{what}: expected an integer in [{lo}, {hi}], found {v!r}")
+    return v
+
+
+def _bool(v: object, what: str) -> bool:
+    if not isinstance(v, bool):
+        raise FormatError(f"{what}: expected true or false, found {v!r}")
+    return v
+
+
+def _text(v: object, what: str) -> str | dict[str, str]:
+    """A text, or translations ``{"en": ..., "fr": ...}`` as Decidim stores them."""
+    if isinstance(v, str):
+        return _str(v, what)
+    if (
+        isinstance(v, dict)
+        and v
+        and all(isinstance(k, str) and isinstance(t, str) for k, t in v.items())
+    ):
+        return dict(v)
+    raise FormatError(f"{what}: expected a string or an object of translations")
+
+
+def _time(v: object, what: str) -> str:
+    if not isinstance(v, str) or not _TIME.fullmatch(v):
+        raise FormatError(f"{what}: expected UTC time as YYYY-MM-DDTHH:MM:SSZ, found {v!r}")
+    return v
+
+
+def _ids(v: object, what: str) -> tuple[str, ...]:
+    if not isinstance(v, list):
+        raise FormatError(f"{what}: expected a list of identifiers")
+    out = tuple(_ident(x, f"{what}[{i}]") for i, x in enumerate(v))
+    if len(set(out)) != len(out):
+        raise FormatError(f"{what}: an identifier appears twice", code="duplicate_choice")
+    return out
+
+
+# -- the kinds -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    id: str
+    title: str | dict[str, str]
+    body: str | dict[str, str]
+    fingerprint: str
+    cost: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Official:
+    name: str
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PetitionRule:
+    threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRule:
+    method: Literal["single", "approval", "k-of-n"]
+    min: int
+    max: int
+    revoting: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetRule:
+    budget: int
+    outcome: Literal["greedy", "mes", "mes-then-greedy"]
+    min_projects: int
+    max_projects: int | None
+    min_share_percent: int
+    capped: bool
+    revoting: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    id: str
+    type: Literal["petition", "vote", "budget"]
+    title: str | dict[str, str]
+    text: str | dict[str, str]
+    institution: bytes
+    opens: str
+    closes: str
+    issuer_key: bytes
+    issuer_threshold: int
+    issuer_shares: int
+    officials: tuple[Official, ...]
+    proposals: tuple[Proposal, ...]
+    rule: PetitionRule | VoteRule | BudgetRule
+
+    def proposal(self, pid: str) -> Proposal | None:
+        for p in self.proposals:
+            if p.id == pid:
+                return p
+        return None
+
+    def official(self, key: bytes) -> Official | None:
+        for o in self.officials:
+            if o.key == key:
+                return o
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    process: str
+    pseudonym: bytes
+    credential: bytes
+    seq: int
+    choice: tuple[str, ...] | None  # None for a petition signature
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    process: str
+    official: bytes
+    batch: str
+    sheet: str
+    signatures: int | None  # petition
+    counts: dict[str, int] | None  # vote
+    ballots: tuple[tuple[str, ...], ...] | None  # budget
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    process: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    process: str
+    through: int
+    tally: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A decoded entry: the raw object, its author signature and the typed body."""
+
+    kind: str
+    obj: dict[str, Any]
+    sig: bytes
+    body: Process | Ballot | Paper | Close | Result
+
+    @property
+    def process_id(self) -> str:
+        return self.body.id if isinstance(self.body, Process) else self.body.process
+
+
+def _proposal(p: object, what: str, budget: bool) -> Proposal:
+    if not isinstance(p, dict):
+        raise FormatError(f"{what}: expected an object")
+    _fields(p, what, {"id", "title", "body", "fingerprint"} | ({"cost"} if budget else set()))
+    title, body = _text(p["title"], f"{what}.title"), _text(p["body"], f"{what}.body")
+    fp = p["fingerprint"]
+    if not isinstance(fp, str) or not _HEX64.fullmatch(fp):
+        raise FormatError(f"{what}.fingerprint: expected 64 lower-case hex digits")
+    want = fingerprint({"title": title, "body": body})
+    if fp != want:
+        raise FormatError(
+            f"{what}.fingerprint is {fp}, but its title and body hash to {want}",
+            code="bad_fingerprint",
+        )
+    cost = _int(p["cost"], f"{what}.cost", lo=1) if budget else None
+    return Proposal(_ident(p["id"], f"{what}.id"), title, body, fp, cost)
+
+
+def _rule(
+    kind: str, r: object, proposals: tuple[Proposal, ...]
+) -> PetitionRule | VoteRule | BudgetRule:
+    what = "process.rule"
+    if not isinstance(r, dict):
+        raise FormatError(f"{what}: expected an object")
+    if kind == "petition":
+        _fields(r, what, {"threshold"})
+        return PetitionRule(_int(r["threshold"], f"{what}.threshold", lo=1))
+    n = len(proposals)
+    if kind == "vote":
+        _fields(r, what, {"method", "min", "max", "revoting"})
+        method = r["method"]
+        if method not in VOTE_METHODS:
+            raise FormatError(f"{what}.method: expected one of {VOTE_METHODS}, found {method!r}")
+        lo, hi = _int(r["min"], f"{what}.min"), _int(r["max"], f"{what}.max", lo=1)
+        if method == "single" and (lo, hi) != (1, 1):
+            raise FormatError(f"{what}: a single-choice vote has min 1 and max 1")
+        if not lo <= hi <= n:
+            raise FormatError(f"{what}: need min <= max <= {n} proposals, found {lo}, {hi}")
+        return VoteRule(method, lo, hi, _bool(r["revoting"], f"{what}.revoting"))
+    _fields(
+        r,
+        what,
+        {
+            "budget",
+            "outcome",
+            "min_projects",
+            "max_projects",
+            "min_share_percent",
+            "capped",
+            "revoting",
+        },
+    )
+    outcome = r["outcome"]
+    if outcome not in BUDGET_RULES:
+        raise FormatError(f"{what}.outcome: expected one of {BUDGET_RULES}, found {outcome!r}")
+    max_p = r["max_projects"]
+    rule = BudgetRule(
+        budget=_int(r["budget"], f"{what}.budget", lo=1),
+        outcome=outcome,
+        min_projects=_int(r["min_projects"], f"{what}.min_projects", hi=n),
+        max_projects=None if max_p is None else _int(max_p, f"{what}.max_projects", lo=1, hi=n),
+        min_share_percent=_int(r["min_share_percent"], f"{what}.min_share_percent", hi=100),
+        capped=_bool(r["capped"], f"{what}.capped"),
+        revoting=_bool(r["revoting"], f"{what}.revoting"),
+    )
+    if rule.max_projects is not None and rule.max_projects < rule.min_projects:
+        raise FormatError(f"{what}: max_projects is below min_projects")
+    if not rule.capped and rule.min_share_percent:
+        raise FormatError(f"{what}: a minimum share of the budget needs capped ballots")
+    return rule
+
+
+def _process(o: dict[str, Any]) -> Process:
+    _fields(
+        o,
+        "process",
+        {
+            "v",
+            "kind",
+            "sig",
+            "id",
+            "type",
+            "title",
+            "text",
+            "institution",
+            "opens",
+            "closes",
+            "issuer",
+            "officials",
+            "proposals",
+            "rule",
+        },
+    )
+    ptype = o["type"]
+    if ptype not in PROCESS_TYPES:
+        raise FormatError(f"process.type: expected one of {PROCESS_TYPES}, found {ptype!r}")
+    issuer = o["issuer"]
+    if not isinstance(issuer, dict):
+        raise FormatError("process.issuer: expected an object")
+    _fields(issuer, "process.issuer", {"public_key", "threshold", "shares"})
+    shares = _int(issuer["shares"], "process.issuer.shares", lo=1, hi=255)
+    threshold = _int(issuer["threshold"], "process.issuer.threshold", lo=1, hi=shares)
+    officials_raw = o["officials"]
+    if not isinstance(officials_raw, list):
+        raise FormatError("process.officials: expected a list")
+    officials = []
+    for i, off in enumerate(officials_raw):
+        if not isinstance(off, dict):
+            raise FormatError(f"process.officials[{i}]: expected an object")
+        _fields(off, f"process.officials[{i}]", {"name", "key"})
+        officials.append(
+            Official(
+                _str(off["name"], f"process.officials[{i}].name", max_len=200),
+                b64decode(off["key"], f"process.officials[{i}].key", size=32),
+            )
+        )
+    if len({x.key for x in officials}) != len(officials):
+        raise FormatError("process.officials: a key appears twice")
+    props_raw = o["proposals"]
+    if not isinstance(props_raw, list) or len(props_raw) > _MAX_PROPOSALS:
+        raise FormatError(f"process.proposals: expected a list of at most {_MAX_PROPOSALS}")
+    proposals = tuple(
+        _proposal(p, f"process.proposals[{i}]", ptype == "budget") for i, p in enumerate(props_raw)
+    )
+    if len({p.id for p in proposals}) != len(proposals):
+        raise FormatError("process.proposals: a proposal id appears twice")
+    if ptype != "petition" and not proposals:
+        raise FormatError(f"process.proposals: a {ptype} needs at least one proposal")
+    opens, closes = _time(o["opens"], "process.opens"), _time(o["closes"], "process.closes")
+    if not opens < closes:
+        raise FormatError("process: opens must be before closes")
+    return Process(
+        id=_ident(o["id"], "process.id"),
+        type=ptype,
+        title=_text(o["title"], "process.title"),
+        text=_text(o["text"], "process.text"),
+        institution=b64decode(o["institution"], "process.institution", size=32),
+        opens=opens,
+        closes=closes,
+        issuer_key=b64decode(issuer["public_key"], "process.issuer.public_key", size=48),
+        issuer_threshold=threshold,
+        issuer_shares=shares,
+        officials=tuple(officials),
+        proposals=proposals,
+        rule=_rule(ptype, o["rule"], proposals),
+    )
+
+
+def _ballot(o: dict[str, Any]) -> Ballot:
+    _fields(
+        o,
+        "ballot",
+        {"v", "kind", "sig", "process", "pseudonym", "credential", "seq"},
+        frozenset({"choice"}),
+    )
+    choice = _ids(o["choice"], "ballot.choice") if "choice" in o else None
+    return Ballot(
+        process=_ident(o["process"], "ballot.process"),
+        pseudonym=b64decode(o["pseudonym"], "ballot.pseudonym", size=32),
+        credential=b64decode(o["credential"], "ballot.credential", size=96),
+        seq=_int(o["seq"], "ballot.seq"),
+        choice=choice,
+    )
+
+
+def _paper(o: dict[str, Any]) -> Paper:
+    base = {"v", "kind", "sig", "process", "official", "batch", "sheet"}
+    _fields(o, "paper", base, frozenset(frozenset({"signatures", "counts", "ballots"})))
+    present = [k for k in ("signatures", "counts", "ballots") if k in o]
+    if len(present) != 1:
+        raise FormatError(
+            "paper: exactly one of signatures, counts or ballots", code="missing_field"
+        )
+    sheet = o["sheet"]
+    if not isinstance(sheet, str) or not _HEX64.fullmatch(sheet):
+        raise FormatError(
+            "paper.sheet: expected the SHA-256 (64 lower-case hex) of the tally sheet"
+        )
+    signatures = counts = ballots = None
+    if "signatures" in o:
+        signatures = _int(o["signatures"], "paper.signatures")
+    elif "counts" in o:
+        c = o["counts"]
+        if not isinstance(c, dict):
+            raise FormatError("paper.counts: expected an object of proposal id to count")
+        counts = {_ident(k, "paper.counts key"): _int(v, f"paper.counts.{k}") for k, v in c.items()}
+    else:
+        b = o["ballots"]
+        if not isinstance(b, list):
+            raise FormatError("paper.ballots: expected a list of ballots")
+        ballots = tuple(_ids(x, f"paper.ballots[{i}]") for i, x in enumerate(b))
+    return Paper(
+        process=_ident(o["process"], "paper.process"),
+        official=b64decode(o["official"], "paper.official", size=32),
+        batch=_ident(o["batch"], "paper.batch"),
+        sheet=sheet,
+        signatures=signatures,
+        counts=counts,
+        ballots=ballots,
+    )
+
+
+def _close(o: dict[str, Any]) -> Close:
+    _fields(o, "close", {"v", "kind", "sig", "process"})
+    return Close(_ident(o["process"], "close.process"))
+
+
+def _result(o: dict[str, Any]) -> Result:
+    _fields(o, "result", {"v", "kind", "sig", "process", "through", "tally"})
+    if not isinstance(o["tally"], dict):
+        raise FormatError("result.tally: expected an object")
+    return Result(
+        _ident(o["process"], "result.process"), _int(o["through"], "result.through"), o["tally"]
+    )
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any]], Process | Ballot | Paper | Close | Result]] = {
+    "process": _process,
+    "ballot": _ballot,
+    "paper": _paper,
+    "close": _close,
+    "result": _result,
+}
+
+
+def parse_entry(obj: dict[str, Any]) -> Entry:
+    """Check an entry object's schema and return it typed (signature not checked)."""
+    if obj.get("v") != 1:
+        raise FormatError(f"entry version: expected 1, found {obj.get('v')!r}", code="bad_version")
+    kind = obj.get("kind")
+    if kind not in _PARSERS:
+        raise FormatError(f"entry kind: expected one of {KINDS}, found {kind!r}", code="bad_kind")
+    assert isinstance(kind, str)
+    body = _PARSERS[kind](obj)
+    return Entry(kind, obj, b64decode(obj["sig"], f"{kind}.sig", size=64), body)
+
+
+def decode_entry(data: bytes) -> Entry:
+    """Parse a leaf: canonical JSON, known kind, every field valid."""
+    return parse_entry(parse_canonical(data))
+
+
+# -- signatures -------------------------------------------------------------------------
+
+
+def signing_bytes(obj: dict[str, Any]) -> bytes:
+    """``"urne/v1/" + kind + "\\n" + JCS(entry without "sig")``."""
+    kind = obj.get("kind")
+    if kind not in KINDS:
+        raise FormatError(f"entry kind: expected one of {KINDS}, found {kind!r}", code="bad_kind")
+    assert isinstance(kind, str)
+    body = {k: v for k, v in obj.items() if k != "sig"}
+    return DOMAIN + kind.encode() + b"\n" + canonical(body)
+
+
+class EntrySigner(Protocol):
+    """Anything that makes Ed25519 signatures: an :class:`AuthorKey`, a
+    ``urne.verifier.credentials.credential.Pseudonym``."""
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+class AuthorKey:
+    """An Ed25519 key of an institution or an official (PyNaCl)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != 32:
+            raise FormatError(f"an Ed25519 seed is 32 bytes, found {len(seed)}", code="bad_seed")
+        self._key = nacl.signing.SigningKey(bytes(seed))
+
+    @classmethod
+    def generate(cls) -> AuthorKey:
+        return cls(bytes(nacl.signing.SigningKey.generate()))
+
+    @property
+    def seed(self) -> bytes:
+        return bytes(self._key)
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self._key.verify_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self._key.sign(message).signature)
+
+    def __repr__(self) -> str:
+        return f"AuthorKey(public_key={self.public_key.hex()})"
+
+
+def sign_entry(obj: dict[str, Any], key: EntrySigner) -> bytes:
+    """Sign an entry object (``v`` and ``kind`` included) and return its leaf bytes."""
+    body = {k: v for k, v in obj.items() if k != "sig"}
+    sig = key.sign(signing_bytes(body))
+    leaf = canonical({**body, "sig": b64encode(sig)})
+    decode_entry(leaf)  # never hand out an entry the log would refuse
+    return leaf
+
+
+def verify_entry_signature(entry: Entry, key: bytes) -> None:
+    """Check the author signature with ``key``; raises SignatureError."""
+    try:
+        nacl.signing.VerifyKey(key).verify(signing_bytes(entry.obj), entry.sig)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise SignatureError(
+            f"the {entry.kind} entry's signature does not verify with the expected key",
+            code="bad_entry_signature",
+        ) from exc

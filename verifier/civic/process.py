@@ -1,0 +1,358 @@
+"""The state of every process in a log, fed entry by entry in log order, and
+the tally an observer recomputes.
+
+The same code decides on both sides of the trust boundary: the service runs
+:meth:`Registry.check` before it appends an entry (and refuses what fails), and
+an auditor replays the whole log through :meth:`Registry.admit` and compares
+every published ``result`` with :meth:`Registry.tally`. An entry the service
+should have refused shows up in the audit as a refusal at its index.
+
+Rules (DESIGN §4-§6, docs/counting.md):
+
+- a process id is used once; the manifest is signed by its institution;
+- a ballot names an open (not closed) process, is signed by its pseudonym, and
+  carries a credential of the process's issuer for exactly that process and
+  pseudonym; the pseudonym is the nullifier;
+- a petition counts each pseudonym once: a second signature is refused;
+- a vote or budget ballot may replace an earlier one by the same pseudonym only
+  where the manifest allows revoting, and only with a higher ``seq`` (so an old
+  ballot replayed cannot undo a revote); the last one counts;
+- choices are known proposal ids that respect the rule (number of choices;
+  for budgets: never over the budget, minimum share, min/max projects);
+- a paper batch is signed by an official named in the manifest, once per batch id;
+- ``close`` and ``result`` are signed by the institution; nothing after ``close``
+  counts, and a ``result`` must equal the recount through its ``through`` index.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from urne.verifier.civic import budget
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.civic.entries import (
+    Ballot,
+    BudgetRule,
+    Close,
+    Entry,
+    Paper,
+    PetitionRule,
+    Process,
+    Result,
+    VoteRule,
+    b64encode,
+    verify_entry_signature,
+)
+from urne.verifier.errors import VerificationError
+
+__all__ = [
+    "CredentialCheck",
+    "EntryRefused",
+    "ProcessState",
+    "Registry",
+    "check_budget_choice",
+]
+
+CredentialCheck = Callable[[bytes, str, bytes, bytes], bool]
+"""``(issuer_public_key, process_id, pseudonym, credential) -> valid``."""
+
+
+class EntryRefused(VerificationError):
+    """An entry that is well-formed but breaks a rule of its process."""
+
+    code = "entry_refused"
+
+
+@dataclass(slots=True)
+class _Cast:
+    index: int
+    seq: int
+    choice: tuple[str, ...] | None
+
+
+@dataclass
+class ProcessState:
+    process: Process
+    index: int
+    closed_at: int | None = None
+    #: every accepted ballot per pseudonym, in log order
+    casts: dict[bytes, list[_Cast]] = field(default_factory=dict)
+    #: log indices of accepted ballots, in order (for "through" queries)
+    ballot_indices: list[int] = field(default_factory=list)
+    paper: list[tuple[int, Paper]] = field(default_factory=list)
+    batches: set[str] = field(default_factory=set)
+    results: list[tuple[int, Result]] = field(default_factory=list)
+
+
+def check_budget_choice(rule: BudgetRule, costs: dict[str, int], choice: tuple[str, ...]) -> None:
+    """Decidim's budgeting constraints for one ballot (raises :class:`EntryRefused`
+    whose code names the constraint: ``over_budget``, ``min_share``,
+    ``min_projects``, ``max_projects``)."""
+    constraints = budget.BallotConstraints(
+        budget=Fraction(rule.budget) if rule.capped else None,
+        min_share=Fraction(rule.min_share_percent, 100),
+        min_projects=rule.min_projects,
+        max_projects=rule.max_projects,
+    )
+    try:
+        budget.check_ballot(choice, {k: Fraction(v) for k, v in costs.items()}, constraints)
+    except budget.BallotConstraintError as exc:
+        raise EntryRefused(str(exc), code=exc.constraint) from exc
+
+
+class Registry:
+    """All processes of one log. Feed it every entry in log order."""
+
+    def __init__(self, credential_check: CredentialCheck | None) -> None:
+        """``credential_check=None`` skips credentials here: an auditor collects
+        them and verifies them in batches instead (see ``urne.verifier.check.audit``)."""
+        self.processes: dict[str, ProcessState] = {}
+        self._credential_check = credential_check
+
+    # -- deciding ------------------------------------------------------------------------
+
+    def state(self, process_id: str) -> ProcessState:
+        st = self.processes.get(process_id)
+        if st is None:
+            raise EntryRefused(f"no process {process_id!r} in this log", code="unknown_process")
+        return st
+
+    def check(self, entry: Entry, index: int) -> None:
+        """Raise unless ``entry`` may be appended at ``index`` (changes nothing)."""
+        body = entry.body
+        if isinstance(body, Process):
+            if body.id in self.processes:
+                raise EntryRefused(f"process {body.id!r} already exists", code="process_exists")
+            verify_entry_signature(entry, body.institution)
+            return
+        st = self.state(body.process)
+        if isinstance(body, Result):
+            self._check_result(entry, body, st, index)
+            return
+        if st.closed_at is not None:
+            raise EntryRefused(
+                f"process {body.process!r} was closed at index {st.closed_at}",
+                code="process_closed",
+            )
+        if isinstance(body, Close):
+            verify_entry_signature(entry, st.process.institution)
+        elif isinstance(body, Ballot):
+            self._check_ballot(entry, body, st)
+        elif isinstance(body, Paper):
+            self._check_paper(entry, body, st)
+
+    def _check_choice(self, p: Process, choice: tuple[str, ...] | None) -> None:
+        rule = p.rule
+        if isinstance(rule, PetitionRule):
+            if choice is not None:
+                raise EntryRefused("a petition signature has no choice", code="bad_choice")
+            return
+        if choice is None:
+            raise EntryRefused(f"a {p.type} ballot needs a choice", code="bad_choice")
+        unknown = [c for c in choice if p.proposal(c) is None]
+        if unknown:
+            raise EntryRefused(f"unknown proposal(s) {unknown}", code="unknown_proposal")
+        if isinstance(rule, VoteRule):
+            if not rule.min <= len(choice) <= rule.max:
+                raise EntryRefused(
+                    f"{len(choice)} choices; this vote takes {rule.min} to {rule.max}",
+                    code="bad_choice_count",
+                )
+        else:
+            costs = {q.id: q.cost or 0 for q in p.proposals}
+            check_budget_choice(rule, costs, choice)
+
+    def _check_ballot(self, entry: Entry, b: Ballot, st: ProcessState) -> None:
+        p = st.process
+        self._check_choice(p, b.choice)
+        verify_entry_signature(entry, b.pseudonym)
+        prev = st.casts.get(b.pseudonym)
+        if prev:
+            rule = p.rule
+            if isinstance(rule, PetitionRule):
+                raise EntryRefused("this pseudonym already signed", code="already_signed")
+            if not rule.revoting:
+                raise EntryRefused(
+                    "this pseudonym already voted and the process allows no revoting",
+                    code="already_voted",
+                )
+            if b.seq <= prev[-1].seq:
+                raise EntryRefused(
+                    f"seq {b.seq} does not follow the pseudonym's last seq {prev[-1].seq}",
+                    code="stale_seq",
+                )
+        if self._credential_check is not None and not self._credential_check(
+            p.issuer_key, p.id, b.pseudonym, b.credential
+        ):
+            raise EntryRefused(
+                "the credential is not the issuer's for this process and pseudonym",
+                code="bad_credential",
+            )
+
+    def _check_paper(self, entry: Entry, pb: Paper, st: ProcessState) -> None:
+        p = st.process
+        if p.official(pb.official) is None:
+            raise EntryRefused(
+                "the batch is signed by a key that is not an official of this process",
+                code="unknown_official",
+            )
+        verify_entry_signature(entry, pb.official)
+        if pb.batch in st.batches:
+            raise EntryRefused(f"batch {pb.batch!r} was already recorded", code="duplicate_batch")
+        if isinstance(p.rule, PetitionRule):
+            ok = pb.signatures is not None
+        elif isinstance(p.rule, VoteRule):
+            ok = pb.counts is not None
+            unknown = [c for c in pb.counts or {} if p.proposal(c) is None]
+            if unknown:
+                raise EntryRefused(f"unknown proposal(s) {unknown}", code="unknown_proposal")
+        else:
+            ok = pb.ballots is not None
+            for choice in pb.ballots or ():
+                self._check_choice(p, choice)
+        if not ok:
+            raise EntryRefused(
+                f"a {p.type} batch carries "
+                + {"petition": "signatures", "vote": "counts", "budget": "ballots"}[p.type],
+                code="bad_batch",
+            )
+
+    def _check_result(self, entry: Entry, r: Result, st: ProcessState, index: int) -> None:
+        verify_entry_signature(entry, st.process.institution)
+        if not st.index <= r.through < index:
+            raise EntryRefused(
+                f"a result at index {index} counts through {r.through}; it must be at least "
+                f"the manifest's index {st.index} and before itself",
+                code="bad_through",
+            )
+        want = self.tally(r.process, r.through)
+        if canonical(want) != canonical(r.tally):
+            raise EntryRefused(
+                f"the published tally differs from the recount through index {r.through}",
+                code="wrong_result",
+            )
+
+    # -- recording ----------------------------------------------------------------------
+
+    def apply(self, entry: Entry, index: int) -> None:
+        """Record an entry that :meth:`check` accepted."""
+        body = entry.body
+        if isinstance(body, Process):
+            self.processes[body.id] = ProcessState(body, index)
+            return
+        st = self.processes[body.process]
+        if isinstance(body, Ballot):
+            st.casts.setdefault(body.pseudonym, []).append(_Cast(index, body.seq, body.choice))
+            st.ballot_indices.append(index)
+        elif isinstance(body, Paper):
+            st.paper.append((index, body))
+            st.batches.add(body.batch)
+        elif isinstance(body, Close):
+            st.closed_at = index
+        elif isinstance(body, Result):
+            st.results.append((index, body))
+
+    def admit(self, entry: Entry, index: int) -> None:
+        self.check(entry, index)
+        self.apply(entry, index)
+
+    # -- counting ---------------------------------------------------------------------
+
+    def tally(self, process_id: str, through: int) -> dict[str, Any]:
+        """The result of a process counting the entries at indices <= ``through``."""
+        st = self.state(process_id)
+        p = st.process
+        last: dict[bytes, tuple[str, ...] | None] = {}
+        first_index: list[int] = []
+        for pseudonym, casts in st.casts.items():
+            k = bisect_right([c.index for c in casts], through)
+            if k:
+                last[pseudonym] = casts[k - 1].choice
+                first_index.append(casts[0].index)
+        paper = [(i, pb) for i, pb in st.paper if i <= through]
+        officials: dict[str, int] = {}
+        for _, pb in paper:
+            key = b64encode(pb.official)
+            officials[key] = officials.get(key, 0) + 1
+        out: dict[str, Any] = {
+            "process": p.id,
+            "type": p.type,
+            "ballots": len(last),
+            "paper_batches": officials,
+        }
+        if isinstance(p.rule, PetitionRule):
+            out.update(self._petition(p.rule, first_index, paper))
+        elif isinstance(p.rule, VoteRule):
+            out.update(_vote(p, last.values(), paper))
+        else:
+            out.update(_budget(p, p.rule, last.values(), paper))
+        return out
+
+    @staticmethod
+    def _petition(
+        rule: PetitionRule, first_index: list[int], paper: list[tuple[int, Paper]]
+    ) -> dict[str, Any]:
+        events = sorted(
+            [(i, 1) for i in first_index] + [(i, pb.signatures or 0) for i, pb in paper]
+        )
+        total, reached_at = 0, None
+        for i, n in events:
+            total += n
+            if reached_at is None and total >= rule.threshold:
+                reached_at = i
+        paper_n = sum(pb.signatures or 0 for _, pb in paper)
+        return {
+            "signatures": len(first_index),
+            "paper_signatures": paper_n,
+            "total": len(first_index) + paper_n,
+            "threshold": rule.threshold,
+            "reached": reached_at is not None,
+            "reached_at": reached_at,
+        }
+
+
+def _vote(
+    p: Process, choices: Iterable[tuple[str, ...] | None], paper: list[tuple[int, Paper]]
+) -> dict[str, Any]:
+    online = {q.id: 0 for q in p.proposals}
+    for choice in choices:
+        for c in choice or ():
+            online[c] += 1
+    on_paper = {q.id: 0 for q in p.proposals}
+    for _, pb in paper:
+        for c, n in (pb.counts or {}).items():
+            on_paper[c] += n
+    total = {k: online[k] + on_paper[k] for k in online}
+    top = max(total.values(), default=0)
+    winners = sorted(k for k, v in total.items() if v == top) if top else []
+    return {"counts": online, "paper_counts": on_paper, "total": total, "winners": winners}
+
+
+def _budget(
+    p: Process,
+    rule: BudgetRule,
+    choices: Iterable[tuple[str, ...] | None],
+    paper: list[tuple[int, Paper]],
+) -> dict[str, Any]:
+    ballots = [frozenset(c or ()) for c in choices]
+    paper_ballots = [frozenset(b) for _, pb in paper for b in pb.ballots or ()]
+    costs = {q.id: q.cost or 0 for q in p.proposals}
+    everyone = ballots + paper_ballots
+    approvals = {q.id: 0 for q in p.proposals}
+    for b in everyone:
+        for c in b:
+            approvals[c] += 1
+    election = budget.ApprovalElection.from_ballots(rule.budget, costs, everyone)
+    selected = budget.RULES[rule.outcome](election)
+    return {
+        "paper_ballots": len(paper_ballots),
+        "approvals": approvals,
+        "budget": rule.budget,
+        "rule": rule.outcome,
+        "selected": sorted(selected),
+        "spent": sum(costs[c] for c in selected),
+    }

@@ -1,0 +1,1 @@
+"""``urne-verify``: the command citizens and observers run."""

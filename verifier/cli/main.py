@@ -1,0 +1,271 @@
+"""``urne-verify``: what citizens and observers run to check the log.
+
+Exit codes: 0 valid, 1 invalid (the reason is printed), 2 unusable input
+(missing file, malformed verifier key).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from urne.verifier.check.audit import STEPS, HttpSource, open_source, write_report
+from urne.verifier.check.audit import audit as run_audit
+from urne.verifier.check.opendata import check_export, check_results_csv
+from urne.verifier.check.receipt import Receipt, check_receipt, check_still_included
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.civic.canonical import fingerprint as canonical_fingerprint
+from urne.verifier.cli.pb import pb_command
+from urne.verifier.errors import FormatError, VerificationError
+from urne.verifier.tlog.checkpoint import open_checkpoint
+from urne.verifier.tlog.note import Ed25519Verifier
+
+app = typer.Typer(
+    help="Check Urne's log on your own machine, trusting nothing but its public key.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.callback()
+def main() -> None:
+    """Check Urne's log on your own machine, trusting nothing but its public key."""
+
+
+LogKey = Annotated[
+    str,
+    typer.Option(
+        "--log-key", help="The log's verifier key: name+hex8+base64, as the operator publishes it."
+    ),
+]
+
+
+def _verifier(vkey: str) -> Ed25519Verifier:
+    try:
+        return Ed25519Verifier.from_vkey(vkey)
+    except FormatError as exc:
+        typer.echo(f"error: the log key is not usable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def checkpoint(
+    file: Annotated[Path, typer.Argument(help="A signed checkpoint, as served at /checkpoint.")],
+    log_key: LogKey,
+) -> None:
+    """Check that FILE is a checkpoint signed by the log's key."""
+    verifier = _verifier(log_key)
+    data = _read(file)
+    try:
+        signed = open_checkpoint(data, verifier)
+    except VerificationError as exc:
+        typer.echo(f"INVALID ({exc.code}): {exc}")
+        raise typer.Exit(1) from exc
+    cp = signed.checkpoint
+    typer.echo("VALID checkpoint")
+    typer.echo(f"  origin: {cp.origin}")
+    typer.echo(f"  size:   {cp.size}")
+    typer.echo(f"  root:   {base64.b64encode(cp.root).decode()}")
+
+
+@app.command()
+def fingerprint(
+    file: Annotated[
+        Path,
+        typer.Argument(help='JSON object of the fingerprinted fields, e.g. {"title", "body"}.'),
+    ],
+) -> None:
+    """Print a proposal's fingerprint (equal to Decidim's): SHA-256 of its RFC 8785 JSON."""
+    try:
+        obj = json.loads(_read(file), parse_float=Decimal)
+    except ValueError as exc:
+        typer.echo(f"error: {file} is not JSON: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        typer.echo(canonical_fingerprint(obj))
+    except VerificationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+app.command("pb")(pb_command)
+
+
+@app.command()
+def receipt(
+    file: Annotated[Path, typer.Argument(help="A receipt (JSON) as the service gave it.")],
+    log_key: LogKey,
+    log: Annotated[
+        str | None,
+        typer.Option("--log", help="The log's URL: also check the entry is still in it today."),
+    ] = None,
+) -> None:
+    """Check a receipt offline; with --log, also that the log still holds the entry."""
+    verifier = _verifier(log_key)
+    try:
+        rc = Receipt.parse(_read(file))
+    except VerificationError as exc:
+        typer.echo(f"error: {file} is not a receipt: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        cp = check_receipt(rc, verifier).checkpoint
+        typer.echo(f"1. checkpoint signed by {verifier.name} (size {cp.size}): ok")
+        typer.echo(f"2. entry {rc.index} is in that tree (inclusion proof): ok")
+        if log is not None:
+            source = HttpSource(log)
+            latest = source.get("checkpoint")
+            now = open_checkpoint(latest, verifier, origin=rc.origin).checkpoint
+            proof: list[bytes] = []
+            if now.size > cp.size:
+                answer = json.loads(
+                    source.get(f"log/proof/consistency?size1={cp.size}&size2={now.size}")
+                )
+                proof = [base64.b64decode(h) for h in answer["proof"]]
+            check_still_included(rc, verifier, latest, proof)
+            typer.echo(
+                f"3. the log's latest checkpoint (size {now.size}) extends it "
+                "(consistency proof): ok"
+            )
+    except VerificationError as exc:
+        typer.echo(f"INVALID ({exc.code}): {exc}")
+        raise typer.Exit(1) from exc
+    except (ValueError, KeyError) as exc:
+        typer.echo(f"INVALID (bad_answer): the log answered something unreadable: {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo("VALID receipt")
+
+
+@app.command("audit")
+def audit_command(
+    log: Annotated[str, typer.Option("--log", help="The log's URL, or an exported directory.")],
+    log_key: LogKey,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="Directory where this auditor keeps what it verified."),
+    ] = None,
+    report_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the full report (JSON) here.")
+    ] = None,
+) -> None:
+    """Audit the whole log: the numbered checklist of docs/verification.md."""
+    verifier = _verifier(log_key)
+    with typer.progressbar(length=1, label="entries", show_pos=True) as bar:
+        seen = [0]
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - seen[0])
+            seen[0] = done
+
+        try:
+            report = run_audit(open_source(log), verifier, state_dir=state, progress=progress)
+        except VerificationError as exc:
+            typer.echo(f"\nerror: the audit could not run: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(f"log {report.origin} at {report.source}: size {report.size}, root {report.root}")
+    if report.previous_size:
+        typer.echo(f"(this auditor had verified it up to size {report.previous_size})")
+    for n, title in STEPS.items():
+        typer.echo(f"{n}. {title}: {'ok' if report.steps[n] else 'FAILED'}")
+    typer.echo(
+        f"entries checked: {report.entries_checked}, credentials: {report.credentials_checked},"
+        f" results compared: {report.results_compared}"
+    )
+    for f in report.findings:
+        at = f" at index {f.index}" if f.index is not None else ""
+        typer.echo(f"  step {f.step} {f.code}{at}: {f.message}")
+    if report_file is not None:
+        write_report(report, report_file)
+        typer.echo(f"report written to {report_file}")
+    if not report.ok:
+        typer.echo(f"FAILED: {len(report.findings)} finding(s), with evidence in the report")
+        raise typer.Exit(1)
+    typer.echo("PASSED")
+
+
+@app.command("export")
+def export_command(
+    entries: Annotated[
+        Path,
+        typer.Argument(
+            help="A process's entries.jsonl (or a directory holding entries.jsonl and, "
+            "optionally, results.csv), as served at /processes/<id>/entries.jsonl."
+        ),
+    ],
+    log_key: Annotated[
+        str,
+        typer.Option(
+            "--log-key",
+            "--key",
+            help="The log's verifier key: name+hex8+base64, as the operator publishes it.",
+        ),
+    ],
+    results: Annotated[
+        Path | None,
+        typer.Option("--results", help="The process's results.csv: also check it byte for byte."),
+    ] = None,
+) -> None:
+    """Check a process exported as open data, and recount it (docs/open-data.md)."""
+    verifier = _verifier(log_key)
+    if entries.is_dir():
+        if results is None and (entries / "results.csv").is_file():
+            results = entries / "results.csv"
+        entries = entries / "entries.jsonl"
+    csv = _read(results) if results is not None else None
+    try:
+        fh = entries.open("rb")
+    except OSError as exc:
+        typer.echo(f"error: cannot read {entries}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        with fh:
+            report = check_export(fh, verifier)
+        if csv is not None:
+            check_results_csv(report, csv)
+    except VerificationError as exc:
+        typer.echo(f"INVALID ({exc.code}): {exc}")
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        typer.echo(f"error: cannot read {entries}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    cp, outcome = report.checkpoint.checkpoint, report.outcome
+    if outcome is None:  # check_export sets it on every export it accepts
+        typer.echo("INVALID (no_outcome): the export gave no outcome")
+        raise typer.Exit(1)
+    typer.echo(f"process: {report.process}")
+    typer.echo(f"1. checkpoint signed by {verifier.name} (size {cp.size}): ok")
+    typer.echo(
+        f"2. {report.entries} entries (indices {report.first_index} to {report.last_index}), "
+        "each in that tree (inclusion proofs): ok"
+    )
+    typer.echo("3. every entry follows the rules of its process (signatures, order): ok")
+    typer.echo(f"4. credentials checked: {report.credentials_checked}: ok")
+    typer.echo(f"5. published results equal to the recount: {len(report.results)}")
+    if csv is not None:
+        typer.echo("6. results.csv equals the recount: ok")
+    if outcome.result_index is None:
+        typer.echo(f"outcome: provisional, the recount through index {outcome.through}")
+    else:
+        typer.echo(
+            f"outcome: published, the result at index {outcome.result_index} "
+            f"(counting through index {outcome.through})"
+        )
+    typer.echo(f"tally: {canonical(dict(outcome.tally)).decode()}")
+    typer.echo("VALID export")
+
+
+if __name__ == "__main__":
+    app()
