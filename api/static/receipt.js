@@ -11,6 +11,9 @@
 //      (RFC 9162 §2.1.3.2);
 //   optionally 5. the log's latest checkpoint is signed by the same key and
 //      extends the receipt's (RFC 9162 §2.1.4.2 consistency proof).
+// Steps 2 and 3 refuse what verifier/tlog/note.py and checkpoint.py refuse,
+// with the same codes; steps 4 and 5 are the proof algorithm of docs/log.md
+// §3.1, as verifier/tlog/proof.py implements it.
 // The receipt never leaves the page: only the latest checkpoint and a
 // consistency proof are fetched, for step 5.
 "use strict";
@@ -80,182 +83,394 @@
   const hashLeaf = (entry) => sha256(concat(Uint8Array.of(0), entry));
   const hashChildren = (l, r) => sha256(concat(Uint8Array.of(1), l, r));
 
-  // -- RFC 9162 proofs --------------------------------------------------------------------
+  // -- RFC 9162 proofs (docs/log.md §3) -------------------------------------------------
+  //
+  // One algorithm, specified in docs/log.md §3.1 and implemented twice: here and
+  // in verifier/tlog/proof.py. Each function below names its Python twin and
+  // takes the same steps in the same order, refusing with the same codes, so
+  // that a reviewer checks one algorithm and the browser tests can require both
+  // to give the same verdict on every case. Sizes and indices are BigInt: a log
+  // may outgrow 2**53, and the Python integers never overflow either.
 
-  function checkHashes(proof, what) {
-    proof.forEach((h, i) => {
-      if (h.length !== HASH_SIZE) {
-        throw new CheckError("bad_hash_length", `${what}[${i}] is ${h.length} bytes, want ${HASH_SIZE}`);
-      }
-    });
+  // int.bit_length()
+  function bitLength(x) {
+    return x === 0n ? 0 : x.toString(2).length;
   }
 
-  // RFC 9162 §2.1.3.2: is `leaf` the leaf `index` of the tree of `size` with `root`?
-  async function verifyInclusion(leaf, index, size, proof, root) {
+  // int.bit_count()
+  function bitCount(x) {
+    let n = 0;
+    for (const c of x.toString(2)) if (c === "1") n++;
+    return n;
+  }
+
+  // proof.py _check_hash
+  function checkHash(what, value) {
+    if (value.length !== HASH_SIZE) {
+      throw new CheckError("bad_hash_length", `${what} is ${value.length} bytes, want ${HASH_SIZE}`);
+    }
+  }
+
+  // proof.py _check_proof_hashes
+  function checkProofHashes(proof) {
+    proof.forEach((h, i) => checkHash(`proof[${i}]`, h));
+  }
+
+  // proof.py _decompose_inclusion: `inner` hashes lie below the level where the
+  // paths to `index` and to `size - 1` meet, `border` hashes are the left
+  // siblings above it (one per set bit of `index` there).
+  function decomposeInclusion(index, size) {
+    const inner = bitLength(index ^ (size - 1n));
+    const border = bitCount(index >> BigInt(inner));
+    return [inner, border];
+  }
+
+  // proof.py _chain_inner
+  async function chainInner(seed, proof, index) {
+    for (let i = 0; i < proof.length; i++) {
+      const h = proof[i];
+      seed = ((index >> BigInt(i)) & 1n) === 0n ? await hashChildren(seed, h) : await hashChildren(h, seed);
+    }
+    return seed;
+  }
+
+  // proof.py _chain_inner_right
+  async function chainInnerRight(seed, proof, index) {
+    for (let i = 0; i < proof.length; i++) {
+      if (((index >> BigInt(i)) & 1n) === 1n) seed = await hashChildren(proof[i], seed);
+    }
+    return seed;
+  }
+
+  // proof.py _chain_border_right
+  async function chainBorderRight(seed, proof) {
+    for (const h of proof) seed = await hashChildren(h, seed);
+    return seed;
+  }
+
+  // proof.py _expect_root
+  function expectRoot(what, computed, expected) {
+    if (!equal(computed, expected)) {
+      throw new CheckError("root_mismatch", `${what} mismatch: proof yields ${hex(computed)}, expected ${hex(expected)}`);
+    }
+  }
+
+  // proof.py root_from_inclusion_proof (docs/log.md §3.1, inclusion steps 2-6)
+  async function rootFromInclusionProof(leafHash, index, size, proof) {
     index = BigInt(index);
     size = BigInt(size);
-    checkHashes(proof, "inclusion_proof");
-    checkHashes([leaf, root], "hash");
-    if (index >= size) {
-      throw new CheckError("bad_index", `index ${index} is not below the tree size ${size}`);
+    if (!(0n <= index && index < size)) {
+      throw new CheckError("bad_index", `index ${index} is not below tree size ${size}`);
     }
-    let fn = index;
-    let sn = size - 1n;
-    let r = leaf;
-    for (const p of proof) {
-      if (sn === 0n) throw new CheckError("bad_proof", "the inclusion proof is too long");
-      if ((fn & 1n) === 1n || fn === sn) {
-        r = await hashChildren(p, r);
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n;
-          sn >>= 1n;
-        }
-      } else {
-        r = await hashChildren(r, p);
-      }
-      fn >>= 1n;
-      sn >>= 1n;
-    }
-    if (sn !== 0n) throw new CheckError("bad_proof", "the inclusion proof is too short");
-    if (!equal(r, root)) {
+    checkHash("leaf hash", leafHash);
+    checkProofHashes(proof);
+    const [inner, border] = decomposeInclusion(index, size);
+    if (proof.length !== inner + border) {
       throw new CheckError(
-        "root_mismatch",
-        "the inclusion proof leads to another root than the checkpoint's: the entry, its index or the proof was changed",
+        "bad_proof_length",
+        `inclusion proof for index ${index} in size ${size} has ${proof.length} hashes, want ${inner + border}`,
       );
+    }
+    const res = await chainInner(leafHash, proof.slice(0, inner), index);
+    return chainBorderRight(res, proof.slice(inner));
+  }
+
+  // proof.py verify_inclusion (docs/log.md §3.1, inclusion steps 1-7): is the
+  // leaf with `leafHash` at `index` in the tree of `size` with `root`?
+  async function verifyInclusion(leafHash, index, size, proof, root) {
+    checkHash("root", root);
+    const computed = await rootFromInclusionProof(leafHash, index, size, proof);
+    expectRoot("root", computed, root);
+  }
+
+  // proof.py _check_consistency_sizes
+  function checkConsistencySizes(size1, size2) {
+    if (size1 < 0n || size2 < 0n) {
+      throw new CheckError("bad_proof", `tree sizes must not be negative, got ${size1} and ${size2}`);
+    }
+    if (size2 < size1) throw new CheckError("bad_size", `size2 (${size2}) is smaller than size1 (${size1})`);
+    // the empty tree is a prefix of every tree: such a proof proves nothing
+    if (size1 === 0n) throw new CheckError("bad_size", "a consistency proof from size 0 proves nothing and is refused");
+  }
+
+  // proof.py _check_equal_sizes
+  function checkEqualSizes(size, proof) {
+    if (proof.length !== 0) {
+      throw new CheckError("bad_proof_length", `sizes are equal (${size}) but the proof has ${proof.length} hashes, want 0`);
     }
   }
 
-  // RFC 9162 §2.1.4.2: does the tree (size2, root2) extend the tree (size1, root1)?
+  // proof.py root_from_consistency_proof (docs/log.md §3.1, consistency steps
+  // 1, 2 and 4-12): the root of size `size2` the proof implies, once the same
+  // proof has reproduced `root1` for `size1` (`root1` itself for equal sizes).
+  async function rootFromConsistencyProof(size1, size2, proof, root1) {
+    size1 = BigInt(size1);
+    size2 = BigInt(size2);
+    checkConsistencySizes(size1, size2);
+    if (size1 === size2) {
+      checkEqualSizes(size1, proof);
+      return root1;
+    }
+    checkHash("root1", root1);
+    checkProofHashes(proof);
+    if (proof.length === 0) {
+      throw new CheckError("bad_proof_length", `empty consistency proof from size ${size1} to ${size2}`);
+    }
+    let [inner, border] = decomposeInclusion(size1 - 1n, size2);
+    const shift = bitLength(size1 & -size1) - 1; // trailing zeros of size1
+    inner -= shift;
+    // The proof starts with the hash of the subtree of size 2**shift that ends
+    // the old tree, unless the old tree is exactly that subtree.
+    let seed, rest;
+    if (size1 === 1n << BigInt(shift)) {
+      seed = root1;
+      rest = proof;
+    } else {
+      seed = proof[0];
+      rest = proof.slice(1);
+    }
+    if (rest.length !== inner + border) {
+      const want = proof.length - rest.length + inner + border;
+      throw new CheckError(
+        "bad_proof_length",
+        `consistency proof from ${size1} to ${size2} has ${proof.length} hashes, want ${want}`,
+      );
+    }
+    const mask = (size1 - 1n) >> BigInt(shift);
+    let hash1 = await chainInnerRight(seed, rest.slice(0, inner), mask);
+    hash1 = await chainBorderRight(hash1, rest.slice(inner));
+    expectRoot("root1", hash1, root1);
+    const hash2 = await chainInner(seed, rest.slice(0, inner), mask);
+    return chainBorderRight(hash2, rest.slice(inner));
+  }
+
+  // proof.py verify_consistency (docs/log.md §3.1, consistency steps 1-12):
+  // is the tree (size1, root1) a prefix of the tree (size2, root2)?
   async function verifyConsistency(size1, size2, proof, root1, root2) {
     size1 = BigInt(size1);
     size2 = BigInt(size2);
-    checkHashes(proof, "consistency proof");
-    if (size1 > size2) throw new CheckError("bad_size", `size ${size2} is smaller than ${size1}`);
-    // as verifier/tlog/proof.py: a proof from the empty tree proves nothing
-    if (size1 === 0n) throw new CheckError("bad_size", "a consistency proof from size 0 proves nothing");
+    checkConsistencySizes(size1, size2);
     if (size1 === size2) {
-      if (proof.length !== 0) throw new CheckError("bad_proof", "a proof between equal sizes is empty");
-      if (!equal(root1, root2)) {
-        throw new CheckError("root_mismatch", "two different roots were signed for the same size");
-      }
+      // Nothing is hashed: the claim is only that the two roots are the same,
+      // compared as given (as transparency-dev/merkle, whatever their length).
+      checkEqualSizes(size1, proof);
+      expectRoot("root", root1, root2);
       return;
     }
-    checkHashes([root1, root2], "root");
-    if (proof.length === 0) throw new CheckError("bad_proof", "the consistency proof is empty");
-    let path = proof;
-    if ((size1 & (size1 - 1n)) === 0n) path = [root1, ...proof];
-    let fn = size1 - 1n;
-    let sn = size2 - 1n;
-    while ((fn & 1n) === 1n) {
-      fn >>= 1n;
-      sn >>= 1n;
-    }
-    let fr = path[0];
-    let sr = path[0];
-    for (const c of path.slice(1)) {
-      if (sn === 0n) throw new CheckError("bad_proof", "the consistency proof is too long");
-      if ((fn & 1n) === 1n || fn === sn) {
-        fr = await hashChildren(c, fr);
-        sr = await hashChildren(c, sr);
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n;
-          sn >>= 1n;
-        }
-      } else {
-        sr = await hashChildren(sr, c);
-      }
-      fn >>= 1n;
-      sn >>= 1n;
-    }
-    if (sn !== 0n || !equal(fr, root1) || !equal(sr, root2)) {
-      throw new CheckError(
-        "not_consistent",
-        "the consistency proof fails: the newer checkpoint does not extend the receipt's (the log was rewritten)",
-      );
+    checkHash("root2", root2);
+    const computed = await rootFromConsistencyProof(size1, size2, proof, root1);
+    expectRoot("root2", computed, root2);
+  }
+
+  // -- keys, signed notes, checkpoints (docs/checkpoints-and-tiles.md §1, §2) ---------------
+  //
+  // The refusals of verifier/tlog/note.py and verifier/tlog/checkpoint.py, in
+  // their order and with their codes: the page and `urne-verify` must not
+  // disagree on which checkpoints are well-formed.
+
+  const ED25519 = 0x01;
+  const MAX_SIGNATURES = 100; // note.py MAX_SIGNATURES (golang.org/x/mod sumdb/note)
+  const KEY_ID_SIZE = 4;
+  const ED25519_KEY_SIZE = 32;
+  const ED25519_SIG_SIZE = 64;
+  // Unicode White_Space (what signed-note means by "Unicode spaces"), spelled
+  // out as in note.py: JavaScript's \s is another set.
+  const WHITE_SPACE = /[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+  const NOTE_CONTROL = /[\x00-\x09\x0b-\x1f]/; // note.py _CONTROL: newline allowed
+  const LINE_CONTROL = /[\x00-\x1f]/; // checkpoint.py _CONTROL
+  // A string that UTF-8 cannot encode: a lone surrogate, which JSON escapes can
+  // produce (in unicode mode, a pair is one code point and does not match).
+  const LONE_SURROGATE = /[\ud800-\udfff]/u;
+  const SIZE = /^(?:0|[1-9][0-9]*)$/; // checkpoint.py _SIZE, ASCII digits only
+  const HEX8 = /^[0-9a-fA-F]{8}$/;
+
+  // str.partition(sep)
+  function partition(s, sep) {
+    const i = s.indexOf(sep);
+    return i < 0 ? [s, ""] : [s.slice(0, i), s.slice(i + sep.length)];
+  }
+
+  // note.py is_valid_key_name
+  function isValidKeyName(name) {
+    return name !== "" && !name.includes("+") && !WHITE_SPACE.test(name) && !NOTE_CONTROL.test(name) && !LONE_SURROGATE.test(name);
+  }
+
+  // note.py _check_name
+  function checkName(name, what) {
+    if (!isValidKeyName(name)) {
+      throw new CheckError("bad_key_name", `${what}: expected a non-empty key name without white space or '+', found ${JSON.stringify(name)}`);
     }
   }
 
-  // -- keys, signed notes, checkpoints ----------------------------------------------------
-
-  // A verifier key `<name>+<key ID, 8 hex>+<base64(0x01 || Ed25519 public key)>`.
-  async function parseVerifierKey(vkey) {
-    // as verifier/tlog/note.py Ed25519Verifier.from_vkey: the base64 may hold "+"
-    const text = String(vkey).trim();
-    const p1 = text.indexOf("+");
-    const p2 = p1 < 0 ? -1 : text.indexOf("+", p1 + 1);
-    const name = p1 < 0 ? "" : text.slice(0, p1);
-    const id = p2 < 0 ? "" : text.slice(p1 + 1, p2).toLowerCase();
-    const data = p2 < 0 ? "" : text.slice(p2 + 1);
-    if (!name || !/^[0-9a-f]{8}$/.test(id)) {
-      throw new CheckError("bad_vkey", "the trusted key is not a verifier key <name>+<8 hex digits>+<base64>");
-    }
-    if (/[\s\u0000-\u001f]/.test(name)) throw new CheckError("bad_vkey", "the key's name has blanks or controls");
-    const raw = b64decode(data, "the trusted key");
-    if (raw.length === 0) throw new CheckError("bad_vkey", "the trusted key's data is empty");
-    const keyId = (await sha256(concat(enc.encode(name + "\n"), raw))).slice(0, 4);
-    if (hex(keyId) !== id) {
-      throw new CheckError("key_id_mismatch", `the trusted key's ID is ${hex(keyId)}, the key says ${id}: it was mistyped`);
-    }
-    if (raw[0] !== 0x01) throw new CheckError("unsupported_algorithm", "the trusted key is not an Ed25519 key");
-    if (raw.length !== 33) throw new CheckError("bad_vkey", "an Ed25519 key is 32 bytes");
-    let key;
+  // note.py _b64decode: standard, padded and canonical base64, so that a note
+  // has exactly one encoding
+  function b64decodeCanonical(value, what, code) {
+    const want = `${what}: expected standard, padded, canonical base64, found ${JSON.stringify(value.slice(0, 100))}`;
+    if (value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new CheckError(code, want);
+    let raw;
     try {
-      key = await crypto.subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
+      raw = b64decode(value, what);
+    } catch (e) {
+      throw new CheckError(code, want);
+    }
+    if (b64encode(raw) !== value) throw new CheckError(code, want);
+    return raw;
+  }
+
+  // note.py _check_chars
+  function checkChars(s, what) {
+    const m = NOTE_CONTROL.exec(s);
+    if (m) {
+      throw new CheckError(
+        "malformed_note",
+        `${what}: expected no control characters other than newline, found U+${m[0].charCodeAt(0).toString(16).padStart(4, "0")} at offset ${m.index}`,
+      );
+    }
+    if (LONE_SURROGATE.test(s)) throw new CheckError("malformed_note", `${what}: expected valid UTF-8, found a lone surrogate`);
+  }
+
+  // note.py key_id: SHA-256(name || "\n" || type || public key)[:4]
+  async function keyId(name, alg, publicKey) {
+    return (await sha256(concat(enc.encode(name + "\n"), Uint8Array.of(alg), publicKey))).slice(0, KEY_ID_SIZE);
+  }
+
+  // note.py Ed25519Verifier.from_vkey: `<name>+<hex key ID>+<base64(0x01 || key)>`.
+  async function parseVerifierKey(vkey) {
+    // blanks around a pasted key are the paste's, not the key's
+    const text = String(vkey).trim();
+    // split at the first two "+" only: the base64 may hold "+"
+    const [name, rest] = partition(text, "+");
+    const [hex8, key64] = partition(rest, "+");
+    checkName(name, "verifier key");
+    if (!HEX8.test(hex8)) {
+      throw new CheckError("bad_vkey", `verifier key ${JSON.stringify(name)}: expected an 8-digit hex key ID, found ${JSON.stringify(hex8)}`);
+    }
+    const key = b64decodeCanonical(key64, `verifier key ${JSON.stringify(name)}`, "bad_vkey");
+    if (key.length === 0) throw new CheckError("bad_vkey", `verifier key ${JSON.stringify(name)}: key data is empty`);
+    const want = await keyId(name, key[0], key.slice(1));
+    if (hex(want) !== hex8.toLowerCase()) {
+      throw new CheckError(
+        "key_id_mismatch",
+        `the trusted key's ID is ${hex8.toLowerCase()}, but the key hashes to ${hex(want)}: it was mistyped`,
+      );
+    }
+    if (key[0] !== ED25519) {
+      throw new CheckError("unsupported_algorithm", `the trusted key is of signature type ${key[0]}, not Ed25519 (1)`);
+    }
+    if (key.length - 1 !== ED25519_KEY_SIZE) {
+      throw new CheckError("bad_vkey", `Ed25519 public key is ${key.length - 1} bytes, want ${ED25519_KEY_SIZE}`);
+    }
+    let cryptoKey;
+    try {
+      cryptoKey = await crypto.subtle.importKey("raw", key.slice(1), { name: "Ed25519" }, false, ["verify"]);
     } catch (e) {
       throw new CheckError(
         "no_ed25519",
         "this browser cannot verify Ed25519 signatures (WebCrypto); use a current browser or `urne-verify receipt`",
       );
     }
-    return { name, keyId, key, vkey: text };
+    return { name, keyId: want, key: cryptoKey, vkey: text };
   }
 
-  // c2sp.org/signed-note: the text, up to and including the last "\n\n"'s first
-  // newline, signed by a line "— <name> base64(key ID || signature)".
-  async function openNote(note, trusted) {
-    const split = note.lastIndexOf("\n\n");
-    if (split < 0) throw new CheckError("malformed_note", "the checkpoint is not a signed note (no blank line before its signatures)");
-    const text = note.slice(0, split + 1);
-    const block = note.slice(split + 2);
-    if (!block.endsWith("\n")) throw new CheckError("malformed_note", "the checkpoint's signature lines do not end with a newline");
-    let matched = 0;
-    for (const line of block.slice(0, -1).split("\n")) {
+  // note.py parse_note: the text (up to and including the first newline of the
+  // last "\n\n") and its signature lines "— <name> base64(key ID || signature)",
+  // none verified yet.
+  function parseNote(msg) {
+    checkChars(msg, "note");
+    const split = msg.lastIndexOf("\n\n");
+    if (split < 0) throw new CheckError("malformed_note", "note: expected a blank line between text and signatures, found none");
+    const text = msg.slice(0, split + 1);
+    const block = msg.slice(split + 2);
+    if (!block.endsWith("\n")) {
+      throw new CheckError("malformed_note", "note: expected signature lines each ending in a newline after the blank line");
+    }
+    const lines = block.slice(0, -1).split("\n");
+    if (lines.length > MAX_SIGNATURES) {
+      throw new CheckError("malformed_note", `note: expected at most ${MAX_SIGNATURES} signatures, found ${lines.length}`);
+    }
+    const signatures = lines.map((line, i) => {
+      const what = `signature line ${i + 1}`;
       if (!line.startsWith(EM_DASH)) {
-        throw new CheckError("malformed_note", `a signature line does not start with an em dash: ${line.slice(0, 40)}`);
+        throw new CheckError("malformed_note", `${what}: expected it to start with an em dash and a space, found ${JSON.stringify(line.slice(0, 40))}`);
       }
-      const rest = line.slice(EM_DASH.length);
-      const sp = rest.indexOf(" ");
-      const name = sp < 0 ? rest : rest.slice(0, sp);
-      const raw = b64decode(sp < 0 ? "" : rest.slice(sp + 1), "a signature line");
-      if (raw.length < 5) throw new CheckError("malformed_note", "a signature line is too short");
-      if (name !== trusted.name || !equal(raw.slice(0, 4), trusted.keyId)) continue;
-      matched++;
-      if (raw.length === 4 + 64 && (await crypto.subtle.verify({ name: "Ed25519" }, trusted.key, raw.slice(4), enc.encode(text)))) {
-        return text;
+      const [name, b64] = partition(line.slice(EM_DASH.length), " ");
+      checkName(name, what);
+      const raw = b64decodeCanonical(b64, what, "malformed_note");
+      if (raw.length < KEY_ID_SIZE + 1) {
+        throw new CheckError("malformed_note", `${what}: expected at least ${KEY_ID_SIZE + 1} bytes (key ID and signature), found ${raw.length}`);
       }
-    }
-    if (matched === 0) {
-      throw new CheckError("unknown_key", `the checkpoint carries no signature by the trusted key ${trusted.name}+${hex(trusted.keyId)}`);
-    }
-    throw new CheckError("bad_signature", "the checkpoint's signature by the trusted key does not verify: the checkpoint was changed");
+      return { name, keyId: raw.slice(0, KEY_ID_SIZE), signature: raw.slice(KEY_ID_SIZE) };
+    });
+    // note.py Note: the text ends in a newline (always true of a split note)
+    if (!text.endsWith("\n")) throw new CheckError("malformed_note", "note text must be non-empty and end in a newline");
+    return { text, signatures };
   }
 
+  // note.py open_note, with the one trusted key: lines by other keys are
+  // ignored, the first line by the trusted key must verify (repeats after it
+  // are ignored), and some line must be by the trusted key. The whole note is
+  // parsed before any signature is looked at.
+  async function openNote(msg, trusted) {
+    const note = parseNote(msg);
+    const message = enc.encode(note.text);
+    for (const sig of note.signatures) {
+      if (sig.name !== trusted.name || !equal(sig.keyId, trusted.keyId)) continue;
+      const ok = sig.signature.length === ED25519_SIG_SIZE && (await crypto.subtle.verify({ name: "Ed25519" }, trusted.key, sig.signature, message));
+      if (!ok) {
+        throw new CheckError(
+          "bad_signature",
+          "the checkpoint's signature by the trusted key does not verify: the checkpoint was changed",
+        );
+      }
+      return note;
+    }
+    throw new CheckError("unknown_key", `the checkpoint carries no signature by the trusted key ${trusted.name}+${hex(trusted.keyId)}`);
+  }
+
+  function malformed(message) {
+    return new CheckError("malformed_checkpoint", `checkpoint: ${message}`);
+  }
+
+  // checkpoint.py _check_line
+  function checkLine(value, what) {
+    if (value === "") throw malformed(`expected a non-empty ${what}, found an empty line`);
+    const m = LINE_CONTROL.exec(value);
+    if (m) throw malformed(`${what}: expected no control characters, found U+${m[0].charCodeAt(0).toString(16).padStart(4, "0")}`);
+    if (LONE_SURROGATE.test(value)) throw malformed(`${what}: expected valid UTF-8, found a lone surrogate`);
+  }
+
+  // checkpoint.py Checkpoint.parse (and the checks of Checkpoint.__post_init__)
   function parseCheckpoint(text) {
+    if (!text.endsWith("\n")) throw malformed(`expected text ending in a newline, found ${JSON.stringify(text.slice(-20))}`);
     const lines = text.slice(0, -1).split("\n");
-    if (!text.endsWith("\n") || lines.length < 3) throw new CheckError("malformed_checkpoint", "the checkpoint has fewer than three lines");
-    const [origin, sizeText, rootText] = lines;
-    if (!/^(0|[1-9][0-9]{0,18})$/.test(sizeText) || BigInt(sizeText) > MAX_TREE_SIZE) {
-      throw new CheckError("malformed_checkpoint", `the checkpoint's tree size ${JSON.stringify(sizeText)} is not a decimal size`);
+    if (lines.length < 3) throw malformed(`expected at least 3 lines (origin, size, root hash), found ${lines.length}`);
+    const [origin, sizeText, rootText, ...extensions] = lines;
+    checkLine(origin, "origin");
+    if (!SIZE.test(sizeText)) {
+      throw malformed(`expected a decimal tree size without sign or leading zeroes, found ${JSON.stringify(sizeText)}`);
     }
-    const root = b64decode(rootText, "the checkpoint's root");
-    if (root.length !== HASH_SIZE || b64encode(root) !== rootText) {
-      throw new CheckError("malformed_checkpoint", "the checkpoint's root is not canonical base64 of 32 bytes");
+    // 2**63 has 19 digits; checking the length first keeps BigInt() cheap
+    if (sizeText.length > 19 || BigInt(sizeText) > MAX_TREE_SIZE) throw malformed(`expected a tree size below 2**63, found ${sizeText}`);
+    if (rootText === "") throw malformed("expected a non-empty root hash line, found an empty line");
+    let root;
+    try {
+      root = b64decode(rootText, "root hash");
+    } catch (e) {
+      throw malformed(`expected a base64 root hash, found ${JSON.stringify(rootText)}`);
     }
-    return { origin, size: BigInt(sizeText), root };
+    if (b64encode(root) !== rootText) throw malformed(`expected canonical padded base64 root hash, found ${JSON.stringify(rootText)}`);
+    if (root.length !== HASH_SIZE) {
+      throw new CheckError("bad_hash_length", `checkpoint: root hash is ${root.length} bytes, want ${HASH_SIZE}`);
+    }
+    extensions.forEach((ext, i) => checkLine(ext, `extension line ${i + 1}`));
+    return { origin, size: BigInt(sizeText), root, extensions };
   }
 
-  async function openCheckpoint(note, trusted, origin) {
-    const cp = parseCheckpoint(await openNote(note, trusted));
+  // checkpoint.py open_checkpoint: signature first (an unsigned text is not
+  // even parsed), then the text, then the origin.
+  async function openCheckpoint(signed, trusted, origin) {
+    const note = await openNote(signed, trusted);
+    const cp = parseCheckpoint(note.text);
     if (cp.origin !== origin) {
       throw new CheckError("origin_mismatch", `the checkpoint is of the log ${JSON.stringify(cp.origin)}, the receipt of ${JSON.stringify(origin)}`);
     }
@@ -305,6 +520,17 @@
     }
   }
 
+  // A failed proof says what it computed; a citizen needs to hear what that
+  // means for the receipt. Only the message changes, never the code.
+  async function explained(check, code, message) {
+    try {
+      await check;
+    } catch (e) {
+      if (e instanceof CheckError && e.code === code) throw new CheckError(code, `${message} (${e.message})`);
+      throw e;
+    }
+  }
+
   // Runs every check; `report(step, ok, text)` is told of each. Resolves to a
   // summary, or rejects with a CheckError naming the first failure.
   async function checkReceipt(receiptText, vkeyText, report, latest) {
@@ -319,7 +545,11 @@
     const cp = await openCheckpoint(receipt.checkpoint, trusted, receipt.origin);
     say("signature", true, `The checkpoint (tree size ${cp.size}) is signed by the trusted key.`);
     const leaf = await hashLeaf(receipt.entry);
-    await verifyInclusion(leaf, receipt.index, cp.size, receipt.proof, cp.root);
+    await explained(
+      verifyInclusion(leaf, receipt.index, cp.size, receipt.proof, cp.root),
+      "root_mismatch",
+      "the inclusion proof leads to another root than the checkpoint's: the entry, its index or the proof was changed",
+    );
     say("inclusion", true, `The entry is leaf ${receipt.index} of that tree (inclusion proof of ${receipt.proof.length} hashes).`);
     const out = { index: receipt.index, size: cp.size, entry: describeEntry(receipt.entry), leafHash: b64encode(leaf), keyDiffers: receipt.logKey.trim() !== trusted.vkey };
     if (latest) {
@@ -334,7 +564,14 @@
   async function fromThisServer(trusted, origin, then) {
     const r = await fetch("/checkpoint", { cache: "no-store" });
     if (!r.ok) throw new CheckError("unreachable", `the log's latest checkpoint could not be fetched (HTTP ${r.status})`);
-    const now = await openCheckpoint(await r.text(), trusted, origin);
+    // strict UTF-8, byte order mark kept: the bytes the Python verifier would read
+    let text;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(await r.arrayBuffer());
+    } catch (e) {
+      throw new CheckError("malformed_note", "the log's latest checkpoint is not valid UTF-8");
+    }
+    const now = await openCheckpoint(text, trusted, origin);
     if (now.size < then.size) {
       throw new CheckError("log_shrank", `the log's latest checkpoint (size ${now.size}) is smaller than the receipt's (${then.size}): the log went back`);
     }
@@ -344,11 +581,31 @@
       if (!q.ok) throw new CheckError("unreachable", `no consistency proof could be fetched (HTTP ${q.status})`);
       proof = (await q.json()).proof.map((h, i) => b64decode(h, `consistency proof[${i}]`));
     }
-    await verifyConsistency(then.size, now.size, proof, then.root, now.root);
+    await explained(
+      verifyConsistency(then.size, now.size, proof, then.root, now.root),
+      "root_mismatch",
+      "the consistency proof fails: the newer checkpoint does not extend the receipt's (the log was rewritten)",
+    );
     return now.size;
   }
 
-  window.UrneReceipt = { CheckError, checkReceipt, fromThisServer, verifyInclusion, verifyConsistency, parseVerifierKey, hashLeaf, b64decode, b64encode };
+  window.UrneReceipt = {
+    CheckError,
+    checkReceipt,
+    fromThisServer,
+    verifyInclusion,
+    verifyConsistency,
+    rootFromInclusionProof,
+    rootFromConsistencyProof,
+    parseVerifierKey,
+    parseNote,
+    openNote,
+    parseCheckpoint,
+    openCheckpoint,
+    hashLeaf,
+    b64decode,
+    b64encode,
+  };
 
   // -- the page ---------------------------------------------------------------------------
 
