@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.issuance.service import IssuerKeyring, import_roll, issue, open_roll
+from urne.ledger.issuance.issue import issue
+from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.roll import import_roll, open_roll
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
 from urne.verifier.civic.entries import AuthorKey, b64encode, sign_entry
-from urne.verifier.credentials.credential import Pseudonym, blind, credential_message, unblind
+from urne.verifier.credentials.credential import credential_message
 
 __all__ = ["budget_choice", "demo_choice", "demo_descriptions", "populate_demo"]
 

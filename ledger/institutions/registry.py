@@ -21,7 +21,6 @@ Errors (all ``InvalidRequest``, nothing stored): ``bad_institution_name``,
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,7 +30,9 @@ from sqlalchemy.engine import Engine
 from urne.ledger.db.engine import write_connection
 from urne.ledger.errors import InvalidRequest
 from urne.ledger.institutions.models import Institution, InstitutionNonce, InstitutionProcess
-from urne.ledger.issuance.service import IssuerKeyExists, IssuerKeyring, IssuerRecord
+from urne.ledger.issuance.errors import IssuerKeyExists
+from urne.ledger.issuance.keyring import IssuerKeyring, IssuerRecord
+from urne.verifier.civic.entries import IDENTIFIER
 
 __all__ = [
     "INSTITUTION_NAME",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: An institution's name: also the ``keyid`` of its signed requests.
-INSTITUTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+INSTITUTION_NAME = IDENTIFIER
 PUBLIC_KEY_SIZE = 32
 
 _institution = Institution.__table__  # type: ignore[attr-defined]

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-__all__ = ["RollPerson", "RollShare"]
+__all__ = ["ROLL", "SHARES", "RollPerson", "RollShare"]
 
 
 class RollPerson(SQLModel, table=True):
@@ -73,3 +73,8 @@ class RollShare(SQLModel, table=True):
     process_id: str = Field(sa_column=Column(Text, nullable=False))
     person: str = Field(sa_column=Column(Text, nullable=False))
     share_index: int = Field(sa_column=Column(SmallInteger, nullable=False))
+
+
+#: The tables as SQLAlchemy Core sees them, for the roll's bulk statements.
+ROLL = RollPerson.__table__  # type: ignore[attr-defined]
+SHARES = RollShare.__table__  # type: ignore[attr-defined]

@@ -16,7 +16,9 @@ from urne.ledger.institutions.registry import (
     process_owner,
     use_nonce,
 )
-from urne.ledger.issuance.service import IssuerKeyExists, IssuerKeyring, open_roll
+from urne.ledger.issuance.errors import IssuerKeyExists
+from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.roll import open_roll
 
 
 def _exercise(roll: Engine, keys: Path) -> None:

@@ -1,4 +1,4 @@
-"""The issuer's side of blind issuance (urne.ledger.issuance.service), end to end with the
+"""The issuer's side of blind issuance (urne.ledger.issuance), end to end with the
 citizen's side (urne.verifier.credentials.credential), on SQLite and on the real PostgreSQL.
 
 What must hold: every eligible person gets exactly one credential, which
@@ -31,36 +31,38 @@ from sqlmodel import SQLModel
 from tests.support.bls_points import g2_bad_encodings
 from urne.ledger.db.engine import create_engine
 from urne.ledger.errors import InvalidRequest, NotFound
-from urne.ledger.issuance.service import (
-    CODE_ALPHABET,
-    CODE_LENGTH,
+from urne.ledger.issuance.codes import CODE_ALPHABET, CODE_LENGTH, normalise_code
+from urne.ledger.issuance.errors import (
     BadBlindedPoint,
     IssuanceRefused,
     IssuerKeyExists,
-    IssuerKeyring,
     KeyFileError,
     RollRefused,
+)
+from urne.ledger.issuance.issue import issue
+from urne.ledger.issuance.issuer_key import IssuerKey
+from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.roll import (
     has_credential,
     import_roll,
     import_roll_csv,
-    issue,
     issued_count,
-    normalise_code,
     open_roll,
     replace_code,
     roll_size,
 )
 from urne.ledger.log import Log
 from urne.ledger.log.keys import UnsafeKeyFile
-from urne.verifier.credentials.credential import (
+from urne.verifier.citizen.blinding import (
     BlindingState,
-    CredentialError,
-    IssuerKey,
     Pseudonym,
     blind,
     combine_shares,
     unblind,
     verify_blind_share,
+)
+from urne.verifier.credentials.credential import (
+    CredentialError,
     verify_credential,
     verify_credentials_batch,
 )

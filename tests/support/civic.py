@@ -8,15 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
 from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry, sign_entry
-from urne.verifier.credentials.credential import (
-    IssuerKey,
-    Pseudonym,
-    blind,
-    credential_message,
-    unblind,
-)
+from urne.verifier.credentials.credential import credential_message
 
 #: A moment inside every test process's window.
 IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)

@@ -14,21 +14,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.bls_points import g2_bad_encodings, non_subgroup_g2
+from urne.ledger.issuance.issuer_key import IssuerKey, split_key
+from urne.verifier.citizen.blinding import (
+    BlindingState,
+    Pseudonym,
+    blind,
+    combine_shares,
+    unblind,
+    verify_blind_share,
+)
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import (
     CREDENTIAL_DST,
-    BlindingState,
     CredentialError,
-    IssuerKey,
-    Pseudonym,
-    blind,
     check_credential,
-    combine_shares,
     credential_message,
     invalid_credentials,
-    split_key,
-    unblind,
-    verify_blind_share,
     verify_credential,
     verify_credentials_batch,
 )

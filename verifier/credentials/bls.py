@@ -97,6 +97,7 @@ __all__ = [
     "keygen",
     "random_scalar",
     "random_weight",
+    "resolve",
     "scalar_from_bytes",
     "scalar_inverse",
     "scalar_to_bytes",
@@ -390,12 +391,16 @@ class Backend(ABC, Generic[G1T, G2T]):
 
         An empty batch holds no claim and is accepted.
         """
-        return self._batch_verify(items, dst, [random_weight() for _ in items])
+        return self.batch_verify_weighted(items, dst, [random_weight() for _ in items])
 
-    def _batch_verify(
+    def batch_verify_weighted(
         self, items: Sequence[tuple[bytes, bytes, bytes]], dst: bytes, weights: Sequence[int]
     ) -> bool:
-        """:meth:`batch_verify` with given weights -- for tests only."""
+        """:meth:`batch_verify` with the caller's weights.
+
+        Sound only when the weights are random and drawn after the items are
+        fixed, as :meth:`batch_verify` draws them: callers use that. Public so
+        that tests can show why (fixed weights let two errors cancel out)."""
         if len(weights) != len(items):
             raise ValueError("one weight per item")
         if not items:
@@ -667,6 +672,11 @@ def current_backend() -> AnyBackend:
         use_fastest()
         assert _current is not None
     return _current
+
+
+def resolve(backend: AnyBackend | None) -> AnyBackend:
+    """``backend``, or the current one where the caller named none."""
+    return backend if backend is not None else current_backend()
 
 
 def use_py_ecc() -> None:

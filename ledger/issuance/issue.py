@@ -1,0 +1,150 @@
+"""``issue``: one blind signature for one person on the roll, once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from urne.ledger.db.engine import write_connection
+from urne.ledger.issuance.codes import code_hash, normalise_code
+from urne.ledger.issuance.errors import (
+    BadBlindedPoint,
+    IssuanceConflict,
+    IssuanceNotFound,
+    KeyFileError,
+)
+from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.models import ROLL, SHARES
+from urne.verifier.credentials import bls
+from urne.verifier.credentials.credential import CREDENTIAL_SIZE
+from urne.verifier.errors import FormatError
+
+
+def _check_blinded(blinded: object) -> bytes:
+    if not isinstance(blinded, bytes | bytearray | memoryview):
+        raise BadBlindedPoint(f"a blinded point is bytes, not {type(blinded).__name__}")
+    blinded = bytes(blinded)
+    if len(blinded) != CREDENTIAL_SIZE:
+        raise BadBlindedPoint(
+            f"a blinded point is {CREDENTIAL_SIZE} bytes (compressed G2), got {len(blinded)}"
+        )
+    if bls.current_backend().g2_decompress(blinded) is None:
+        raise BadBlindedPoint(
+            "the blinded point is not a canonical compressed point of G2's prime-order "
+            "subgroup other than the identity"
+        )
+    return blinded
+
+
+def _today() -> date:
+    """The day in UTC: all the roll records of when (docs/issuance.md §3)."""
+    return datetime.now(UTC).date()
+
+
+def issue(
+    engine: Engine,
+    keyring: IssuerKeyring,
+    process_id: str,
+    code: str,
+    blinded: bytes,
+    *,
+    share_index: int | None = None,
+) -> bytes:
+    """Answer one credential request: ``sk * B``, or share ``share_index``'s ``f(i) * B``.
+
+    In order, each refusal leaving the roll untouched:
+
+    1. the process has a key here (``unknown_process``) and the share, if the
+       key is shared, is one this issuer holds (``bad_share_index``);
+    2. the code is well-formed (``bad_code``) and ``B`` is a canonical point of
+       G2's prime-order subgroup, not the identity (``bad_blinded_point``) --
+       checked before any lock is taken;
+    3. in one transaction holding the person's row (``SELECT ... FOR UPDATE``
+       on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): the code is on the roll
+       (``unknown_code``, compared in constant time); the person has not been
+       answered (``already_issued``) -- for a shared key: not by this share,
+       and every share signs the same ``B`` (``blinded_mismatch``); then sign,
+       mark the person (the day only) and commit.
+
+    The answer is returned only once the mark is committed; if signing or the
+    commit fails, the transaction rolls back and the code stays usable. So two
+    concurrent requests with one code never both get an answer. The key signs
+    only for someone eligible, which also bounds how many timings of its
+    secret operation an attacker can collect.
+    """
+    record, key = keyring.signer(process_id, share_index)
+    raw = normalise_code(code)
+    blinded = _check_blinded(blinded)
+    roll_key = keyring.roll_key(process_id, create=False)
+    if roll_key is None:
+        raise KeyFileError(
+            f"no roll key for {process_id!r} in {keyring.roll_dir}: import the roll, "
+            "or install its key on this issuer",
+            code="no_roll_key",
+        )
+    digest = code_hash(roll_key, process_id, raw)
+    shared = record.shares > 1
+    with write_connection(engine) as conn, conn.begin():
+        row = conn.execute(
+            sa.select(ROLL.c.person, ROLL.c.code_hash, ROLL.c.issued, ROLL.c.blinded_hash)
+            .where(ROLL.c.process_id == process_id, ROLL.c.code_hash == digest)
+            .with_for_update()
+        ).first()
+        # The index finds the row; the comparison that decides is constant-time.
+        # (Lookup timing could at most reveal HMAC outputs, which say nothing
+        # about any other code.)
+        if row is None or not hmac.compare_digest(row.code_hash, digest):
+            raise IssuanceNotFound(
+                f"this code is not on the roll of {process_id!r}", code="unknown_code"
+            )
+        mark: dict[str, object] | None = {"issued": True, "issued_on": _today()}
+        if not shared:
+            if row.issued:
+                raise IssuanceConflict(
+                    "this code has already been used for a credential", code="already_issued"
+                )
+        else:
+            done = conn.execute(
+                sa.select(SHARES.c.share_index).where(
+                    SHARES.c.process_id == process_id,
+                    SHARES.c.person == row.person,
+                    SHARES.c.share_index == share_index,
+                )
+            ).first()
+            if done is not None:
+                raise IssuanceConflict(
+                    f"share {share_index} has already answered this code", code="already_issued"
+                )
+            fingerprint = hashlib.sha256(blinded).digest()
+            if row.issued:
+                if row.blinded_hash is None or not hmac.compare_digest(
+                    row.blinded_hash, fingerprint
+                ):
+                    raise IssuanceConflict(
+                        "other share holders signed a different blinded point for this code; "
+                        "every share must sign the same one",
+                        code="blinded_mismatch",
+                    )
+                mark = None
+            else:
+                assert mark is not None
+                mark["blinded_hash"] = fingerprint
+            conn.execute(
+                SHARES.insert(),
+                [{"process_id": process_id, "person": row.person, "share_index": share_index}],
+            )
+        try:
+            answer = key.sign_blinded(blinded)
+        except FormatError as exc:  # checked above; kept for the type's sake
+            raise BadBlindedPoint(str(exc)) from exc
+        if mark is not None:
+            conn.execute(
+                ROLL.update()
+                .where(ROLL.c.process_id == process_id, ROLL.c.person == row.person)
+                .values(**mark)
+            )
+    return answer
