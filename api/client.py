@@ -3,7 +3,8 @@
 Standard library only (``urllib.request``). With an :class:`InstitutionKey`,
 requests to ``/institution/...`` are signed as docs/api.md §6 specifies
 (:func:`sign_request`, usable with any HTTP client). Every refusal comes back as
-an :class:`UrneError` carrying the status and the API's stable error code.
+a :class:`ServiceError` carrying the status and the API's stable error code.
+It needs no server-side package: an institution runs it from its own machine.
 
 Institution key file (``urne institution keygen``), ``0600``::
 
@@ -16,7 +17,6 @@ import base64
 import json
 import os
 import secrets
-import stat
 import time
 import urllib.error
 import urllib.parse
@@ -25,24 +25,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from urne.api.auth import LABEL, SignatureParams, content_digest, signature_base
+from urne.api.signing import LABEL, SignatureParams, content_digest, signature_base
+from urne.verifier.citizen.keyfile import UnsafeKeyFile, read_private, write_new
 from urne.verifier.civic.entries import AuthorKey, b64decode, b64encode
+from urne.verifier.errors import UrneError
 
-__all__ = ["InstitutionKey", "UrneClient", "UrneError", "sign_request"]
+__all__ = ["InstitutionKey", "ServiceError", "UrneClient", "sign_request"]
 
 _TIMEOUT = 60.0
 #: Seconds waited at most for one rate-limited request before giving up.
 _MAX_RETRY_WAIT = 120.0
 
 
-class UrneError(Exception):
+class ServiceError(UrneError):
     """A refused or failed request: ``status`` (0 if the server was not
-    reached), the API's ``code`` and a message for people."""
+    reached or its answer made no sense), the API's ``code`` and a message
+    for people."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}" if status else message)
+        super().__init__(f"{code}: {message}" if status else message, code=code)
         self.status = status
-        self.code = code
         self.message = message
 
 
@@ -65,24 +67,16 @@ class InstitutionKey:
         """Write the key file ``0600``; an existing file is never overwritten
         (``FileExistsError``)."""
         doc = {"name": self.name, "secret_key": b64encode(self.key.seed)}
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(doc) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_new(path, json.dumps(doc))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> InstitutionKey:
         """Read a key file; ``ValueError`` if it is not one or if group or
         others may read it."""
-        with open(path, encoding="utf-8") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise ValueError(
-                    f"{path} is accessible by group or others (mode {stat.filemode(mode)}); "
-                    f"run: chmod 600 {path}"
-                )
-            text = fh.read()
+        try:
+            text = read_private(path)
+        except UnsafeKeyFile as exc:
+            raise ValueError(str(exc)) from exc
         try:
             doc = json.loads(text)
             name, seed = doc["name"], b64decode(doc["secret_key"], "secret_key", size=32)
@@ -158,7 +152,7 @@ class UrneClient:
         signed: bool = False,
         content_type: str = "application/json",
     ) -> tuple[int, bytes]:
-        """One request; ``(status, body)`` of a 2xx answer, else :class:`UrneError`."""
+        """One request; ``(status, body)`` of a 2xx answer, else :class:`ServiceError`."""
         waited = 0.0
         while True:
             headers = {"Accept": "application/json"}
@@ -166,7 +160,7 @@ class UrneClient:
                 headers["Content-Type"] = content_type
             if signed:
                 if self.key is None:
-                    raise UrneError(0, "no_key", "this request must be signed: give a key")
+                    raise ServiceError(0, "no_key", "this request must be signed: give a key")
                 headers.update(sign_request(self.key, method, self._prefix + path, body or b""))
             req = urllib.request.Request(
                 self.base_url + path, data=body, method=method, headers=headers
@@ -192,7 +186,7 @@ class UrneClient:
                 raise _error(exc.code, data) from None
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise UrneError(0, "unreachable", f"{self.base_url}: {reason}") from None
+                raise ServiceError(0, "unreachable", f"{self.base_url}: {reason}") from None
 
     def get_bytes(self, path: str) -> bytes:
         return self.request("GET", path)[1]
@@ -264,13 +258,13 @@ def _json(data: bytes) -> Any:
     try:
         return json.loads(data)
     except ValueError as exc:
-        raise UrneError(0, "bad_answer", "the server's answer is not JSON") from exc
+        raise ServiceError(0, "bad_answer", "the server's answer is not JSON") from exc
 
 
-def _error(status: int, data: bytes) -> UrneError:
+def _error(status: int, data: bytes) -> ServiceError:
     try:
         err = json.loads(data)["error"]
-        return UrneError(status, str(err["code"]), str(err["message"]))
+        return ServiceError(status, str(err["code"]), str(err["message"]))
     except (ValueError, KeyError, TypeError):
         text = data[:200].decode("utf-8", "replace")
-        return UrneError(status, "http_error", f"HTTP {status}: {text}")
+        return ServiceError(status, "http_error", f"HTTP {status}: {text}")

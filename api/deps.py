@@ -19,9 +19,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
-from urne.api.errors import ApiError
+from urne.api.errors import ApiError, TooManyRequests
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.issuance.service import IssuerKeyring
+from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.log import Log
 
 __all__ = [
@@ -151,8 +151,7 @@ async def rate_limited(request: Request) -> None:
         return
     wait = buckets.take(request.client.host if request.client else "")
     if wait:
-        raise ApiError(
-            429,
+        raise TooManyRequests(
             "rate_limited",
             f"too many requests from this address; try again in {math.ceil(wait)} s",
             headers={"Retry-After": str(math.ceil(wait))},

@@ -1,20 +1,26 @@
 """One error shape for every 4xx/5xx answer: ``{"error": {"code", "message"}}``.
 
 ``code`` is stable (clients and tests match on it); ``message`` is for people.
-The status says which kind of problem it is (docs/api.md lists them all):
+Every refusal is an :class:`~urne.verifier.errors.UrneError` whose class
+declares its HTTP status (the tree: ``urne.verifier.errors``,
+``urne.ledger.errors``, ``urne.ledger.issuance``, and :class:`ApiError` here
+for what the HTTP layer decides itself), so one handler answers them all, with
+no table of codes:
 
-- 400: the request is malformed (``verifier`` ``FormatError``, ledger
-  ``InvalidRequest``, a bad parameter);
-- 403: an entry whose author signature does not verify (``SignatureError``):
-  for manifests, closes, results and paper batches the entry signature *is* the
-  request's authentication;
+- 400: the request is malformed (a ``FormatError``, an ``InvalidRequest``, a
+  bad parameter);
+- 401, 403: an unsigned or badly signed institution request; an entry whose
+  author signature does not verify (``SignatureError``: for manifests,
+  closes, results and paper batches the entry signature *is* the request's
+  authentication);
 - 404: no such entry, process, code;
 - 409: the request conflicts with the state of a process or of the roll
-  (already signed, already voted, a stale ``seq``, a closed process, an
-  answered code, ...);
+  (``EntryConflict``, ``Conflict``, ...);
 - 413, 415, 429: too large, not JSON, too many requests;
-- 422: a well-formed entry that breaks a rule of its process;
-- 503: the service's own storage or keys are in trouble (``LedgerError``).
+- 422: a well-formed entry that breaks a rule of its process (``EntryRefused``);
+- 500: an unexpected failure (``internal_error``), with the same body;
+- 503: the service's own storage or keys are in trouble (``LedgerError``,
+  a broken sequencer).
 
 The OpenAPI schema says so too: routes list their refusals with
 :func:`error_responses`, and :func:`install_error_handlers` makes the schema
@@ -25,6 +31,7 @@ this body, not FastAPI's 422 with a list of details).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,62 +42,73 @@ from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from urne.ledger.errors import InvalidRequest, LedgerError, NotFound
-from urne.verifier.civic.process import EntryRefused
-from urne.verifier.errors import SignatureError, VerificationError
+from urne.verifier.errors import UrneError
 
 __all__ = [
-    "ENTRY_CONFLICTS",
     "INVALID_PARAMETER",
     "ApiError",
+    "BadRequest",
+    "Conflict",
     "ErrorBody",
     "ErrorDetail",
-    "entry_refusal_status",
+    "Forbidden",
+    "Missing",
+    "PayloadTooLarge",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnsupportedMediaType",
     "error_response",
     "error_responses",
     "install_error_handlers",
 ]
 
-#: Entry refusals that conflict with the state of the process (409). The
-#: deadlines (``process_not_open``, ``process_ended``) are states too: the same
-#: entry is accepted at another time, like ``process_closed`` before the close.
-ENTRY_CONFLICTS = frozenset(
-    {
-        "already_signed",
-        "already_voted",
-        "stale_seq",
-        "process_exists",
-        "process_closed",
-        "process_not_open",
-        "process_ended",
-        "duplicate_batch",
-    }
-)
-
-#: Ledger ``InvalidRequest`` codes whose status is not 400.
-_LEDGER_STATUS = {
-    "unknown_process": 404,  # issuance: no key for this process here
-    "unknown_code": 404,
-    "already_issued": 409,
-    "blinded_mismatch": 409,
-    "entry_too_large": 413,
-}
-
+_log = logging.getLogger("urne.api")
 
 #: Stable codes of the refusals Starlette and FastAPI raise themselves.
 _HTTP_CODES = {400: "invalid_parameter", 404: "not_found", 405: "method_not_allowed"}
 
 
-class ApiError(Exception):
-    """A refusal decided by the HTTP layer itself (size, media type, rate, ...)."""
+class ApiError(UrneError):
+    """A refusal decided by the HTTP layer itself (size, media type, rate,
+    request signatures, ...). Raise one of the subclasses: each is a status."""
 
-    def __init__(
-        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+    code = "http_error"
+
+    def __init__(self, code: str, message: str, *, headers: Mapping[str, str] | None = None):
+        super().__init__(message, code=code)
         self.headers = dict(headers or {})
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class Missing(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
+class TooManyRequests(ApiError):
+    status = 429
 
 
 class ErrorDetail(BaseModel):
@@ -119,15 +137,6 @@ def error_responses(refusals: Mapping[int, str]) -> dict[int | str, dict[str, An
     return {status: {"model": ErrorBody, "description": why} for status, why in refusals.items()}
 
 
-def entry_refusal_status(code: str) -> int:
-    """The status of an ``EntryRefused`` with this code: 404, 409 or 422."""
-    if code == "unknown_process":
-        return 404
-    if code in ENTRY_CONFLICTS:
-        return 409
-    return 422
-
-
 def error_response(
     status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
@@ -143,35 +152,10 @@ def install_error_handlers(app: FastAPI) -> None:
     and the schema that says so (:func:`_document_error_shape`)."""
     _document_error_shape(app)
 
-    # Starlette picks the handler of the most specific class in the exception's
-    # MRO, so EntryRefused and SignatureError win over VerificationError.
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, str(exc), headers=exc.headers)
-
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return error_response(404, exc.code, str(exc))
-
-    @app.exception_handler(InvalidRequest)
-    async def _invalid(_: Request, exc: InvalidRequest) -> JSONResponse:
-        return error_response(_LEDGER_STATUS.get(exc.code, 400), exc.code, str(exc))
-
-    @app.exception_handler(LedgerError)
-    async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
-        return error_response(503, exc.code, str(exc))
-
-    @app.exception_handler(VerificationError)
-    async def _verification(_: Request, exc: VerificationError) -> JSONResponse:
-        return error_response(400, exc.code, str(exc))
-
-    @app.exception_handler(SignatureError)
-    async def _signature(_: Request, exc: SignatureError) -> JSONResponse:
-        return error_response(403, exc.code, str(exc))
-
-    @app.exception_handler(EntryRefused)
-    async def _refused(_: Request, exc: EntryRefused) -> JSONResponse:
-        return error_response(entry_refusal_status(exc.code), exc.code, str(exc))
+    # Every refusal: its class declares the status.
+    @app.exception_handler(UrneError)
+    async def _refusal(_: Request, exc: UrneError) -> JSONResponse:
+        return error_response(exc.status, exc.code, str(exc), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -190,6 +174,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+    # Anything else is a bug: answered with the same body (never a traceback),
+    # and logged with its traceback for the operator.
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.error(
+            "unexpected failure answering %s %s", request.method, request.url.path, exc_info=exc
+        )
+        return error_response(
+            500, "internal_error", "an unexpected failure; the operator's log has the details"
+        )
 
 
 def _allowed_methods(request: Request) -> str:

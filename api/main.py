@@ -34,7 +34,8 @@ from urne.api.routes import log as log_routes
 from urne.api.routes import opendata as opendata_routes
 from urne.ledger.civic.record import CivicRecord, CredentialBatcher
 from urne.ledger.db.settings import Settings
-from urne.ledger.issuance.service import IssuerKeyring, open_roll
+from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.roll import open_roll
 from urne.ledger.log import Log
 
 __all__ = ["DEFAULT_RATE_LIMIT", "create_app", "open_log"]

@@ -34,7 +34,7 @@ from fastapi.templating import Jinja2Templates
 
 from urne.api.deps import CivicDep, LogDep
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.issuance.service import issued_count, roll_size
+from urne.ledger.issuance.roll import issued_count, roll_size
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import EntryRefused, ProcessState
 

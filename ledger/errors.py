@@ -1,36 +1,64 @@
-"""Errors of the log's storage and sequencing.
+"""Errors of the service's storage, sequencing and requests: the server side's
+branches of the one error model (``urne.verifier.errors``).
 
 ::
 
-    LedgerError                  base; ``code`` is stable and reported by the API
-    ├── NotFound                 no entry / checkpoint / tile at that index or size
-    ├── InvalidRequest           the request itself is wrong (size beyond the log,
-    │                            index beyond size, entry too large, ...)
-    ├── LogMismatch              database and key or origin do not belong together
-    └── LogCorrupted             stored tree disagrees with its signed checkpoint;
-                                 the sequencer refuses to sign anything further
+    UrneError                    code (stable), status (HTTP)
+    └── LedgerError              the service's own storage or keys are in     503
+        │                        trouble
+        ├── NotFound             no entry / checkpoint / tile / code there    404
+        ├── InvalidRequest       the request itself is wrong (size beyond     400
+        │   │                    the log, index beyond size, ...)
+        │   ├── Conflict         it conflicts with stored state (a code       409
+        │   │                    already answered, another blinded point, ...)
+        │   └── TooLarge         an entry or a value over its limit           413
+        ├── LogMismatch          database and key or origin do not belong     503
+        │                        together
+        ├── LogCorrupted         stored tree disagrees with its signed        503
+        │                        checkpoint; nothing further is signed
+        └── SequencerBroken      the writer stopped on an unexpected error;   503
+                                 the log must be reopened
 """
 
 from __future__ import annotations
 
-__all__ = ["InvalidRequest", "LedgerError", "LogCorrupted", "LogMismatch", "NotFound"]
+from urne.verifier.errors import UrneError
+
+__all__ = [
+    "Conflict",
+    "InvalidRequest",
+    "LedgerError",
+    "LogCorrupted",
+    "LogMismatch",
+    "NotFound",
+    "SequencerBroken",
+    "TooLarge",
+]
 
 
-class LedgerError(Exception):
+class LedgerError(UrneError):
     code = "ledger_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
+    status = 503
 
 
 class NotFound(LedgerError):
     code = "not_found"
+    status = 404
 
 
 class InvalidRequest(LedgerError):
     code = "invalid_request"
+    status = 400
+
+
+class Conflict(InvalidRequest):
+    code = "conflict"
+    status = 409
+
+
+class TooLarge(InvalidRequest):
+    code = "too_large"
+    status = 413
 
 
 class LogMismatch(LedgerError):
@@ -39,3 +67,9 @@ class LogMismatch(LedgerError):
 
 class LogCorrupted(LedgerError):
     code = "log_corrupted"
+
+
+class SequencerBroken(LedgerError):
+    """The writer thread died on an unexpected error; the log must be reopened."""
+
+    code = "sequencer_broken"

@@ -24,9 +24,15 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from urne.api.deps import CivicDep, LogDep, RateLimited, RollDep, rate_limited, read_body
-from urne.api.errors import INVALID_PARAMETER, ApiError, error_responses
+from urne.api.errors import (
+    INVALID_PARAMETER,
+    Missing,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_responses,
+)
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.issuance.service import issued_count, roll_size
+from urne.ledger.issuance.roll import issued_count, roll_size
 from urne.ledger.log import MAX_ENTRY_SIZE
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import ProcessState
@@ -173,13 +179,12 @@ async def _read_entry(request: Request) -> bytes:
     Never more than ``MAX_ENTRY_SIZE`` + one chunk is held, whatever the
     client announces or sends."""
     if not _is_json(request.headers.get("content-type", "")):
-        raise ApiError(
-            415,
+        raise UnsupportedMediaType(
             "unsupported_media_type",
             "send the entry's bytes with Content-Type: application/json",
         )
-    too_large = ApiError(
-        413, "entry_too_large", f"an entry is at most {MAX_ENTRY_SIZE} bytes (docs/entries.md)"
+    too_large = PayloadTooLarge(
+        "entry_too_large", f"an entry is at most {MAX_ENTRY_SIZE} bytes (docs/entries.md)"
     )
     return await read_body(request, MAX_ENTRY_SIZE, too_large)
 
@@ -231,7 +236,7 @@ def get_receipt(
 ) -> ReceiptOut:
     size = log.size
     if index >= size:
-        raise ApiError(404, "no_entry", f"no entry at index {index}; the log has {size}")
+        raise Missing("no_entry", f"no entry at index {index}; the log has {size}")
     response.headers.update(NO_STORE)
     return ReceiptOut(**log.receipt(index).to_json())
 

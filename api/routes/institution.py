@@ -9,12 +9,11 @@ operations that are not log entries.
 
 Every request is signed (``urne.api.auth``); answers are ``Cache-Control: no-store``.
 The codes in a roll answer are never logged or stored: the roll keeps their
-HMAC (``urne.ledger.issuance.service``).
+HMAC (``urne.ledger.issuance``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Response
@@ -23,10 +22,10 @@ from starlette.concurrency import run_in_threadpool
 
 from urne.api.auth import SignedRequest, signed
 from urne.api.deps import KeyringDep, RollDep
-from urne.api.errors import ApiError
-from urne.ledger.errors import InvalidRequest
+from urne.api.errors import BadRequest, Forbidden
 from urne.ledger.institutions.registry import create_issuer_key, process_owner
-from urne.ledger.issuance.service import MAX_SHARES, import_roll
+from urne.ledger.issuance.keyring import MAX_SHARES
+from urne.ledger.issuance.roll import import_roll
 from urne.verifier.civic.entries import b64encode
 
 __all__ = ["MAX_ROLL_BODY", "router"]
@@ -90,19 +89,6 @@ class WhoAmI(BaseModel):
 _M = TypeVar("_M", bound=BaseModel)
 _R = TypeVar("_R")
 
-#: Ledger refusals that conflict with the state of the process or roll.
-_CONFLICTS = frozenset({"issuer_key_exists", "already_on_roll"})
-
-
-async def _run(fn: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
-    """``fn`` in the thread pool; a conflict with the stored state is a 409."""
-    try:
-        return await run_in_threadpool(fn, *args, **kwargs)
-    except InvalidRequest as exc:
-        if exc.code in _CONFLICTS:
-            raise ApiError(409, exc.code, str(exc)) from exc
-        raise
-
 
 def _parse(model: type[_M], body: bytes) -> _M:
     try:
@@ -111,7 +97,7 @@ def _parse(model: type[_M], body: bytes) -> _M:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
         )
-        raise ApiError(400, "invalid_parameter", problems) from exc
+        raise BadRequest("invalid_parameter", problems) from exc
 
 
 @router.post(
@@ -124,7 +110,7 @@ async def create_key(
     process_id: str, req: Signed, roll: RollDep, keyring: KeyringDep, response: Response
 ) -> IssuerKeyAnswer:
     ask = _parse(IssuerKeyRequest, req.body)
-    record = await _run(
+    record = await run_in_threadpool(
         create_issuer_key,
         roll,
         keyring,
@@ -149,8 +135,7 @@ def _import(
         keyring.record(process_id)  # unknown_process (404) if there is no key at all
         owner = ""  # a key made outside the API: no institution owns it
     if owner != institution:
-        raise ApiError(
-            403,
+        raise Forbidden(
             "not_your_process",
             f"the issuer key of {process_id!r} was not created by {institution!r}",
         )
@@ -181,7 +166,7 @@ async def import_people(
     process_id: str, req: SignedRoll, roll: RollDep, keyring: KeyringDep, response: Response
 ) -> RollAnswer:
     ask = _parse(RollRequest, req.body)
-    answer = await _run(_import, roll, keyring, req.institution, process_id, ask)
+    answer = await run_in_threadpool(_import, roll, keyring, req.institution, process_id, ask)
     response.headers.update(NO_STORE)
     return answer
 

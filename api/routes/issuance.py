@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from urne.api.deps import KeyringDep, RateLimited, RollDep
 from urne.api.errors import INVALID_PARAMETER, error_responses
-from urne.ledger.issuance.service import MAX_SHARES, issue, issued_count, roll_size
+from urne.ledger.issuance.issue import issue
+from urne.ledger.issuance.keyring import MAX_SHARES
+from urne.ledger.issuance.roll import issued_count, roll_size
 from urne.verifier.civic.entries import b64decode, b64encode
 from urne.verifier.credentials.credential import CREDENTIAL_SIZE
 

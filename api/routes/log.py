@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from urne.api.deps import LogDep
-from urne.api.errors import INVALID_PARAMETER, ApiError, error_responses
+from urne.api.errors import INVALID_PARAMETER, BadRequest, error_responses
 from urne.verifier.tlog.tiles import parse_tile_path
 
 __all__ = ["router"]
@@ -98,7 +98,7 @@ def get_tile(log: LogDep, path: str, request: Request) -> Response:
     # newline: ``/tile/0/000%0A`` would serve tile 0/000, immutable, under a
     # path that is not the tile's.
     if not request.scope["path"].endswith("/tile/" + path):
-        raise ApiError(400, "bad_tile_path", f"not a tlog-tiles path: {request.scope['path']!r}")
+        raise BadRequest("bad_tile_path", f"not a tlog-tiles path: {request.scope['path']!r}")
     ref = parse_tile_path("tile/" + path)
     if ref.entries:
         body = log.entry_bundle(ref.index, ref.width)

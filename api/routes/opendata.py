@@ -28,10 +28,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from urne.api.deps import CivicDep
-from urne.api.errors import ApiError, error_responses
-from urne.ledger.civic.opendata import ProcessExport, entries_jsonl, open_export, results_csv_bytes
-from urne.ledger.civic.record import CivicRecord
-from urne.verifier.civic.process import EntryRefused
+from urne.api.errors import error_responses
+from urne.ledger.civic.opendata import entries_jsonl, open_export, results_csv_bytes
 
 __all__ = ["CSV_MEDIA_TYPE", "JSONL_MEDIA_TYPE", "router"]
 
@@ -64,15 +62,6 @@ def _responses(media_type: str, description: str) -> dict[int | str, dict[str, A
     }
 
 
-def _open(civic: CivicRecord, process_id: str) -> ProcessExport:
-    try:
-        return open_export(civic, process_id)
-    except EntryRefused as exc:
-        if exc.code != "unknown_process":
-            raise
-        raise ApiError(404, "unknown_process", str(exc)) from exc
-
-
 def _attachment(process_id: str, name: str) -> dict[str, str]:
     # Process ids are identifiers (letters, digits, '.', '_', ':', '-';
     # docs/entries.md): nothing in them needs quoting or escaping here.
@@ -95,7 +84,7 @@ def _attachment(process_id: str, name: str) -> dict[str, str]:
     responses=_responses(JSONL_MEDIA_TYPE, "entries.jsonl, streamed"),
 )
 async def get_entries_jsonl(process_id: str, civic: CivicDep) -> StreamingResponse:
-    export = await run_in_threadpool(_open, civic, process_id)
+    export = await run_in_threadpool(open_export, civic, process_id)
     chunks = _chunks(entries_jsonl(export))
     # The first chunk (the header and the first tile's lines) is produced
     # before the answer starts, so that a storage failure there is still an
@@ -137,7 +126,7 @@ def _chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
     responses=_responses("text/csv", "results.csv"),
 )
 def get_results_csv(process_id: str, civic: CivicDep) -> Response:
-    export = _open(civic, process_id)
+    export = open_export(civic, process_id)
     return Response(
         results_csv_bytes(export),
         media_type=CSV_MEDIA_TYPE,

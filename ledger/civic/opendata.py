@@ -44,7 +44,7 @@ from typing import Any
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log.store import Log, StoredCheckpoint
 from urne.verifier.check.opendata import Outcome, entry_line, header_line, outcome_of, results_csv
-from urne.verifier.civic.process import EntryRefused, ProcessState
+from urne.verifier.civic.process import ProcessState, UnknownProcess
 from urne.verifier.tlog import merkle
 from urne.verifier.tlog.rfc9162 import hash_children, hash_leaf
 from urne.verifier.tlog.tiles import TILE_HEIGHT, TILE_WIDTH
@@ -130,10 +130,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
     with civic.still():  # one consistent view of the state's lists
         state = civic.process(process_id)
         if state.index >= size:  # published after the checkpoint was read
-            raise EntryRefused(
-                f"no process {process_id!r} in the log's latest checkpoint",
-                code="unknown_process",
-            )
+            raise UnknownProcess(f"no process {process_id!r} in the log's latest checkpoint")
         ballots = bisect_left(state.ballot_indices, size)
         paper = bisect_left(state.paper, size, key=_first)
         results = bisect_left(state.results, size, key=_first)
@@ -180,10 +177,10 @@ def entries_jsonl(export: ProcessExport) -> Iterator[bytes]:
         entries=export.entries,
     )
     for _, group in groupby(export.indices(), key=lambda i: i // TILE_WIDTH):
-        yield from _tile_lines(log, cp.size, list(group))
+        yield from tile_lines(log, cp.size, list(group))
 
 
-def _tile_lines(log: Log, size: int, indices: list[int]) -> Iterator[bytes]:
+def tile_lines(log: Log, size: int, indices: list[int]) -> Iterator[bytes]:
     """The lines of ``indices``, all in one tile, with their proofs in the tree of ``size``."""
     if len(indices) < _WHOLE_TILE_MIN:
         first = indices[0]

@@ -32,7 +32,7 @@ from urne.ledger.log.store import Log
 from urne.verifier.check.receipt import Receipt
 from urne.verifier.check.workers import CredentialWorkers, WorkerDied
 from urne.verifier.civic.entries import Ballot, Entry, Paper, decode_entry
-from urne.verifier.civic.process import EntryRefused, ProcessState, Registry
+from urne.verifier.civic.process import EntryConflict, EntryRefused, ProcessState, Registry
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials, verify_credential
 from urne.verifier.errors import VerificationError
@@ -138,6 +138,11 @@ class CredentialBatcher:
     Verifier threads start when work arrives and end after ``idle`` seconds
     without any; worker processes live until :meth:`close`.
     """
+
+    @property
+    def workers(self) -> CredentialWorkers | None:
+        """The worker processes verifying credentials, while there are any."""
+        return self._workers
 
     def __init__(
         self,
@@ -277,7 +282,7 @@ class CredentialBatcher:
                 loop.call_soon_threadsafe(_settle, checks)
 
 
-class _Decoded:
+class Decoded:
     """An entry and the very bytes object it was decoded from (the admission's hint)."""
 
     __slots__ = ("entry", "leaf")
@@ -342,7 +347,7 @@ class CivicRecord:
         """``hint``: the entry as :meth:`submit` decoded it, used only if it was
         decoded from this very ``data`` object."""
         with self._lock:
-            decoded = hint if isinstance(hint, _Decoded) and hint.leaf is data else None
+            decoded = hint if isinstance(hint, Decoded) and hint.leaf is data else None
             entry = decode_entry(data) if decoded is None else decoded.entry
             self._registry.check(entry, index)
             self._registry.apply(entry, index)
@@ -373,9 +378,9 @@ class CivicRecord:
             p = st.process
             now = self.clock()
             if now < _parse_time(p.opens):
-                raise EntryRefused(f"process {p.id!r} opens at {p.opens}", code="process_not_open")
+                raise EntryConflict(f"process {p.id!r} opens at {p.opens}", code="process_not_open")
             if now >= _parse_time(p.closes):
-                raise EntryRefused(f"process {p.id!r} closed at {p.closes}", code="process_ended")
+                raise EntryConflict(f"process {p.id!r} closed at {p.closes}", code="process_ended")
             if isinstance(body, Ballot):
                 return entry, (p.issuer_key, p.id, body.pseudonym, body.credential)
         return entry, None
@@ -399,7 +404,7 @@ class CivicRecord:
         """Check and queue an entry; the future gives its index once committed,
         or raises the reason it was refused."""
         entry = self.precheck(leaf)
-        inner = self.log.submit([leaf], _Decoded(leaf, entry))
+        inner = self.log.submit([leaf], Decoded(leaf, entry))
         out: Future[int] = Future()
 
         def done(f: Future[range]) -> None:
@@ -426,7 +431,7 @@ class CivicRecord:
             entry, credential = await asyncio.to_thread(self._prepare, leaf)
         if credential is not None and not await self.credentials.verify_async(*credential):
             raise _bad_credential()
-        return await self.log.submit_for_receipt_async(leaf, _Decoded(leaf, entry))
+        return await self.log.submit_for_receipt_async(leaf, Decoded(leaf, entry))
 
     def append(self, leaf: bytes) -> int:
         """Submit and wait for the commit; returns the entry's index."""

@@ -1,15 +1,20 @@
 """Group commit: one writer thread turns queued submissions into batches.
 
-DESIGN §3: submissions are pooled and committed in batches; one transaction
-stores the batch, its node hashes and the new signed checkpoint, and a
-submission is acknowledged only after that transaction commits. While one batch
+Submissions are pooled and committed in batches (docs/design.md, "The flow
+of an entry"): the caller's :data:`FlushFunc` stores a batch, its node hashes
+and the new signed checkpoint in one transaction, and a submission is
+acknowledged only after that transaction commits. While one batch
 commits, the next one gathers, so batches grow with load by themselves;
 ``batch_wait`` (at most 0.5 s) adds a deliberate wait after the first
 submission for deployments that prefer fewer, larger transactions.
 
-If a commit fails, every submission in that batch gets the exception and the
-cached tree border is dropped, so the next batch reloads it from storage and
-checks it against the latest signed checkpoint before signing anything.
+If a flush fails, every submission in that batch gets the exception; the
+flush function itself drops what it cached (the log drops its tree border, so
+the next batch reloads it from storage and checks it against the latest
+signed checkpoint before signing anything).
+
+The sequencer knows nothing of the log, as tessera's queue knows nothing of
+its storage: it is handed the function that flushes a batch.
 """
 
 from __future__ import annotations
@@ -19,19 +24,27 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from urne.ledger.errors import SequencerBroken
+
 if TYPE_CHECKING:
-    from urne.ledger.log.store import Log
     from urne.verifier.check.receipt import Receipt
-    from urne.verifier.tlog.merkle import CompactRange
 
-__all__ = ["Sequencer", "SequencerBroken"]
+__all__ = ["FlushFunc", "ReceiptFunc", "Sequencer", "SequencerBroken"]
 
-
-class SequencerBroken(RuntimeError):
-    """The writer thread died on an unexpected error; the log must be reopened."""
+#: The receipt of one entry of the batch just flushed: ``(index, entry)``.
+ReceiptFunc = Callable[[int, bytes], "Receipt"]
+#: Stores a batch: the items' entries with their admission hints, in order.
+#: Returns per item its indices or the reason it was refused, and the receipt
+#: maker of the batch (None when nothing was appended). Raises if the batch
+#: did not commit: then nothing of it is in the log.
+FlushFunc = Callable[
+    [Sequence[tuple[Sequence[bytes], Any]]],
+    tuple[list["range | Exception"], "ReceiptFunc | None"],
+]
 
 
 class _Item:
@@ -103,12 +116,13 @@ _STOP = object()
 
 
 class Sequencer:
-    def __init__(self, log: Log, *, batch_wait: float = 0.0, max_batch: int = 20000) -> None:
-        self._log = log
+    def __init__(
+        self, flush: FlushFunc, *, batch_wait: float = 0.0, max_batch: int = 20000
+    ) -> None:
+        self._flush = flush
         self._batch_wait = batch_wait
         self._max_batch = max_batch
         self._queue: queue.Queue[object] = queue.Queue()
-        self._border: CompactRange | None = None
         self._stopped = False
         self._broken: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="urne-sequencer", daemon=True)
@@ -210,15 +224,9 @@ class Sequencer:
         _notify(pending)
 
     def _commit(self, batch: list[_Item]) -> None:
-        log = self._log
         try:
-            self._border, results, committed = log._commit_batch(
-                self._border, [(it.entries, it.hint) for it in batch]
-            )
+            results, receipt_for = self._flush([(it.entries, it.hint) for it in batch])
         except Exception as exc:  # the batch did not commit: nothing of it is in the log
-            self._border = None
-            if log.admission is not None:
-                log.admission.reset()
             for it in batch:
                 it.settle(error=exc)
             _notify(batch)
@@ -227,8 +235,8 @@ class Sequencer:
             if isinstance(res, Exception):
                 it.settle(error=res)
             elif it.receipt:
-                assert committed is not None
-                it.settle(log._receipt_from_batch(committed, res[0], it.entries[0]))
+                assert receipt_for is not None
+                it.settle(receipt_for(res[0], it.entries[0]))
             else:
                 it.settle(res)
         _notify(batch)

@@ -18,8 +18,9 @@ latest *signed* checkpoint, so nothing is served that is not committed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,9 +32,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from urne.ledger.db.engine import SEQUENCER_LOCK_ID, create_engine, is_postgres, write_connection
 from urne.ledger.db.migrate import upgrade
-from urne.ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound
+from urne.ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound, TooLarge
 from urne.ledger.log.keys import load_or_create_log_key
 from urne.ledger.log.models import NODE_STRIDE, LogCheckpoint, LogMeta
+from urne.ledger.log.sequencer import Sequencer
 from urne.verifier.check.receipt import Receipt
 from urne.verifier.tlog import merkle
 from urne.verifier.tlog.checkpoint import Checkpoint
@@ -141,6 +143,8 @@ class Log:
         self._batch_wait = batch_wait
         self._max_batch = max_batch
         self._sequencer: Sequencer | None = None
+        #: the tree's border as the sequencer last committed it (its thread only)
+        self._border: merkle.CompactRange | None = None
         self._sequencer_lock = threading.Lock()
         self._latest: StoredCheckpoint | None = None
         #: decides which entries the log accepts; None accepts every entry
@@ -214,7 +218,7 @@ class Log:
         with self._sequencer_lock:
             if self._sequencer is None:
                 self._sequencer = Sequencer(
-                    self, batch_wait=self._batch_wait, max_batch=self._max_batch
+                    self._flush, batch_wait=self._batch_wait, max_batch=self._max_batch
                 )
             return self._sequencer
 
@@ -244,6 +248,24 @@ class Log:
         sequencer wakes the loop once per batch, not once per entry."""
         _check_entries([entry])
         return self.sequencer.submit_for_receipt_async(entry, hint)
+
+    def _flush(
+        self, items: Sequence[tuple[Sequence[bytes], Any]]
+    ) -> tuple[list[range | Exception], Callable[[int, bytes], Receipt] | None]:
+        """The sequencer's flush function (runs on its writer thread only):
+        commit a batch from the cached tree border. If the batch does not
+        commit, the border and the admission's state are dropped, so the next
+        batch starts again from what storage holds."""
+        try:
+            self._border, results, committed = self._commit_batch(self._border, items)
+        except Exception:
+            self._border = None
+            if self.admission is not None:
+                self.admission.reset()
+            raise
+        if committed is None:
+            return results, None
+        return results, functools.partial(self._receipt_from_batch, committed)
 
     def _receipt_from_batch(self, batch: CommittedBatch, index: int, entry: bytes) -> Receipt:
         return Receipt(
@@ -354,7 +376,8 @@ class Log:
             try:
                 cur.executemany(
                     f"INSERT INTO log_entry (idx, data) VALUES ({q}, {q})",
-                    zip(range(first, first + len(accepted)), accepted, strict=True),
+                    # sqlite3 and psycopg take any iterable: no list on the hot path
+                    zip(range(first, first + len(accepted)), accepted, strict=True),  # type: ignore[arg-type]
                 )
                 if nodes:
                     cur.executemany(
@@ -503,7 +526,7 @@ class Log:
             raise LogCorrupted(f"entries [{begin}, {end}) are incomplete in storage")
         return [r[0] for r in rows]
 
-    def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    def range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         covers = merkle.nodes_for_ranges(ranges)
         wanted = {n for cover in covers for n in cover}
         with self.engine.connect() as conn:
@@ -515,18 +538,18 @@ class Log:
     def root(self, size: int) -> bytes:
         """Root hash of the tree of the first ``size`` entries (RFC 9162 §2.1.1)."""
         self._bound(size)
-        return self._range_hashes([(0, size)])[0]
+        return self.range_hashes([(0, size)])[0]
 
     def leaf_hash(self, index: int) -> bytes:
         self._bound(index + 1)
-        return self._range_hashes([(index, index + 1)])[0]
+        return self.range_hashes([(index, index + 1)])[0]
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 §2.1.3.1 inclusion proof of entry ``index`` in the tree of ``size``."""
         self._bound(size)
         if not 0 <= index < size:
             raise InvalidRequest(f"index {index} is not below size {size}", code="bad_index")
-        return self._range_hashes(merkle.inclusion_ranges(index, size))
+        return self.range_hashes(merkle.inclusion_ranges(index, size))
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """RFC 9162 §2.1.4.1 consistency proof from ``size1`` to ``size2``.
@@ -538,7 +561,7 @@ class Log:
                 f"no consistency proof from size {size1} to {size2} (need 0 < size1 <= size2)",
                 code="bad_size",
             )
-        return self._range_hashes(merkle.consistency_ranges(size1, size2))
+        return self.range_hashes(merkle.consistency_ranges(size1, size2))
 
     def tile(self, level: int, index: int, width: int) -> bytes:
         """C2SP tlog-tiles hash tile: ``width`` hashes of tree level ``8*level``."""
@@ -549,6 +572,7 @@ class Log:
                 f"tile {level}/{index} of width {width} is beyond the log", code="no_tile"
             )
         with self.engine.connect() as conn:
+            rows: Sequence[Any]
             if tree_level == 0:
                 rows = [(hash_leaf(d),) for (d,) in _entry_rows(conn, start, start + width, "data")]
             else:
@@ -577,7 +601,7 @@ def _check_entries(entries: Sequence[object]) -> None:
             raise InvalidRequest(f"an entry is bytes, got {type(e).__name__}", code="bad_entry")
     longest = max(map(len, entries), default=0)  # type: ignore[arg-type]
     if longest > MAX_ENTRY_SIZE:
-        raise InvalidRequest(
+        raise TooLarge(
             f"entry is {longest} bytes, the most is {MAX_ENTRY_SIZE}", code="entry_too_large"
         )
 
@@ -634,6 +658,3 @@ def _fetch_nodes(conn: Connection, nodes: Iterable[merkle.Node]) -> dict[merkle.
             layer = [hash_children(layer[i], layer[i + 1]) for i in range(0, len(layer), 2)]
         out[node] = layer[0]
     return out
-
-
-from urne.ledger.log.sequencer import Sequencer  # noqa: E402  (circular: the sequencer drives a Log)

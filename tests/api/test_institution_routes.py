@@ -17,11 +17,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from tests.support.service import assert_error, obtain_credential
-from urne.api.auth import _dictionary, parse_signature_input
 from urne.api.client import InstitutionKey, sign_request
 from urne.api.main import create_app
+from urne.api.signing import parse_dictionary, parse_signature_input
 from urne.ledger.institutions.registry import add_institution, process_owner
-from urne.ledger.issuance.service import IssuerKeyring, open_roll, roll_size
+from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.roll import open_roll, roll_size
 from urne.verifier.credentials.credential import verify_credential
 
 PID = "consulta-2026"
@@ -92,7 +93,7 @@ def test_the_rfc_9421_ed25519_example_verifies() -> None:
     signature = (
         "wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw=="
     )
-    components, params = _dictionary([sig_input])["sig-b26"]
+    components, params = parse_dictionary([sig_input])["sig-b26"]
     assert isinstance(components, list)
     serialised = "(" + " ".join(f'"{c}"' for c in components) + ")"
     serialised += "".join(f";{k}={v}" if isinstance(v, int) else f';{k}="{v}"' for k, v in params)
@@ -109,7 +110,7 @@ def test_the_rfc_9421_ed25519_example_verifies() -> None:
         ]
     )
     key.verify(base.encode(), base64.b64decode(signature))
-    ((sig_bytes, _),) = [v for k, v in _dictionary([f"sig-b26=:{signature}:"]).items()]
+    ((sig_bytes, _),) = [v for k, v in parse_dictionary([f"sig-b26=:{signature}:"]).items()]
     assert sig_bytes == base64.b64decode(signature)
 
 

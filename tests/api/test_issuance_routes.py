@@ -17,17 +17,17 @@ from tests.support.service import assert_error, blinded_b64, obtain_credential
 from urne.api.deps import RateLimit, TokenBuckets
 from urne.api.main import create_app
 from urne.ledger.db.settings import Settings
-from urne.ledger.issuance.service import IssuerKeyring, import_roll, issued_count, open_roll
-from urne.verifier.civic.entries import b64decode, b64encode
-from urne.verifier.credentials.credential import (
+from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.roll import import_roll, issued_count, open_roll
+from urne.verifier.citizen.blinding import (
     Pseudonym,
     blind,
     combine_shares,
-    credential_message,
     unblind,
     verify_blind_share,
-    verify_credential,
 )
+from urne.verifier.civic.entries import b64decode, b64encode
+from urne.verifier.credentials.credential import credential_message, verify_credential
 
 PID = "consulta-2026"
 PEOPLE = [f"ES-{i:04d}" for i in range(5)]

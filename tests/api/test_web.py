@@ -15,7 +15,7 @@ from tests.support.civic import Citizen, Institution, proposal
 from urne.api.main import create_app
 from urne.api.web import CHART_POINTS, CSP, plain_text, signature_curve, text_in
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.issuance.service import IssuerKeyring
+from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.log import Log
 from urne.verifier.citizen import authoring
 

@@ -31,19 +31,14 @@ import httpx2
 from typer.testing import CliRunner
 
 from tests.support.deployment import ORIGIN, Deployment, describe
+from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import Result, b64decode, b64encode, decode_entry
 from urne.verifier.civic.process import Registry
 from urne.verifier.cli.main import app as urne_verify
-from urne.verifier.credentials.credential import (
-    IssuerKey,
-    Pseudonym,
-    blind,
-    credential_message,
-    unblind,
-    verify_credential,
-)
+from urne.verifier.credentials.credential import credential_message, verify_credential
 
 PID = "e2e-library-sundays"
 #: Citizens who sign, and one more who obtains a credential but comes too late.

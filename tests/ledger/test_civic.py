@@ -299,15 +299,15 @@ def test_worker_processes_answer_exactly_like_single_verification() -> None:
     batcher = CredentialBatcher(processes=2, max_batch=3)
     try:
         batcher.start()
-        assert batcher._workers is not None and len(batcher._workers.procs) == 2
+        assert batcher.workers is not None and len(batcher.workers.procs) == 2
         with ThreadPoolExecutor(8) as pool:
             got = list(pool.map(lambda it: batcher.verify(key, *it), items))
         assert got == [verify_credential(key, *it) for it in items]
         assert got.count(False) == 2 and batcher.verified == 8
-        procs = list(batcher._workers.procs)
+        procs = list(batcher.workers.procs)
     finally:
         batcher.close()
-    assert batcher._workers is None and all(p.returncode == 0 for p in procs)
+    assert batcher.workers is None and all(p.returncode == 0 for p in procs)
     # Closed: the batcher still answers, in its own threads.
     assert batcher.verify(key, *items[0]) is True and batcher.verify(key, *items[1]) is False
 
@@ -317,14 +317,14 @@ def test_a_dead_worker_process_is_replaced_and_nothing_is_lost() -> None:
     batcher = CredentialBatcher(processes=1)
     try:
         batcher.start()
-        assert batcher._workers is not None
-        (proc,) = batcher._workers.procs
+        assert batcher.workers is not None
+        (proc,) = batcher.workers.procs
         proc.kill()
         proc.wait()
         # The batch it would have verified is verified in the service instead...
         assert [batcher.verify(key, *it) for it in items[:2]] == [True, False]
         # ...and a new process takes the next ones.
-        (new,) = batcher._workers.procs
+        (new,) = batcher.workers.procs
         assert new is not proc and new.poll() is None
         assert [batcher.verify(key, *it) for it in items[2:]] == [True, False, True, True]
     finally:
@@ -357,7 +357,7 @@ def test_a_decoded_hint_counts_only_for_the_bytes_it_was_decoded_from(tmp_path: 
     rec.append(inst.process("pet", "petition"))
     a, b = Citizen.enrol(inst, "pet"), Citizen.enrol(inst, "pet")
     leaf_a, leaf_b = a.ballot(), b.ballot()
-    wrong = civic._Decoded(leaf_a, decode_entry(leaf_a))
+    wrong = civic.Decoded(leaf_a, decode_entry(leaf_a))
     receipt = log.submit_for_receipt(leaf_b, wrong).result(timeout=30)
     assert receipt.entry == leaf_b
     casts = rec.process("pet").casts

@@ -24,12 +24,12 @@ import pytest
 
 from tests.support.world import PROCESSES, World, build_world, check_world
 from urne.ledger.civic.opendata import (
-    _tile_lines,
     entries_jsonl,
     export_process,
     open_export,
     process_outcome,
     results_csv_bytes,
+    tile_lines,
 )
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
@@ -88,7 +88,7 @@ def test_tile_batched_proofs_equal_the_log_proofs_for_every_index(world: World) 
     log, size = world.log, world.log.size
     for begin in range(0, size, TILE_WIDTH):
         whole = list(range(begin, min(begin + TILE_WIDTH, size)))
-        lines = list(_tile_lines(log, size, whole))
+        lines = list(tile_lines(log, size, whole))
         assert [json.loads(x)["index"] for x in lines] == whole
         for line in lines:
             obj = json.loads(line)
@@ -97,7 +97,7 @@ def test_tile_batched_proofs_equal_the_log_proofs_for_every_index(world: World) 
     # smaller trees too: sizes inside a tile and on its boundary
     for small in (1, 2, 255, 256, 257, 700):
         every = list(range(small - min(small, 40), small))
-        for line in _tile_lines(log, small, [i for i in every if i // 256 == every[-1] // 256]):
+        for line in tile_lines(log, small, [i for i in every if i // 256 == every[-1] // 256]):
             obj = json.loads(line)
             proof = [base64.b64decode(h) for h in obj["inclusion_proof"]]
             assert proof == log.inclusion_proof(obj["index"], small), (small, obj["index"])
@@ -173,8 +173,8 @@ def test_streaming_holds_no_lock_on_the_civic_record(tmp_path: Path) -> None:
         took: list[bool] = []
 
         def other() -> None:
-            took.append(w.civic._lock.acquire(timeout=5))
-            w.civic._lock.release()
+            with w.civic.still():
+                took.append(True)
 
         t = threading.Thread(target=other)
         t.start()

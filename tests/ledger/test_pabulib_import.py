@@ -12,10 +12,10 @@ import pytest
 from tests.support.paths import VECTORS
 from urne.ledger.civic.pabulib_import import pabulib_entries
 from urne.ledger.civic.record import CivicRecord
+from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.ledger.log import Log
 from urne.verifier.civic.entries import AuthorKey, decode_entry, sign_entry
 from urne.verifier.civic.pabulib import parse_pabulib_text
-from urne.verifier.credentials.credential import IssuerKey
 
 PB = VECTORS / "pabulib"
 RULE_KEYS = {"greedy": "greedy", "mes": "mes", "mes-then-greedy": "mes_then_greedy"}

@@ -13,16 +13,13 @@ from httpx2 import Response
 
 from tests.support.civic import IN_2026, Citizen, Institution
 from urne.api.main import create_app
-from urne.ledger.issuance.service import IssuerKeyring, import_roll
+from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.roll import import_roll
 from urne.ledger.log import Log
 from urne.verifier.check.receipt import Receipt, check_receipt
+from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
 from urne.verifier.civic.entries import b64decode, b64encode
-from urne.verifier.credentials.credential import (
-    Pseudonym,
-    blind,
-    credential_message,
-    unblind,
-)
+from urne.verifier.credentials.credential import credential_message
 from urne.verifier.tlog.note import Ed25519Verifier
 
 

@@ -324,7 +324,7 @@ def test_batch_weights_stop_cancelling_forgeries(ark: bls.AnyBackend) -> None:
     assert not ark.verify(*forged[0], OUR_DST)
     assert not ark.verify(*forged[1], OUR_DST)
     # Unweighted aggregation is fooled: the two errors cancel out ...
-    assert ark._batch_verify(forged, OUR_DST, [1, 1])
+    assert ark.batch_verify_weighted(forged, OUR_DST, [1, 1])
     # ... random weights are not.
     assert not ark.batch_verify(forged, OUR_DST)
 
@@ -369,7 +369,7 @@ def test_misuse_raises(ark: bls.AnyBackend) -> None:
         with pytest.raises(ValueError):
             ark.sk_to_pk(sk)
     with pytest.raises(ValueError):
-        ark._batch_verify([], OUR_DST, [1])
+        ark.batch_verify_weighted([], OUR_DST, [1])
 
 
 def test_choosing_backends() -> None:

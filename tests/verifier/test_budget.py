@@ -250,7 +250,7 @@ def test_mes_run_equals_the_definition_at_every_increment(
     """One engine, reused across increments as Add1 does, against a fresh plain run each time."""
     if not election.ballots:
         return
-    engine = budget._EqualShares(election)
+    engine = budget.EqualShares(election)
     per_voter = election.budget / len(election.ballots)
     for k in [*range(increment + 1), increment // 2, increment]:
         assert [engine.names[i] for i in engine.run(k)] == _reference_mes_run(

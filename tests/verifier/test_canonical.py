@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from urne.verifier.civic.canonical import (
     MAX_SAFE_INTEGER,
-    _ascii_canonical,
+    ascii_canonical,
     canonical,
     parse_canonical,
 )
@@ -34,7 +34,7 @@ def _values(text: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
 @settings(max_examples=500)
 @given(_values(_ascii))
 def test_ascii_values_take_the_fast_path_and_equal_rfc8785(obj: Any) -> None:
-    fast = _ascii_canonical(obj)
+    fast = ascii_canonical(obj)
     assert fast is not None
     assert fast == rfc8785.dumps(obj)
     assert canonical(obj) == fast
@@ -43,7 +43,7 @@ def test_ascii_values_take_the_fast_path_and_equal_rfc8785(obj: Any) -> None:
 @settings(max_examples=500)
 @given(_values(_any_text))
 def test_any_values_equal_rfc8785_or_are_refused_alike(obj: Any) -> None:
-    fast = _ascii_canonical(obj)
+    fast = ascii_canonical(obj)
     try:
         want = rfc8785.dumps(obj)
     except (rfc8785.CanonicalizationError, ValueError):
@@ -57,7 +57,7 @@ def test_any_values_equal_rfc8785_or_are_refused_alike(obj: Any) -> None:
 
 def test_every_control_character_and_delete_escape_as_in_rfc8785() -> None:
     s = "".join(chr(c) for c in range(0x80)) + '"\\/'
-    assert _ascii_canonical({"k": s, s: [s]}) == rfc8785.dumps({"k": s, s: [s]})
+    assert ascii_canonical({"k": s, s: [s]}) == rfc8785.dumps({"k": s, s: [s]})
 
 
 def test_non_canonical_ascii_bytes_are_still_refused() -> None:

@@ -57,6 +57,7 @@ __all__ = [
     "ApprovalElection",
     "BallotConstraintError",
     "BallotConstraints",
+    "EqualShares",
     "ballot_violations",
     "check_ballot",
     "greedy",
@@ -257,7 +258,7 @@ class _Support:
                 self.dead_weights.append(w)
 
 
-class _EqualShares:
+class EqualShares:
     """MES with cost utilities on one election, runnable for any budget increment.
 
     Terms: a *group* is the voters with one approval set (restricted to the
@@ -486,7 +487,7 @@ def mes(election: ApprovalElection, *, add1: bool = True) -> tuple[str, ...]:
     """
     if not election.ballots:
         return ()
-    rule = _EqualShares(election)
+    rule = EqualShares(election)
     previous: list[int] = []
     increment = 0
     while True:

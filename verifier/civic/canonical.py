@@ -29,7 +29,7 @@ def canonical(obj: Any) -> bytes:
     """RFC 8785 canonical JSON of ``obj``."""
     if not _values_ok(obj):
         _check_values(obj, "$")  # raises, naming where
-    ascii_form = _ascii_canonical(obj)
+    ascii_form = ascii_canonical(obj)
     if ascii_form is not None:
         return ascii_form
     try:
@@ -38,7 +38,7 @@ def canonical(obj: Any) -> bytes:
         raise FormatError(f"not representable as canonical JSON: {exc}") from exc
 
 
-def _ascii_canonical(obj: Any) -> bytes | None:
+def ascii_canonical(obj: Any) -> bytes | None:
     r"""The JCS of ``obj`` when it is all ASCII, else None (then ``rfc8785`` decides).
 
     For the values entries hold (strings, integers within ±(2**53-1), booleans,

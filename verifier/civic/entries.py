@@ -43,6 +43,7 @@ from urne.verifier.errors import FormatError, SignatureError
 
 __all__ = [
     "DOMAIN",
+    "IDENTIFIER",
     "KINDS",
     "AuthorKey",
     "Ballot",
@@ -72,7 +73,9 @@ PROCESS_TYPES = ("petition", "vote", "budget")
 VOTE_METHODS = ("single", "approval", "k-of-n")
 BUDGET_RULES = ("greedy", "mes", "mes-then-greedy")
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+#: Identifiers: process ids, proposal ids, batch ids, institution names. They
+#: also name key files, so no "/" and no leading "." can reach a path.
+IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _MAX_PROPOSALS = 10_000
@@ -118,7 +121,7 @@ def _str(v: object, what: str, *, max_len: int = 100_000) -> str:
 
 
 def _ident(v: object, what: str) -> str:
-    if not isinstance(v, str) or not _ID.fullmatch(v):
+    if not isinstance(v, str) or not IDENTIFIER.fullmatch(v):
         raise FormatError(
             f"{what}: expected an identifier (letters, digits, '.', '_', ':', '-'; "
             f"1 to 128 characters), found {v!r}",

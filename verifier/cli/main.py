@@ -1,7 +1,9 @@
 """``urne-verify``: what citizens and observers run to check the log.
 
-Exit codes: 0 valid, 1 invalid (the reason is printed), 2 unusable input
-(missing file, malformed verifier key).
+Exit codes: 0 valid; 1 invalid (checked, and found wrong: the reason is
+printed); 2 could not check (the log did not answer, a missing or unreadable
+file, a malformed verifier key, a damaged auditor's state). "Could not check"
+is never reported as "invalid": the two call for different actions.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from urne.verifier.check.receipt import Receipt, check_receipt, check_still_incl
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.canonical import fingerprint as canonical_fingerprint
 from urne.verifier.cli.pb import pb_command
-from urne.verifier.errors import FormatError, VerificationError
+from urne.verifier.errors import FetchError, FormatError, VerificationError
 from urne.verifier.tlog.checkpoint import open_checkpoint
 from urne.verifier.tlog.note import Ed25519Verifier
 
@@ -139,6 +141,9 @@ def receipt(
                 f"3. the log's latest checkpoint (size {now.size}) extends it "
                 "(consistency proof): ok"
             )
+    except FetchError as exc:
+        typer.echo(f"COULD NOT CHECK ({exc.code}): {exc}")
+        raise typer.Exit(2) from exc
     except VerificationError as exc:
         typer.echo(f"INVALID ({exc.code}): {exc}")
         raise typer.Exit(1) from exc
@@ -172,7 +177,7 @@ def audit_command(
 
         try:
             report = run_audit(open_source(log), verifier, state_dir=state, progress=progress)
-        except VerificationError as exc:
+        except (FetchError, VerificationError) as exc:
             typer.echo(f"\nerror: the audit could not run: {exc}", err=True)
             raise typer.Exit(2) from exc
     typer.echo(f"log {report.origin} at {report.source}: size {report.size}, root {report.root}")
