@@ -60,11 +60,11 @@ from pathlib import Path
 from typing import Any
 
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.blinding import Pseudonym
 from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry, sign_entry
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import (
     CREDENTIAL_DST,
-    Pseudonym,
     credential_message,
     verify_credential,
 )
@@ -372,8 +372,8 @@ def run_audit(base: str, server_pid: int, keys: Keys, n: int, profile: bool) -> 
     timers.wrap(Registry, "apply", "rules: record (Registry.apply)")
     timers.wrap(Registry, "tally", "recount (Registry.tally)")
     timers.wrap(va, "invalid_credentials", "credentials, in the main process")
-    timers.wrap(getattr(va, "_Credentials", None), "wait", "waiting for credential workers")
-    timers.wrap(va._TileChecker, "finish", "hash tiles: fetch + compare")
+    timers.wrap(va.CredentialBatches, "wait", "waiting for credential workers")
+    timers.wrap(va.TileChecker, "finish", "hash tiles: fetch + compare")
     source = timed_source(base)
 
     total = n + 3

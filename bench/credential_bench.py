@@ -31,14 +31,12 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from urne.ledger.issuance.issuer_key import IssuerKey
+from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import (
     CREDENTIAL_DST,
-    IssuerKey,
-    Pseudonym,
-    blind,
     credential_message,
-    unblind,
     verify_credential,
     verify_credentials_batch,
 )

@@ -66,9 +66,10 @@ from typing import Any
 from fastapi import Request
 
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.blinding import Pseudonym
 from urne.verifier.civic.entries import AuthorKey, b64encode, sign_entry
 from urne.verifier.credentials import bls
-from urne.verifier.credentials.credential import CREDENTIAL_DST, Pseudonym, credential_message
+from urne.verifier.credentials.credential import CREDENTIAL_DST, credential_message
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -513,6 +513,26 @@ def test_an_unexpected_failure_in_casting_is_a_500_and_the_service_goes_on(
 
     monkeypatch.setattr(CivicRecord, "submit_async", broken)
     with TestClient(app, raise_server_exceptions=False) as c:
-        assert c.post("/entries", content=b"{}", headers=JSON).status_code == 500
+        assert_error(c.post("/entries", content=b"{}", headers=JSON), 500, "internal_error")
         assert c.get("/healthz").json() == {"status": "ok"}
+    log.close()
+
+
+def test_a_broken_sequencer_is_a_503_with_the_error_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urne.ledger.civic.record import CivicRecord
+    from urne.ledger.errors import SequencerBroken
+
+    log = Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="x.example/log")
+    app = create_app(log, rate_limit=None, clock=lambda: IN_2026)
+
+    async def broken(self: CivicRecord, leaf: bytes) -> Receipt:
+        raise SequencerBroken("the sequencer stopped on an unexpected error")
+
+    monkeypatch.setattr(CivicRecord, "submit_async", broken)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/entries", content=b"{}", headers=JSON)
+        assert_error(r, 503, "sequencer_broken")
+        assert r.headers["content-type"] == "application/json"
     log.close()

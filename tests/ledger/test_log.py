@@ -187,23 +187,39 @@ def test_key_file_is_private_and_refused_when_not(tmp_path: Path) -> None:
         Log.open(f"sqlite:///{tmp_path / 'log.db'}", key_dir=keys, origin="o.example/log")
 
 
-def test_a_broken_sequencer_fails_loudly_instead_of_hanging(
-    log: Log, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_broken_sequencer_fails_loudly_instead_of_hanging() -> None:
     """A bug in the writer thread must reach every caller, not leave them waiting."""
-    from urne.ledger.log.sequencer import SequencerBroken
+    from urne.ledger.errors import SequencerBroken
+    from urne.ledger.log.sequencer import Sequencer
 
-    log.append(b"before")
+    def broken(items: object) -> tuple[list[range | Exception], None]:
+        return [], None  # too few results: the thread's bookkeeping raises
 
-    def broken(cr: object, items: object) -> tuple[object, list[object], None]:
-        return cr, [], None  # too few results: the thread's bookkeeping raises
-
-    monkeypatch.setattr(log, "_commit_batch", broken)
-    fut = log.submit([b"x"])
+    sequencer = Sequencer(broken)
+    fut = sequencer.submit([b"x"])
     with pytest.raises(ValueError):
         fut.result(timeout=10)
-    with pytest.raises(SequencerBroken):
-        log.submit([b"y"])
+    with pytest.raises(SequencerBroken) as info:
+        sequencer.submit([b"y"])
+    assert (info.value.code, info.value.status) == ("sequencer_broken", 503)
+
+
+def test_a_failed_flush_fails_its_batch_and_the_next_batch_goes_on() -> None:
+    from urne.ledger.log.sequencer import Sequencer
+
+    calls: list[int] = []
+
+    def flaky(items: object) -> tuple[list[range | Exception], None]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return [range(0, 1)], None
+
+    sequencer = Sequencer(flaky)
+    with pytest.raises(OSError, match="disk full"):
+        sequencer.submit([b"x"]).result(timeout=10)
+    assert sequencer.submit([b"y"]).result(timeout=10) == range(0, 1)
+    sequencer.stop()
 
 
 def test_receipts_from_the_sequencer_equal_receipts_read_back(log: Log) -> None:

@@ -383,7 +383,7 @@ def test_ballot_within_budget_and_threshold() -> None:
     with pytest.raises(BallotConstraintError) as info:
         check_ballot(["a", "b", "c", "d", "d"], COSTS, BallotConstraints(budget=Fraction(900)))
     assert info.value.constraint == "duplicate_project"
-    assert info.value.code == "ballot_constraint"
+    assert info.value.code == "duplicate_project"
     assert isinstance(info.value, VerificationError)
 
 

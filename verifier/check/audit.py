@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import pickle
 import sys
 import urllib.error
 import urllib.request
@@ -44,12 +43,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from urne.verifier.check.state import AuditState, load_state, read_leaves, save_state
 from urne.verifier.check.workers import CredentialWorkers, cores
 from urne.verifier.civic.entries import Ballot, decode_entry
-from urne.verifier.civic.process import EntryRefused, Registry
+from urne.verifier.civic.process import EntryRefused
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
-from urne.verifier.errors import FormatError, VerificationError
+from urne.verifier.errors import FetchError, VerificationError
 from urne.verifier.tlog import merkle
 from urne.verifier.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from urne.verifier.tlog.note import Ed25519Verifier
@@ -66,10 +66,12 @@ from urne.verifier.tlog.tiles import tile_width as _tile_width
 __all__ = [
     "STEPS",
     "AuditReport",
+    "CredentialBatches",
     "DirectorySource",
     "Finding",
     "HttpSource",
     "Source",
+    "TileChecker",
     "audit",
     "open_source",
 ]
@@ -96,10 +98,6 @@ _READ_AHEAD = 8
 # -- where the log is read from ---------------------------------------------------------
 
 
-class SourceError(VerificationError):
-    code = "fetch_failed"
-
-
 class Source:
     """Reads C2SP tlog-tiles paths (``checkpoint``, ``tile/...``)."""
 
@@ -122,7 +120,7 @@ class DirectorySource(Source):
         try:
             return (self.root / path).read_bytes()
         except OSError as exc:
-            raise SourceError(f"cannot read {path} in {self.root}: {exc.strerror}") from exc
+            raise FetchError(f"cannot read {path} in {self.root}: {exc.strerror}") from exc
 
     def __str__(self) -> str:
         return str(self.root)
@@ -142,9 +140,9 @@ class HttpSource(Source):
                 data: bytes = resp.read()
                 return data
         except urllib.error.HTTPError as exc:
-            raise SourceError(f"GET {url}: HTTP {exc.code}") from exc
+            raise FetchError(f"GET {url}: HTTP {exc.code}") from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise SourceError(f"GET {url}: {exc}") from exc
+            raise FetchError(f"GET {url}: {exc}") from exc
 
     def __str__(self) -> str:
         return self.base
@@ -203,43 +201,6 @@ class AuditReport:
         return out
 
 
-# -- state kept between runs --------------------------------------------------------------
-
-
-@dataclass
-class _State:
-    checkpoint: str | None = None  # signed text of the last verified checkpoint
-    size: int = 0
-    border: list[bytes] = field(default_factory=list)
-    registry: Registry = field(default_factory=lambda: Registry(credential_check=None))
-    findings: list[Finding] = field(default_factory=list)
-
-
-def _load_state(directory: Path | None) -> tuple[_State, Path | None]:
-    if directory is None:
-        return _State(), None
-    f = directory / "state.pickle"
-    if not f.exists():
-        return _State(), directory
-    with open(f, "rb") as fh:
-        state = pickle.load(fh)  # the auditor's own file
-    if not isinstance(state, _State):
-        raise FormatError(f"{f} is not an audit state")
-    return state, directory
-
-
-def _save_state(state: _State, directory: Path, leaves: list[bytes]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / "leaves.bin", "ab") as fh:
-        fh.write(b"".join(leaves))
-    tmp = directory / "state.pickle.tmp"
-    with open(tmp, "wb") as fh:
-        pickle.dump(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, directory / "state.pickle")
-
-
 # -- the audit ---------------------------------------------------------------------------------
 
 
@@ -255,12 +216,9 @@ class _Tree:
         self.new: list[bytes] = []
 
     def _old_leaves(self, begin: int, end: int) -> list[bytes]:
-        if self.directory is None or begin >= end:
+        if self.directory is None:
             return []
-        with open(self.directory / "leaves.bin", "rb") as fh:
-            fh.seek(begin * HASH_SIZE)
-            data = fh.read((end - begin) * HASH_SIZE)
-        return [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+        return read_leaves(self.directory, begin, end)
 
     def old_leaf(self, index: int) -> bytes | None:
         got = self._old_leaves(index, index + 1)
@@ -291,17 +249,17 @@ def audit(
     progress: Progress | None = None,
 ) -> AuditReport:
     """Run the checklist against ``source``; never raises for what the log does
-    wrong (that is a finding), only for what keeps the audit from running."""
+    wrong (that is a finding), only for what keeps the audit from running --
+    among them a ``state_dir`` whose state cannot be used (``bad_state``)."""
     report = AuditReport(origin=log_key.name, source=str(source))
-    state, sdir = _load_state(Path(state_dir) if state_dir is not None else None)
+    sdir = Path(state_dir) if state_dir is not None else None
+    state = load_state(sdir, log_key) if sdir is not None else AuditState(origin=log_key.name)
     report.previous_size = state.size
 
     # 1. the checkpoint's signature
     try:
         signed = open_checkpoint(source.get("checkpoint"), log_key)
-    except SourceError:
-        raise
-    except VerificationError as exc:
+    except VerificationError as exc:  # a FetchError is not one: it reaches the caller
         report.fail(Finding(1, exc.code, f"the checkpoint is not signed by the log's key: {exc}"))
         return report
     cp = signed.checkpoint
@@ -318,12 +276,12 @@ def audit(
     tree = _Tree(sdir, state.size)
     border = merkle.CompactRange(state.size, state.border)
     new_leaves = tree.new
-    tiles = _TileChecker(source, cp.size, report)
+    tiles = TileChecker(source, cp.size, report)
     changed: list[int] = []
     registry = state.registry
     refused: list[tuple[int, VerificationError, int, bytes]] = []
     checked = results = 0
-    credentials = _Credentials(cp.size - state.size)
+    credentials = CredentialBatches(cp.size - state.size)
     try:
         for index, data in _entries(source, state.size, cp.size, report, tree, changed):
             lh = hash_leaf(data)
@@ -346,6 +304,8 @@ def audit(
                     if isinstance(body, Ballot):
                         key = registry.state(body.process).process.issuer_key
                         credentials.add(body.process, key, index, data, body)
+                    else:  # kept as the log's bytes, to rebuild the registry next run
+                        state.entries.append((index, data))
                     if entry.kind == "result":
                         results += 1
                     checked += 1
@@ -410,15 +370,15 @@ def audit(
 
     # Remember what was verified: the tree is consistent even where entries broke
     # rules (those are findings, kept with the state).
-    state.findings.extend(report.findings)
+    state.findings.extend(asdict(f) for f in report.findings)
     if sdir is not None:
         state.checkpoint, state.size, state.border = signed.signed, cp.size, border.hashes
-        _save_state(state, sdir, new_leaves)
+        save_state(sdir, state, new_leaves)
     return report
 
 
 def _consistent_sizes(
-    report: AuditReport, state: _State, signed: SignedCheckpoint, log_key: Ed25519Verifier
+    report: AuditReport, state: AuditState, signed: SignedCheckpoint, log_key: Ed25519Verifier
 ) -> bool:
     assert state.checkpoint is not None
     cp = signed.checkpoint
@@ -490,7 +450,7 @@ def _entries(
             yield index, entry
 
 
-class _TileChecker:
+class TileChecker:
     """Checks that every hash tile equals the nodes the entries imply."""
 
     def __init__(self, source: Source, size: int, report: AuditReport) -> None:
@@ -511,7 +471,7 @@ class _TileChecker:
             width = _tile_width(tl, n, self.size)
             try:
                 data = read.result()
-            except SourceError as exc:
+            except FetchError as exc:
                 self.report.fail(Finding(3, "missing_tile", str(exc), evidence={"path": path}))
                 continue
             if len(data) != width * HASH_SIZE:
@@ -589,7 +549,7 @@ class _Batch:
         self.items = []  # the entries themselves are no longer needed
 
 
-class _Credentials:
+class CredentialBatches:
     """Step 5 while the log is read: each process's ballots go in batches of
     :data:`_CREDENTIAL_BATCH` to :func:`invalid_credentials` (one batch check,
     bisection only when it fails), in this process for a small audit, else in

@@ -540,9 +540,10 @@ class BallotConstraintError(VerificationError):
     """
 
     code = "ballot_constraint"
+    status = 422  # as every rule of a process an entry breaks
 
     def __init__(self, constraint: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, code=constraint)
         self.constraint = constraint
 
 

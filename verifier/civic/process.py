@@ -51,9 +51,12 @@ from urne.verifier.errors import VerificationError
 
 __all__ = [
     "CredentialCheck",
+    "EntryConflict",
     "EntryRefused",
     "ProcessState",
+    "RecordedBallot",
     "Registry",
+    "UnknownProcess",
     "check_budget_choice",
 ]
 
@@ -65,10 +68,40 @@ class EntryRefused(VerificationError):
     """An entry that is well-formed but breaks a rule of its process."""
 
     code = "entry_refused"
+    status = 422
+
+
+class EntryConflict(EntryRefused):
+    """An entry that conflicts with the state of its process (already signed,
+    a stale ``seq``, a closed process, ...): the same entry may be accepted at
+    another time or from another author."""
+
+    status = 409
+
+
+class UnknownProcess(EntryRefused):
+    """An entry, or a request, naming a process this log does not hold."""
+
+    code = "unknown_process"
+    status = 404
 
 
 @dataclass(slots=True)
 class _Cast:
+    index: int
+    seq: int
+    choice: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedBallot:
+    """An accepted ballot as the count needs it, without the signature and the
+    credential that were checked when it was accepted: what an auditor keeps of
+    each ballot between runs (:meth:`Registry.ballots`,
+    :meth:`Registry.restore_ballot`)."""
+
+    process: str
+    pseudonym: bytes
     index: int
     seq: int
     choice: tuple[str, ...] | None
@@ -112,13 +145,17 @@ class Registry:
         them and verifies them in batches instead (see ``urne.verifier.check.audit``)."""
         self.processes: dict[str, ProcessState] = {}
         self._credential_check = credential_check
+        #: (process, choice) pairs :meth:`restore_ballot` found valid: a choice's
+        #: validity depends on nothing else, and checking a budget choice again for
+        #: each of a million ballots would cost most of a run.
+        self._restored_choices: set[tuple[str, tuple[str, ...] | None]] = set()
 
     # -- deciding ------------------------------------------------------------------------
 
     def state(self, process_id: str) -> ProcessState:
         st = self.processes.get(process_id)
         if st is None:
-            raise EntryRefused(f"no process {process_id!r} in this log", code="unknown_process")
+            raise UnknownProcess(f"no process {process_id!r} in this log")
         return st
 
     def check(self, entry: Entry, index: int) -> None:
@@ -126,7 +163,7 @@ class Registry:
         body = entry.body
         if isinstance(body, Process):
             if body.id in self.processes:
-                raise EntryRefused(f"process {body.id!r} already exists", code="process_exists")
+                raise EntryConflict(f"process {body.id!r} already exists", code="process_exists")
             verify_entry_signature(entry, body.institution)
             return
         st = self.state(body.process)
@@ -134,7 +171,7 @@ class Registry:
             self._check_result(entry, body, st, index)
             return
         if st.closed_at is not None:
-            raise EntryRefused(
+            raise EntryConflict(
                 f"process {body.process!r} was closed at index {st.closed_at}",
                 code="process_closed",
             )
@@ -170,27 +207,32 @@ class Registry:
         p = st.process
         self._check_choice(p, b.choice)
         verify_entry_signature(entry, b.pseudonym)
-        prev = st.casts.get(b.pseudonym)
-        if prev:
-            rule = p.rule
-            if isinstance(rule, PetitionRule):
-                raise EntryRefused("this pseudonym already signed", code="already_signed")
-            if not rule.revoting:
-                raise EntryRefused(
-                    "this pseudonym already voted and the process allows no revoting",
-                    code="already_voted",
-                )
-            if b.seq <= prev[-1].seq:
-                raise EntryRefused(
-                    f"seq {b.seq} does not follow the pseudonym's last seq {prev[-1].seq}",
-                    code="stale_seq",
-                )
+        self._check_revote(st, b.pseudonym, b.seq)
         if self._credential_check is not None and not self._credential_check(
             p.issuer_key, p.id, b.pseudonym, b.credential
         ):
             raise EntryRefused(
                 "the credential is not the issuer's for this process and pseudonym",
                 code="bad_credential",
+            )
+
+    @staticmethod
+    def _check_revote(st: ProcessState, pseudonym: bytes, seq: int) -> None:
+        prev = st.casts.get(pseudonym)
+        if not prev:
+            return
+        rule = st.process.rule
+        if isinstance(rule, PetitionRule):
+            raise EntryConflict("this pseudonym already signed", code="already_signed")
+        if not rule.revoting:
+            raise EntryConflict(
+                "this pseudonym already voted and the process allows no revoting",
+                code="already_voted",
+            )
+        if seq <= prev[-1].seq:
+            raise EntryConflict(
+                f"seq {seq} does not follow the pseudonym's last seq {prev[-1].seq}",
+                code="stale_seq",
             )
 
     def _check_paper(self, entry: Entry, pb: Paper, st: ProcessState) -> None:
@@ -202,7 +244,7 @@ class Registry:
             )
         verify_entry_signature(entry, pb.official)
         if pb.batch in st.batches:
-            raise EntryRefused(f"batch {pb.batch!r} was already recorded", code="duplicate_batch")
+            raise EntryConflict(f"batch {pb.batch!r} was already recorded", code="duplicate_batch")
         if isinstance(p.rule, PetitionRule):
             ok = pb.signatures is not None
         elif isinstance(p.rule, VoteRule):
@@ -246,8 +288,7 @@ class Registry:
             return
         st = self.processes[body.process]
         if isinstance(body, Ballot):
-            st.casts.setdefault(body.pseudonym, []).append(_Cast(index, body.seq, body.choice))
-            st.ballot_indices.append(index)
+            self._record_cast(st, body.pseudonym, _Cast(index, body.seq, body.choice))
         elif isinstance(body, Paper):
             st.paper.append((index, body))
             st.batches.add(body.batch)
@@ -259,6 +300,54 @@ class Registry:
     def admit(self, entry: Entry, index: int) -> None:
         self.check(entry, index)
         self.apply(entry, index)
+
+    @staticmethod
+    def _record_cast(st: ProcessState, pseudonym: bytes, cast: _Cast) -> None:
+        st.casts.setdefault(pseudonym, []).append(cast)
+        st.ballot_indices.append(cast.index)
+
+    # -- keeping the state between runs -------------------------------------------------
+
+    def ballots(self) -> list[RecordedBallot]:
+        """Every accepted ballot, in log order: with the other accepted entries,
+        all an auditor keeps to rebuild this registry in a later run, without
+        storing (or verifying again) every signature and credential."""
+        out = [
+            RecordedBallot(pid, pseudonym, cast.index, cast.seq, cast.choice)
+            for pid, st in self.processes.items()
+            for pseudonym, casts in st.casts.items()
+            for cast in casts
+        ]
+        out.sort(key=lambda b: b.index)
+        return out
+
+    def restore_ballot(self, ballot: RecordedBallot) -> None:
+        """Record a ballot accepted in an earlier run, as :meth:`ballots` gave it.
+
+        Ballots and the other entries come back in log order. The signature and
+        credential were verified when the ballot was accepted and are not kept;
+        the rules that need neither are checked again, so a damaged state is
+        refused here (:class:`EntryRefused`) instead of skewing a count.
+        """
+        st = self.state(ballot.process)
+        last = st.ballot_indices[-1] if st.ballot_indices else st.index
+        if ballot.index <= last:
+            raise EntryRefused(
+                f"a ballot at index {ballot.index} does not come after the process's manifest "
+                f"and its earlier ballots (index {last})",
+                code="out_of_order",
+            )
+        if st.closed_at is not None:
+            raise EntryConflict(
+                f"process {ballot.process!r} was closed at index {st.closed_at}",
+                code="process_closed",
+            )
+        choice = (ballot.process, ballot.choice)
+        if choice not in self._restored_choices:
+            self._check_choice(st.process, ballot.choice)
+            self._restored_choices.add(choice)
+        self._check_revote(st, ballot.pseudonym, ballot.seq)
+        self._record_cast(st, ballot.pseudonym, _Cast(ballot.index, ballot.seq, ballot.choice))
 
     # -- counting ---------------------------------------------------------------------
 
