@@ -23,8 +23,9 @@ from urne.api.client import InstitutionKey, UrneClient
 from urne.ledger.db.settings import Settings
 from urne.ledger.log import Log
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
 from urne.verifier.cli.main import app as urne_verify
-from urne.verifier.credentials.credential import Pseudonym, blind, credential_message, unblind
+from urne.verifier.credentials.credential import credential_message
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.demo import populate_demo
-from urne.ledger.issuance.service import issued_count, open_roll
+from urne.ledger.issuance.roll import issued_count, open_roll
 from urne.ledger.log import Log
 from urne.ledger.log.export import export_tiles
 from urne.verifier.check.audit import DirectorySource, audit
@@ -37,10 +37,10 @@ def test_demo_descriptions_are_valid_processes() -> None:
     import random
     from datetime import UTC, datetime
 
-    from urne.api.cli.main import manifest_from_description
+    from urne.api.cli.institution import manifest_from_description
     from urne.ledger.demo import demo_choice, demo_descriptions
+    from urne.ledger.issuance.issuer_key import IssuerKey
     from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry
-    from urne.verifier.credentials.credential import IssuerKey
 
     official = AuthorKey.generate()
     descs = demo_descriptions("-x1", datetime(2026, 5, 1, tzinfo=UTC), official.public_key)

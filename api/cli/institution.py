@@ -1,0 +1,310 @@
+"""An institution's commands, from its own machine, through the API: its key,
+opening, closing and publishing processes, importing rolls. Every request is
+signed (docs/api.md §6). They need no server-side package."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from urne.api.cli.common import (
+    KeyFileOpt,
+    ServerOpt,
+    client_for,
+    fail,
+    institution_app,
+    new_private_file,
+    process_app,
+    roll_app,
+)
+from urne.api.client import InstitutionKey, ServiceError, UrneClient
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.entries import IDENTIFIER, AuthorKey, b64encode, sign_entry
+from urne.verifier.credentials import bls
+
+if TYPE_CHECKING:
+    from urne.verifier.check.opendata import ExportReport
+
+
+@institution_app.command("keygen")
+def institution_keygen(
+    name: Annotated[str, typer.Argument(help="The institution's name (its key id).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the key file (0600).")],
+) -> None:
+    """Make an institution's Ed25519 key; prints the public key to register."""
+
+    if not IDENTIFIER.fullmatch(name):
+        fail("a name is 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit", 2)
+    key = InstitutionKey.generate(name)
+    try:
+        key.save(out)
+    except FileExistsError:
+        fail(f"{out} exists; it is never overwritten", 2)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc}", 2)
+    public = b64encode(key.public_key)
+    typer.echo(f"key file:    {out} (keep it secret; back it up offline)")
+    typer.echo(f"public key:  {public}")
+    typer.echo("Give the service's operator this line to register the institution:")
+    typer.echo(f"  urne institution add {name} {public}")
+
+
+#: The fields of a process description (docs/operating.md §Institutions).
+DESCRIPTION = {"id", "type", "title", "text", "opens", "closes", "rule"}
+
+
+DESCRIPTION_OPTIONAL = {"issuer", "officials", "proposals"}
+
+
+def manifest_from_description(
+    desc: dict[str, Any], institution: AuthorKey, issuer: Mapping[str, Any]
+) -> bytes:
+    """The signed manifest of a process description (``FormatError`` if it is
+    not one). ``issuer`` is the manifest's issuer object."""
+    from urne.verifier.errors import FormatError
+
+    missing = sorted(DESCRIPTION - set(desc))
+    unknown = sorted(set(desc) - DESCRIPTION - DESCRIPTION_OPTIONAL)
+    if missing or unknown:
+        raise FormatError(f"missing fields {missing}, unknown fields {unknown}")
+    proposals = []
+    for p in desc.get("proposals", []):
+        if not isinstance(p, dict) or not {"id", "title", "body"} <= set(p) <= {
+            "id",
+            "title",
+            "body",
+            "cost",
+        }:
+            raise FormatError(f'a proposal is {{"id", "title", "body"[, "cost"]}}, not {p!r}')
+        proposals.append(authoring.proposal(p["id"], p["title"], p["body"], cost=p.get("cost")))
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "process",
+            "id": desc["id"],
+            "type": desc["type"],
+            "title": desc["title"],
+            "text": desc["text"],
+            "institution": b64encode(institution.public_key),
+            "opens": desc["opens"],
+            "closes": desc["closes"],
+            "issuer": dict(issuer),
+            "officials": desc.get("officials", []),
+            "proposals": proposals,
+            "rule": desc["rule"],
+        },
+        institution,
+    )
+
+
+def issuer_shape(desc: dict[str, Any]) -> tuple[int, int]:
+    issuer = desc.get("issuer", {})
+    if not isinstance(issuer, dict) or not set(issuer) <= {"threshold", "shares"}:
+        fail('"issuer" is {"threshold": t, "shares": n} (both optional)', 2)
+    return issuer.get("threshold", 1), issuer.get("shares", 1)
+
+
+def read_description(path: Path) -> dict[str, Any]:
+    try:
+        desc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read the process description {path}: {exc}", 2)
+    if not isinstance(desc, dict):
+        fail(f"{path}: a process description is a JSON object", 2)
+    return desc
+
+
+def save_receipt(receipt: dict[str, Any], path: Path | None) -> None:
+    if path is not None:
+        fd = new_private_file(path)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(receipt, fh, indent=1)
+            fh.write("\n")
+        typer.echo(f"receipt:  {path}")
+
+
+def post_entry(client: UrneClient, entry: bytes) -> dict[str, Any]:
+    try:
+        return client.post_entry(entry)
+    except ServiceError as exc:
+        fail(str(exc))
+
+
+ReceiptOpt = Annotated[
+    Path | None, typer.Option("--receipt", help="Save the entry's receipt there (a new file).")
+]
+
+
+def open_process(client: UrneClient, desc: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Ask for the issuer key, sign the manifest and append it: ``(receipt, index)``.
+
+    The description is checked in full (with a throw-away issuer key) before
+    the service is asked for the real one, which a process gets once."""
+
+    assert client.key is not None
+    threshold, shares = issuer_shape(desc)
+    placeholder = {
+        "public_key": b64encode(bls.current_backend().sk_to_pk(1)),  # any valid point
+        "threshold": threshold,
+        "shares": shares,
+    }
+    manifest_from_description(desc, client.key.key, placeholder)  # FormatError if not valid
+    answer = client.create_issuer_key(desc["id"], threshold=threshold, shares=shares)
+    receipt = client.post_entry(manifest_from_description(desc, client.key.key, answer["issuer"]))
+    return receipt, int(receipt["index"])
+
+
+@process_app.command("open")
+def process_open(
+    description: Annotated[Path, typer.Argument(help="The process description (JSON).")],
+    server: ServerOpt,
+    key: KeyFileOpt,
+    receipt: ReceiptOpt = None,
+) -> None:
+    """Open a process: its issuer key on the service, then its signed manifest."""
+    from urne.verifier.errors import VerificationError
+
+    desc = read_description(description)
+    client = client_for(server, key)
+    try:
+        answer, index = open_process(client, desc)
+    except VerificationError as exc:
+        fail(f"{description}: {exc}", 2)
+    except ServiceError as exc:
+        fail(str(exc))
+    typer.echo(f"opened {desc['id']}: manifest at index {index}")
+    save_receipt(answer, receipt)
+
+
+def read_people(path: Path) -> list[str]:
+    """The ``person`` column of a roll CSV (as ``urne.ledger.issuance.import_roll_csv``
+    reads it: UTF-8, a header naming one ``person`` column, blank lines skipped).
+    Each person is checked by the service."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = [h.strip().lower() for h in next(reader, None) or []]
+            if header.count("person") != 1:
+                fail(f"{path}: the first line must be a header with one 'person' column", 2)
+            col = header.index("person")
+            return [
+                row[col] if col < len(row) else ""
+                for row in reader
+                if any(cell.strip() for cell in row)
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        fail(f"cannot read {path} as a UTF-8 CSV file: {exc}", 2)
+
+
+@roll_app.command("import")
+def roll_import(
+    process_id: Annotated[str, typer.Argument(help="The process.")],
+    people_csv: Annotated[Path, typer.Argument(help="CSV with a 'person' column.")],
+    server: ServerOpt,
+    key: KeyFileOpt,
+    codes_out: Annotated[
+        Path, typer.Option("--codes-out", help="Where to write person,code (a new 0600 file).")
+    ],
+    skip_existing: Annotated[
+        bool,
+        typer.Option(help="Keep people already on the roll (no new code), not refuse."),
+    ] = False,
+) -> None:
+    """Put people on a process's roll; writes their one-time codes, once."""
+    people = read_people(people_csv)
+    client = client_for(server, key)
+    fd = new_private_file(codes_out)
+    try:
+        answer = client.import_roll(process_id, people, skip_existing=skip_existing)
+    except ServiceError as exc:
+        os.close(fd)
+        codes_out.unlink()
+        fail(str(exc))
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["person", "code"])
+        writer.writerows(answer["codes"].items())
+        fh.flush()
+        os.fsync(fh.fileno())
+    typer.echo(f"{answer['imported']} people added to the roll of {process_id}")
+    if answer["skipped"]:
+        typer.echo(f"{len(answer['skipped'])} already on it, skipped (their codes are unchanged)")
+    typer.echo(f"codes: {codes_out} (print and mail them, then destroy this file)")
+
+
+@process_app.command("close")
+def process_close(
+    process_id: Annotated[str, typer.Argument(help="The process.")],
+    server: ServerOpt,
+    key: KeyFileOpt,
+    receipt: ReceiptOpt = None,
+) -> None:
+    """Close a process: nothing after the close counts."""
+    client = client_for(server, key)
+    assert client.key is not None
+    answer = post_entry(client, authoring.close(process_id, client.key.key))
+    typer.echo(f"closed {process_id}: close at index {answer['index']}")
+    save_receipt(answer, receipt)
+
+
+def recount_export(client: UrneClient, process_id: str, log_key: str | None) -> ExportReport:
+    """Download the process's open data and check it in full (every proof,
+    signature and credential; ``urne.verifier.check.opendata.check_export``)."""
+    from urne.verifier.check.opendata import check_export, parse_header
+    from urne.verifier.tlog.note import Ed25519Verifier
+
+    pid = urllib.parse.quote(process_id, safe="")
+    data = client.get_bytes(f"/processes/{pid}/entries.jsonl")
+    lines = data.splitlines(keepends=True)
+    vkey = log_key if log_key is not None else parse_header(lines[0] if lines else b"").log_key
+    return check_export(lines, Ed25519Verifier.from_vkey(vkey))
+
+
+def publish_result(client: UrneClient, process_id: str, log_key: str | None) -> tuple[Any, Any]:
+    """Recount the export and append the signed result of that recount:
+    ``(report, receipt)``."""
+    assert client.key is not None
+    report = recount_export(client, process_id, log_key)
+    entry = authoring.result(process_id, client.key.key, report.last_index, report.tally)
+    return report, client.post_entry(entry)
+
+
+@process_app.command("publish")
+def process_publish(
+    process_id: Annotated[str, typer.Argument(help="The process.")],
+    server: ServerOpt,
+    key: KeyFileOpt,
+    log_key: Annotated[
+        str | None,
+        typer.Option(
+            "--log-key",
+            help="The log's verifier key, as published; default: the one the export names "
+            "(which checks the export's consistency, not who signed it).",
+        ),
+    ] = None,
+    receipt: ReceiptOpt = None,
+) -> None:
+    """Recount a process from its open data and sign the result of that recount."""
+    from urne.verifier.errors import VerificationError
+
+    client = client_for(server, key)
+    try:
+        report, answer = publish_result(client, process_id, log_key)
+    except ServiceError as exc:
+        fail(str(exc))
+    except VerificationError as exc:
+        fail(f"the export of {process_id} does not check: {exc} ({exc.code})")
+    typer.echo(
+        f"recounted {report.entries} entries of {process_id} through index {report.last_index} "
+        f"({report.credentials_checked} credentials checked)"
+    )
+    typer.echo(json.dumps(report.tally, ensure_ascii=False, sort_keys=True))
+    typer.echo(f"published: result at index {answer['index']}")
+    save_receipt(answer, receipt)

@@ -1,0 +1,378 @@
+"""The operator's commands: the log and the service on this machine (``init``,
+``append``, ``checkpoint``, ``serve``, ``export``, ``demo``). They need the
+``server`` extra."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from urne.api.cli.common import (
+    DatabaseOpt,
+    KeyDirOpt,
+    OriginOpt,
+    ServerOpt,
+    app,
+    fail,
+)
+from urne.api.cli.institution import (
+    open_process,
+    publish_result,
+)
+from urne.api.cli.service import open_service_log, settings_from
+from urne.api.client import InstitutionKey, ServiceError, UrneClient
+from urne.ledger.db.settings import Settings
+from urne.ledger.errors import InvalidRequest
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.entries import AuthorKey
+
+if TYPE_CHECKING:
+    from urne.verifier.civic.pabulib import PabulibInstance
+
+
+@app.command()
+def init(
+    database_url: DatabaseOpt = None, key_dir: KeyDirOpt = None, origin: OriginOpt = None
+) -> None:
+    """Create the database and the log key (if new) and print the verifier key."""
+    s = settings_from(database_url, key_dir, origin)
+    with open_service_log(s) as log:
+        cp = log.checkpoint()
+        typer.echo(f"origin:        {log.origin}")
+        typer.echo(f"verifier key:  {log.verifier.vkey}")
+        typer.echo(f"size:          {cp.size}")
+        typer.echo(f"database:      {s.database_url}")
+        typer.echo(f"key directory: {s.key_dir}")
+
+
+@app.command()
+def append(
+    files: Annotated[
+        list[Path], typer.Argument(help="Each file is one entry; '-' reads one from stdin.")
+    ],
+    database_url: DatabaseOpt = None,
+    key_dir: KeyDirOpt = None,
+    origin: OriginOpt = None,
+) -> None:
+    """Append entries to the log and print their indices once committed."""
+    entries = [sys.stdin.buffer.read() if str(f) == "-" else f.read_bytes() for f in files]
+    with open_service_log(settings_from(database_url, key_dir, origin)) as log:
+        try:
+            indices = log.append_many(entries)
+        except InvalidRequest as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        for f, i in zip(files, indices, strict=True):
+            typer.echo(f"{i}\t{f}")
+
+
+@app.command()
+def checkpoint(
+    database_url: DatabaseOpt = None, key_dir: KeyDirOpt = None, origin: OriginOpt = None
+) -> None:
+    """Print the latest signed checkpoint."""
+    with open_service_log(settings_from(database_url, key_dir, origin)) as log:
+        typer.echo(log.checkpoint().text, nl=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Overrides URNE_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides URNE_PORT.")] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Into an empty log, put a demo petition, vote and budget with a crowd of "
+            "simulated citizens who take part through the real protocol.",
+        ),
+    ] = False,
+    rate_limit: Annotated[
+        bool,
+        typer.Option(
+            "--rate-limit/--no-rate-limit",
+            help="Limit POST /entries and /issuance per client address (docs/api.md §5). "
+            "Turn it off only for a local demo or a test.",
+        ),
+    ] = True,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="A line per request on standard output (never with the client's address). "
+            "Off, the service spends less per ballot under heavy load.",
+        ),
+    ] = True,
+    database_url: DatabaseOpt = None,
+    key_dir: KeyDirOpt = None,
+    origin: OriginOpt = None,
+) -> None:
+    """Run the HTTP service (OpenAPI documentation at /docs)."""
+    import uvicorn
+
+    from urne.api.main import DEFAULT_RATE_LIMIT, create_app
+
+    s = settings_from(database_url, key_dir, origin)
+    log = open_service_log(s)
+    if demo and log.size == 0:
+        from urne.ledger.civic.record import CivicRecord
+        from urne.ledger.demo import populate_demo
+
+        with typer.progressbar(length=1, label="demo citizens taking part") as bar:
+            done = [0]
+
+            def progress(n: int, total: int) -> None:
+                bar.length = total
+                bar.update(n - done[0])
+                done[0] = n
+
+            populate_demo(CivicRecord(log), s.key_dir, s.database_url, progress=progress)
+    h, p = host or s.host, port or s.port
+    typer.echo(f"Urne log {log.origin}, {log.size} entries, verifier key {log.verifier.vkey}")
+    typer.echo(f"serving on http://{h}:{p}/  (pages for people; API documentation: /docs)")
+    typer.echo(f"check a receipt in your browser: http://{h}:{p}/receipt")
+    try:
+        uvicorn.run(
+            create_app(log, s, rate_limit=DEFAULT_RATE_LIMIT if rate_limit else None),
+            host=h,
+            port=p,
+            log_level="info",
+            access_log=access_log,
+        )
+    finally:
+        log.close()
+
+
+@app.command("export")
+def export(
+    process_id: Annotated[str, typer.Argument(help="The process.")],
+    directory: Annotated[Path, typer.Argument(help="Where to write the files.")],
+    database_url: DatabaseOpt = None,
+    key_dir: KeyDirOpt = None,
+    origin: OriginOpt = None,
+) -> None:
+    """Write a process's open data (entries.jsonl, results.csv) from this database."""
+    from urne.ledger.civic.opendata import export_process
+    from urne.ledger.civic.record import CivicRecord
+    from urne.verifier.civic.process import EntryRefused
+
+    with open_service_log(settings_from(database_url, key_dir, origin)) as log:
+        try:
+            files = export_process(CivicRecord(log), process_id, directory)
+        except EntryRefused as exc:
+            fail(f"{exc} ({exc.code})")
+    typer.echo(f"{files.entries_path}\t{files.entries} entries, checkpoint size {files.size}")
+    typer.echo(f"{files.results_path}\t{files.status}")
+
+
+DEMO_INSTITUTION = "demo-institution"
+
+
+def demo_key(key_file: Path | None, settings: Settings) -> InstitutionKey:
+    """The given key, or the demo institution's key in the key directory,
+    made and registered in the settings' database on first use."""
+    from urne.ledger.institutions.registry import add_institution, institution_key
+    from urne.ledger.issuance.roll import open_roll
+
+    if key_file is not None:
+        try:
+            return InstitutionKey.load(key_file)
+        except (OSError, ValueError) as exc:
+            fail(f"cannot use the key file: {exc}", 2)
+    path = settings.key_dir / f"{DEMO_INSTITUTION}.json"
+    if not path.exists():
+        settings.key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        InstitutionKey.generate(DEMO_INSTITUTION).save(path)
+    try:
+        key = InstitutionKey.load(path)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot use the demo key: {exc}", 2)
+    engine = open_roll(settings.database_url)
+    try:
+        known = institution_key(engine, key.name)
+        if known is None:
+            add_institution(engine, key.name, key.public_key)
+        elif known != key.public_key:
+            fail(f"{key.name} is registered with another key than {path}", 2)
+    finally:
+        engine.dispose()
+    return key
+
+
+def run_demo(
+    client: UrneClient,
+    *,
+    citizens: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+    log_key: str | None = None,
+    pabulib: tuple[PabulibInstance, bytes] | None = None,
+) -> dict[str, Any]:
+    """A petition, a vote and a budget, from opening to published result, with
+    ``citizens`` simulated people taking part through the API. Returns, per
+    process id, its result's tally (or ``None`` if the server has no open-data
+    export to recount from).
+
+    ``pabulib``: a parsed pabulib file and its bytes. The budget is then that
+    file's (its projects, costs, budget and ballot lengths), and its ballots,
+    besides the simulated citizens', are recorded as paper batches by the demo
+    official, each naming the file's SHA-256 as its tally sheet."""
+    import random
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from urne.ledger.demo import demo_choice, demo_descriptions
+    from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
+    from urne.verifier.civic.entries import b64decode
+    from urne.verifier.credentials.credential import credential_message
+
+    assert client.key is not None
+    rnd = random.Random(seed)
+    official = AuthorKey(rnd.randbytes(32))
+    suffix = f"-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"  # a fresh id each run
+    now = datetime.now(UTC).replace(microsecond=0)
+    descriptions = demo_descriptions(suffix, now, official.public_key)
+    paper: dict[str, list[bytes]] = {}
+    if pabulib is not None:
+        from urne.ledger.civic.pabulib_import import (
+            pabulib_description,
+            pabulib_outcome,
+            pabulib_paper_batches,
+        )
+
+        instance, source = pabulib
+        budget = next(d for d in descriptions if d["type"] == "budget")
+        pid = f"pabulib{suffix}"
+        descriptions[descriptions.index(budget)] = pabulib_description(
+            instance,
+            process_id=pid,
+            outcome=pabulib_outcome(instance),
+            opens=now - timedelta(days=1),
+            closes=now + timedelta(days=60),
+            officials=budget["officials"],
+        )
+        paper[pid] = pabulib_paper_batches(instance, source, process_id=pid, official=official)
+    people = [f"resident-{i:04d}" for i in range(citizens)]
+    for desc in descriptions:
+        pid = desc["id"]
+        _, _ = open_process(client, desc)
+        codes = client.import_roll(pid, people)["codes"]
+        issuer = b64decode(
+            client.get_json(f"/issuance/{pid}")["issuer"]["public_key"], "issuer", size=48
+        )
+        for person in people:
+            pseudonym = Pseudonym.generate()
+            state, blinded = blind(credential_message(pid, pseudonym.public_key))
+            credential = unblind(
+                state, client.request_credential(pid, codes[person], blinded), issuer
+            )
+            choice = demo_choice(desc["type"], rnd, desc if desc["type"] == "budget" else None)
+            if choice is None:
+                leaf = authoring.signature(pid, pseudonym, credential)
+            else:
+                leaf = authoring.ballot(pid, pseudonym, credential, choice)
+            client.post_entry(leaf)
+            if progress is not None:
+                progress(1)
+        if desc["type"] == "petition":
+            client.post_entry(
+                authoring.paper_batch(pid, official, "street-stand-1", "0" * 64, signatures=12)
+            )
+        for batch in paper.get(pid, []):
+            client.post_entry(batch)
+    outcome: dict[str, Any] = {}
+    for desc in descriptions:
+        client.post_entry(authoring.close(desc["id"], client.key.key))
+    for desc in descriptions:
+        try:
+            report, _ = publish_result(client, desc["id"], log_key)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+            outcome[desc["id"]] = None
+            continue
+        outcome[desc["id"]] = report.tally
+    return outcome
+
+
+@app.command()
+def demo(
+    server: ServerOpt,
+    citizens: Annotated[int, typer.Option(min=1, max=10_000, help="Simulated citizens.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the citizens' choices.")] = 2026,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="A registered institution's key file; default: the demo institution's, "
+            "made and registered in this machine's database (URNE_DATABASE_URL, URNE_KEY_DIR).",
+        ),
+    ] = None,
+    log_key: Annotated[
+        str | None, typer.Option("--log-key", help="The log's verifier key, to check exports.")
+    ] = None,
+    pabulib: Annotated[
+        Path | None,
+        typer.Option(
+            "--pabulib",
+            exists=True,
+            dir_okay=False,
+            help="A participatory budget in the pabulib format (.pb): the demo's budget is "
+            "then this one, and the file's own ballots are recorded as paper batches.",
+        ),
+    ] = None,
+    database_url: DatabaseOpt = None,
+    key_dir: KeyDirOpt = None,
+) -> None:
+    """A petition, a vote and a budget, through the API from opening to result."""
+    import time
+
+    from urne.verifier.civic.pabulib import parse_pabulib_text
+    from urne.verifier.errors import FormatError
+
+    budget: tuple[PabulibInstance, bytes] | None = None
+    if pabulib is not None:
+        source = pabulib.read_bytes()
+        try:
+            budget = (parse_pabulib_text(source), source)
+        except FormatError as exc:
+            fail(f"{pabulib}: {exc}")
+    s = settings_from(database_url, key_dir, None)
+    institution = demo_key(key, s)
+
+    def slowed(wait: float) -> None:
+        typer.echo(
+            f"\nrate-limited: waiting {wait:.0f} s (start the server with --no-rate-limit "
+            "for a fast demo)",
+            err=True,
+        )
+
+    client = UrneClient(server, institution, retry_rate_limited=True, on_rate_limited=slowed)
+    try:
+        typer.echo(f"institution {client.whoami()} on {server}")
+    except ServiceError as exc:
+        fail(f"{exc} (a server on another database: register the key there, or pass --key)")
+    start = time.monotonic()
+    with typer.progressbar(length=3 * citizens, label="citizens taking part") as bar:
+        try:
+            outcome = run_demo(
+                client,
+                citizens=citizens,
+                seed=seed,
+                progress=bar.update,
+                log_key=log_key,
+                pabulib=budget,
+            )
+        except ServiceError as exc:
+            fail(str(exc))
+    for pid, tally in outcome.items():
+        if tally is None:
+            typer.echo(f"{pid}: closed; no result (this server has no open-data export)")
+        else:
+            typer.echo(f"{pid}: {json.dumps(tally, ensure_ascii=False, sort_keys=True)}")
+    typer.echo(f"done in {time.monotonic() - start:.1f} s; see {server}/processes")
