@@ -24,7 +24,7 @@ import uvicorn
 from tests.support.civic import Institution
 from tests.support.site import NOW, Site
 from urne.api.main import create_app
-from urne.ledger.issuance.service import IssuerKeyring
+from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.log import Log
 
 CHROMIUM = os.environ.get("URNE_CHROMIUM") or shutil.which("chromium")
