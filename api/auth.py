@@ -1,5 +1,5 @@
 """The service's check of a request signed by a registered institution: a
-FastAPI dependency over the profile of ``urne.api.signing`` (docs/api.md §6),
+FastAPI dependency over the profile of ``urne.api.signing`` (docs/spec/api.md §6),
 which also holds the order of the checks and their refusals."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class SignedRequest:
 def _unsigned(message: str) -> ApiError:
     return Unauthorized(
         "unsigned_request",
-        f"{message}; institution requests are signed (docs/api.md §6)",
+        f"{message}; institution requests are signed (docs/spec/api.md §6)",
         headers={"WWW-Authenticate": 'Signature realm="urne"'},
     )
 

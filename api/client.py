@@ -1,7 +1,7 @@
 """A small client of the Urne API, for the operator's command line and tests.
 
 Standard library only (``urllib.request``). With an :class:`InstitutionKey`,
-requests to ``/institution/...`` are signed as docs/api.md §6 specifies
+requests to ``/institution/...`` are signed as docs/spec/api.md §6 specifies
 (:func:`sign_request`, usable with any HTTP client). Every refusal comes back as
 a :class:`ServiceError` carrying the status and the API's stable error code.
 It needs no server-side package: an institution runs it from its own machine.
@@ -27,7 +27,8 @@ from typing import Any
 
 from urne.api.signing import LABEL, SignatureParams, content_digest, signature_base
 from urne.verifier.citizen.keyfile import UnsafeKeyFile, read_private, write_new
-from urne.verifier.civic.entries import AuthorKey, b64decode, b64encode
+from urne.verifier.citizen.signing import AuthorKey
+from urne.verifier.civic.entries import b64decode, b64encode
 from urne.verifier.errors import UrneError
 
 __all__ = ["InstitutionKey", "ServiceError", "UrneClient", "sign_request"]
@@ -238,7 +239,7 @@ class UrneClient:
         return answer
 
     def post_entry(self, entry: bytes) -> dict[str, Any]:
-        """Append an entry (its exact bytes); the receipt (docs/verification.md §1)."""
+        """Append an entry (its exact bytes); the receipt (docs/spec/verification.md §1)."""
         receipt: dict[str, Any] = _json(self.request("POST", "/entries", entry)[1])
         return receipt
 

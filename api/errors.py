@@ -133,7 +133,7 @@ INVALID_PARAMETER = "invalid_parameter: a parameter or field is missing or outsi
 
 def error_responses(refusals: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route: for each status, which codes and when
-    (docs/api.md), all with the :class:`ErrorBody`."""
+    (docs/spec/api.md), all with the :class:`ErrorBody`."""
     return {status: {"model": ErrorBody, "description": why} for status, why in refusals.items()}
 
 

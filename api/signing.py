@@ -1,5 +1,6 @@
 """Requests signed by a registered institution, as both sides compute them:
-an RFC 9421 (HTTP Message Signatures) profile with an RFC 9530 ``Content-Digest`` (docs/api.md §6).
+an RFC 9421 (HTTP Message Signatures) profile with an RFC 9530
+``Content-Digest`` (docs/spec/api.md §6).
 
 A signed request carries three headers::
 
@@ -19,7 +20,7 @@ newline)::
 keyid="...";alg="ed25519"
 
 The institution's key also signs its log entries; the two never collide: an
-entry's signing input starts with ``urne/v1/`` (docs/entries.md §1), a
+entry's signing input starts with ``urne/v1/`` (docs/spec/entries.md §1), a
 signature base with ``"@``.
 
 The service (``urne.api.auth.signed``) checks, in this order, each refusal storing nothing:

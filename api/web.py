@@ -13,7 +13,7 @@
 No build step: Jinja2 templates in ``api/templates``, plain JavaScript and CSS
 in ``api/static``. Pages are served with a strict Content-Security-Policy (no
 inline script or style), so what runs is only what is in ``api/static``.
-Specification: docs/web.md.
+Specification: docs/guides/web.md.
 """
 
 from __future__ import annotations

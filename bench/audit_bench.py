@@ -61,7 +61,8 @@ from typing import Any
 
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym
-from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry, sign_entry
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
+from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import (
     CREDENTIAL_DST,

@@ -17,7 +17,7 @@ making the credentials is not. Every timed verification must accept, and a
 batch with one bad credential must be refused afterwards, so nothing wrong is
 ever timed as a success.
 
-Run ``python bench/credential_bench.py --help``; results in docs/credentials.md.
+Run ``python bench/credential_bench.py --help``; results in docs/spec/credentials.md.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ from fastapi import Request
 
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym
-from urne.verifier.civic.entries import AuthorKey, b64encode, sign_entry
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
+from urne.verifier.civic.entries import b64encode
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import CREDENTIAL_DST, credential_message
 

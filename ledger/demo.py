@@ -18,7 +18,8 @@ from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.issuance.roll import import_roll, open_roll
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
-from urne.verifier.civic.entries import AuthorKey, b64encode, sign_entry
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
+from urne.verifier.civic.entries import b64encode
 from urne.verifier.credentials.credential import credential_message
 
 __all__ = ["budget_choice", "demo_choice", "demo_descriptions", "populate_demo"]
@@ -142,7 +143,7 @@ def populate_demo(
 
 
 def demo_descriptions(suffix: str, now: datetime, official_key: bytes) -> list[dict[str, Any]]:
-    """The three demo processes as process descriptions (docs/operating.md), their
+    """The three demo processes as process descriptions (docs/guides/operating.md), their
     ids ending in ``suffix``, open from a day before ``now`` for 60 days, with
     one official (``official_key``) who may record paper batches."""
     out = []

@@ -107,7 +107,7 @@ def test_incremental_audit_reads_only_what_is_new(world: World, tmp_path: Path) 
 
 
 def _resign(obj: dict[str, Any], key: Any) -> bytes:
-    from urne.verifier.civic.entries import sign_entry
+    from urne.verifier.citizen.signing import sign_entry
 
     return sign_entry(obj, key)
 

@@ -1,6 +1,6 @@
 """Audits of real logs with ``--state``: the second run reads only what is
 new, and an auditor killed at any point of saving its state goes on, later,
-without accusing an honest log (docs/verification.md, "The auditor's state")."""
+without accusing an honest log (docs/spec/verification.md, "The auditor's state")."""
 
 from __future__ import annotations
 

@@ -215,3 +215,55 @@ def test_the_observers_trust_root_holds_no_secret_key_code(module: str) -> None:
     assert r.returncode == 0, r.stderr
     loaded = eval(r.stdout)  # a list of module names printed by the child
     assert not [m for m in loaded if m.startswith(("urne.verifier.citizen", "urne.ledger"))]
+
+
+# -- nothing points outside the repository ----------------------------------------------
+
+
+def _markdown_files() -> list[Path]:
+    return sorted(
+        [ROOT / "README.md", ROOT / "bench" / "README.md", *(ROOT / "docs").rglob("*.md")]
+    )
+
+
+def test_every_relative_link_in_the_docs_resolves_inside_the_repository() -> None:
+    link = re.compile(r"\]\((?!https?:|#|mailto:)([^)#\s]+)(#[^)\s]*)?\)")
+    broken = []
+    for page in _markdown_files():
+        for m in link.finditer(page.read_text(encoding="utf-8")):
+            target = (page.parent / m.group(1)).resolve()
+            if not target.exists() or ROOT.resolve() not in target.parents:
+                broken.append(f"{page.relative_to(ROOT)}: {m.group(1)}")
+    assert broken == []
+
+
+def test_nothing_cites_a_file_outside_the_repository() -> None:
+    outside = re.compile(r"DESIGN §|DESIGN\.md|\.\./shared|URNE_VECTORS")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in [*_python_files(), *_markdown_files(), ROOT / ".ci" / "run"]
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if outside.search(line) and path.name != "test_gates.py"
+    ]
+    assert found == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """What tests share lives in tests/support; a test module or a conftest is
+    never imported by another module."""
+    found = []
+    for path in (ROOT / "tests").rglob("*.py"):
+        if "vectors" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                own_test = parts[-1].startswith("test_") or parts[-1] == "conftest"
+                if parts[0] == "tests" and parts[1:2] != ["support"] and own_test:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    assert found == []

@@ -119,6 +119,24 @@ def test_receipt_offline_and_against_the_live_log(
     assert r.exit_code == 1 and "INVALID (root_mismatch)" in r.output
 
 
+def test_a_log_that_does_not_answer_is_could_not_check_exit_2(tmp_path: Path) -> None:
+    """ "Could not check" (exit 2) is never "invalid" (exit 1)."""
+    with Log.open(
+        f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="cli.example/log"
+    ) as log:
+        log.append(b"an entry")
+        receipt, key = log.receipt(0).to_json(), log.verifier.vkey
+    f = tmp_path / "receipt.json"
+    f.write_text(json.dumps(receipt))
+    down = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    r = runner.invoke(urne_verify, ["receipt", str(f), "--log-key", key, "--log", down])
+    assert r.exit_code == 2, r.output
+    assert "COULD NOT CHECK (fetch_failed)" in r.output and "INVALID" not in r.output
+    r = runner.invoke(urne_verify, ["audit", "--log", down, "--log-key", key])
+    assert r.exit_code == 2, r.output
+    assert "could not run" in r.output and "FAILED" not in r.output
+
+
 def test_pb_command_prints_the_funded_projects() -> None:
     from tests.support.paths import VECTORS
 

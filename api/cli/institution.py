@@ -1,6 +1,6 @@
 """An institution's commands, from its own machine, through the API: its key,
 opening, closing and publishing processes, importing rolls. Every request is
-signed (docs/api.md §6). They need no server-side package."""
+signed (docs/spec/api.md §6). They need no server-side package."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from urne.api.cli.common import (
 )
 from urne.api.client import InstitutionKey, ServiceError, UrneClient
 from urne.verifier.citizen import authoring
-from urne.verifier.civic.entries import IDENTIFIER, AuthorKey, b64encode, sign_entry
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
+from urne.verifier.civic.entries import IDENTIFIER, b64encode
 from urne.verifier.credentials import bls
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def institution_keygen(
     typer.echo(f"  urne institution add {name} {public}")
 
 
-#: The fields of a process description (docs/operating.md §Institutions).
+#: The fields of a process description (docs/guides/operating.md §Institutions).
 DESCRIPTION = {"id", "type", "title", "text", "opens", "closes", "rule"}
 
 

@@ -29,7 +29,7 @@ from urne.api.client import InstitutionKey, ServiceError, UrneClient
 from urne.ledger.db.settings import Settings
 from urne.ledger.errors import InvalidRequest
 from urne.verifier.citizen import authoring
-from urne.verifier.civic.entries import AuthorKey
+from urne.verifier.citizen.signing import AuthorKey
 
 if TYPE_CHECKING:
     from urne.verifier.civic.pabulib import PabulibInstance
@@ -96,7 +96,7 @@ def serve(
         bool,
         typer.Option(
             "--rate-limit/--no-rate-limit",
-            help="Limit POST /entries and /issuance per client address (docs/api.md §5). "
+            help="Limit POST /entries and /issuance per client address (docs/spec/api.md §5). "
             "Turn it off only for a local demo or a test.",
         ),
     ] = True,

@@ -4,7 +4,7 @@
   what is on the log, recounted live (``urne.ledger.civic.record.CivicRecord.tally``).
 - ``POST /entries``: every kind of entry (``process``, ``ballot``, ``paper``,
   ``close``, ``result``), as the exact bytes its author signed
-  (docs/entries.md). The body is never parsed and re-serialised here: the
+  (docs/spec/entries.md). The body is never parsed and re-serialised here: the
   author signature covers the canonical bytes, so the bytes received are the
   bytes stored, and anything not canonical is refused (``not_canonical``).
   Entries carry their own authentication: a manifest, close or result is
@@ -79,7 +79,7 @@ class ProcessDetail(ProcessSummary):
 
 
 class ReceiptOut(BaseModel):
-    """docs/verification.md §1; check it with ``urne-verify receipt``."""
+    """docs/spec/verification.md §1; check it with ``urne-verify receipt``."""
 
     v: int = Field(examples=[1])
     origin: str
@@ -153,7 +153,7 @@ _ENTRY_BODY = {
         "required": True,
         "description": (
             "The entry's exact bytes: RFC 8785 canonical JSON, signed by its author "
-            f"(docs/entries.md), at most {MAX_ENTRY_SIZE} bytes."
+            f"(docs/spec/entries.md), at most {MAX_ENTRY_SIZE} bytes."
         ),
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
@@ -184,7 +184,7 @@ async def _read_entry(request: Request) -> bytes:
             "send the entry's bytes with Content-Type: application/json",
         )
     too_large = PayloadTooLarge(
-        "entry_too_large", f"an entry is at most {MAX_ENTRY_SIZE} bytes (docs/entries.md)"
+        "entry_too_large", f"an entry is at most {MAX_ENTRY_SIZE} bytes (docs/spec/entries.md)"
     )
     return await read_body(request, MAX_ENTRY_SIZE, too_large)
 

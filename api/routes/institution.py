@@ -1,4 +1,4 @@
-"""Requests an institution signs with its Ed25519 key (docs/api.md §6): the
+"""Requests an institution signs with its Ed25519 key (docs/spec/api.md §6): the
 operations that are not log entries.
 
 - ``POST /institution/processes/{process_id}/issuer-key``: create the

@@ -1,4 +1,4 @@
-"""Blind issuance over HTTP (docs/issuance.md §3), apart from casting.
+"""Blind issuance over HTTP (docs/spec/issuance.md §3), apart from casting.
 
 - ``POST /issuance/{process_id}``: a one-time code and a blinded point ``B``
   in, the blind signature ``sk·B`` (or a share's ``f(i)·B``) out.

@@ -1,5 +1,5 @@
 """A whole process as open data: its entries as JSON Lines with the checkpoint
-that covers them, and its results as CSV (docs/open-data.md).
+that covers them, and its results as CSV (docs/spec/open-data.md).
 
 - ``GET /processes/{id}/entries.jsonl``: the header line (the signed
   checkpoint, the log's key, the number of entries), then every entry of the
@@ -64,7 +64,7 @@ def _responses(media_type: str, description: str) -> dict[int | str, dict[str, A
 
 def _attachment(process_id: str, name: str) -> dict[str, str]:
     # Process ids are identifiers (letters, digits, '.', '_', ':', '-';
-    # docs/entries.md): nothing in them needs quoting or escaping here.
+    # docs/spec/entries.md): nothing in them needs quoting or escaping here.
     return {
         "Content-Disposition": f'attachment; filename="{process_id}-{name}"',
         "Cache-Control": _NO_CACHE,
@@ -79,7 +79,7 @@ def _attachment(process_id: str, name: str) -> dict[str, str]:
         "The header line (the signed checkpoint the lines are proven against, the log's "
         "key and origin, the number of entries), then one line per entry of the process "
         "in log order: the entry, its leaf hash, its index and its RFC 9162 inclusion "
-        "proof. Byte-exact format in docs/open-data.md; check it with `urne-verify export`."
+        "proof. Byte-exact format in docs/spec/open-data.md; check it with `urne-verify export`."
     ),
     responses=_responses(JSONL_MEDIA_TYPE, "entries.jsonl, streamed"),
 )
@@ -121,7 +121,7 @@ def _chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
     description=(
         "The latest published result of the process, else the recount through its last "
         "entry, pinned to the same kind of checkpoint as entries.jsonl: RFC 4180, UTF-8, "
-        "CRLF, one row per proposal (one for a petition). Columns in docs/open-data.md."
+        "CRLF, one row per proposal (one for a petition). Columns in docs/spec/open-data.md."
     ),
     responses=_responses("text/csv", "results.csv"),
 )

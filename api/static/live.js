@@ -1,5 +1,5 @@
 // Live counts on a process page: the recount from /processes/{id}/tally,
-// every few seconds while the process is not closed (docs/web.md §2).
+// every few seconds while the process is not closed (docs/guides/web.md §2).
 "use strict";
 
 (function () {

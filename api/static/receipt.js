@@ -1,4 +1,4 @@
-// The receipt check, in the browser (docs/web.md §3, docs/verification.md §1).
+// The receipt check, in the browser (docs/guides/web.md §3, docs/spec/verification.md §1).
 //
 // The same checks as `urne-verify receipt`, with nothing but WebCrypto:
 //   1. the receipt is well-formed (verifier/check/receipt.py, Receipt.from_json);
@@ -12,7 +12,7 @@
 //   optionally 5. the log's latest checkpoint is signed by the same key and
 //      extends the receipt's (RFC 9162 §2.1.4.2 consistency proof).
 // Steps 2 and 3 refuse what verifier/tlog/note.py and checkpoint.py refuse,
-// with the same codes; steps 4 and 5 are the proof algorithm of docs/log.md
+// with the same codes; steps 4 and 5 are the proof algorithm of docs/spec/log.md
 // §3.1, as verifier/tlog/proof.py implements it.
 // The receipt never leaves the page: only the latest checkpoint and a
 // consistency proof are fetched, for step 5.
@@ -29,6 +29,21 @@
       super(message);
       this.code = code;
     }
+  }
+
+  // "Could not check" is not "invalid" (as urne-verify's exit 2 is not its
+  // exit 1): the log did not answer, which says nothing about the receipt.
+  const FETCH_FAILED = "fetch_failed";
+
+  async function fetchOrFail(url, what) {
+    let r;
+    try {
+      r = await fetch(url, { cache: "no-store" });
+    } catch (e) {
+      throw new CheckError(FETCH_FAILED, `${what} could not be fetched: the log did not answer`);
+    }
+    if (!r.ok) throw new CheckError(FETCH_FAILED, `${what} could not be fetched (HTTP ${r.status})`);
+    return r;
   }
 
   // -- bytes ------------------------------------------------------------------------------
@@ -83,9 +98,9 @@
   const hashLeaf = (entry) => sha256(concat(Uint8Array.of(0), entry));
   const hashChildren = (l, r) => sha256(concat(Uint8Array.of(1), l, r));
 
-  // -- RFC 9162 proofs (docs/log.md §3) -------------------------------------------------
+  // -- RFC 9162 proofs (docs/spec/log.md §3) -------------------------------------------------
   //
-  // One algorithm, specified in docs/log.md §3.1 and implemented twice: here and
+  // One algorithm, specified in docs/spec/log.md §3.1 and implemented twice: here and
   // in verifier/tlog/proof.py. Each function below names its Python twin and
   // takes the same steps in the same order, refusing with the same codes, so
   // that a reviewer checks one algorithm and the browser tests can require both
@@ -155,7 +170,7 @@
     }
   }
 
-  // proof.py root_from_inclusion_proof (docs/log.md §3.1, inclusion steps 2-6)
+  // proof.py root_from_inclusion_proof (docs/spec/log.md §3.1, inclusion steps 2-6)
   async function rootFromInclusionProof(leafHash, index, size, proof) {
     index = BigInt(index);
     size = BigInt(size);
@@ -175,7 +190,7 @@
     return chainBorderRight(res, proof.slice(inner));
   }
 
-  // proof.py verify_inclusion (docs/log.md §3.1, inclusion steps 1-7): is the
+  // proof.py verify_inclusion (docs/spec/log.md §3.1, inclusion steps 1-7): is the
   // leaf with `leafHash` at `index` in the tree of `size` with `root`?
   async function verifyInclusion(leafHash, index, size, proof, root) {
     checkHash("root", root);
@@ -200,7 +215,7 @@
     }
   }
 
-  // proof.py root_from_consistency_proof (docs/log.md §3.1, consistency steps
+  // proof.py root_from_consistency_proof (docs/spec/log.md §3.1, consistency steps
   // 1, 2 and 4-12): the root of size `size2` the proof implies, once the same
   // proof has reproduced `root1` for `size1` (`root1` itself for equal sizes).
   async function rootFromConsistencyProof(size1, size2, proof, root1) {
@@ -244,7 +259,7 @@
     return chainBorderRight(hash2, rest.slice(inner));
   }
 
-  // proof.py verify_consistency (docs/log.md §3.1, consistency steps 1-12):
+  // proof.py verify_consistency (docs/spec/log.md §3.1, consistency steps 1-12):
   // is the tree (size1, root1) a prefix of the tree (size2, root2)?
   async function verifyConsistency(size1, size2, proof, root1, root2) {
     size1 = BigInt(size1);
@@ -262,7 +277,7 @@
     expectRoot("root2", computed, root2);
   }
 
-  // -- keys, signed notes, checkpoints (docs/checkpoints-and-tiles.md §1, §2) ---------------
+  // -- keys, signed notes, checkpoints (docs/spec/checkpoints-and-tiles.md §1, §2) ---------------
   //
   // The refusals of verifier/tlog/note.py and verifier/tlog/checkpoint.py, in
   // their order and with their codes: the page and `urne-verify` must not
@@ -562,8 +577,7 @@
 
   // Step 5 against this server: its latest checkpoint and a consistency proof.
   async function fromThisServer(trusted, origin, then) {
-    const r = await fetch("/checkpoint", { cache: "no-store" });
-    if (!r.ok) throw new CheckError("unreachable", `the log's latest checkpoint could not be fetched (HTTP ${r.status})`);
+    const r = await fetchOrFail("/checkpoint", "the log's latest checkpoint");
     // strict UTF-8, byte order mark kept: the bytes the Python verifier would read
     let text;
     try {
@@ -577,8 +591,7 @@
     }
     let proof = [];
     if (now.size > then.size) {
-      const q = await fetch(`/log/proof/consistency?size1=${then.size}&size2=${now.size}`, { cache: "no-store" });
-      if (!q.ok) throw new CheckError("unreachable", `no consistency proof could be fetched (HTTP ${q.status})`);
+      const q = await fetchOrFail(`/log/proof/consistency?size1=${then.size}&size2=${now.size}`, "the consistency proof");
       proof = (await q.json()).proof.map((h, i) => b64decode(h, `consistency proof[${i}]`));
     }
     await explained(
@@ -609,10 +622,11 @@
 
   // -- the page ---------------------------------------------------------------------------
 
-  function show(verdict, ok, title, detail) {
+  // result: "valid", "invalid", or "unchecked" (could not check)
+  function show(verdict, result, title, detail) {
     verdict.hidden = false;
-    verdict.className = ok ? "verdict valid" : "verdict invalid";
-    verdict.dataset.result = ok ? "valid" : "invalid";
+    verdict.className = `verdict ${result}`;
+    verdict.dataset.result = result;
     verdict.querySelector(".title").textContent = title;
     verdict.querySelector(".detail").textContent = detail;
   }
@@ -639,7 +653,7 @@
         .then((t) => {
           area.value = JSON.stringify(JSON.parse(t), null, 2);
         })
-        .catch((e) => show(verdict, false, "No receipt loaded", `The receipt of entry ${index} could not be fetched: ${e.message}`));
+        .catch((e) => show(verdict, "unchecked", "No receipt loaded", `The receipt of entry ${index} could not be fetched: ${e.message}`));
     }
 
     form.addEventListener("submit", async (ev) => {
@@ -661,14 +675,15 @@
         let detail = `Entry ${out.index} (${out.entry.kind} of ${out.entry.process}) is in the log whose key you trust, under a checkpoint of size ${out.size}.`;
         if (out.latestSize !== undefined) detail += ` Today's log (size ${out.latestSize}) still holds it.`;
         if (out.keyDiffers) detail += " Note: the receipt names another key than the one you trust; only the key you trust was used.";
-        show(verdict, true, "Valid receipt", detail);
+        show(verdict, "valid", "Valid receipt", detail);
         document.getElementById("entry-json").textContent = out.entry.json;
         document.getElementById("leaf-hash").textContent = out.leafHash;
         entryBox.hidden = false;
       } catch (e) {
         const code = e instanceof CheckError ? e.code : "error";
         report(code, false, e.message);
-        show(verdict, false, "Not valid", `${e.message} (${code})`);
+        if (code === FETCH_FAILED) show(verdict, "unchecked", "Could not check", `${e.message} (${code}). Try again later; the receipt itself is not in question.`);
+        else show(verdict, "invalid", "Not valid", `${e.message} (${code})`);
         verdict.dataset.code = code;
       }
     });

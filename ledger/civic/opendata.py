@@ -4,7 +4,7 @@ Both are pinned to one signed checkpoint, taken when the export is opened
 (:func:`open_export`): the entries are those of the process below its size,
 each with its inclusion proof in that tree, and the results are the latest
 ``result`` among them or, without one, the recount through the process's
-last entry. The formats are specified in docs/open-data.md and written by the
+last entry. The formats are specified in docs/spec/open-data.md and written by the
 pure functions of ``urne.verifier.check.opendata``, which also checks them.
 
 Finding a process's entries: the civic record's state of a process

@@ -19,7 +19,8 @@ from typing import Any
 from urne.ledger.errors import InvalidRequest
 from urne.ledger.log.store import MAX_ENTRY_SIZE
 from urne.verifier.citizen import authoring
-from urne.verifier.civic.entries import BUDGET_RULES, EntrySigner, b64encode, sign_entry
+from urne.verifier.citizen.signing import EntrySigner, sign_entry
+from urne.verifier.civic.entries import BUDGET_RULES, b64encode
 from urne.verifier.civic.pabulib import PabulibInstance
 
 __all__ = [
@@ -57,7 +58,7 @@ def pabulib_description(
     closes: datetime,
     officials: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
-    """The budget of ``instance`` as a process description (docs/operating.md,
+    """The budget of ``instance`` as a process description (docs/guides/operating.md,
     what ``urne process open`` takes): its projects with their costs, its
     budget and ballot length limits, counted by ``outcome``."""
     if outcome not in BUDGET_RULES:

@@ -11,7 +11,7 @@ batch ids, results equal to the recount) is decided in the sequencer.
 
 Deadlines: ballots and paper batches are accepted only between the manifest's
 ``opens`` and ``closes`` (UTC, by the service's clock); after ``close`` nothing
-counts, whatever the clock says. The clock is not in the log (DESIGN §5: no
+counts, whatever the clock says. The clock is not in the log (docs/design.md §2.3: no
 timestamp finer than a checkpoint), so observers check order against ``close``,
 and times only against checkpoints.
 """
@@ -124,7 +124,7 @@ class CredentialBatcher:
     answers of a batch reach an event loop in one call, not one per ballot.
 
     The answer for each credential is exactly :func:`verify_credential`'s,
-    except with probability at most 2**-128 per batch (docs/credentials.md
+    except with probability at most 2**-128 per batch (docs/spec/credentials.md
     §3.4): a bad credential is refused alone, whatever shares its batch.
 
     ``processes``: hashing to G2 and decoding points hold the GIL in the BLS

@@ -2,7 +2,8 @@
 
 ``URNE_DATABASE_URL``, ``URNE_KEY_DIR``, ``URNE_ORIGIN``, ``URNE_BATCH_WAIT``,
 ``URNE_MAX_BATCH``, ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``:
-see docs/operating.md for what each means. Unsafe or malformed values are refused at start-up.
+see docs/guides/operating.md for what each means. Unsafe or malformed values
+are refused at start-up.
 """
 
 from __future__ import annotations

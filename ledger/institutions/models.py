@@ -2,7 +2,7 @@
 
 They live in the issuance database, beside the roll (``urne.ledger.issuance.models``):
 the institutions are who may ask the issuer for a process's key and import its
-roll (docs/api.md §6). Nothing here refers to the log.
+roll (docs/spec/api.md §6). Nothing here refers to the log.
 
 - ``institution``: one row per institution the operator registered: its
   ``name`` (the ``keyid`` of its signed requests), its Ed25519 public key and

@@ -1,4 +1,4 @@
-"""Registered institutions: who may sign requests to the issuer (docs/api.md §6).
+"""Registered institutions: who may sign requests to the issuer (docs/spec/api.md §6).
 
 An institution is a name and an Ed25519 public key, registered by the
 operator (``urne institution add``). It signs the requests that are not log

@@ -1,7 +1,7 @@
 """The eligibility roll and blind issuance: per-process issuer keys, one-time
 codes, ``issue``. Stored apart from the log.
 
-docs/issuance.md (the operator's protocol) and docs/credentials.md
+docs/spec/issuance.md (the operator's protocol) and docs/spec/credentials.md
 (the cryptography). Privacy rule: identity is seen here, at issuance, and
 nowhere else. The issuer sees who asks (by their one-time code) and the
 blinded point ``B``; it never sees the pseudonym, the message or the

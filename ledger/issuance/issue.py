@@ -41,7 +41,7 @@ def _check_blinded(blinded: object) -> bytes:
 
 
 def _today() -> date:
-    """The day in UTC: all the roll records of when (docs/issuance.md §3)."""
+    """The day in UTC: all the roll records of when (docs/spec/issuance.md §3)."""
     return datetime.now(UTC).date()
 
 

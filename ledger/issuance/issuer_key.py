@@ -1,7 +1,7 @@
 """The issuer's secret: a BLS12-381 key for one process, or a Shamir share of
 it, and the blind signature ``S' = sk * B``.
 
-The protocol: ``urne.verifier.credentials.credential`` and docs/credentials.md.
+The protocol: ``urne.verifier.credentials.credential`` and docs/spec/credentials.md.
 This module is server-side on purpose: the secret-key code is not in what
 observers run to check the log. It imports nothing but the verifier's BLS door,
 so it loads without a database driver.

@@ -90,7 +90,7 @@ class IssuerRecord:
     share_public_keys: dict[int, bytes]
 
     def manifest_issuer(self) -> dict[str, object]:
-        """The ``issuer`` object of the process manifest (DESIGN §4)."""
+        """The ``issuer`` object of the process manifest (docs/spec/entries.md)."""
         return {
             "public_key": _b64(self.public_key),
             "threshold": self.threshold,
@@ -110,7 +110,7 @@ class IssuerKeyring:
     splits it (Shamir, :func:`urne.verifier.credentials.credential.split_key`) and writes every
     share into this directory; the whole key is never written. In production,
     each ``<process_id>.<i>.key`` is moved to the office that holds share ``i``
-    (with the ``.pub`` record and the roll key, see docs/issuance.md) and the
+    (with the ``.pub`` record and the roll key, see docs/spec/issuance.md) and the
     dealer's copies are destroyed. A distributed key generation, where no one
     ever holds the whole key, comes later.
     """
@@ -139,7 +139,7 @@ class IssuerKeyring:
         ``threshold``-of-``shares``: with ``shares == 1``, one secret key file;
         otherwise one share file per index ``1..shares``, any ``threshold`` of
         which can sign together. Refused if the process already has a key: one
-        key per process, for life (docs/credentials.md §3.3).
+        key per process, for life (docs/spec/credentials.md §3.3).
         """
         check_process_id(process_id)
         if not (

@@ -2,7 +2,7 @@
 
 The roll is the issuer's private record, kept apart from the log: no table
 here refers to a log table, and nothing here names a pseudonym, a blinded
-point's owner in the log, a credential or a ballot (docs/issuance.md).
+point's owner in the log, a credential or a ballot (docs/spec/issuance.md).
 
 - ``roll_person``: one row per eligible person and process. ``person`` is the
   institution's opaque identifier (a census number, say); it is needed to

@@ -30,7 +30,7 @@ def open_roll(url: str) -> Engine:
     """An engine on the roll's database, migrated to the newest schema.
 
     The roll may live in the log's database or, better, in a database of its
-    own on the issuer's host (docs/issuance.md §5).
+    own on the issuer's host (docs/spec/issuance.md §5).
     """
     engine = create_engine(url)
     upgrade(engine)

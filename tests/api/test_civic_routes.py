@@ -32,8 +32,9 @@ from urne.ledger.log import MAX_ENTRY_SIZE, Log
 from urne.verifier.check.receipt import Receipt, check_receipt, check_still_included
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
 from urne.verifier.civic.canonical import canonical, fingerprint
-from urne.verifier.civic.entries import AuthorKey, b64encode, sign_entry
+from urne.verifier.civic.entries import b64encode
 from urne.verifier.credentials.credential import credential_message
 
 IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Institution-signed requests (docs/api.md §6): the RFC 9421 profile, each
+"""Institution-signed requests (docs/spec/api.md §6): the RFC 9421 profile, each
 refusal with its status and stable code, and the issuer-key and roll
 endpoints, on SQLite and PostgreSQL."""
 

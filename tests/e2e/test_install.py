@@ -11,6 +11,7 @@ failed install fails the test.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -38,17 +39,18 @@ def observer_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("observer")
     venv.EnvBuilder(with_pip=True, clear=True).create(home / "venv")
     bin_dir = home / "venv" / "bin"
-    r = _run(
-        bin_dir / "python",
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        ROOT,
-        "pytest",
-        "hypothesis",
-        cwd=home,
-    )
+    # From a copy of what a source distribution holds, so that building leaves
+    # nothing in the repository, and shows that nothing else is needed.
+    source = home / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for package in ("verifier", "ledger", "api"):
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    pip = (bin_dir / "python", "-m", "pip", "install", "--quiet")
+    r = _run(*pip, source, "pytest", "hypothesis", cwd=home)
     if r.returncode != 0:
         msg = f"pip install failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
         if os.environ.get("CI") == "true":

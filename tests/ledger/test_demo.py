@@ -40,7 +40,8 @@ def test_demo_descriptions_are_valid_processes() -> None:
     from urne.api.cli.institution import manifest_from_description
     from urne.ledger.demo import demo_choice, demo_descriptions
     from urne.ledger.issuance.issuer_key import IssuerKey
-    from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry
+    from urne.verifier.citizen.signing import AuthorKey
+    from urne.verifier.civic.entries import b64encode, decode_entry
 
     official = AuthorKey.generate()
     descs = demo_descriptions("-x1", datetime(2026, 5, 1, tzinfo=UTC), official.public_key)

@@ -88,7 +88,7 @@ def _process(ptype: str, proposals: list[dict[str, Any]], title: Any = None) -> 
         obj = json.loads(leaf)
         obj["title"] = title
         obj.pop("sig")
-        from urne.verifier.civic.entries import sign_entry
+        from urne.verifier.citizen.signing import sign_entry
 
         p = decode_entry(sign_entry(obj, inst.key)).body
     return p

@@ -14,7 +14,8 @@ from urne.ledger.civic.pabulib_import import pabulib_entries
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.ledger.log import Log
-from urne.verifier.civic.entries import AuthorKey, decode_entry, sign_entry
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
+from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.pabulib import parse_pabulib_text
 
 PB = VECTORS / "pabulib"

@@ -11,7 +11,8 @@ from typing import Any
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
-from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry, sign_entry
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
+from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.credentials.credential import credential_message
 
 #: A moment inside every test process's window.

@@ -1,4 +1,4 @@
-"""The auditor's state on disk (docs/verification.md, "The auditor's state"):
+"""The auditor's state on disk (docs/spec/verification.md, "The auditor's state"):
 the format read back exactly, every way a state can be unusable refused as
 ``bad_state``, private file modes, and a save stopped between any two of its
 writes leaving the old state or the new one.
@@ -34,7 +34,8 @@ from urne.verifier.check.state import (
     save_state,
 )
 from urne.verifier.citizen import authoring
-from urne.verifier.civic.entries import AuthorKey, b64encode, decode_entry, sign_entry
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
+from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.civic.process import RecordedBallot, Registry
 from urne.verifier.errors import FormatError
 from urne.verifier.tlog.checkpoint import Checkpoint

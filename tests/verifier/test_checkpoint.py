@@ -277,7 +277,7 @@ def test_parse_arbitrary_text_only_raises_format_error(text: str) -> None:
 
 
 def test_worked_example_in_docs() -> None:
-    """docs/checkpoints-and-tiles.md §2.2, byte for byte (Ed25519 is deterministic)."""
+    """docs/spec/checkpoints-and-tiles.md §2.2, byte for byte (Ed25519 is deterministic)."""
     signer = Ed25519Signer.from_seed("urne.example/log", bytes(32))
     assert signer.verifier.vkey == (
         "urne.example/log+7b9d7ce3+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"

@@ -1,4 +1,5 @@
-"""Blind-issued per-process credentials (DESIGN §5) on top of ``urne.verifier.credentials.bls``.
+"""Blind-issued per-process credentials (docs/spec/credentials.md) on top of
+``urne.verifier.credentials.bls``.
 
 Most tests run on arkworks; the py_ecc reference is asked for byte-identical
 results on fixed inputs and runs one end-to-end issuance (marked ``slow``).
@@ -45,7 +46,7 @@ RFC8032_SIG_EMPTY = bytes.fromhex(
     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
 )
 
-# Urne's own vector (docs/credentials.md): issuer key KeyGen(IKM) and the
+# Urne's own vector (docs/spec/credentials.md): issuer key KeyGen(IKM) and the
 # credential for PROCESS and the RFC 8032 pseudonym. Both backends produce it.
 VECTOR_IKM = b"urne credential test vector key!"
 VECTOR_SK = 0x166A6821369B2636B5DB4AC369A4B49B61E7EF2F0D514FCF1F5F8264A840D0EF

@@ -10,13 +10,12 @@ from hypothesis import strategies as st
 
 from tests.support.civic import Citizen, Institution, proposal
 from tests.support.paths import load_vector
+from urne.verifier.citizen.signing import AuthorKey, sign_entry
 from urne.verifier.civic.canonical import canonical, fingerprint, parse_canonical
 from urne.verifier.civic.entries import (
-    AuthorKey,
     Ballot,
     Process,
     decode_entry,
-    sign_entry,
     signing_bytes,
     verify_entry_signature,
 )

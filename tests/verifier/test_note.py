@@ -1,7 +1,7 @@
 """C2SP signed notes: third-party vectors, Go's ``note_test.go`` cases, tampering.
 
 The vectors come from golang.org/x/mod sumdb/note, the C2SP signed-note spec and
-transparency-dev/formats (see ../shared/vectors/README.md). Where Go's tests
+transparency-dev/formats (origins in tests/vectors/SOURCES.md). Where Go's tests
 check a refusal, the same input is refused here with the same kind of error.
 """
 

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.civic import Citizen, Institution
+from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.canonical import canonical
-from urne.verifier.civic.entries import AuthorKey, decode_entry
+from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import EntryRefused, Registry
 from urne.verifier.credentials.credential import verify_credential
 from urne.verifier.errors import FormatError, SignatureError

@@ -1,7 +1,7 @@
 """The receipt page checks receipts in the browser, with WebCrypto: valid ones
 are accepted, and every tampering is refused with its reason, the same
 receipts `urne.verifier.check.receipt` refuses, with the same code. Its RFC 9162
-proof code (the algorithm of docs/log.md §3.1) and its signed-note and
+proof code (the algorithm of docs/spec/log.md §3.1) and its signed-note and
 checkpoint parsing must agree with `urne.verifier.tlog`, verdict and code, on the
 reference tree, the transparency-dev and C2SP test vectors, and malformed
 checkpoints."""
@@ -80,6 +80,34 @@ def test_still_in_todays_log(page: Any, site: Site) -> None:
     assert page.locator("#verdict").get_attribute("data-result") == "valid"
     assert f"Today's log (size {site.log.size})" in page.locator("#verdict .detail").inner_text()
     assert page.locator('#checks li.ok[data-step="consistency"]').count() == 1
+
+
+@pytest.mark.parametrize("failure", ["no answer", "HTTP 503"])
+def test_a_log_that_does_not_answer_is_could_not_check_not_invalid(
+    page: Any, site: Site, failure: str
+) -> None:
+    """Step 5 against a log that does not answer: the receipt is not in
+    question, so the verdict is "could not check" (urne-verify's exit 2)."""
+    receipt = site.receipt(site.ballots["petition"][1])
+    if failure == "no answer":
+        page.route("**/checkpoint", lambda route: route.abort())
+    else:
+        page.route("**/checkpoint", lambda route: route.fulfill(status=503, body="down"))
+    page.goto(site.url + "/receipt")
+    page.wait_for_selector("#receipt-form[data-ready=yes]")
+    page.fill("#receipt-text", json.dumps(receipt))
+    page.check("#check-current")
+    page.click("#check")
+    page.wait_for_selector("#verdict[data-result]:not([data-result=''])")
+    verdict = page.locator("#verdict")
+    assert verdict.get_attribute("data-result") == "unchecked"
+    assert verdict.get_attribute("data-code") == "fetch_failed"
+    assert "Could not check" in verdict.locator(".title").inner_text()
+    # the offline steps passed before the log was asked
+    assert page.locator('#checks li.ok[data-step="inclusion"]').count() == 1
+    # the browser reports the failed request itself; that is this test's point
+    assert all("Failed to load resource" in e for e in page.urne_errors)
+    page.urne_errors.clear()
 
 
 def test_a_receipt_loaded_by_index_or_from_a_file(page: Any, site: Site, tmp_path: Any) -> None:
@@ -229,7 +257,7 @@ def test_a_tampered_receipt_is_refused_with_its_reason(page: Any, site: Site, ca
 
 # -- the proof code: one algorithm, in the page and in urne.verifier.tlog.proof --------------
 #
-# docs/log.md §3.1 specifies proof verification once, and both implement it
+# docs/spec/log.md §3.1 specifies proof verification once, and both implement it
 # step for step, so they must not only accept and refuse the same proofs but
 # refuse each at the same step: every case compares codes, not just verdicts.
 

@@ -1,4 +1,4 @@
-"""The full audit of a log, as a numbered checklist (docs/verification.md).
+"""The full audit of a log, as a numbered checklist (docs/spec/verification.md).
 
 1. the checkpoint is signed by the log's key;
 2. it is consistent with the last checkpoint this auditor verified (state on

@@ -1,5 +1,5 @@
 """A process as open data: its entries as JSON Lines, its results as CSV, and
-the offline check of both against the log's key (docs/open-data.md).
+the offline check of both against the log's key (docs/spec/open-data.md).
 
 ``entries.jsonl`` is byte-exact: every line is the RFC 8785 canonical JSON of
 one object followed by ``"\\n"``. The first line is the header::
@@ -11,7 +11,7 @@ then one line per entry of the process, in log order::
 
     {"entry":<the entry>,"inclusion_proof":["<base64>",...],"index":i,"leaf_hash":"<base64>"}
 
-Entries are themselves canonical JSON (docs/entries.md §1), so the canonical
+Entries are themselves canonical JSON (docs/spec/entries.md §1), so the canonical
 form of a line holds the entry's stored bytes verbatim: no base64 around them,
 and ``jq`` or any JSON reader sees the entry's fields.
 
@@ -22,10 +22,10 @@ and ``jq`` or any JSON reader sees the entry's fields.
 2. every line is canonical, its entry hashes to ``leaf_hash``, and the
    inclusion proof puts that leaf at ``index`` in the checkpoint's tree
    (RFC 9162 §2.1.3.2); indices strictly increase;
-3. every entry is well-formed (docs/entries.md), belongs to the header's
+3. every entry is well-formed (docs/spec/entries.md), belongs to the header's
    process, the first is its manifest, and the entries replayed in order keep
    every rule of ``urne.verifier.civic.process`` (author signatures included);
-4. every credential is the issuer's (batch-verified, docs/credentials.md);
+4. every credential is the issuer's (batch-verified, docs/spec/credentials.md);
 5. every published ``result`` equals the recount through its ``through``;
 6. the file holds as many entries as the header announces.
 
@@ -209,7 +209,7 @@ def _title_columns(texts: Sequence[Text]) -> tuple[list[str], Callable[[Text], l
 def results_csv(outcome: Outcome) -> Iterator[bytes]:
     """``results.csv``: RFC 4180, UTF-8, CRLF, a header row, one row per
     proposal in manifest order (one row for a petition), columns by process
-    type as docs/open-data.md §3 lists them."""
+    type as docs/spec/open-data.md §3 lists them."""
     p, t = outcome.process, outcome.tally
     lead = [p.id, outcome.status, _int(outcome.result_index), str(outcome.through)]
     lead_columns = ["process", "status", "result_index", "through"]

@@ -1,6 +1,6 @@
 """Receipts: what a citizen keeps, and checks on their own machine.
 
-A receipt is a JSON object (docs/verification.md §1)::
+A receipt is a JSON object (docs/spec/verification.md §1)::
 
     {"v": 1, "origin": ..., "log_key": "<name>+<hex8>+<base64>", "index": i,
      "entry": base64, "checkpoint": "<signed checkpoint text>",

@@ -1,5 +1,5 @@
 """What ``urne-verify audit --state DIR`` keeps between runs, so that the next
-run reads only what is new (docs/verification.md, "The auditor's state").
+run reads only what is new (docs/spec/verification.md, "The auditor's state").
 
 Two files in the directory, both readable by their owner only:
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from urne.verifier.citizen.signing import EntrySigner, sign_entry
 from urne.verifier.civic.canonical import fingerprint
-from urne.verifier.civic.entries import EntrySigner, b64encode, sign_entry
+from urne.verifier.civic.entries import b64encode
 
 __all__ = ["ballot", "close", "paper_batch", "proposal", "result", "signature"]
 
@@ -20,7 +21,7 @@ Text = str | Mapping[str, str]
 
 
 def proposal(pid: str, title: Text, body: Text, *, cost: int | None = None) -> dict[str, Any]:
-    """A manifest's proposal with its fingerprint (docs/entries.md §2): texts are
+    """A manifest's proposal with its fingerprint (docs/spec/entries.md §2): texts are
     strings or translations, ``cost`` for budgets only."""
     t = title if isinstance(title, str) else dict(title)
     b = body if isinstance(body, str) else dict(body)

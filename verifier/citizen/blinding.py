@@ -3,7 +3,7 @@ credential message, unblinding the issuer's answer (and combining the answers
 of t-of-n issuers), checked before use.
 
 The protocol and why each step is as it is: ``urne.verifier.credentials.credential``
-and docs/credentials.md. This runs on the citizen's own machine; nothing an
+and docs/spec/credentials.md. This runs on the citizen's own machine; nothing an
 observer runs depends on it.
 """
 

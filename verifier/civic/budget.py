@@ -1,7 +1,7 @@
 """Participatory budgets: outcome rules with cost utilities, and ballot constraints.
 
 An observer recounts a participatory budget from the ballots alone, so the rules
-here are specified to the last tie (docs/counting-budgets.md) and computed with
+here are specified to the last tie (docs/spec/counting-budgets.md) and computed with
 exact rational arithmetic: no float ever decides which project is funded.
 
 Rules (names as in pabutools 1.2.3, whose exact-fraction outcomes they equal on

@@ -23,7 +23,7 @@ kind          author                          key
 ``result``    the institution                 the manifest's ``institution``
 ============  ==============================  ==================================
 
-docs/entries.md is the specification; this module is its reference code.
+docs/spec/entries.md is the specification; this module is its reference code.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import nacl.exceptions
 import nacl.signing
@@ -45,12 +45,10 @@ __all__ = [
     "DOMAIN",
     "IDENTIFIER",
     "KINDS",
-    "AuthorKey",
     "Ballot",
     "BudgetRule",
     "Close",
     "Entry",
-    "EntrySigner",
     "Official",
     "Paper",
     "PetitionRule",
@@ -62,7 +60,6 @@ __all__ = [
     "b64encode",
     "decode_entry",
     "parse_entry",
-    "sign_entry",
     "signing_bytes",
     "verify_entry_signature",
 ]
@@ -540,54 +537,6 @@ def signing_bytes(obj: dict[str, Any]) -> bytes:
     assert isinstance(kind, str)
     body = {k: v for k, v in obj.items() if k != "sig"}
     return DOMAIN + kind.encode() + b"\n" + canonical(body)
-
-
-class EntrySigner(Protocol):
-    """Anything that makes Ed25519 signatures: an :class:`AuthorKey`, a
-    ``urne.verifier.credentials.credential.Pseudonym``."""
-
-    @property
-    def public_key(self) -> bytes: ...
-
-    def sign(self, message: bytes) -> bytes: ...
-
-
-class AuthorKey:
-    """An Ed25519 key of an institution or an official (PyNaCl)."""
-
-    __slots__ = ("_key",)
-
-    def __init__(self, seed: bytes) -> None:
-        if len(seed) != 32:
-            raise FormatError(f"an Ed25519 seed is 32 bytes, found {len(seed)}", code="bad_seed")
-        self._key = nacl.signing.SigningKey(bytes(seed))
-
-    @classmethod
-    def generate(cls) -> AuthorKey:
-        return cls(bytes(nacl.signing.SigningKey.generate()))
-
-    @property
-    def seed(self) -> bytes:
-        return bytes(self._key)
-
-    @property
-    def public_key(self) -> bytes:
-        return bytes(self._key.verify_key)
-
-    def sign(self, message: bytes) -> bytes:
-        return bytes(self._key.sign(message).signature)
-
-    def __repr__(self) -> str:
-        return f"AuthorKey(public_key={self.public_key.hex()})"
-
-
-def sign_entry(obj: dict[str, Any], key: EntrySigner) -> bytes:
-    """Sign an entry object (``v`` and ``kind`` included) and return its leaf bytes."""
-    body = {k: v for k, v in obj.items() if k != "sig"}
-    sig = key.sign(signing_bytes(body))
-    leaf = canonical({**body, "sig": b64encode(sig)})
-    decode_entry(leaf)  # never hand out an entry the log would refuse
-    return leaf
 
 
 def verify_entry_signature(entry: Entry, key: bytes) -> None:

@@ -7,7 +7,7 @@ an auditor replays the whole log through :meth:`Registry.admit` and compares
 every published ``result`` with :meth:`Registry.tally`. An entry the service
 should have refused shows up in the audit as a refusal at its index.
 
-Rules (DESIGN §4-§6, docs/counting.md):
+Rules (docs/spec/entries.md, docs/spec/counting.md):
 
 - a process id is used once; the manifest is signed by its institution;
 - a ballot names an open (not closed) process, is signed by its pseudonym, and

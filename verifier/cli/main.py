@@ -165,7 +165,7 @@ def audit_command(
         Path | None, typer.Option("--json", help="Also write the full report (JSON) here.")
     ] = None,
 ) -> None:
-    """Audit the whole log: the numbered checklist of docs/verification.md."""
+    """Audit the whole log: the numbered checklist of docs/spec/verification.md."""
     verifier = _verifier(log_key)
     with typer.progressbar(length=1, label="entries", show_pos=True) as bar:
         seen = [0]
@@ -223,7 +223,7 @@ def export_command(
         typer.Option("--results", help="The process's results.csv: also check it byte for byte."),
     ] = None,
 ) -> None:
-    """Check a process exported as open data, and recount it (docs/open-data.md)."""
+    """Check a process exported as open data, and recount it (docs/spec/open-data.md)."""
     verifier = _verifier(log_key)
     if entries.is_dir():
         if results is None and (entries / "results.csv").is_file():

@@ -23,7 +23,7 @@ __all__ = ["Rule", "pb_command"]
 
 
 class Rule(enum.StrEnum):
-    """The outcome rules ``--rule`` accepts (see docs/counting-budgets.md)."""
+    """The outcome rules ``--rule`` accepts (see docs/spec/counting-budgets.md)."""
 
     greedy = "greedy"
     mes = "mes"

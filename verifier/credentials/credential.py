@@ -1,4 +1,4 @@
-"""Anonymous per-process credentials: blind BLS signatures on BLS12-381 (docs/credentials.md).
+"""Anonymous per-process credentials: blind BLS signatures on BLS12-381 (docs/spec/credentials.md).
 
 A citizen takes part in a process under a pseudonym -- an Ed25519 key of their
 own, fresh for the process. The credential is the issuer's BLS signature on::

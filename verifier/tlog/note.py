@@ -5,7 +5,7 @@ more signature lines ``— <key name> base64(key ID || signature)``. The text is
 the signed message (final newline included, separating blank line excluded).
 
 Parsing follows golang.org/x/mod ``sumdb/note`` (``Open``), the reference
-implementation, refusal for refusal (see ``docs/checkpoints-and-tiles.md``):
+implementation, refusal for refusal (see ``docs/spec/checkpoints-and-tiles.md``):
 
 * the whole note must be valid UTF-8 with no control character below U+0020
   other than newline (signed-note, "Format");

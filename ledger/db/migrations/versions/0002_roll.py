@@ -1,6 +1,6 @@
 """The eligibility roll: who may get a credential, and who has got one.
 
-Kept apart from the log: no foreign key to any log table (docs/issuance.md).
+Kept apart from the log: no foreign key to any log table (docs/spec/issuance.md).
 
 Revision ID: 0002_roll
 Revises: 0001_log
