@@ -58,6 +58,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Log, CivicRecord, Institution]
         log.close()
 
 
+@pytest.mark.slow
 def test_audit_over_http_then_incrementally(
     served: tuple[str, Log, CivicRecord, Institution], tmp_path: Path
 ) -> None:
@@ -84,6 +85,7 @@ def test_audit_over_http_then_incrementally(
     assert data["tallies"]["pet"]["signatures"] == 300
 
 
+@pytest.mark.slow
 def test_audit_of_an_exported_directory_and_a_wrong_key(
     served: tuple[str, Log, CivicRecord, Institution], tmp_path: Path
 ) -> None:
@@ -99,6 +101,7 @@ def test_audit_of_an_exported_directory_and_a_wrong_key(
     assert "FAILED" in r.output or "not usable" in r.output
 
 
+@pytest.mark.slow
 def test_receipt_offline_and_against_the_live_log(
     served: tuple[str, Log, CivicRecord, Institution], tmp_path: Path
 ) -> None:

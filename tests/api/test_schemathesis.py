@@ -47,6 +47,8 @@ from urne.api.main import create_app
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.tlog.tiles import entries_path, tile_path
 
+pytestmark = pytest.mark.slow  # a property run over every operation: the full run
+
 #: The schema as the app publishes it (an app with both roles). Building it
 #: opens nothing; the cases go to the app of the ``service`` fixture.
 schema = schemathesis.openapi.from_dict(create_app(rate_limit=None).openapi())

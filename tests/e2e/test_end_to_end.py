@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 from typer.testing import CliRunner
 
 from tests.support.deployment import ORIGIN, Deployment, describe
@@ -39,6 +40,8 @@ from urne.verifier.civic.entries import Result, b64decode, b64encode, decode_ent
 from urne.verifier.civic.process import Registry
 from urne.verifier.cli.main import app as urne_verify
 from urne.verifier.credentials.credential import credential_message, verify_credential
+
+pytestmark = pytest.mark.slow  # real servers and processes: the full run
 
 PID = "e2e-library-sundays"
 #: Citizens who sign, and one more who obtains a credential but comes too late.

@@ -7,7 +7,11 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.deployment import Deployment
+
+pytestmark = pytest.mark.slow  # real servers and processes: the full run
 
 
 def _children(pid: int) -> list[int]:

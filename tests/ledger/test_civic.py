@@ -119,6 +119,7 @@ def test_malformed_and_forged(tmp_path: Path) -> None:
     log.close()
 
 
+@pytest.mark.slow
 def test_readers_during_writes_never_disturb_the_state(tmp_path: Path) -> None:
     """Reads catch up on the log while the sequencer holds admitted entries that
     are not committed yet: they must only ever replay forward."""

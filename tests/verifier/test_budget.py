@@ -43,7 +43,9 @@ from urne.verifier.cli.pb import pb_command
 from urne.verifier.errors import FormatError, VerificationError
 
 PABULIB = VECTORS / "pabulib"
-FILES = sorted(p.name for p in PABULIB.glob("*.pb")) if PABULIB.is_dir() else []
+FILES = sorted(p.name for p in PABULIB.glob("*.pb"))
+#: The files whose Equal Shares run takes seconds: in the full run, not the quick loop.
+LARGE = {p.name for p in PABULIB.glob("*.pb") if p.stat().st_size > 90_000}
 Election = ApprovalElection
 
 
@@ -89,7 +91,9 @@ def test_greedy_equals_pabutools_outcome(name: str) -> None:
     assert sorted(greedy(election_of(name))) == expected()[name]["greedy"]
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in LARGE else n for n in FILES]
+)
 def test_mes_equals_pabutools_outcome(name: str) -> None:
     outcome = mes_of(name)
     assert sorted(outcome) == expected()[name]["mes"]
@@ -97,7 +101,9 @@ def test_mes_equals_pabutools_outcome(name: str) -> None:
     assert total_cost(election_of(name), outcome) <= election_of(name).budget
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in LARGE else n for n in FILES]
+)
 def test_mes_then_greedy_equals_pabutools_outcome(name: str) -> None:
     election = election_of(name)
     outcome = greedy_completion(election, mes_of(name))

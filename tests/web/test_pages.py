@@ -105,6 +105,7 @@ def test_fingerprints_are_the_manifests(page: Any, site: Site) -> None:
         assert all(re.fullmatch(r"[0-9a-f]{64}", f) for f in shown.values())
 
 
+@pytest.mark.slow
 def test_live_counts_follow_new_signatures(page: Any, site: Site) -> None:
     page.goto(site.url + "/p/petition")
     before = int(_text(page, '#counts [data-field="total"]'))
