@@ -27,6 +27,7 @@ from tests.support.civic import RULES, Citizen
 from tests.support.service import JSON, Service, assert_error, open_service
 from urne.api.deps import RateLimit
 from urne.api.main import create_app
+from urne.ledger.errors import SequencerBroken
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.ledger.log import MAX_ENTRY_SIZE, Log
 from urne.verifier.check.receipt import Receipt, check_receipt, check_still_included
@@ -501,8 +502,16 @@ def test_the_casting_fast_path_leaves_every_other_request_to_the_router(svc: Ser
     assert svc.log.size == 0
 
 
-def test_an_unexpected_failure_in_casting_is_a_500_and_the_service_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        (RuntimeError("a bug"), 500, "internal_error"),
+        (SequencerBroken("the sequencer stopped on an unexpected error"), 503, "sequencer_broken"),
+    ],
+    ids=["a bug", "a broken sequencer"],
+)
+def test_a_failure_in_casting_is_answered_with_the_error_body_and_the_service_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception, status: int, code: str
 ) -> None:
     from urne.ledger.civic.record import CivicRecord
 
@@ -510,30 +519,12 @@ def test_an_unexpected_failure_in_casting_is_a_500_and_the_service_goes_on(
     app = create_app(log, rate_limit=None, clock=lambda: IN_2026)
 
     async def broken(self: CivicRecord, leaf: bytes) -> Receipt:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(CivicRecord, "submit_async", broken)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        assert_error(c.post("/entries", content=b"{}", headers=JSON), 500, "internal_error")
-        assert c.get("/healthz").json() == {"status": "ok"}
-    log.close()
-
-
-def test_a_broken_sequencer_is_a_503_with_the_error_body(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from urne.ledger.civic.record import CivicRecord
-    from urne.ledger.errors import SequencerBroken
-
-    log = Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="x.example/log")
-    app = create_app(log, rate_limit=None, clock=lambda: IN_2026)
-
-    async def broken(self: CivicRecord, leaf: bytes) -> Receipt:
-        raise SequencerBroken("the sequencer stopped on an unexpected error")
+        raise failure
 
     monkeypatch.setattr(CivicRecord, "submit_async", broken)
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.post("/entries", content=b"{}", headers=JSON)
-        assert_error(r, 503, "sequencer_broken")
+        assert_error(r, status, code)
         assert r.headers["content-type"] == "application/json"
+        assert c.get("/healthz").json() == {"status": "ok"}
     log.close()
