@@ -335,3 +335,18 @@ def test_serve_passes_the_access_log_choice_to_uvicorn(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
     _ok(["serve", "--port", "8999", *flag])
     assert seen["access_log"] is want and seen["port"] == 8999
+
+
+def test_roll_import_refuses_an_empty_row_naming_its_line_before_sending(tmp_path: Path) -> None:
+    key = tmp_path / "city.json"
+    InstitutionKey.generate("city-hall").save(key)
+    people = tmp_path / "people.csv"
+    people.write_text("person\nES-1\n\nES-2\n", encoding="utf-8")
+    codes = tmp_path / "codes.csv"
+    nowhere = ["--server", "http://127.0.0.1:9", "--key", str(key)]  # never reached
+    r = runner.invoke(
+        urne, ["roll", "import", "p", str(people), *nowhere, "--codes-out", str(codes)]
+    )
+    assert r.exit_code == 2
+    assert r.output.strip() == f"error: {people}, line 3: an empty line in the roll"
+    assert not codes.exists()

@@ -26,6 +26,7 @@ from urne.api.cli.common import (
 )
 from urne.api.client import InstitutionKey, ServiceError, UrneClient
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.rollcsv import RollFileError, read_roll_csv
 from urne.verifier.citizen.signing import AuthorKey, sign_entry
 from urne.verifier.civic.entries import IDENTIFIER, b64encode
 from urne.verifier.credentials import bls
@@ -185,23 +186,16 @@ def process_open(
 
 
 def read_people(path: Path) -> list[str]:
-    """The ``person`` column of a roll CSV (as ``urne.ledger.issuance.import_roll_csv``
-    reads it: UTF-8, a header naming one ``person`` column, blank lines skipped).
-    Each person is checked by the service."""
+    """The ``person`` column of a roll CSV, read as the issuer reads it
+    (:func:`urne.verifier.citizen.rollcsv.read_roll_csv`): a refusal names the
+    file's line here, before anything is sent. Each person is checked by the
+    service."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = [h.strip().lower() for h in next(reader, None) or []]
-            if header.count("person") != 1:
-                fail(f"{path}: the first line must be a header with one 'person' column", 2)
-            col = header.index("person")
-            return [
-                row[col] if col < len(row) else ""
-                for row in reader
-                if any(cell.strip() for cell in row)
-            ]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        fail(f"cannot read {path} as a UTF-8 CSV file: {exc}", 2)
+        return [person for _, person in read_roll_csv(path)]
+    except RollFileError as exc:
+        fail(str(exc), 2)
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", 2)
 
 
 @roll_app.command("import")

@@ -3,7 +3,6 @@ who was answered (on which day, never at what time)."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from urne.ledger.issuance.codes import code_hash, format_code, new_code
 from urne.ledger.issuance.errors import IssuanceConflict, KeyFileError, RollConflict, RollRefused
 from urne.ledger.issuance.keyring import IssuerKeyring, check_process_id
 from urne.ledger.issuance.models import ROLL
+from urne.verifier.citizen.rollcsv import RollFileError, read_roll_csv
 
 _MAX_PERSON = 256
 
@@ -217,31 +217,16 @@ def import_roll_csv(
 ) -> RollImport:
     """:func:`import_roll` from a CSV file (UTF-8, a BOM allowed) with a header.
 
-    The header must name one ``person`` column (any case); other columns are
-    ignored, and blank lines skipped. Errors name the line.
+    The file is read by :func:`urne.verifier.citizen.rollcsv.read_roll_csv`
+    (a header naming one ``person`` column; an empty row is refused); errors
+    name the line.
     """
     check_process_id(process_id)
-    path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            names = [h.strip().lower() for h in header or []]
-            if names.count("person") != 1:
-                raise RollRefused(
-                    f"{path}: the first line must be a header with one 'person' column, "
-                    f"got {header!r}",
-                    code="bad_roll_csv",
-                )
-            col = names.index("person")
-            items: list[tuple[str, object]] = []
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                where = f"{path}, line {reader.line_num}"
-                items.append((where, row[col] if col < len(row) else None))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise RollRefused(f"{path} is not a UTF-8 CSV file: {exc}", code="bad_roll_csv") from exc
+        rows = read_roll_csv(path)
+    except RollFileError as exc:
+        raise RollRefused(str(exc), code=exc.code) from exc
+    items = [(f"{path}, line {line}", person) for line, person in rows]
     return _store(engine, keyring, process_id, _collect(items), skip_existing)
 
 

@@ -129,15 +129,15 @@ def test_roll_from_csv_then_one_valid_credential_per_person(
 ) -> None:
     csv_path = tmp_path / "census.csv"
     # As spreadsheets export it: a BOM, the person column not first, other
-    # columns (ignored), blanks around values, a blank line.
+    # columns (ignored), blanks around values, blank lines at the end.
     csv_path.write_text(
         "\ufeffName,Person,Street\r\n"
         "Ada,  ES-0001 ,Calle Mayor 1\r\n"
         'Bo,ES-0002,"Plaza, 2"\r\n'
-        "\r\n"
         "Cy,ES-0003,\r\n"
         "Di,ES-0004,Rua 4\r\n"
-        "Ed,ES-0005,Rue 5\r\n",
+        "Ed,ES-0005,Rue 5\r\n"
+        "\r\n\r\n",
         encoding="utf-8",
     )
     public_key = keyring.create(PID)
@@ -413,8 +413,9 @@ def test_bad_rows_refuse_the_whole_import(
         ("", "bad_roll_csv", ""),
         ("name,street\nAda,1\n", "bad_roll_csv", ""),
         ("person,Person\n1,1\n", "bad_roll_csv", ""),
-        ("name,person\nAda,p1\nBo\n", "bad_person", "line 3"),
-        ("person\np1\n\np2\np1\n", "duplicate_person", "line 5"),
+        ("name,person\nAda,p1\nBo\n", "bad_roll_csv", "line 3"),
+        ("name,person\nAda,p1\nBo,\x07\n", "bad_person", "line 3"),
+        ("person\np1\np2\np1\n", "duplicate_person", "line 4"),
     ],
 )
 def test_bad_csv_files(
@@ -703,3 +704,26 @@ def test_racing_share_holders_sign_one_blinded_point_once_each(
     credential = unblind(state, combine_shares(answers), public_key)  # type: ignore[arg-type]
     assert verify_credential(public_key, PID, pseudonym.public_key, credential)
     assert issued_count(engine, PID) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "why"),
+    [
+        ("person\r\nES-1\r\n\r\nES-2\r\n", 3, "an empty line"),
+        ("name,person\r\nAda,ES-1\r\nBo,\r\nCy,ES-3\r\n", 3, "no person"),
+    ],
+    ids=["blank line", "empty cell"],
+)
+def test_an_empty_row_is_refused_with_its_line_and_nothing_is_stored(
+    engine: Engine, keyring: IssuerKeyring, tmp_path: Path, body: str, line: int, why: str
+) -> None:
+    """An empty row in a roll is a broken export, not a choice: refused, and
+    the message names the file's line (finding 14 of the security review)."""
+    keyring.create(PID)
+    csv_path = tmp_path / "census.csv"
+    csv_path.write_text(body, encoding="utf-8")
+    with pytest.raises(RollRefused) as info:
+        import_roll_csv(engine, keyring, PID, csv_path)
+    assert info.value.code == "bad_roll_csv"
+    assert f"{csv_path}, line {line}: {why}" in str(info.value)
+    assert roll_size(engine, PID) == 0
