@@ -218,6 +218,16 @@ def test_a_process_from_opening_to_result(env: Path, served: Served) -> None:
     bad.write_text(json.dumps({**PETITION, "id": "bad", "rule": {"threshold": 0}}))
     r = runner.invoke(urne, ["process", "open", str(bad), *srv])
     assert r.exit_code == 2, r.output  # refused before any issuer key is made
+    # Too large for an entry, or closed already: refused before any issuer key
+    # is made, so the id is not burned (finding 14 of the security review).
+    huge = env / "huge.json"
+    huge.write_text(json.dumps({**PETITION, "text": {"en": "x" * 70_000}}))
+    r = runner.invoke(urne, ["process", "open", str(huge), *srv])
+    assert r.exit_code == 2 and "at most 65535" in r.output, r.output
+    past = env / "past.json"
+    past.write_text(json.dumps({**PETITION, "closes": "2021-01-01T00:00:00Z"}))
+    r = runner.invoke(urne, ["process", "open", str(past), *srv])
+    assert r.exit_code == 2 and "--allow-past" in r.output, r.output
     out = _ok(["process", "open", str(desc), *srv, "--receipt", str(env / "m.json")])
     assert "manifest at index 0" in out
     receipt = env / "m.json"
@@ -227,7 +237,7 @@ def test_a_process_from_opening_to_result(env: Path, served: Served) -> None:
     assert r.exit_code == 1 and "issuer_key_exists" in r.output
 
     people = env / "people.csv"
-    people.write_text("Person,district\nES-1,north\n\nES-2,south\nES-3,south\n")
+    people.write_text("Person,district\nES-1,north\nES-2,south\nES-3,south\n")
     codes = env / "codes.csv"
     out = _ok(["roll", "import", PETITION["id"], str(people), *srv, "--codes-out", str(codes)])
     assert "3 people added" in out

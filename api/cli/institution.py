@@ -9,6 +9,7 @@ import json
 import os
 import urllib.parse
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,6 +31,8 @@ from urne.verifier.citizen.rollcsv import RollFileError, read_roll_csv
 from urne.verifier.citizen.signing import AuthorKey, sign_entry
 from urne.verifier.civic.entries import IDENTIFIER, b64encode
 from urne.verifier.credentials import bls
+from urne.verifier.errors import FormatError
+from urne.verifier.tlog.tiles import MAX_ENTRY_SIZE
 
 if TYPE_CHECKING:
     from urne.verifier.check.opendata import ExportReport
@@ -70,7 +73,6 @@ def manifest_from_description(
 ) -> bytes:
     """The signed manifest of a process description (``FormatError`` if it is
     not one). ``issuer`` is the manifest's issuer object."""
-    from urne.verifier.errors import FormatError
 
     missing = sorted(DESCRIPTION - set(desc))
     unknown = sorted(set(desc) - DESCRIPTION - DESCRIPTION_OPTIONAL)
@@ -113,6 +115,11 @@ def issuer_shape(desc: dict[str, Any]) -> tuple[int, int]:
     return issuer.get("threshold", 1), issuer.get("shares", 1)
 
 
+def utc_now() -> str:
+    """Now, as entries write times (``YYYY-MM-DDTHH:MM:SSZ``, which compare as text)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def read_description(path: Path) -> dict[str, Any]:
     try:
         desc = json.loads(path.read_text(encoding="utf-8"))
@@ -147,8 +154,9 @@ ReceiptOpt = Annotated[
 def open_process(client: UrneClient, desc: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Ask for the issuer key, sign the manifest and append it: ``(receipt, index)``.
 
-    The description is checked in full (with a throw-away issuer key) before
-    the service is asked for the real one, which a process gets once."""
+    The description is checked in full, its size included (with a stand-in
+    issuer key of the same size), before the service is asked for the real
+    one, which a process gets once."""
 
     assert client.key is not None
     threshold, shares = issuer_shape(desc)
@@ -157,7 +165,14 @@ def open_process(client: UrneClient, desc: dict[str, Any]) -> tuple[dict[str, An
         "threshold": threshold,
         "shares": shares,
     }
-    manifest_from_description(desc, client.key.key, placeholder)  # FormatError if not valid
+    # FormatError if not a valid entry; the same size as the real manifest
+    trial = manifest_from_description(desc, client.key.key, placeholder)
+    if len(trial) > MAX_ENTRY_SIZE:
+        raise FormatError(
+            f"the manifest would be {len(trial)} bytes; an entry is at most {MAX_ENTRY_SIZE} "
+            "(shorten the texts or the proposals)",
+            code="entry_too_large",
+        )
     answer = client.create_issuer_key(desc["id"], threshold=threshold, shares=shares)
     receipt = client.post_entry(manifest_from_description(desc, client.key.key, answer["issuer"]))
     return receipt, int(receipt["index"])
@@ -169,11 +184,22 @@ def process_open(
     server: ServerOpt,
     key: KeyFileOpt,
     receipt: ReceiptOpt = None,
+    allow_past: Annotated[
+        bool,
+        typer.Option(help="Open a process whose closing time has passed (a record of the past)."),
+    ] = False,
 ) -> None:
     """Open a process: its issuer key on the service, then its signed manifest."""
     from urne.verifier.errors import VerificationError
 
     desc = read_description(description)
+    closes = desc.get("closes")
+    if not allow_past and isinstance(closes, str) and closes <= utc_now():
+        fail(
+            f"{description}: the process closes at {closes}, which has passed; "
+            "nobody could take part (--allow-past opens it anyway)",
+            2,
+        )
     client = client_for(server, key)
     try:
         answer, index = open_process(client, desc)
