@@ -4,7 +4,8 @@
 - ``/p/{id}``: a process: its text, its proposals with their fingerprints, the
   live counts (refreshed in the page from ``/processes/{id}/tally``); for a
   petition a progress bar toward the threshold and a chart of signatures over
-  time, for a budget the outcome against the budget; the published results.
+  time, for a budget the outcome against the budget; the final result, once
+  the institution has published it (one per process, through the close).
 - ``/receipt``: paste or upload a receipt; the page checks it in the browser
   itself (``static/receipt.js``: the checkpoint's Ed25519 signature and the
   RFC 9162 inclusion proof with WebCrypto), and optionally that today's log
@@ -349,12 +350,22 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         closed_at=st.closed_at,
         proposals=proposals,
         tally=tally,
-        results=[{"index": i, "through": r.through} for i, r in list(st.results)],
+        result=_final_result(st),
         issued=issued,
         roll_size=on_roll,
         chart=chart,
         now=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+def _final_result(st: ProcessState) -> dict[str, int] | None:
+    """Where the process's result lies and what it counts. The rules admit
+    one result per process, through its close, so this is the final outcome;
+    before it there is only the live recount, never shown as a result."""
+    if not st.results:
+        return None
+    index, result = st.results[0]
+    return {"index": index, "through": result.through}
 
 
 @router.get("/receipt", response_class=HTMLResponse)

@@ -4,7 +4,6 @@ evidence a third party can check."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 from collections.abc import Callable
@@ -15,14 +14,15 @@ from typing import Any
 import pytest
 
 from tests.support.civic import Citizen, Institution
+from tests.support.evidence import check_evidence
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
 from urne.ledger.log.export import export_tiles
 from urne.verifier.check.audit import DirectorySource, audit
 from urne.verifier.civic.canonical import canonical
-from urne.verifier.tlog.checkpoint import open_checkpoint
+from urne.verifier.civic.entries import decode_entry
+from urne.verifier.civic.process import Registry
 from urne.verifier.tlog.note import Ed25519Signer
-from urne.verifier.tlog.proof import verify_inclusion
 from urne.verifier.tlog.rfc9162 import hash_leaf
 from urne.verifier.tlog.tiles import entries_path, tile_path
 
@@ -185,6 +185,39 @@ def attack_petition_below_threshold(world: World, tmp: Path) -> tuple[Path, None
     return _tampered(world, tmp, [*leaves[:i], fixed, *leaves[i + 1 :]])
 
 
+def _recount(world: World, pid: str, through: int) -> dict[str, Any]:
+    registry = Registry(credential_check=None)
+    for index, leaf in enumerate(world.leaves):
+        registry.admit(decode_entry(leaf), index)
+    return registry.tally(pid, through)
+
+
+def attack_rewound_result(world: World, tmp: Path) -> tuple[Path, None]:
+    # After the vote's close and its correct result, a second result, signed by
+    # the institution, counting only its first two ballots: a true recount of
+    # that prefix, with another winner.
+    through = [i for i, x in enumerate(world.leaves) if json.loads(x).get("process") == "vote"][2]
+    partial = _recount(world, "vote", through)
+    assert partial["winners"] != _recount(world, "vote", len(world.leaves) - 1)["winners"]
+    return _tampered(world, tmp, [*world.leaves, world.inst.result("vote", through, partial)])
+
+
+def attack_result_before_the_close_index(world: World, tmp: Path) -> tuple[Path, None]:
+    # The vote's only result, after its close, but counting through an earlier index.
+    i = _entry(world, "result", process="vote")
+    through = json.loads(world.leaves[i])["through"] - 2
+    partial = world.inst.result("vote", through, _recount(world, "vote", through))
+    return _tampered(world, tmp, [*world.leaves[:i], partial, *world.leaves[i + 1 :]])
+
+
+def attack_sheet_counted_twice(world: World, tmp: Path) -> tuple[Path, None]:
+    # The official records the tally sheet of batch b1 again, as batch b2.
+    first = json.loads(world.leaves[_entry(world, "paper", process="vote")])
+    again = world.inst.paper("vote", "b2", sheet=first["sheet"], counts=first["counts"])
+    i = _entry(world, "close", process="vote")
+    return _tampered(world, tmp, [*world.leaves[:i], again, *world.leaves[i:]])
+
+
 def attack_budget_over(world: World, tmp: Path) -> tuple[Path, None]:
     return _replace_result(
         world, tmp, "pb", {"selected": ["bench", "bikes", "park"], "spent": 1100}
@@ -243,6 +276,9 @@ ATTACKS: list[tuple[Attack, int, str]] = [
     (attack_wrong_count, 7, "wrong_result"),
     (attack_petition_below_threshold, 7, "wrong_result"),
     (attack_budget_over, 7, "wrong_result"),
+    (attack_rewound_result, 6, "result_exists"),
+    (attack_result_before_the_close_index, 7, "bad_through"),
+    (attack_sheet_counted_twice, 6, "duplicate_sheet"),
     (attack_fork, 2, "fork"),
     (attack_other_key, 1, "unknown_key"),
     (attack_truncated_bundle, 3, "bad_entry_bundle"),
@@ -268,24 +304,7 @@ def test_audit_catches(world: World, tmp_path: Path, attack: Attack, step: int, 
 
 def _check_evidence(world: World, ev: dict[str, Any], index: int | None) -> None:
     """What a third party does with the evidence, trusting only the log's key."""
-    key = world.signer.verifier
-    if "earlier" in ev:  # two signed checkpoints that cannot both be true
-        a = open_checkpoint(ev["earlier"], key).checkpoint
-        b = open_checkpoint(ev["later"], key).checkpoint
-        assert (a.size, a.root) != (b.size, b.root)
-    if "inclusion_proof" in ev:  # an entry, provably in a signed checkpoint
-        assert index is not None
-        cp = open_checkpoint(ev["checkpoint"], key).checkpoint
-        entry = base64.b64decode(ev["entry"])
-        verify_inclusion(
-            hash_leaf(entry),
-            index,
-            cp.size,
-            [base64.b64decode(h) for h in ev["inclusion_proof"]],
-            cp.root,
-        )
-    if "path" in ev:
-        assert ev["path"].startswith("tile/")
+    check_evidence(world.signer.verifier, ev, index)
 
 
 def test_every_step_is_exercised_by_an_attack() -> None:

@@ -2,14 +2,15 @@
 
 Both are pinned to one signed checkpoint, taken when the export is opened
 (:func:`open_export`): the entries are those of the process below its size,
-each with its inclusion proof in that tree, and the results are the latest
-``result`` among them or, without one, the recount through the process's
-last entry. The formats are specified in docs/spec/open-data.md and written by the
+each with its inclusion proof in that tree, and the results are the
+process's ``result`` among them (the final one: the rules admit one per
+process, through its close) or, without one, the provisional recount through
+the process's last entry. The formats are specified in docs/spec/open-data.md and written by the
 pure functions of ``urne.verifier.check.opendata``, which also checks them.
 
 Finding a process's entries: the civic record's state of a process
 (``urne.verifier.civic.process.ProcessState``) remembers the index of its manifest, of
-every accepted ballot and paper batch, of its ``close`` and of its results,
+every accepted ballot and paper batch, of its ``close`` and of its result,
 each list in log order. Merging them gives the process's entries without
 scanning the log: reads are proportional to the process, not to the log.
 The lists only grow at their end and nothing below a signed size changes, so
@@ -230,8 +231,8 @@ def _subtree_nodes(begin: int, leaves: list[bytes]) -> dict[merkle.Node, bytes]:
 
 
 def process_outcome(export: ProcessExport) -> Outcome:
-    """The latest published ``result`` of the export, else the recount through
-    its last entry."""
+    """The process's final ``result`` if the export holds it, else the
+    provisional recount through its last entry."""
     civic, pid = export.civic, export.process_id
 
     def tally(through: int) -> dict[str, Any]:

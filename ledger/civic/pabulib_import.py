@@ -2,8 +2,9 @@
 
 The ``.pb`` file's ballots were not cast through Urne, so they enter the log as
 what they are: paper batches, recorded and signed by an official named in the
-manifest, each carrying the SHA-256 of the source file as its tally sheet.
-Batches are cut so that every entry stays under the log's entry size limit.
+manifest. Batches are cut so that every entry stays under the log's entry size
+limit, and each names its own part of the file as its tally sheet (a sheet
+counts once per process): :func:`pabulib_sheet`.
 The outcome is then counted by the same code as any budget, and an observer
 can recount it from the log alone.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "pabulib_entries",
     "pabulib_outcome",
     "pabulib_paper_batches",
+    "pabulib_sheet",
 ]
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -112,14 +114,29 @@ def pabulib_paper_batches(
     batch_size_limit: int = MAX_ENTRY_SIZE - 1024,
 ) -> list[bytes]:
     """The file's ballots as paper batches signed by ``official``, each under
-    the entry size limit, each naming the SHA-256 of the file as its tally sheet."""
-    sheet = hashlib.sha256(source).hexdigest()
+    the entry size limit, batch ``k`` naming ``pabulib_sheet(source, k)``."""
     return [
         authoring.paper_batch(
-            process_id, official, f"pabulib-{k + 1:05d}", sheet, ballots=[sorted(b) for b in chunk]
+            process_id,
+            official,
+            f"pabulib-{k:05d}",
+            pabulib_sheet(source, k),
+            ballots=[sorted(b) for b in chunk],
         )
-        for k, chunk in enumerate(_chunks(instance.ballots, batch_size_limit))
+        for k, chunk in enumerate(_chunks(instance.ballots, batch_size_limit), 1)
     ]
+
+
+def pabulib_sheet(source: bytes, batch: int) -> str:
+    """The tally sheet of the ``batch``-th batch (from 1) of a pabulib file:
+    ``SHA-256("urne/v1/pabulib-sheet\n" || SHA-256(file) || "\n" || batch)``
+    in hex, the file's hash in lower-case hex and ``batch`` in decimal.
+
+    Anyone holding the file recomputes every batch's sheet, each batch's is its
+    own (a sheet counts once per process), and the tag keeps these apart from
+    the hash of any scanned sheet."""
+    file_hash = hashlib.sha256(source).hexdigest()
+    return hashlib.sha256(f"urne/v1/pabulib-sheet\n{file_hash}\n{batch}".encode()).hexdigest()
 
 
 def pabulib_entries(

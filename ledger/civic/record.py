@@ -5,9 +5,10 @@ goes through the same rules an observer replays (``urne.verifier.civic.process``
 sequence order, under the sequencer's lock, so two ballots of one pseudonym in
 one batch, or a ballot racing the ``close``, are decided exactly as an auditor
 will decide them. What costs time and needs no state (canonical form, schema,
-the credential's pairing check) is done before sequencing, in the caller's
-thread; what needs state (process known and open, nullifier, revote order,
-batch ids, results equal to the recount) is decided in the sequencer.
+the issuer key's subgroup check, the credential's pairing check) is done before
+sequencing, in the caller's thread; what needs state (process known and open,
+nullifier, revote order, batch ids and tally sheets, one result per process,
+through its close and equal to the recount) is decided in the sequencer.
 
 Deadlines: ballots and paper batches are accepted only between the manifest's
 ``opens`` and ``closes`` (UTC, by the service's clock); after ``close`` nothing

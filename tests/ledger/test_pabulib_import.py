@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import VECTORS
-from urne.ledger.civic.pabulib_import import pabulib_entries
+from urne.ledger.civic.pabulib_import import pabulib_entries, pabulib_sheet
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.ledger.log import Log
@@ -75,5 +75,44 @@ def test_imported_budget_counts_like_pabutools(tmp_path: Path, name: str, rule: 
         )
         papers = [decode_entry(x) for x in leaves[1:]]
         assert {p.obj["official"] for p in papers} == {decode_entry(leaves[1]).obj["official"]}
+    finally:
+        log.close()
+
+
+def test_a_file_in_many_batches_is_imported_whole_each_batch_its_own_sheet(tmp_path: Path) -> None:
+    """A sheet counts once per process, so each batch of a file names its own
+    part of it; a file cut into many batches is imported whole."""
+    name = "Poland_Swiecie_2023.pb"
+    source = (PB / name).read_bytes()
+    instance = parse_pabulib_text(source)
+    institution, official = AuthorKey.generate(), AuthorKey.generate()
+    leaves = pabulib_entries(
+        instance,
+        source,
+        process_id="pb",
+        institution=institution,
+        official=official,
+        official_name="Import office",
+        issuer_public_key=IssuerKey.generate().public_key,
+        outcome="mes",
+        batch_size_limit=4096,
+    )
+    papers = [decode_entry(x).obj for x in leaves[1:]]
+    assert len(papers) > 10
+    assert [p["sheet"] for p in papers] == [
+        pabulib_sheet(source, k) for k in range(1, len(papers) + 1)
+    ]
+    assert len({p["sheet"] for p in papers}) == len(papers)
+    log = Log.open(
+        f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="pb.example/log"
+    )
+    try:
+        rec = CivicRecord(log, clock=lambda: datetime.now(UTC) + timedelta(minutes=5))
+        for leaf in leaves:
+            rec.append(leaf)
+        close = rec.append(sign_entry({"v": 1, "kind": "close", "process": "pb"}, institution))
+        tally = rec.tally("pb", close)
+        assert tally["paper_ballots"] == len(instance.ballots)
+        assert tally["selected"] == _expected(name)["mes"]
     finally:
         log.close()

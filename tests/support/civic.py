@@ -4,6 +4,7 @@ credential goes through blind / sign_blinded / unblind."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -96,11 +97,19 @@ class Institution:
         return authoring.result(pid, self.key, through, tally)
 
     def paper(
-        self, pid: str, batch: str, official: AuthorKey | None = None, **payload: Any
+        self,
+        pid: str,
+        batch: str,
+        official: AuthorKey | None = None,
+        *,
+        sheet: str | None = None,
+        **payload: Any,
     ) -> bytes:
-        return authoring.paper_batch(
-            pid, official or self.officials[0], batch, "ab" * 32, **payload
-        )
+        """A paper batch. A tally sheet counts once per process, so unless
+        ``sheet`` names one, each batch id has a sheet hash of its own."""
+        if sheet is None:
+            sheet = hashlib.sha256(f"tally sheet {pid}/{batch}".encode()).hexdigest()
+        return authoring.paper_batch(pid, official or self.officials[0], batch, sheet, **payload)
 
 
 @dataclass

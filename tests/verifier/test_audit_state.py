@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.bls_points import G1_GENERATOR
 from urne.verifier.check.state import (
     FORMAT,
     LEAVES_FILE,
@@ -58,7 +59,8 @@ def _manifest(institution: AuthorKey) -> bytes:
             "institution": b64encode(institution.public_key),
             "opens": "2026-01-01T00:00:00Z",
             "closes": "2026-12-31T23:59:59Z",
-            "issuer": {"public_key": b64encode(bytes(48)), "threshold": 1, "shares": 1},
+            # a valid G1 public key (the state keeps no credential to check under it)
+            "issuer": {"public_key": b64encode(G1_GENERATOR), "threshold": 1, "shares": 1},
             "officials": [],
             "proposals": [
                 authoring.proposal("a", "Option A", "<p>A</p>"),

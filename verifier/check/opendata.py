@@ -26,7 +26,9 @@ and ``jq`` or any JSON reader sees the entry's fields.
    process, the first is its manifest, and the entries replayed in order keep
    every rule of ``urne.verifier.civic.process`` (author signatures included);
 4. every credential is the issuer's (batch-verified, docs/spec/credentials.md);
-5. every published ``result`` equals the recount through its ``through``;
+5. the process's ``result``, if any, is its only one, follows its close, counts
+   exactly through it and equals the recount (the rules of step 3 refuse
+   anything else);
 6. the file holds as many entries as the header announces.
 
 ``results.csv`` is produced here too (:func:`results_csv`), by one pure
@@ -129,10 +131,11 @@ def entry_line(index: int, entry: bytes, leaf_hash: bytes, proof: Sequence[bytes
 
 @dataclass(frozen=True)
 class Outcome:
-    """What ``results.csv`` shows: a published result, or the recount so far.
+    """What ``results.csv`` shows: the process's final result, or the recount so far.
 
     ``result_index`` is the log index of the ``result`` entry whose tally this
-    is, or None for a provisional recount through ``through``.
+    is (``status`` ``published``: the one result a process has, counting
+    through its close), or None for a provisional recount through ``through``.
     """
 
     process: Process
@@ -148,12 +151,16 @@ class Outcome:
 def outcome_of(
     state: ProcessState, last_index: int, tally: Callable[[int], Mapping[str, Any]]
 ) -> Outcome:
-    """The latest ``result`` of the process at or before ``last_index``; without
+    """The process's result if it lies at or before ``last_index``; without
     one, ``tally(last_index)``: the recount through the process's last entry
-    (which equals the recount through any later index of the log)."""
+    (which equals the recount through any later index of the log).
+
+    ``state`` holds only results the rules accepted, hence at most one, the
+    final one: a later ``result`` entry forced into a log is refused by the
+    rules (``result_exists``) and never replaces it here."""
     published = [(i, r) for i, r in state.results if i <= last_index]
     if published:
-        index, result = published[-1]
+        index, result = published[0]
         return Outcome(state.process, result.tally, result.through, index)
     return Outcome(state.process, tally(last_index), last_index, None)
 
@@ -343,7 +350,7 @@ class ExportReport:
     entries: int = 0
     first_index: int = -1
     last_index: int = -1
-    #: ``(index, through)`` of every published result, each equal to the recount
+    #: ``(index, through)`` of the process's result (at most one), equal to the recount
     results: list[tuple[int, int]] = field(default_factory=list)
     credentials_checked: int = 0
     #: the recount through the last entry
@@ -503,7 +510,7 @@ def check_export(lines: Iterable[bytes], log_key: Ed25519Verifier) -> ExportRepo
 
 def check_results_csv(report: ExportReport, data: bytes) -> None:
     """``results.csv`` equals, byte for byte, the one the checked export implies
-    (the latest published result, else the recount through the last entry)."""
+    (the process's final result, else the recount through the last entry)."""
     if report.outcome is None:
         raise VerificationError(
             "results.csv is checked against a checked export", code="no_export_checked"

@@ -33,12 +33,14 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import nacl.exceptions
 import nacl.signing
 
 from urne.verifier.civic.canonical import canonical, fingerprint, parse_canonical
+from urne.verifier.credentials import bls
 from urne.verifier.errors import FormatError, SignatureError
 
 __all__ = [
@@ -74,7 +76,9 @@ BUDGET_RULES = ("greedy", "mes", "mes-then-greedy")
 #: also name key files, so no "/" and no leading "." can reach a path.
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+#: RFC 3339 in UTC with whole seconds, in ASCII digits (``\d`` would match the
+#: digits of any script).
+_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 _MAX_PROPOSALS = 10_000
 
 
@@ -153,9 +157,26 @@ def _text(v: object, what: str) -> str | dict[str, str]:
 
 
 def _time(v: object, what: str) -> str:
-    if not isinstance(v, str) or not _TIME.fullmatch(v):
-        raise FormatError(f"{what}: expected UTC time as YYYY-MM-DDTHH:MM:SSZ, found {v!r}")
-    return v
+    """A real UTC instant, ``YYYY-MM-DDTHH:MM:SSZ`` (RFC 3339 §5.6).
+
+    The form alone would let ``2027-13-01``, ``2027-02-30`` or hour ``25``
+    through, and each reader would then resolve them its own way (or fail
+    on the first ballot), so the calendar is checked too. A leap second
+    (``:60``) is refused: the values are compared as text and as POSIX time,
+    which has no leap seconds, and no deadline needs one."""
+    if isinstance(v, str) and (m := _TIME.fullmatch(v)) is not None:
+        try:
+            year, month, day, hour, minute, second = (int(part) for part in m.groups())
+            datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            pass
+        else:
+            return v
+    raise FormatError(
+        f"{what}: expected a UTC time YYYY-MM-DDTHH:MM:SSZ with a real date and time "
+        f"(year 0001-9999, seconds 00-59), found {v!r}",
+        code="bad_time",
+    )
 
 
 def _ids(v: object, what: str) -> tuple[str, ...]:
@@ -423,13 +444,29 @@ def _process(o: dict[str, Any]) -> Process:
         institution=b64decode(o["institution"], "process.institution", size=32),
         opens=opens,
         closes=closes,
-        issuer_key=b64decode(issuer["public_key"], "process.issuer.public_key", size=48),
+        issuer_key=_issuer_key(issuer["public_key"]),
         issuer_threshold=threshold,
         issuer_shares=shares,
         officials=tuple(officials),
         proposals=proposals,
         rule=_rule(ptype, o["rule"], proposals),
     )
+
+
+def _issuer_key(value: object) -> bytes:
+    """The issuer's BLS public key, decoded as docs/spec/credentials.md §1 says
+    a decoder must: the compression flag set, not the point at infinity, x
+    below p, on the curve, in the order-r subgroup. Refused here, the manifest
+    never enters the log; accepted, every ballot of the process would be
+    refused later as ``bad_credential``, far from the cause."""
+    key = b64decode(value, "process.issuer.public_key", size=bls.G1_COMPRESSED_SIZE)
+    if bls.current_backend().g1_decompress(key) is None:
+        raise FormatError(
+            "process.issuer.public_key: not a compressed point of G1's order-r subgroup "
+            "other than the point at infinity (docs/spec/credentials.md §1)",
+            code="bad_issuer_key",
+        )
+    return key
 
 
 def _ballot(o: dict[str, Any]) -> Ballot:

@@ -19,9 +19,13 @@ Rules (docs/spec/entries.md, docs/spec/counting.md):
   ballot replayed cannot undo a revote); the last one counts;
 - choices are known proposal ids that respect the rule (number of choices;
   for budgets: never over the budget, minimum share, min/max projects);
-- a paper batch is signed by an official named in the manifest, once per batch id;
+- a paper batch is signed by an official named in the manifest, once per batch id,
+  and its tally sheet (``sheet``, the hash of the signed paper) counts once per
+  process: recording one sheet twice would count its ballots twice;
 - ``close`` and ``result`` are signed by the institution; nothing after ``close``
-  counts, and a ``result`` must equal the recount through its ``through`` index.
+  counts. A process has one result, its final one: published after the close,
+  counting exactly through the close, equal to the recount. There is no interim
+  result: before the close, the count is the provisional recount anyone makes.
 """
 
 from __future__ import annotations
@@ -118,6 +122,9 @@ class ProcessState:
     ballot_indices: list[int] = field(default_factory=list)
     paper: list[tuple[int, Paper]] = field(default_factory=list)
     batches: set[str] = field(default_factory=set)
+    #: the batch id each recorded tally sheet was counted in, by sheet hash
+    sheets: dict[str, str] = field(default_factory=dict)
+    #: the accepted result, at most one: the final result, through ``closed_at``
     results: list[tuple[int, Result]] = field(default_factory=list)
 
 
@@ -168,7 +175,7 @@ class Registry:
             return
         st = self.state(body.process)
         if isinstance(body, Result):
-            self._check_result(entry, body, st, index)
+            self._check_result(entry, body, st)
             return
         if st.closed_at is not None:
             raise EntryConflict(
@@ -245,6 +252,13 @@ class Registry:
         verify_entry_signature(entry, pb.official)
         if pb.batch in st.batches:
             raise EntryConflict(f"batch {pb.batch!r} was already recorded", code="duplicate_batch")
+        counted_in = st.sheets.get(pb.sheet)
+        if counted_in is not None:
+            raise EntryConflict(
+                f"tally sheet {pb.sheet} was already counted in batch {counted_in!r}; "
+                "a sheet counts once per process",
+                code="duplicate_sheet",
+            )
         if isinstance(p.rule, PetitionRule):
             ok = pb.signatures is not None
         elif isinstance(p.rule, VoteRule):
@@ -263,12 +277,30 @@ class Registry:
                 code="bad_batch",
             )
 
-    def _check_result(self, entry: Entry, r: Result, st: ProcessState, index: int) -> None:
+    def _check_result(self, entry: Entry, r: Result, st: ProcessState) -> None:
+        """One final result per process, counting exactly through the close.
+
+        A second result, or one counting through an earlier index, would let
+        the institution replace the outcome it published by a partial count
+        (another winner, a petition not yet at its threshold) that is still a
+        true recount of some prefix of the log; only "through the close, once"
+        leaves a single outcome to show."""
         verify_entry_signature(entry, st.process.institution)
-        if not st.index <= r.through < index:
+        if st.results:
+            raise EntryConflict(
+                f"process {r.process!r} already has its result, at index {st.results[0][0]}; "
+                "a process has one result",
+                code="result_exists",
+            )
+        if st.closed_at is None:
+            raise EntryConflict(
+                f"process {r.process!r} is not closed; its result follows its close",
+                code="process_not_closed",
+            )
+        if r.through != st.closed_at:
             raise EntryRefused(
-                f"a result at index {index} counts through {r.through}; it must be at least "
-                f"the manifest's index {st.index} and before itself",
+                f"a result counts through the close of its process, at index {st.closed_at}; "
+                f"this one counts through {r.through}",
                 code="bad_through",
             )
         want = self.tally(r.process, r.through)
@@ -292,6 +324,7 @@ class Registry:
         elif isinstance(body, Paper):
             st.paper.append((index, body))
             st.batches.add(body.batch)
+            st.sheets[body.sheet] = body.batch
         elif isinstance(body, Close):
             st.closed_at = index
         elif isinstance(body, Result):
