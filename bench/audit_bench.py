@@ -374,7 +374,7 @@ def run_audit(base: str, server_pid: int, keys: Keys, n: int, profile: bool) -> 
     timers.wrap(Registry, "tally", "recount (Registry.tally)")
     timers.wrap(va, "invalid_credentials", "credentials, in the main process")
     timers.wrap(va.CredentialBatches, "wait", "waiting for credential workers")
-    timers.wrap(va.TileChecker, "finish", "hash tiles: fetch + compare")
+    timers.wrap(va.TileChecker, "finish", "hash tiles: the last ones (the rest during the pass)")
     source = timed_source(base)
 
     total = n + 3

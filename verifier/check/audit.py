@@ -14,9 +14,12 @@
 Every failure is a :class:`Finding` with evidence a third party can check with
 nothing but the log's public key: two signed checkpoints that cannot both be
 true, or an entry with its inclusion proof under a signed checkpoint and the
-rule it breaks.
+rule it breaks. Steps 1 to 3 establish what the log is; the audit stops at the
+first of them that fails, and reports the steps after it as not run, never as
+passed (§2). Steps 4 to 7 are checked together, entry by entry.
 
-The log is read through C2SP tlog-tiles paths, from a URL or a directory.
+The log is read through C2SP tlog-tiles paths, from a URL or a directory, with
+every answer bounded in bytes and time (:mod:`urne.verifier.check.fetch`, §2c).
 
 How it goes fast enough for a million entries (docs/performance-audit.md):
 entries are checked in one pass as the bundles arrive, with the next bundles
@@ -26,6 +29,13 @@ core while this process goes on with the rest. Nothing is skipped for speed,
 and the findings (and their order) are those of checking everything in
 sequence after the download: what the rules refuse is only reported once the
 tree is known to match the signed checkpoint.
+
+What it holds does not grow with the log (§2c): the subtree hashes it computes
+go to temporary files (:class:`Subtrees`), from which each finding's inclusion
+proof is read in O(log n); a hash tile is compared as soon as the entries
+complete it, then forgotten; nothing is sized on the size a checkpoint claims.
+What grows is what the count needs (a record per accepted ballot) and the
+findings themselves.
 """
 
 from __future__ import annotations
@@ -34,15 +44,24 @@ import base64
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
+import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, overload
 
+from urne.verifier.check.fetch import (
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    NOT_SERVED,
+    TOO_LARGE,
+    Limits,
+    fetch_url,
+    read_file,
+)
 from urne.verifier.check.state import AuditState, load_state, read_leaves, save_state
 from urne.verifier.check.workers import CredentialWorkers, cores
 from urne.verifier.civic.entries import Ballot, decode_entry
@@ -64,6 +83,7 @@ from urne.verifier.tlog.tiles import (
 from urne.verifier.tlog.tiles import tile_width as _tile_width
 
 __all__ = [
+    "MAX_NEW_ENTRIES",
     "STEPS",
     "AuditReport",
     "CredentialBatches",
@@ -71,6 +91,7 @@ __all__ = [
     "Finding",
     "HttpSource",
     "Source",
+    "Subtrees",
     "TileChecker",
     "audit",
     "open_source",
@@ -85,6 +106,13 @@ STEPS: dict[int, str] = {
     6: "every manifest respected",
     7: "recount of every process equals every published result",
 }
+
+#: The most entries one run reads beyond what the auditor verified before
+#: (docs/spec/verification.md §2c): a checkpoint claiming more stops the audit
+#: before anything is read ("could not check", code ``too_many_entries``),
+#: unless the auditor allows more. 2**32 is far beyond any Urne log, and about
+#: a month of auditing.
+MAX_NEW_ENTRIES = 2**32
 
 _RESULT_CODES = {"wrong_result", "bad_through"}
 _CREDENTIAL_BATCH = 4096
@@ -111,47 +139,87 @@ class Source:
 
 
 class DirectorySource(Source):
+    """A log exported as files (``urne export``): each read bounded in bytes
+    like an answer over HTTP (docs/spec/verification.md §2c)."""
+
     _concurrent_reads = True
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, limits: Limits | None = None) -> None:
         self.root = Path(root)
+        self.limits = limits if limits is not None else Limits()
 
     def get(self, path: str) -> bytes:
-        try:
-            return (self.root / path).read_bytes()
-        except OSError as exc:
-            raise FetchError(f"cannot read {path} in {self.root}: {exc.strerror}") from exc
+        most, what = self.limits.for_path(path)
+        return read_file(self.root / path, max_bytes=most, what=what)
 
     def __str__(self) -> str:
         return str(self.root)
 
 
 class HttpSource(Source):
+    """A log served over HTTP(S): each answer bounded in bytes by its kind and
+    complete within ``deadline`` seconds (docs/spec/verification.md §2c)."""
+
     _concurrent_reads = True  # one connection per request
 
-    def __init__(self, base: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base: str,
+        *,
+        deadline: float = DEFAULT_DEADLINE,
+        timeout: float = DEFAULT_TIMEOUT,
+        limits: Limits | None = None,
+    ) -> None:
         self.base = base.rstrip("/") + "/"
-        self.timeout = timeout
+        self.deadline, self.timeout = deadline, timeout
+        self.limits = limits if limits is not None else Limits()
 
     def get(self, path: str) -> bytes:
-        url = self.base + path
-        try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as resp:
-                data: bytes = resp.read()
-                return data
-        except urllib.error.HTTPError as exc:
-            raise FetchError(f"GET {url}: HTTP {exc.code}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise FetchError(f"GET {url}: {exc}") from exc
+        most, what = self.limits.for_path(path)
+        return fetch_url(
+            self.base + path,
+            max_bytes=most,
+            what=what,
+            deadline=self.deadline,
+            timeout=self.timeout,
+        )
 
     def __str__(self) -> str:
         return self.base
 
 
-def open_source(location: str) -> Source:
+def open_source(location: str, *, deadline: float = DEFAULT_DEADLINE) -> Source:
     if location.startswith(("http://", "https://")):
-        return HttpSource(location)
+        return HttpSource(location, deadline=deadline)
     return DirectorySource(location)
+
+
+class _Reader:
+    """Requests to a source: up to 4 at a time in threads when the source
+    declares concurrent reads safe, else one at a time in the caller's thread
+    (the future is then already settled)."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.pool = (
+            ThreadPoolExecutor(max_workers=4, thread_name_prefix="urne-audit-read")
+            if source._concurrent_reads
+            else None
+        )
+
+    def submit(self, path: str) -> Future[bytes]:
+        if self.pool is not None:
+            return self.pool.submit(self.source.get, path)
+        done: Future[bytes] = Future()
+        try:
+            done.set_result(self.source.get(path))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 # -- findings and the report ---------------------------------------------------------------
@@ -170,6 +238,11 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+#: What each step's outcome is called: passed, failed, or not run because an
+#: earlier step failed (docs/spec/verification.md §2).
+OUTCOMES: dict[bool | None, str] = {True: "ok", False: "failed", None: "not run"}
+
+
 @dataclass
 class AuditReport:
     origin: str
@@ -180,25 +253,153 @@ class AuditReport:
     entries_checked: int = 0
     credentials_checked: int = 0
     results_compared: int = 0
-    steps: dict[int, bool] = field(default_factory=lambda: dict.fromkeys(STEPS, True))
+    #: per step: True when it ran and held, False when it failed, None when it
+    #: did not run (an earlier step failed)
+    steps: dict[int, bool | None] = field(default_factory=lambda: dict.fromkeys(STEPS))
     findings: list[Finding] = field(default_factory=list)
     tallies: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.findings and all(self.steps.values())
 
     def fail(self, finding: Finding) -> None:
         self.findings.append(finding)
         self.steps[finding.step] = False
 
+    def failed(self, step: int) -> bool:
+        return self.steps[step] is False
+
+    def passed(self, *steps: int) -> None:
+        """Mark ``steps`` as run; those without a finding held."""
+        for n in steps:
+            if self.steps[n] is None:
+                self.steps[n] = True
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["ok"] = self.ok
         out["steps"] = [
-            {"step": n, "check": STEPS[n], "ok": ok} for n, ok in sorted(self.steps.items())
+            {"step": n, "check": STEPS[n], "ok": ok, "outcome": OUTCOMES[ok]}
+            for n, ok in sorted(self.steps.items())
         ]
         return out
+
+
+# -- the tree's nodes, for evidence --------------------------------------------------------
+
+
+class Subtrees:
+    """The hashes of the complete subtrees of the tree being audited that an
+    inclusion proof of a new entry can name, so each proof costs O(log n)
+    reads (docs/spec/verification.md §3), not a rebuild of the tree.
+
+    Those are the border of the tree the auditor verified before (its compact
+    range) and every node :meth:`CompactRange.append` completes in this run:
+    a node left of a new leaf that holds no new leaf is one of the border's
+    (:func:`urne.verifier.tlog.merkle.appended_nodes` gives the argument).
+    They are kept in temporary files, one per level, in the order they are
+    completed (32 bytes each, about 64 bytes per new entry in all), not in
+    memory; level 0 holds this run's leaf hashes, which the state saves.
+    ``reads`` counts the hashes read back, for tests of that bound."""
+
+    def __init__(self, size: int, border: Sequence[bytes]) -> None:
+        self.start = size
+        self.border = dict(zip(merkle.range_nodes(0, size), border, strict=True))
+        self.files: list[IO[bytes]] = []
+        self.counts: list[int] = []
+        self.reads = 0
+        self.opened = ExitStack()
+
+    def add(self, level: int, index: int, h: bytes) -> None:
+        """Record node ``(level, index)``; nodes come level by level in index order."""
+        while len(self.files) <= level:
+            held = tempfile.TemporaryFile(prefix="urne-audit-")  # noqa: SIM115 -- closed by close()
+            self.files.append(self.opened.enter_context(held))
+            self.counts.append(0)
+        if index != (self.start >> level) + self.counts[level]:
+            raise ValueError(f"node ({level}, {index}) out of order")
+        self.files[level].write(h)
+        self.counts[level] += 1
+
+    def node(self, level: int, index: int) -> bytes:
+        """The hash of node ``(level, index)``: a border node, or one this run
+        completed. ``KeyError`` for any other."""
+        h = self.border.get((level, index))
+        if h is not None:
+            return h
+        k = index - (self.start >> level)
+        if level >= len(self.files) or not 0 <= k < self.counts[level]:
+            raise KeyError((level, index))
+        fh = self.files[level]
+        fh.seek(k * HASH_SIZE)
+        h = fh.read(HASH_SIZE)
+        fh.seek(0, os.SEEK_END)  # where the next node is written
+        self.reads += 1
+        return h
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 §2.1.3.1 proof of leaf ``index`` (one of this run's) in the
+        tree of ``size`` (all of whose leaves were appended): the hashes of at
+        most log2(size) ranges, each covered by complete nodes (docs/spec/log.md §3)."""
+        return [
+            merkle.fold_range([self.node(*n) for n in merkle.range_nodes(b, e)])
+            for b, e in merkle.inclusion_ranges(index, size)
+        ]
+
+    def leaves(self) -> Sequence[bytes]:
+        """This run's leaf hashes, in log order, read from disk when iterated."""
+        if not self.files:
+            return []
+        return _LeafFile(self.files[0], self.counts[0])
+
+    def close(self) -> None:
+        self.opened.close()
+        self.files, self.counts = [], []
+
+
+class _LeafFile(Sequence[bytes]):
+    """The leaf hashes in a :class:`Subtrees` file as a sequence, read in chunks."""
+
+    def __init__(self, fh: IO[bytes], count: int) -> None:
+        self.fh, self.size = fh, count
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, i: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[bytes]: ...
+
+    def __getitem__(self, i: int | slice) -> bytes | Sequence[bytes]:
+        if isinstance(i, slice):
+            begin, end, stride = i.indices(self.size)
+            if stride != 1:
+                return [self[k] for k in range(begin, end, stride)]
+            if begin >= end:
+                return []
+            self.fh.seek(begin * HASH_SIZE)  # one read for a run of hashes
+            data = self.fh.read((end - begin) * HASH_SIZE)
+            self.fh.seek(0, os.SEEK_END)
+            return [data[k : k + HASH_SIZE] for k in range(0, len(data), HASH_SIZE)]
+        if i < 0:
+            i += self.size
+        if not 0 <= i < self.size:
+            raise IndexError(i)
+        self.fh.seek(i * HASH_SIZE)
+        h = self.fh.read(HASH_SIZE)
+        self.fh.seek(0, os.SEEK_END)
+        return h
+
+    def __iter__(self) -> Iterator[bytes]:
+        per_read = 4096
+        for first in range(0, self.size, per_read):
+            self.fh.seek(first * HASH_SIZE)
+            chunk = self.fh.read(min(per_read, self.size - first) * HASH_SIZE)
+            yield from (chunk[k : k + HASH_SIZE] for k in range(0, len(chunk), HASH_SIZE))
+        self.fh.seek(0, os.SEEK_END)
 
 
 # -- the audit ---------------------------------------------------------------------------------
@@ -207,50 +408,19 @@ class AuditReport:
 Progress = Callable[[int, int], None]
 
 
-class _Tree:
-    """Leaf hashes of the whole log, for inclusion proofs in evidence: this
-    run's in memory, earlier runs' read from the state directory when needed."""
-
-    def __init__(self, directory: Path | None, old: int) -> None:
-        self.directory, self.old = directory, old
-        self.new: list[bytes] = []
-
-    def _old_leaves(self, begin: int, end: int) -> list[bytes]:
-        if self.directory is None:
-            return []
-        return read_leaves(self.directory, begin, end)
-
-    def old_leaf(self, index: int) -> bytes | None:
-        got = self._old_leaves(index, index + 1)
-        return got[0] if got else None
-
-    def complete(self, size: int) -> bool:
-        return self.old + len(self.new) >= size and (self.old == 0 or self.directory is not None)
-
-    def proof(self, index: int, size: int) -> list[str]:
-        leaves = self._old_leaves(0, self.old) + self.new
-
-        def node(level: int, idx: int) -> bytes:
-            layer = leaves[idx << level : (idx + 1) << level]
-            while len(layer) > 1:
-                layer = [merkle.fold_range(layer[i : i + 2]) for i in range(0, len(layer), 2)]
-            return layer[0]
-
-        covers = merkle.nodes_for_ranges(merkle.inclusion_ranges(index, size))
-        lookup = {n: node(*n) for cover in covers for n in cover}
-        return [_b64(h) for h in merkle.hash_ranges(covers, lookup)]
-
-
 def audit(
     source: Source,
     log_key: Ed25519Verifier,
     *,
     state_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    max_new_entries: int = MAX_NEW_ENTRIES,
 ) -> AuditReport:
     """Run the checklist against ``source``; never raises for what the log does
-    wrong (that is a finding), only for what keeps the audit from running --
-    among them a ``state_dir`` whose state cannot be used (``bad_state``)."""
+    wrong (that is a finding), only for what keeps the audit from running: a
+    ``FetchError`` (the log did not answer, in time, or within the bytes its
+    format allows; a checkpoint claiming more than ``max_new_entries`` new
+    entries) or a ``state_dir`` whose state cannot be used (``bad_state``)."""
     report = AuditReport(origin=log_key.name, source=str(source))
     sdir = Path(state_dir) if state_dir is not None else None
     state = load_state(sdir, log_key) if sdir is not None else AuditState(origin=log_key.name)
@@ -262,119 +432,160 @@ def audit(
     except VerificationError as exc:  # a FetchError is not one: it reaches the caller
         report.fail(Finding(1, exc.code, f"the checkpoint is not signed by the log's key: {exc}"))
         return report
+    report.passed(1)
     cp = signed.checkpoint
     report.size, report.root = cp.size, _b64(cp.root)
 
-    # 2. consistency with what this auditor saw before
-    if state.checkpoint is not None and not _consistent_sizes(report, state, signed, log_key):
+    # 2. consistency with what this auditor saw before: sizes here, the tree in step 3
+    if state.checkpoint is None:
+        report.passed(2)  # nothing verified before, nothing to be consistent with
+    elif not _consistent_sizes(report, state, signed, log_key):
         return report
 
-    # 3-7. read what is new, rebuild, check every entry. Entries are checked as
-    # they arrive (one pass, nothing kept but leaf hashes); what the rules refuse
-    # is reported only once the tree is known to match the checkpoint, with its
-    # inclusion proof, in log order, as if checked after the download.
-    tree = _Tree(sdir, state.size)
+    # Checked before anything is read or sized on it (docs/spec/verification.md §2c).
+    if cp.size - state.size > max_new_entries:
+        raise FetchError(
+            f"the signed checkpoint claims {cp.size:,} entries, {cp.size - state.size:,} "
+            f"more than this auditor verified; an audit reads at most {max_new_entries:,} "
+            "new entries unless allowed more",
+            code="too_many_entries",
+        )
+
+    def old_leaves(begin: int, end: int) -> list[bytes]:
+        return read_leaves(sdir, begin, end) if sdir is not None else []
+
+    subtrees = Subtrees(state.size, state.border)
+    reader = _Reader(source)
+    credentials = CredentialBatches(cp.size - state.size)
+    try:
+        border = _check_log(
+            report, state, signed, subtrees, reader, credentials, old_leaves, progress
+        )
+        if not report.steps[3]:
+            return report  # the state is not advanced past a log that did not check
+        for pid in state.registry.processes:
+            report.tallies[pid] = state.registry.tally(pid, cp.size - 1) if cp.size else {}
+        # Remember what was verified: the tree is consistent even where entries
+        # broke rules (those are findings, kept with the state).
+        state.findings.extend(asdict(f) for f in report.findings)
+        if sdir is not None:
+            state.checkpoint, state.size, state.border = signed.signed, cp.size, border.hashes
+            save_state(sdir, state, subtrees.leaves())
+        return report
+    finally:
+        credentials.close()
+        reader.close()
+        subtrees.close()
+
+
+def _check_log(
+    report: AuditReport,
+    state: AuditState,
+    signed: SignedCheckpoint,
+    subtrees: Subtrees,
+    reader: _Reader,
+    credentials: CredentialBatches,
+    old_leaves: Callable[[int, int], list[bytes]],
+    progress: Progress | None,
+) -> merkle.CompactRange:
+    """Steps 3 to 7, and the part of step 2 that needs the tree; returns the
+    border of the tree rebuilt. Entries are checked as they arrive (one pass);
+    what the rules refuse is reported only once the tree is known to match the
+    checkpoint, with its inclusion proof, in log order, as if checked after the
+    download. Step 3 failing leaves steps 4 to 7 not run."""
+    cp = signed.checkpoint
     border = merkle.CompactRange(state.size, state.border)
-    new_leaves = tree.new
-    tiles = TileChecker(source, cp.size, report)
+    tiles = TileChecker(reader.source, cp.size, report, reader)
     changed: list[int] = []
     registry = state.registry
     refused: list[tuple[int, VerificationError, int, bytes]] = []
     checked = results = 0
-    credentials = CredentialBatches(cp.size - state.size)
-    try:
-        for index, data in _entries(source, state.size, cp.size, report, tree, changed):
-            lh = hash_leaf(data)
-            new_leaves.append(lh)
-            border.append(lh, tiles.node)
+
+    def emit(level: int, index: int, h: bytes) -> None:
+        subtrees.add(level, index, h)
+        tiles.node(level, index, h)
+
+    for index, data in _entries(reader, state.size, cp.size, report, old_leaves, changed):
+        border.append(hash_leaf(data), emit)
+        try:
+            entry = decode_entry(data)
+        except VerificationError as exc:
+            refused.append((4, exc, index, data))
+        else:
             try:
-                entry = decode_entry(data)
+                registry.check(entry, index)
+            except EntryRefused as exc:
+                refused.append((7 if exc.code in _RESULT_CODES else 6, exc, index, data))
             except VerificationError as exc:
-                report.fail(_entry_finding(4, exc, index, data, signed, tree))
+                refused.append((4, exc, index, data))
             else:
-                try:
-                    registry.check(entry, index)
-                except EntryRefused as exc:
-                    refused.append((7 if exc.code in _RESULT_CODES else 6, exc, index, data))
-                except VerificationError as exc:
-                    refused.append((4, exc, index, data))
-                else:
-                    registry.apply(entry, index)
-                    body = entry.body
-                    if isinstance(body, Ballot):
-                        key = registry.state(body.process).process.issuer_key
-                        credentials.add(body.process, key, index, data, body)
-                    else:  # kept as the log's bytes, to rebuild the registry next run
-                        state.entries.append((index, data))
-                    if entry.kind == "result":
-                        results += 1
-                    checked += 1
-            if progress is not None:
-                progress(index + 1 - state.size, cp.size - state.size)
-        if changed:
+                registry.apply(entry, index)
+                body = entry.body
+                if isinstance(body, Ballot):
+                    key = registry.state(body.process).process.issuer_key
+                    credentials.add(body.process, key, index, data, body)
+                else:  # kept as the log's bytes, to rebuild the registry next run
+                    state.entries.append((index, data))
+                if entry.kind == "result":
+                    results += 1
+                checked += 1
+        if progress is not None:
+            progress(index + 1 - state.size, cp.size - state.size)
+    if changed:
+        report.fail(
+            Finding(
+                2,
+                "inconsistent_checkpoints",
+                f"entries {changed[:5]} now read differently from when the earlier "
+                "checkpoint covered them",
+                index=changed[0],
+                evidence={"earlier": state.checkpoint, "later": signed.signed},
+            )
+        )
+        return border
+    if report.failed(3):  # a bundle that does not decode
+        return border
+    if border.size != cp.size or border.root() != cp.root:
+        report.fail(
+            Finding(
+                3,
+                "root_mismatch",
+                f"the {cp.size} entries served give root {_b64(border.root())}, "
+                f"the signed checkpoint says {report.root}",
+                evidence={"checkpoint": signed.signed, "computed_root": _b64(border.root())},
+            )
+        )
+        if state.checkpoint is not None:
             report.fail(
                 Finding(
                     2,
                     "inconsistent_checkpoints",
-                    f"entries {changed[:5]} now read differently from when the earlier "
-                    "checkpoint covered them",
-                    index=changed[0],
+                    "the log served does not extend the checkpoint this auditor verified before",
                     evidence={"earlier": state.checkpoint, "later": signed.signed},
                 )
             )
-            return report
-        if report.findings and not report.steps[3]:
-            return report
-        if border.size != cp.size or border.root() != cp.root:
-            report.fail(
-                Finding(
-                    3,
-                    "root_mismatch",
-                    f"the {cp.size} entries served give root {_b64(border.root())}, "
-                    f"the signed checkpoint says {report.root}",
-                    evidence={"checkpoint": signed.signed, "computed_root": _b64(border.root())},
-                )
+        return border
+    tiles.finish()
+    if report.failed(3):  # a hash tile the log serves wrong
+        return border
+    report.passed(2, 3)
+
+    # 4, 6, 7. what the rules refused, in log order
+    report.entries_checked, report.results_compared = checked, results
+    for step, reason, index, data in refused:
+        report.fail(_entry_finding(step, reason, index, data, signed, subtrees))
+
+    # 5. credentials, batched per process
+    for count, bad in credentials.results():
+        report.credentials_checked += count
+        for index, data in bad:
+            forged = EntryRefused(
+                "the credential is not the issuer's for this process and pseudonym",
+                code="bad_credential",
             )
-            if state.checkpoint is not None:
-                report.fail(
-                    Finding(
-                        2,
-                        "inconsistent_checkpoints",
-                        "the log served does not extend the checkpoint this auditor verified "
-                        "before",
-                        evidence={"earlier": state.checkpoint, "later": signed.signed},
-                    )
-                )
-            return report
-        tiles.finish()
-
-        # 4, 6, 7. what the rules refused, in log order
-        report.entries_checked, report.results_compared = checked, results
-        for step, reason, index, data in refused:
-            report.fail(_entry_finding(step, reason, index, data, signed, tree))
-
-        # 5. credentials, batched per process
-        for count, bad in credentials.results():
-            report.credentials_checked += count
-            for index, data in bad:
-                forged = EntryRefused(
-                    "the credential is not the issuer's for this process and pseudonym",
-                    code="bad_credential",
-                )
-                report.fail(_entry_finding(5, forged, index, data, signed, tree))
-    finally:
-        credentials.close()
-
-    for pid in registry.processes:
-        report.tallies[pid] = registry.tally(pid, cp.size - 1) if cp.size else {}
-
-    # Remember what was verified: the tree is consistent even where entries broke
-    # rules (those are findings, kept with the state).
-    state.findings.extend(asdict(f) for f in report.findings)
-    if sdir is not None:
-        state.checkpoint, state.size, state.border = signed.signed, cp.size, border.hashes
-        save_state(sdir, state, new_leaves)
-    return report
+            report.fail(_entry_finding(5, forged, index, data, signed, subtrees))
+    report.passed(4, 5, 6, 7)
+    return border
 
 
 def _consistent_sizes(
@@ -413,120 +624,175 @@ def _entry_finding(
     index: int,
     data: bytes,
     signed: SignedCheckpoint,
-    tree: _Tree,
+    subtrees: Subtrees,
 ) -> Finding:
-    evidence: dict[str, Any] = {"entry": _b64(data), "checkpoint": signed.signed}
+    """A finding on the entry at ``index``, with its inclusion proof under the
+    signed checkpoint (docs/spec/verification.md §3), read from the subtree hashes in O(log n)."""
     size = signed.checkpoint.size
-    if tree.complete(size):
-        evidence["inclusion_proof"] = tree.proof(index, size)
+    evidence: dict[str, Any] = {
+        "entry": _b64(data),
+        "checkpoint": signed.signed,
+        "inclusion_proof": [_b64(h) for h in subtrees.inclusion_proof(index, size)],
+    }
     return Finding(step, exc.code, str(exc), index=index, evidence=evidence)
 
 
+def _bundles(
+    reader: _Reader, begin: int, end: int
+) -> Iterator[tuple[int, int, str, Future[bytes]]]:
+    """``(bundle, width, path, future of its bytes)`` of the entry bundles that
+    hold entries ``[begin, end)``, in order, with up to :data:`_READ_AHEAD`
+    requested ahead of the one being checked (a network round trip per bundle
+    otherwise stalls the audit). Paths are made as they are requested: nothing
+    is sized on ``end``, the size a checkpoint claims."""
+    bundle, last = begin // TILE_WIDTH, -(-end // TILE_WIDTH)
+    window: deque[tuple[int, int, str, Future[bytes]]] = deque()
+    while True:
+        while bundle < last and len(window) <= _READ_AHEAD:
+            width = _tile_width(0, bundle, end)
+            path = entries_path(bundle, width)
+            window.append((bundle, width, path, reader.submit(path)))
+            bundle += 1
+        if not window:
+            return
+        yield window.popleft()
+
+
 def _entries(
-    source: Source, begin: int, end: int, report: AuditReport, tree: _Tree, changed: list[int]
+    reader: _Reader,
+    begin: int,
+    end: int,
+    report: AuditReport,
+    old_leaves: Callable[[int, int], list[bytes]],
+    changed: list[int],
 ) -> Iterator[tuple[int, bytes]]:
     """Entries ``[begin, end)`` from the entry bundles. A partial bundle read
     before is read whole again: its earlier entries must hash as they did then
-    (their indices go to ``changed`` otherwise)."""
-    bundles = range(begin // TILE_WIDTH, -(-end // TILE_WIDTH))
-    widths = [_tile_width(0, bundle, end) for bundle in bundles]
-    paths = [entries_path(bundle, width) for bundle, width in zip(bundles, widths, strict=True)]
-    for bundle, width, (path, read) in zip(
-        bundles, widths, _read_ahead(source, paths), strict=True
-    ):
+    (their indices go to ``changed`` otherwise). A bundle larger than its
+    width allows is a finding, like one that does not decode; a bundle the log
+    does not answer with is a ``FetchError``."""
+    for bundle, width, path, read in _bundles(reader, begin, end):
         try:
             data = decode_entry_bundle(read.result(), width=width)
+        except FetchError as exc:
+            if exc.code != TOO_LARGE:
+                raise
+            report.fail(Finding(3, "bad_entry_bundle", str(exc), evidence={"path": path}))
+            return
         except VerificationError as exc:
             report.fail(Finding(3, "bad_entry_bundle", f"{path}: {exc}", evidence={"path": path}))
             return
         first = bundle * TILE_WIDTH
-        for k, entry in enumerate(data):
-            index = first + k
-            if index < begin:
-                seen = tree.old_leaf(index)
-                if seen is not None and hash_leaf(entry) != seen:
-                    changed.append(index)
-                continue
-            yield index, entry
+        if first < begin:
+            seen = old_leaves(first, begin)
+            for k, h in enumerate(seen):
+                if hash_leaf(data[k]) != h:
+                    changed.append(first + k)
+        for k in range(max(0, begin - first), len(data)):
+            yield first + k, data[k]
+
+
+@dataclass
+class _Tile:
+    level: int
+    index: int
+    width: int
+    #: position in the tile -> the hash the entries imply there
+    hashes: dict[int, bytes]
+
+    @property
+    def path(self) -> str:
+        return tile_path(self.level, self.index, self.width)
 
 
 class TileChecker:
-    """Checks that every hash tile equals the nodes the entries imply."""
+    """Checks that every hash tile equals the nodes the entries imply.
 
-    def __init__(self, source: Source, size: int, report: AuditReport) -> None:
+    A tile is requested as soon as the entries complete its last hash, while
+    later entries are read, compared a few tiles later and then forgotten: what
+    is held is at most one tile being filled per level and :data:`_READ_AHEAD`
+    awaiting comparison, whatever the size of the log. The findings are kept
+    until :meth:`finish`, which reports them by level and index."""
+
+    def __init__(
+        self, source: Source, size: int, report: AuditReport, reader: _Reader | None = None
+    ) -> None:
         self.source, self.size, self.report = source, size, report
-        self.expected: dict[tuple[int, int], dict[int, bytes]] = {}
+        self.own_reader = reader is None
+        self.reader = reader if reader is not None else _Reader(source)
+        self.filling: dict[int, _Tile] = {}
+        self.pending: deque[tuple[_Tile, Future[bytes]]] = deque()
+        self.findings: list[tuple[tuple[int, int], Finding]] = []
 
     def node(self, level: int, index: int, h: bytes) -> None:
-        if level % TILE_HEIGHT == 0:
-            tl = level // TILE_HEIGHT
-            self.expected.setdefault((tl, index // TILE_WIDTH), {})[index % TILE_WIDTH] = h
+        if level % TILE_HEIGHT:
+            return
+        tl = level // TILE_HEIGHT
+        n, k = divmod(index, TILE_WIDTH)
+        tile = self.filling.get(tl)
+        if tile is None or tile.index != n:
+            tile = self.filling[tl] = _Tile(tl, n, _tile_width(tl, n, self.size), {})
+        tile.hashes[k] = h
+        if k == tile.width - 1:  # the tile's last hash: nothing more will come for it
+            del self.filling[tl]
+            self.pending.append((tile, self.reader.submit(tile.path)))
+            while len(self.pending) > _READ_AHEAD:
+                self._compare(*self.pending.popleft())
 
     def finish(self) -> None:
-        expected = sorted(self.expected.items())
-        paths = [tile_path(tl, n, _tile_width(tl, n, self.size)) for (tl, n), _ in expected]
-        for ((tl, n), hashes), (path, read) in zip(
-            expected, _read_ahead(self.source, paths), strict=True
-        ):
-            width = _tile_width(tl, n, self.size)
-            try:
-                data = read.result()
-            except FetchError as exc:
-                self.report.fail(Finding(3, "missing_tile", str(exc), evidence={"path": path}))
-                continue
-            if len(data) != width * HASH_SIZE:
-                self.report.fail(
+        try:
+            while self.pending:
+                self._compare(*self.pending.popleft())
+        finally:
+            if self.own_reader:
+                self.reader.close()
+        for _, finding in sorted(self.findings, key=lambda item: item[0]):
+            self.report.fail(finding)
+        self.findings = []
+
+    def _found(self, tile: _Tile, finding: Finding) -> None:
+        self.findings.append(((tile.level, tile.index), finding))
+
+    def _compare(self, tile: _Tile, read: Future[bytes]) -> None:
+        path, width = tile.path, tile.width
+        try:
+            data = read.result()
+        except FetchError as exc:
+            if exc.code == NOT_SERVED:
+                self._found(tile, Finding(3, "missing_tile", str(exc), evidence={"path": path}))
+            elif exc.code == TOO_LARGE:
+                self._found(tile, Finding(3, "bad_tile", str(exc), evidence={"path": path}))
+            else:  # no answer, or none in time: could not check
+                raise
+            return
+        if len(data) != width * HASH_SIZE:
+            self._found(
+                tile,
+                Finding(
+                    3,
+                    "bad_tile",
+                    f"{path}: {len(data)} bytes, want {width * HASH_SIZE}",
+                    evidence={"path": path},
+                ),
+            )
+            return
+        for k, h in sorted(tile.hashes.items()):
+            if data[k * HASH_SIZE : (k + 1) * HASH_SIZE] != h:
+                self._found(
+                    tile,
                     Finding(
                         3,
-                        "bad_tile",
-                        f"{path}: {len(data)} bytes, want {width * HASH_SIZE}",
-                        evidence={"path": path},
-                    )
+                        "tile_mismatch",
+                        f"{path}: hash {k} differs from what the entries imply",
+                        evidence={
+                            "path": path,
+                            "position": k,
+                            "served": _b64(data[k * HASH_SIZE : (k + 1) * HASH_SIZE]),
+                            "computed": _b64(h),
+                        },
+                    ),
                 )
-                continue
-            for k, h in hashes.items():
-                if data[k * HASH_SIZE : (k + 1) * HASH_SIZE] != h:
-                    self.report.fail(
-                        Finding(
-                            3,
-                            "tile_mismatch",
-                            f"{path}: hash {k} differs from what the entries imply",
-                            evidence={
-                                "path": path,
-                                "position": k,
-                                "served": _b64(data[k * HASH_SIZE : (k + 1) * HASH_SIZE]),
-                                "computed": _b64(h),
-                            },
-                        )
-                    )
-                    break
-
-
-def _read_ahead(source: Source, paths: Iterable[str]) -> Iterator[tuple[str, Future[bytes]]]:
-    """``(path, future of source.get(path))`` in order, with up to :data:`_READ_AHEAD`
-    requests in flight while the caller checks earlier ones (a network round trip
-    per tile otherwise stalls the audit). Sequential for a source that does not
-    declare concurrent reads safe."""
-    if not source._concurrent_reads:
-        for path in paths:
-            done: Future[bytes] = Future()
-            try:
-                done.set_result(source.get(path))
-            except Exception as exc:
-                done.set_exception(exc)
-            yield path, done
-        return
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="urne-audit-read")
-    window: deque[tuple[str, Future[bytes]]] = deque()
-    try:
-        for path in paths:
-            window.append((path, pool.submit(source.get, path)))
-            if len(window) > _READ_AHEAD:
-                yield window.popleft()
-        while window:
-            yield window.popleft()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+                return
 
 
 @dataclass

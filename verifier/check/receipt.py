@@ -8,7 +8,8 @@ A receipt is a JSON object (docs/spec/verification.md §1)::
 
 Offline, it proves that the entry is leaf ``index`` of the tree the log signed.
 Later, a consistency proof from the receipt's checkpoint to a newer one proves
-the entry is still there: the log cannot have dropped or changed it.
+the entry is still there: the log cannot have dropped or changed it
+(:func:`check_against_log` asks the log for both, §1 step 3).
 
 ``log_key`` inside the receipt is a convenience; the check uses the key the
 citizen trusts (given separately), never the one the receipt carries.
@@ -19,17 +20,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from urne.verifier.errors import FormatError, ProofError
+from urne.verifier.errors import FetchError, FormatError, ProofError
 from urne.verifier.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from urne.verifier.tlog.note import Ed25519Verifier
 from urne.verifier.tlog.proof import verify_consistency, verify_inclusion
 from urne.verifier.tlog.rfc9162 import hash_leaf
 
-__all__ = ["Receipt", "check_receipt", "check_still_included"]
+__all__ = ["Receipt", "check_against_log", "check_receipt", "check_still_included"]
 
 
 def _b64(value: object, what: str) -> bytes:
@@ -128,3 +129,43 @@ def check_still_included(
         )
     verify_consistency(then.size, now.size, consistency_proof, then.root, now.root)
     return now_signed
+
+
+def check_against_log(
+    receipt: Receipt, log_key: Ed25519Verifier, get: Callable[[str], bytes]
+) -> SignedCheckpoint:
+    """The receipt, and that the log still holds its entry (docs/spec/verification.md
+    §1 step 3): ``get`` reads a path of the log -- ``checkpoint``, then the
+    consistency proof from the receipt's size to the latest -- and raises
+    :class:`FetchError` when the log does not answer (in time, or within the
+    bytes the answer may hold: :mod:`urne.verifier.check.fetch`).
+
+    "Could not check" and "invalid" stay apart: an answer that is not a
+    consistency proof at all proves nothing either way (``FetchError``, code
+    ``bad_answer``); a latest checkpoint the log's key did not sign, a smaller
+    tree, or a proof that does not hold is a ``VerificationError``."""
+    then = check_receipt(receipt, log_key).checkpoint
+    latest = get("checkpoint")
+    now = open_checkpoint(latest, log_key, origin=receipt.origin).checkpoint
+    proof: list[bytes] = []
+    if now.size > then.size:
+        query = f"log/proof/consistency?size1={then.size}&size2={now.size}"
+        proof = _proof_answer(get(query), query)
+    return check_still_included(receipt, log_key, latest, proof)
+
+
+def _proof_answer(data: bytes, query: str) -> list[bytes]:
+    """The ``proof`` of a proof answer (docs/spec/log.md §6): a list of base64
+    hashes. Its other fields are conveniences, never trusted (docs/design.md §2.1)."""
+    try:
+        answer = json.loads(data)
+        hashes = answer["proof"]
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise ValueError("'proof' is not a list of base64 strings")
+        return [base64.b64decode(h, validate=True) for h in hashes]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise FetchError(
+            f"the log's answer to {query} is not a consistency proof: {reason}",
+            code="bad_answer",
+        ) from exc

@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from urne.verifier.civic.entries import Ballot, decode_entry
 from urne.verifier.civic.process import RecordedBallot, Registry
@@ -376,12 +376,13 @@ def save_state(
         # appending after it would shift every new hash.
         fh.truncate(start * HASH_SIZE)
         step(2)
-        data = b"".join(new_leaves)
+        # Streamed in chunks: the new hashes may be many more than fit in memory.
         fh.seek(start * HASH_SIZE)
-        fh.write(data[: len(data) // 2])
+        half = len(new_leaves) // 2
+        _write_leaves(fh, new_leaves, 0, half)
         fh.flush()
         step(3)
-        fh.write(data[len(data) // 2 :])
+        _write_leaves(fh, new_leaves, half, len(new_leaves))
         fh.flush()
         os.fsync(fh.fileno())
     _sync_directory(directory)  # leaves.bin exists on disk before a state refers to it
@@ -404,6 +405,14 @@ def save_state(
 
 def _no_interrupt(step: int) -> None:
     pass
+
+
+_WRITE_CHUNK = 1 << 16  # leaf hashes per write: 2 MiB
+
+
+def _write_leaves(fh: BinaryIO, leaves: Sequence[bytes], begin: int, end: int) -> None:
+    for lo in range(begin, end, _WRITE_CHUNK):
+        fh.write(b"".join(leaves[lo : min(lo + _WRITE_CHUNK, end)]))
 
 
 def _encode(state: AuditState, leaves_sha256: bytes) -> bytes:

@@ -1,25 +1,40 @@
 """``urne-verify``: what citizens and observers run to check the log.
 
 Exit codes: 0 valid; 1 invalid (checked, and found wrong: the reason is
-printed); 2 could not check (the log did not answer, a missing or unreadable
-file, a malformed verifier key, a damaged auditor's state). "Could not check"
-is never reported as "invalid": the two call for different actions.
+printed); 2 could not check (the log did not answer, in time or within the
+bytes its answer may hold; a missing or unreadable file, a malformed verifier
+key, a damaged auditor's state). "Could not check" is never reported as
+"invalid": the two call for different actions. Either way the reason is one
+line, never a traceback (docs/spec/verification.md §2c).
+
+What is printed is the report and nothing else when the output is not a
+terminal: the audit's progress bar is drawn on a terminal only.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from urne.verifier.check.audit import STEPS, HttpSource, open_source, write_report
+from urne.verifier.check.audit import (
+    MAX_NEW_ENTRIES,
+    STEPS,
+    HttpSource,
+    open_source,
+    write_report,
+)
 from urne.verifier.check.audit import audit as run_audit
+from urne.verifier.check.fetch import DEFAULT_DEADLINE
 from urne.verifier.check.opendata import check_export, check_results_csv
-from urne.verifier.check.receipt import Receipt, check_receipt, check_still_included
+from urne.verifier.check.receipt import Receipt, check_against_log, check_receipt
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.canonical import fingerprint as canonical_fingerprint
 from urne.verifier.cli.pb import pb_command
@@ -53,6 +68,26 @@ LogKey = Annotated[
         "--log-key", help="The log's verifier key: name+hex8+base64, as the operator publishes it."
     ),
 ]
+
+
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        help="Seconds each request to the log may take, from connecting to its last byte.",
+    ),
+]
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _could_not_check(code: str, reason: str) -> NoReturn:
+    """Exit 2 with one line: what kept the check from running is not a verdict."""
+    typer.echo(f"COULD NOT CHECK ({code}): {_one_line(reason)}")
+    raise typer.Exit(2)
 
 
 def _verifier(vkey: str) -> Ed25519Verifier:
@@ -114,6 +149,7 @@ def receipt(
         str | None,
         typer.Option("--log", help="The log's URL: also check the entry is still in it today."),
     ] = None,
+    timeout: Timeout = DEFAULT_DEADLINE,
 ) -> None:
     """Check a receipt offline; with --log, also that the log still holds the entry."""
     verifier = _verifier(log_key)
@@ -127,30 +163,41 @@ def receipt(
         typer.echo(f"1. checkpoint signed by {verifier.name} (size {cp.size}): ok")
         typer.echo(f"2. entry {rc.index} is in that tree (inclusion proof): ok")
         if log is not None:
-            source = HttpSource(log)
-            latest = source.get("checkpoint")
-            now = open_checkpoint(latest, verifier, origin=rc.origin).checkpoint
-            proof: list[bytes] = []
-            if now.size > cp.size:
-                answer = json.loads(
-                    source.get(f"log/proof/consistency?size1={cp.size}&size2={now.size}")
-                )
-                proof = [base64.b64decode(h) for h in answer["proof"]]
-            check_still_included(rc, verifier, latest, proof)
+            now = check_against_log(rc, verifier, HttpSource(log, deadline=timeout).get)
             typer.echo(
-                f"3. the log's latest checkpoint (size {now.size}) extends it "
+                f"3. the log's latest checkpoint (size {now.checkpoint.size}) extends it "
                 "(consistency proof): ok"
             )
     except FetchError as exc:
-        typer.echo(f"COULD NOT CHECK ({exc.code}): {exc}")
-        raise typer.Exit(2) from exc
+        _could_not_check(exc.code, str(exc))
     except VerificationError as exc:
-        typer.echo(f"INVALID ({exc.code}): {exc}")
-        raise typer.Exit(1) from exc
-    except (ValueError, KeyError) as exc:
-        typer.echo(f"INVALID (bad_answer): the log answered something unreadable: {exc}")
+        typer.echo(f"INVALID ({exc.code}): {_one_line(exc)}")
         raise typer.Exit(1) from exc
     typer.echo("VALID receipt")
+
+
+Progress = Callable[[int, int], None]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Progress | None]:
+    """A progress bar on a terminal (on stderr, apart from the report); nothing
+    at all otherwise, so a file or a pipe receives the report alone."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with typer.progressbar(length=1, label=label, show_pos=True, file=sys.stderr) as bar:
+        seen = [0]
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - seen[0])
+            seen[0] = done
+
+        yield progress
+
+
+_OUTCOME = {True: "ok", False: "FAILED", None: "not run"}
 
 
 @app.command("audit")
@@ -164,39 +211,65 @@ def audit_command(
     report_file: Annotated[
         Path | None, typer.Option("--json", help="Also write the full report (JSON) here.")
     ] = None,
+    timeout: Timeout = DEFAULT_DEADLINE,
+    max_new_entries: Annotated[
+        int,
+        typer.Option(
+            "--max-new-entries",
+            min=0,
+            help="The most entries to read beyond what --state holds; a checkpoint "
+            "claiming more stops the audit before anything is read.",
+        ),
+    ] = MAX_NEW_ENTRIES,
 ) -> None:
     """Audit the whole log: the numbered checklist of docs/spec/verification.md."""
     verifier = _verifier(log_key)
-    with typer.progressbar(length=1, label="entries", show_pos=True) as bar:
-        seen = [0]
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - seen[0])
-            seen[0] = done
-
-        try:
-            report = run_audit(open_source(log), verifier, state_dir=state, progress=progress)
-        except (FetchError, VerificationError) as exc:
-            typer.echo(f"\nerror: the audit could not run: {exc}", err=True)
-            raise typer.Exit(2) from exc
-    typer.echo(f"log {report.origin} at {report.source}: size {report.size}, root {report.root}")
+    try:
+        with _progress("entries") as progress:
+            report = run_audit(
+                open_source(log, deadline=timeout),
+                verifier,
+                state_dir=state,
+                progress=progress,
+                max_new_entries=max_new_entries,
+            )
+    except (FetchError, VerificationError) as exc:  # VerificationError: bad_state
+        _could_not_check(exc.code, f"the audit could not run: {exc}")
+    except OSError as exc:  # the auditor's own files
+        _could_not_check("io_error", f"the audit could not run: {exc}")
+    except MemoryError:
+        _could_not_check("out_of_memory", "the audit could not run: out of memory")
+    if report.steps[1]:
+        typer.echo(
+            f"log {report.origin} at {report.source}: size {report.size}, root {report.root}"
+        )
+    else:
+        typer.echo(f"log {report.origin} at {report.source}: no checkpoint signed by its key")
     if report.previous_size:
         typer.echo(f"(this auditor had verified it up to size {report.previous_size})")
     for n, title in STEPS.items():
-        typer.echo(f"{n}. {title}: {'ok' if report.steps[n] else 'FAILED'}")
-    typer.echo(
-        f"entries checked: {report.entries_checked}, credentials: {report.credentials_checked},"
-        f" results compared: {report.results_compared}"
-    )
+        outcome = _OUTCOME[report.steps[n]]
+        if n == 2 and state is None and outcome == "ok":
+            outcome += " (nothing verified before: keep --state to compare)"
+        typer.echo(f"{n}. {title}: {outcome}")
+    if report.steps[4] is not None:
+        typer.echo(
+            f"entries checked: {report.entries_checked}, credentials: "
+            f"{report.credentials_checked}, results compared: {report.results_compared}"
+        )
     for f in report.findings:
         at = f" at index {f.index}" if f.index is not None else ""
-        typer.echo(f"  step {f.step} {f.code}{at}: {f.message}")
+        typer.echo(f"  step {f.step} {f.code}{at}: {_one_line(f.message)}")
     if report_file is not None:
-        write_report(report, report_file)
+        try:
+            write_report(report, report_file)
+        except OSError as exc:
+            _could_not_check("io_error", f"cannot write the report: {exc}")
         typer.echo(f"report written to {report_file}")
     if not report.ok:
-        typer.echo(f"FAILED: {len(report.findings)} finding(s), with evidence in the report")
+        stopped = [n for n, ok in report.steps.items() if ok is None]
+        after = f"; steps {stopped[0]}-{stopped[-1]} not run" if stopped else ""
+        typer.echo(f"FAILED: {len(report.findings)} finding(s), with evidence in the report{after}")
         raise typer.Exit(1)
     typer.echo("PASSED")
 
