@@ -25,7 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from urne.api.signing import LABEL, SignatureParams, content_digest, signature_base
+from urne.api.signing import (
+    LABEL,
+    SignatureParams,
+    check_authority,
+    content_digest,
+    signature_base,
+    url_authority,
+)
 from urne.verifier.citizen.keyfile import UnsafeKeyFile, read_private, write_new
 from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import b64decode, b64encode
@@ -96,18 +103,22 @@ def sign_request(
     path: str,
     body: bytes,
     *,
+    authority: str,
     created: int | None = None,
     nonce: bytes | None = None,
 ) -> dict[str, str]:
     """The ``Content-Digest``, ``Signature-Input`` and ``Signature`` headers of a
-    request (``path`` without the query)."""
+    request (``path`` without the query) to the service whose public authority
+    is ``authority`` (``host[:port]`` of its URL, normalised:
+    :func:`urne.api.signing.url_authority`). The authority is signed so that
+    the request is good for that service only (docs/spec/api.md §6)."""
     params = SignatureParams(
         created=int(time.time()) if created is None else created,
         nonce=secrets.token_bytes(16) if nonce is None else nonce,
         keyid=key.name,
     )
     digest = content_digest(body)
-    signature = key.key.sign(signature_base(method, path, digest, params))
+    signature = key.key.sign(signature_base(method, authority, path, digest, params))
     return {
         "Content-Digest": digest,
         "Signature-Input": f"{LABEL}={params.serialise()}",
@@ -117,6 +128,11 @@ def sign_request(
 
 class UrneClient:
     """The API at ``base_url`` (e.g. ``http://127.0.0.1:8000``).
+
+    Signed requests name the service by the authority of ``base_url``
+    (``127.0.0.1:8000``), which must be the service's public authority;
+    ``authority`` overrides it, for a service reached under another name
+    than its public one (a tunnel, a test).
 
     ``retry_rate_limited``: on ``429 rate_limited``, wait as ``Retry-After``
     says and try again (at most ``_MAX_RETRY_WAIT`` seconds per request);
@@ -131,10 +147,12 @@ class UrneClient:
         retry_rate_limited: bool = False,
         on_rate_limited: Callable[[float], None] | None = None,
         timeout: float = _TIMEOUT,
+        authority: str | None = None,
     ) -> None:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"server URL {base_url!r}: expected http(s)://host[:port]")
+        self.authority = check_authority(authority) if authority else url_authority(base_url)
         self.base_url = base_url.rstrip("/")
         self._prefix = parts.path.rstrip("/")
         self.key = key
@@ -162,7 +180,15 @@ class UrneClient:
             if signed:
                 if self.key is None:
                     raise ServiceError(0, "no_key", "this request must be signed: give a key")
-                headers.update(sign_request(self.key, method, self._prefix + path, body or b""))
+                headers.update(
+                    sign_request(
+                        self.key,
+                        method,
+                        self._prefix + path,
+                        body or b"",
+                        authority=self.authority,
+                    )
+                )
             req = urllib.request.Request(
                 self.base_url + path, data=body, method=method, headers=headers
             )

@@ -1,9 +1,16 @@
-"""FastAPI dependencies: what the routes work on, and the rate limit.
+"""FastAPI dependencies: what the routes work on, request bodies, and the rate limit.
 
 The app keeps its services on ``app.state`` (``urne.api.main.create_app`` puts them
 there): ``log``, ``civic`` (the :class:`~urne.ledger.civic.record.CivicRecord` on the log),
-``roll`` (the issuance database) and ``keyring`` (the issuer keys), and
-``rate_limiter`` (``None`` when off).
+``roll`` (the issuance database) and ``keyring`` (the issuer keys),
+``rate_limiter`` (``None`` when off) and ``public_authority``.
+
+Bodies. No route declares a body parameter: FastAPI reads such a body whole,
+whatever its size, before any dependency runs, so a rate-limited client could
+still make the service hold hundreds of megabytes and answer 400, not 429.
+Each route that takes a body reads it itself, with :func:`read_body` (or
+:func:`read_json`), after its dependencies (the rate limit, an institution's
+signature) have admitted the request.
 """
 
 from __future__ import annotations
@@ -14,12 +21,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
-from urne.api.errors import ApiError, TooManyRequests
+from urne.api.errors import ApiError, BadRequest, PayloadTooLarge, TooManyRequests
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.log import Log
@@ -36,8 +44,10 @@ __all__ = [
     "get_keyring",
     "get_log",
     "get_roll",
+    "parse_model",
     "rate_limited",
     "read_body",
+    "read_json",
 ]
 
 
@@ -63,8 +73,12 @@ async def get_keyring(request: Request) -> IssuerKeyring:
 
 async def read_body(request: Request, limit: int, too_large: ApiError) -> bytes:
     """The request's body, refused with ``too_large`` as soon as it is known to
-    exceed ``limit`` bytes: by its Content-Length, else while it streams in
-    (never held whole beyond the limit)."""
+    exceed ``limit`` bytes: by its Content-Length, else while it streams in.
+
+    At most ``limit`` bytes and one more chunk are ever held, whatever the
+    client announces: a chunked body has no Content-Length (RFC 9112 §7.1),
+    and the header is never taken for a bound on what arrives: the bytes are
+    counted as they come."""
     announced = request.headers.get("content-length", "")
     if announced.isdigit() and int(announced) > limit:
         raise too_large
@@ -74,6 +88,39 @@ async def read_body(request: Request, limit: int, too_large: ApiError) -> bytes:
         if len(body) > limit:
             raise too_large
     return bytes(body)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type (RFC 6839 §3.1), with any parameters."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def parse_model(model: type[_Model], body: bytes) -> _Model:
+    """``body`` (JSON) as ``model``, or 400 ``invalid_parameter`` naming each problem."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise BadRequest("invalid_parameter", problems) from exc
+
+
+async def read_json(request: Request, model: type[_Model], limit: int) -> _Model:
+    """A JSON body of at most ``limit`` bytes (else 413 ``body_too_large``,
+    after at most ``limit`` bytes and one chunk) as ``model``; a body sent as
+    another media type is 400 ``invalid_parameter``, as FastAPI's own body
+    parameters answer."""
+    if not _is_json(request.headers.get("content-type", "")):
+        raise BadRequest("invalid_parameter", "body: send a JSON object as application/json")
+    too_large = PayloadTooLarge("body_too_large", f"this request's body is at most {limit} bytes")
+    return parse_model(model, await read_body(request, limit, too_large))
 
 
 LogDep = Annotated[Log, Depends(get_log)]
@@ -143,8 +190,11 @@ class TokenBuckets:
 async def rate_limited(request: Request) -> None:
     """Refuse with 429 ``rate_limited`` when the client's bucket is empty.
 
-    Behind a reverse proxy, run uvicorn with ``--proxy-headers`` and
-    ``--forwarded-allow-ips`` so that the address is the client's, not the proxy's.
+    A dependency of the route, so it runs before the route reads the body.
+    The address is the connection's (ASGI ``client``), which uvicorn replaces
+    with the ``X-Forwarded-For`` one only from the proxies it is told to trust
+    (``urne serve --forwarded-allow-ips``, none by default): otherwise a client
+    could pick a fresh address, and a fresh bucket, for every request.
     """
     buckets: TokenBuckets | None = request.app.state.rate_limiter
     if buckets is None:

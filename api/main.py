@@ -32,6 +32,7 @@ from urne.api.routes import institution as institution_routes
 from urne.api.routes import issuance as issuance_routes
 from urne.api.routes import log as log_routes
 from urne.api.routes import opendata as opendata_routes
+from urne.api.signing import check_authority
 from urne.ledger.civic.record import CivicRecord, CredentialBatcher
 from urne.ledger.db.settings import Settings
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -95,6 +96,7 @@ def create_app(
     keyring: IssuerKeyring | None = None,
     clock: Callable[[], datetime] | None = None,
     rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+    public_authority: str | None = None,
 ) -> FastAPI:
     """The app for ``log``, or for the log the settings name (opened at startup).
 
@@ -102,9 +104,17 @@ def create_app(
     no log, to ``settings.database_url``; ``keyring`` to ``settings.key_dir``.
     ``clock`` is the civic record's (deadlines); ``rate_limit=None`` turns the
     rate limit off.
+
+    ``public_authority`` (default: the settings' ``URNE_PUBLIC_AUTHORITY``) is
+    the ``host[:port]`` clients use to reach the service, which institutions
+    sign (docs/spec/api.md §6, RFC 9421 §2.2.3); if neither names one, the
+    address of the socket each request arrives on
+    (``urne.api.auth.service_authority``).
     """
     if not (casting or issuance):
         raise ValueError("an app serves casting, issuance or both")
+    if public_authority is not None:
+        public_authority = check_authority(public_authority)
 
     def attach(app: FastAPI, s: Settings | None, opened: list[Callable[[], Any]]) -> None:
         """Put the services on ``app.state``; ``opened`` collects what to close."""
@@ -126,6 +136,9 @@ def create_app(
                 opened.append(state.roll.dispose)
         if state.keyring is None:
             state.keyring = IssuerKeyring((s or Settings()).key_dir)
+        if state.public_authority is None:
+            configured = (s or Settings()).public_authority
+            state.public_authority = check_authority(configured) if configured else None
 
     attached: list[Callable[[], Any]] = []  # what attaching at creation opened
 
@@ -151,6 +164,7 @@ def create_app(
     app.state.roll = roll
     app.state.keyring = keyring
     app.state.rate_limiter = TokenBuckets(rate_limit) if rate_limit is not None else None
+    app.state.public_authority = public_authority
     if log is not None:  # usable at once, with or without the lifespan
         attach(app, settings, attached)
     install_error_handlers(app)

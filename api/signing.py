@@ -5,8 +5,9 @@ an RFC 9421 (HTTP Message Signatures) profile with an RFC 9530
 A signed request carries three headers::
 
     Content-Digest: sha-256=:<base64 of SHA-256(body)>:
-    Signature-Input: urne=("@method" "@path" "content-digest");created=<unix seconds>;\
-nonce="<base64 of 16-64 random bytes>";keyid="<institution name>";alg="ed25519"
+    Signature-Input: urne=("@method" "@authority" "@path" "content-digest");\
+created=<unix seconds>;nonce="<base64 of 16-64 random bytes>";keyid="<institution name>";\
+alg="ed25519"
     Signature: urne=:<base64 of the Ed25519 signature>:
 
 The signature is over the signature base of RFC 9421 §2.5, one line per
@@ -14,10 +15,21 @@ covered component and then the parameters, joined by ``"\\n"`` (no final
 newline)::
 
     "@method": POST
+    "@authority": vote.example.org
     "@path": /institution/whoami
     "content-digest": sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:
-    "@signature-params": ("@method" "@path" "content-digest");created=...;nonce="...";\
-keyid="...";alg="ed25519"
+    "@signature-params": ("@method" "@authority" "@path" "content-digest");created=...;\
+nonce="...";keyid="...";alg="ed25519"
+
+``@authority`` (RFC 9421 §2.2.3) is the service's public authority, the
+``host[:port]`` of the URL the institution uses, normalised as RFC 9110 §4.2.3
+says (host in lower case, no default port): :func:`url_authority`. Covering it
+binds a request to one service, so that an institution registered with the
+same key on two services cannot have a request meant for one replayed to the
+other. The service does not take the value from the request's ``Host`` header,
+which whoever sends the request chooses: it rebuilds the signature base with
+its own configured authority (``URNE_PUBLIC_AUTHORITY``; by default the address it
+listens on).
 
 The institution's key also signs its log entries; the two never collide: an
 entry's signing input starts with ``urne/v1/`` (docs/spec/entries.md §1), a
@@ -26,15 +38,20 @@ signature base with ``"@``.
 The service (``urne.api.auth.signed``) checks, in this order, each refusal storing nothing:
 
 1. the three headers are there and well-formed (RFC 8941 structured fields,
-   exactly the three components above, exactly the four parameters), else
-   401 ``unsigned_request``; the body is at most the route's limit, else 413
-   ``body_too_large``;
+   exactly the four components above, exactly the four parameters), else
+   401 ``unsigned_request``;
 2. ``keyid`` is a registered institution, else 401 ``unknown_institution``;
-3. the body's SHA-256 is the ``Content-Digest``, else 400 ``bad_content_digest``;
-4. ``created`` is within :data:`WINDOW` seconds of the server's clock, else
+3. ``created`` is within :data:`WINDOW` seconds of the server's clock, else
    401 ``stale_request``;
-5. the signature verifies under the institution's key, else 401
-   ``bad_request_signature``;
+4. the signature verifies under the institution's key, with the service's own
+   authority as ``@authority``, else 401 ``wrong_authority`` if it verifies with
+   the request's ``Host`` instead (a request signed for another service), else
+   401 ``bad_request_signature``;
+5. only then is the body read: at most the route's limit, else 413
+   ``body_too_large``, and its SHA-256 must be the ``Content-Digest`` the
+   signature covers, else 400 ``bad_content_digest``. So no body is read for
+   anyone but an institution, or whoever replays one of its requests within
+   the window (and is then refused as a replay or for the digest);
 6. the nonce has not been used by this institution (the nonces are kept in the
    database, so across restarts and service processes), else 409
    ``replayed_request``. Only an authentic request records its nonce.
@@ -46,6 +63,7 @@ import base64
 import binascii
 import hashlib
 import re
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,18 +75,21 @@ __all__ = [
     "WINDOW",
     "MalformedField",
     "SignatureParams",
+    "check_authority",
     "content_digest",
+    "http_authority",
     "parse_dictionary",
     "parse_signature_input",
     "signature_base",
     "single_bytes",
+    "url_authority",
 ]
 
 #: The signature's label in ``Signature-Input`` and ``Signature``.
 LABEL = "urne"
 ALG = "ed25519"
 #: The covered components, in this order.
-COMPONENTS = ("@method", "@path", "content-digest")
+COMPONENTS = ("@method", "@authority", "@path", "content-digest")
 #: Seconds a request is fresh for, either side of the server's clock.
 WINDOW = 300
 #: The default body limit of a signed route (a roll import allows more).
@@ -251,7 +272,7 @@ class SignatureParams:
 
     def serialise(self) -> str:
         """The ``@signature-params`` value, which is also the ``Signature-Input``
-        member's value: ``("@method" "@path" "content-digest");created=...``."""
+        member's value: ``("@method" "@authority" "@path" "content-digest");created=...``."""
         inner = " ".join(_serialise_item(c) for c in COMPONENTS)
         values: dict[str, BareItem] = {
             "created": self.created,
@@ -267,10 +288,73 @@ def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
 
 
-def signature_base(method: str, path: str, digest: str, params: SignatureParams) -> bytes:
+#: The port a URL of each scheme means when it names none (RFC 9110 §4.2.1, §4.2.2).
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def http_authority(scheme: str, host: str, port: int | None) -> str:
+    """The ``@authority`` of a request to ``scheme://host:port`` (RFC 9421
+    §2.2.3): normalised as RFC 9110 §4.2.3 says, the host in lower case (an
+    IPv6 address in brackets, RFC 3986 §3.2.2) and no port where it is the
+    scheme's default."""
+    host = host.lower()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS.get(scheme.lower()):
+        return host
+    return f"{host}:{port}"
+
+
+#: ``host[:port]``: a DNS name or IPv4 address, or an IPv6 address in brackets
+#: (RFC 3986 §3.2.2), in lower case, then an optional port.
+_AUTHORITY = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?"
+)
+
+
+def check_authority(value: str) -> str:
+    """A service's configured public authority, in the form clients sign it
+    (:func:`http_authority`): ``host[:port]`` in lower case, with no default
+    port (80, 443), which a client's URL never names after normalisation
+    (RFC 9110 §4.2.3); ``ValueError`` otherwise."""
+    v = value.strip().lower()
+    m = _AUTHORITY.fullmatch(v)
+    port = int(m.group(1)) if m and m.group(1) else None
+    if m is None or (port is not None and not 1 <= port <= 65535):
+        raise ValueError(
+            f"public authority {value!r}: expected host[:port] as clients write it in the "
+            "service's URL, e.g. 'vote.example.org' or '203.0.113.7:8000'"
+        )
+    if port in _DEFAULT_PORTS.values():
+        raise ValueError(
+            f"public authority {value!r}: leave out the default port; clients sign the "
+            "authority without it (RFC 9110 §4.2.3)"
+        )
+    return v
+
+
+def url_authority(url: str) -> str:
+    """The ``@authority`` of requests to the service at ``url``
+    (``http(s)://host[:port][/prefix]``); ``ValueError`` if it has none."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a port that is not a number, or out of range
+        raise ValueError(f"{url!r}: {exc}") from exc
+    if parts.scheme not in _DEFAULT_PORTS or not host:
+        raise ValueError(f"{url!r}: expected http(s)://host[:port]")
+    if not host.isascii():  # the Host header carries the IDNA form (RFC 5890)
+        host = host.encode("idna").decode("ascii")
+    return http_authority(parts.scheme, host, port)
+
+
+def signature_base(
+    method: str, authority: str, path: str, digest: str, params: SignatureParams
+) -> bytes:
     """The RFC 9421 §2.5 signature base of a request of this profile."""
     lines = [
         f'"@method": {method.upper()}',
+        f'"@authority": {authority}',
         f'"@path": {path}',
         f'"content-digest": {digest.strip()}',
         f'"@signature-params": {params.serialise()}',

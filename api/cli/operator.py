@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from urne.api.cli.institution import (
 )
 from urne.api.cli.service import open_service_log, settings_from
 from urne.api.client import InstitutionKey, ServiceError, UrneClient
+from urne.api.signing import http_authority
 from urne.ledger.db.settings import Settings
 from urne.ledger.errors import InvalidRequest
 from urne.verifier.citizen import authoring
@@ -80,6 +82,52 @@ def checkpoint(
         typer.echo(log.checkpoint().text, nl=False)
 
 
+def listening_authority(host: str, port: int) -> str | None:
+    """The authority of ``http://host:port``, which a service listening there
+    takes as its public one unless told otherwise (``URNE_PUBLIC_AUTHORITY``);
+    ``None`` for a wildcard address (``0.0.0.0``, ``::``), which no client
+    names: each request's own socket address is used then."""
+    try:
+        if ipaddress.ip_address(host).is_unspecified:
+            return None
+    except ValueError:
+        pass  # a host name
+    return http_authority("http", host, port)
+
+
+def serve_options(settings: Settings, host: str, port: int, *, access_log: bool) -> dict[str, Any]:
+    """The keyword arguments of ``uvicorn.run`` (and ``uvicorn.Config``) for
+    ``urne serve``.
+
+    Proxy headers: uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 unless
+    told otherwise, and the rate limit is per client address, so anyone on the
+    service's host (or a proxy that passes the header on unchanged) would have
+    a fresh bucket per request. Only the proxies ``URNE_FORWARDED_ALLOW_IPS``
+    names are believed; by default none, and the address is the connection's.
+    """
+    trusted = [ip for ip in settings.forwarded_allow_ips.split(",") if ip]
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": access_log,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted,
+    }
+
+
+def _overridden(settings: Settings, **values: str | None) -> Settings:
+    """``settings`` with the options given on the command line, checked as
+    the environment's are."""
+    given = {k: v for k, v in values.items() if v is not None}
+    if not given:
+        return settings
+    try:
+        return Settings(**{**settings.model_dump(), **given})
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Overrides URNE_HOST.")] = None,
@@ -108,6 +156,24 @@ def serve(
             "Off, the service spends less per ballot under heavy load.",
         ),
     ] = True,
+    public_authority: Annotated[
+        str | None,
+        typer.Option(
+            "--public-authority",
+            help="host[:port] of the URL clients use, which institutions sign "
+            "(docs/spec/api.md §6). Overrides URNE_PUBLIC_AUTHORITY; default: "
+            "where the service listens.",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Reverse proxies (comma-separated addresses or networks, or *) whose "
+            "X-Forwarded-For gives the client's address. Overrides "
+            "URNE_FORWARDED_ALLOW_IPS; default: none, the connection's address counts.",
+        ),
+    ] = None,
     database_url: DatabaseOpt = None,
     key_dir: KeyDirOpt = None,
     origin: OriginOpt = None,
@@ -117,7 +183,11 @@ def serve(
 
     from urne.api.main import DEFAULT_RATE_LIMIT, create_app
 
-    s = settings_from(database_url, key_dir, origin)
+    s = _overridden(
+        settings_from(database_url, key_dir, origin),
+        public_authority=public_authority,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
     log = open_service_log(s)
     if demo and log.size == 0:
         from urne.ledger.civic.record import CivicRecord
@@ -133,17 +203,30 @@ def serve(
 
             populate_demo(CivicRecord(log), s.key_dir, s.database_url, progress=progress)
     h, p = host or s.host, port or s.port
+    authority = s.public_authority or listening_authority(h, p)
     typer.echo(f"Urne log {log.origin}, {log.size} entries, verifier key {log.verifier.vkey}")
     typer.echo(f"serving on http://{h}:{p}/  (pages for people; API documentation: /docs)")
     typer.echo(f"check a receipt in your browser: http://{h}:{p}/receipt")
+    typer.echo(
+        f"institution requests are signed for {authority}"
+        if authority
+        else "institution requests are signed for the address they reach; "
+        "set URNE_PUBLIC_AUTHORITY to the service's public host name"
+    )
+    proxies = s.forwarded_allow_ips
+    typer.echo(
+        f"client addresses: X-Forwarded-For from {proxies}"
+        if proxies
+        else "client addresses: the connection's (no proxy's X-Forwarded-For is believed)"
+    )
     try:
-        uvicorn.run(
-            create_app(log, s, rate_limit=DEFAULT_RATE_LIMIT if rate_limit else None),
-            host=h,
-            port=p,
-            log_level="info",
-            access_log=access_log,
+        service = create_app(
+            log,
+            s,
+            rate_limit=DEFAULT_RATE_LIMIT if rate_limit else None,
+            public_authority=authority,
         )
+        uvicorn.run(service, **serve_options(s, h, p, access_log=access_log))
     finally:
         log.close()
 

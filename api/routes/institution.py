@@ -8,21 +8,24 @@ operations that are not log entries.
 - ``GET /institution/whoami``: which registered institution signed.
 
 Every request is signed (``urne.api.auth``); answers are ``Cache-Control: no-store``.
+The body is read by the signature check once the signature (which covers
+its digest) has verified, and never beyond the route's limit and one chunk
+(``urne.api.deps.read_body``).
 The codes in a roll answer are never logged or stored: the roll keeps their
 HMAC (``urne.ledger.issuance``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from urne.api.auth import SignedRequest, signed
-from urne.api.deps import KeyringDep, RollDep
-from urne.api.errors import BadRequest, Forbidden
+from urne.api.deps import KeyringDep, RollDep, parse_model
+from urne.api.errors import Forbidden
 from urne.ledger.institutions.registry import create_issuer_key, process_owner
 from urne.ledger.issuance.keyring import MAX_SHARES
 from urne.ledger.issuance.roll import import_roll
@@ -43,7 +46,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "bad_content_digest, invalid_parameter, ..."},
     401: {
-        "description": "unsigned_request, unknown_institution, stale_request, bad_request_signature"
+        "description": "unsigned_request, unknown_institution, stale_request, "
+        "wrong_authority, bad_request_signature"
     },
     409: {"description": "replayed_request, ..."},
     413: {"description": "body_too_large"},
@@ -86,20 +90,6 @@ class WhoAmI(BaseModel):
     name: str
 
 
-_M = TypeVar("_M", bound=BaseModel)
-_R = TypeVar("_R")
-
-
-def _parse(model: type[_M], body: bytes) -> _M:
-    try:
-        return model.model_validate_json(body or b"{}")
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise BadRequest("invalid_parameter", problems) from exc
-
-
 @router.post(
     "/processes/{process_id}/issuer-key",
     status_code=201,
@@ -109,7 +99,7 @@ def _parse(model: type[_M], body: bytes) -> _M:
 async def create_key(
     process_id: str, req: Signed, roll: RollDep, keyring: KeyringDep, response: Response
 ) -> IssuerKeyAnswer:
-    ask = _parse(IssuerKeyRequest, req.body)
+    ask = parse_model(IssuerKeyRequest, req.body or b"{}")
     record = await run_in_threadpool(
         create_issuer_key,
         roll,
@@ -165,7 +155,7 @@ def _import(
 async def import_people(
     process_id: str, req: SignedRoll, roll: RollDep, keyring: KeyringDep, response: Response
 ) -> RollAnswer:
-    ask = _parse(RollRequest, req.body)
+    ask = parse_model(RollRequest, req.body or b"{}")
     answer = await run_in_threadpool(_import, roll, keyring, req.institution, process_id, ask)
     response.headers.update(NO_STORE)
     return answer

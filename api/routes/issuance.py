@@ -10,16 +10,21 @@ another host than ``/entries`` (``create_app(casting=False)`` there,
 and should see nothing of how they vote, not even the timing on one machine.
 Nothing of the request beyond the roll's own mark is stored; answers are
 ``Cache-Control: no-store``.
+
+``POST`` reads its body itself (``urne.api.deps.read_json``), after the rate
+limit and never beyond :data:`MAX_CREDENTIAL_BODY` and one chunk: as a body
+parameter, FastAPI would read any size whole before the rate limit ran.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from urne.api.deps import KeyringDep, RateLimited, RollDep
+from urne.api.deps import KeyringDep, RateLimited, RollDep, read_json
 from urne.api.errors import INVALID_PARAMETER, error_responses
 from urne.ledger.issuance.issue import issue
 from urne.ledger.issuance.keyring import MAX_SHARES
@@ -27,9 +32,12 @@ from urne.ledger.issuance.roll import issued_count, roll_size
 from urne.verifier.civic.entries import b64decode, b64encode
 from urne.verifier.credentials.credential import CREDENTIAL_SIZE
 
-__all__ = ["router"]
+__all__ = ["MAX_CREDENTIAL_BODY", "router"]
 
 router = APIRouter(prefix="/issuance", tags=["issuance"])
+
+#: The body limit of a credential request: its fields take under 400 bytes.
+MAX_CREDENTIAL_BODY = 4096
 
 
 class CredentialRequest(BaseModel):
@@ -50,6 +58,15 @@ class CredentialRequest(BaseModel):
     )
 
 
+_CREDENTIAL_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": f"at most {MAX_CREDENTIAL_BODY} bytes",
+        "content": {"application/json": {"schema": CredentialRequest.model_json_schema()}},
+    }
+}
+
+
 class BlindSignature(BaseModel):
     blind_signature: str = Field(description="sk·B (or f(i)·B), base64; unblind it on the device")
 
@@ -68,24 +85,29 @@ class IssuanceInfo(BaseModel):
     "/{process_id}",
     summary="Ask for a blind credential with a one-time code",
     dependencies=[RateLimited],
+    openapi_extra=_CREDENTIAL_BODY,
     responses=error_responses(
         {
             400: f"{INVALID_PARAMETER}; bad_code, bad_base64, bad_blinded_point, bad_share_index",
             404: "unknown_code, unknown_process",
             409: "already_issued, blinded_mismatch",
+            413: "body_too_large",
             429: "rate_limited",
         }
     ),
 )
-def request_credential(
+async def request_credential(
     process_id: str,
-    request: CredentialRequest,
+    request: Request,
     roll: RollDep,
     keyring: KeyringDep,
     response: Response,
 ) -> BlindSignature:
-    blinded = b64decode(request.blinded, "blinded")
-    answer = issue(roll, keyring, process_id, request.code, blinded, share_index=request.share)
+    ask = await read_json(request, CredentialRequest, MAX_CREDENTIAL_BODY)
+    blinded = b64decode(ask.blinded, "blinded")
+    answer = await run_in_threadpool(
+        issue, roll, keyring, process_id, ask.code, blinded, share_index=ask.share
+    )
     response.headers["Cache-Control"] = "no-store"
     return BlindSignature(blind_signature=b64encode(answer))
 

@@ -1,13 +1,15 @@
 """Operator settings, from ``URNE_*`` environment variables (or a ``.env`` file).
 
 ``URNE_DATABASE_URL``, ``URNE_KEY_DIR``, ``URNE_ORIGIN``, ``URNE_BATCH_WAIT``,
-``URNE_MAX_BATCH``, ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``:
-see docs/guides/operating.md for what each means. Unsafe or malformed values
-are refused at start-up.
+``URNE_MAX_BATCH``, ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``,
+``URNE_PUBLIC_AUTHORITY``, ``URNE_FORWARDED_ALLOW_IPS``: see
+docs/guides/operating.md for what each means. Unsafe or malformed values are
+refused at start-up.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -19,6 +21,12 @@ __all__ = ["Settings"]
 # C2SP tlog-checkpoint: the origin SHOULD be a schema-less URL; it is also the
 # key name of a signed note, which may not contain whitespace or "+".
 _ORIGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_/:~]*$")
+# RFC 3986 §3.2.2: a DNS name or IPv4 address, or an IPv6 address in brackets,
+# then an optional port (its range is checked apart). The service's side of
+# the check (urne.api.signing.check_authority) accepts the same values.
+_AUTHORITY = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?"
+)
 
 
 class Settings(BaseSettings):
@@ -33,6 +41,12 @@ class Settings(BaseSettings):
     credential_processes: int | None = Field(default=None, ge=0, le=256)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    #: ``host[:port]`` of the URL clients use; institutions sign it (RFC 9421
+    #: §2.2.3). None: the address the service listens on.
+    public_authority: str | None = None
+    #: reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed:
+    #: comma-separated addresses or networks, or ``*``; empty: none.
+    forwarded_allow_ips: str = ""
 
     @field_validator("origin")
     @classmethod
@@ -43,6 +57,41 @@ class Settings(BaseSettings):
                 "(no spaces, no '+', no scheme)"
             )
         return v
+
+    @field_validator("public_authority")
+    @classmethod
+    def _authority_as_clients_sign_it(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        value = v.strip().lower()
+        m = _AUTHORITY.fullmatch(value)
+        if m is None or not 1 <= int(m.group(1) or 1) <= 65535:
+            raise ValueError(
+                "public_authority must be host[:port] as clients write it in the service's "
+                "URL, such as 'vote.example.org' (no scheme, no path)"
+            )
+        if m.group(1) in ("80", "443"):
+            raise ValueError(
+                "public_authority: leave out the default port (80, 443); clients sign the "
+                "authority without it (RFC 9110 §4.2.3)"
+            )
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, v: str) -> str:
+        items = [item.strip() for item in v.split(",") if item.strip()]
+        if "*" in items:
+            return "*"
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"forwarded_allow_ips: {item!r} is not an IP address or network "
+                    "(give the reverse proxy's, e.g. 127.0.0.1 or 10.0.0.0/8, or *)"
+                ) from exc
+        return ",".join(items)
 
     @field_validator("database_url")
     @classmethod

@@ -26,6 +26,8 @@ from urne.ledger.issuance.roll import open_roll, roll_size
 from urne.verifier.credentials.credential import verify_credential
 
 PID = "consulta-2026"
+#: The authority the test client reaches the service at (``http://testserver``).
+SERVICE = "testserver"
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Service:
         **sign: object,
     ) -> object:
         body = b"" if obj is None else json.dumps(obj).encode()
-        headers = sign_request(key or self.city, method, path, body, **sign)  # type: ignore[arg-type]
+        headers = sign_request(key or self.city, method, path, body, authority=SERVICE, **sign)  # type: ignore[arg-type]
         return self.client.request(method, path, content=body, headers=headers)
 
 
@@ -117,11 +119,11 @@ def test_the_rfc_9421_ed25519_example_verifies() -> None:
 def test_signature_input_is_exactly_the_profile() -> None:
     key = InstitutionKey.generate("city-hall")
     headers = sign_request(
-        key, "POST", "/institution/x", b"{}", created=1700000000, nonce=b"k" * 16
+        key, "POST", "/institution/x", b"{}", created=1700000000, nonce=b"k" * 16, authority=SERVICE
     )
     assert headers["Content-Digest"] == "sha-256=:RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o=:"
     assert headers["Signature-Input"] == (
-        'urne=("@method" "@path" "content-digest");created=1700000000;'
+        'urne=("@method" "@authority" "@path" "content-digest");created=1700000000;'
         'nonce="a2tra2tra2tra2tra2traw==";keyid="city-hall";alg="ed25519"'
     )
     params = parse_signature_input([headers["Signature-Input"]])
@@ -129,7 +131,8 @@ def test_signature_input_is_exactly_the_profile() -> None:
     good = headers["Signature-Input"]
     for bad in [
         good.replace('"content-digest"', ""),  # a component missing
-        good.replace('"@path"', '"@path" "@authority"'),  # one more
+        good.replace('"@authority" ', ""),  # one missing: the profile before it was covered
+        good.replace('"@path"', '"@path" "@query"'),  # one more
         good.replace(';alg="ed25519"', ""),  # a parameter missing
         good.replace('"ed25519"', '"rsa-pss-sha512"'),
         good.replace("a2tra2tra2tra2tra2traw==", "a2tr"),  # a short nonce
@@ -152,7 +155,7 @@ def test_whoami_and_every_refusal(service: Service) -> None:
 
     # unsigned, or headers missing or ill-formed
     assert_error(s.client.get(path), 401, "unsigned_request")
-    full = sign_request(s.city, "GET", path, b"")
+    full = sign_request(s.city, "GET", path, b"", authority=SERVICE)
     for drop in full:
         partial = {k: v for k, v in full.items() if k != drop}
         assert_error(s.client.get(path, headers=partial), 401, "unsigned_request")
@@ -170,23 +173,25 @@ def test_whoami_and_every_refusal(service: Service) -> None:
         r = s.signed("GET", path, created=int(time.time()) + skew)
         assert_error(r, 401, "stale_request")  # type: ignore[arg-type]
     # signed for another path, sent to this one
-    other = sign_request(s.city, "GET", "/institution/processes/x/roll", b"")
+    other = sign_request(s.city, "GET", "/institution/processes/x/roll", b"", authority=SERVICE)
     assert_error(s.client.get(path, headers=other), 401, "bad_request_signature")
     # signed for another method
-    post = sign_request(s.city, "POST", path, b"")
+    post = sign_request(s.city, "POST", path, b"", authority=SERVICE)
     assert_error(s.client.get(path, headers=post), 401, "bad_request_signature")
 
 
 def test_a_changed_body_is_refused_and_stores_nothing(service: Service) -> None:
     s = service
     path = f"/institution/processes/{PID}/issuer-key"
-    headers = sign_request(s.city, "POST", path, b'{"threshold": 1}')
+    headers = sign_request(s.city, "POST", path, b'{"threshold": 1}', authority=SERVICE)
     r = s.client.post(path, content=b'{"threshold": 2}', headers=headers)
     assert_error(r, 400, "bad_content_digest")
     # the digest recomputed by whoever changed the body: the signature fails
     forged = {
         **headers,
-        "Content-Digest": sign_request(s.city, "POST", path, b"{}")["Content-Digest"],
+        "Content-Digest": sign_request(s.city, "POST", path, b"{}", authority=SERVICE)[
+            "Content-Digest"
+        ],
     }
     assert_error(s.client.post(path, content=b"{}", headers=forged), 401, "bad_request_signature")
     assert process_owner(s.roll, PID) is None
@@ -201,7 +206,7 @@ def test_a_changed_body_is_refused_and_stores_nothing(service: Service) -> None:
 
 def test_a_replay_is_refused_after_a_restart(service: Service, tmp_path: Path) -> None:
     s, path = service, "/institution/whoami"
-    headers = sign_request(s.city, "GET", path, b"")
+    headers = sign_request(s.city, "GET", path, b"", authority=SERVICE)
     assert s.client.get(path, headers=headers).status_code == 200
     assert_error(s.client.get(path, headers=headers), 409, "replayed_request")
     # a new service process on the same database
@@ -209,8 +214,8 @@ def test_a_replay_is_refused_after_a_restart(service: Service, tmp_path: Path) -
     with TestClient(fresh) as again:
         assert_error(again.get(path, headers=headers), 409, "replayed_request")
         # the same nonce is the county's to use too: nonces are per institution
-        county = sign_request(s.county, "GET", path, b"", nonce=b"\x07" * 16)
-        mine = sign_request(s.city, "GET", path, b"", nonce=b"\x07" * 16)
+        county = sign_request(s.county, "GET", path, b"", nonce=b"\x07" * 16, authority=SERVICE)
+        mine = sign_request(s.city, "GET", path, b"", nonce=b"\x07" * 16, authority=SERVICE)
         assert again.get(path, headers=county).status_code == 200
         assert again.get(path, headers=mine).status_code == 200
 
@@ -219,12 +224,16 @@ def test_body_limits(service: Service) -> None:
     s = service
     big = json.dumps({"threshold": 1, "pad": "x" * 70_000}).encode()
     path = f"/institution/processes/{PID}/issuer-key"
-    r = s.client.post(path, content=big, headers=sign_request(s.city, "POST", path, big))
+    r = s.client.post(
+        path, content=big, headers=sign_request(s.city, "POST", path, big, authority=SERVICE)
+    )
     assert_error(r, 413, "body_too_large")
     # the roll takes much more, but not without end
     path = f"/institution/processes/{PID}/roll"
     huge = b'{"people": ["' + b"x" * (17 * 1024 * 1024) + b'"]}'
-    r = s.client.post(path, content=huge, headers=sign_request(s.city, "POST", path, huge))
+    r = s.client.post(
+        path, content=huge, headers=sign_request(s.city, "POST", path, huge, authority=SERVICE)
+    )
     assert_error(r, 413, "body_too_large")
 
 
@@ -315,7 +324,7 @@ def test_endpoints_on_postgres(pg_service: Service) -> None:
     _endpoints(pg_service)
     # replay across a second app on the same PostgreSQL database
     path = "/institution/whoami"
-    headers = sign_request(pg_service.city, "GET", path, b"")
+    headers = sign_request(pg_service.city, "GET", path, b"", authority=SERVICE)
     assert pg_service.client.get(path, headers=headers).status_code == 200
     other = create_app(
         casting=False, roll=pg_service.roll, keyring=pg_service.keyring, rate_limit=None
