@@ -52,6 +52,7 @@ def open_log(settings: Settings) -> Log:
         origin=settings.origin,
         batch_wait=settings.batch_wait,
         max_batch=settings.max_batch,
+        batch_interval=settings.batch_interval,
     )
 
 
@@ -100,8 +101,10 @@ def create_app(
 ) -> FastAPI:
     """The app for ``log``, or for the log the settings name (opened at startup).
 
-    ``roll`` (the issuance database) defaults to the log's database, or, with
-    no log, to ``settings.database_url``; ``keyring`` to ``settings.key_dir``.
+    ``roll`` (the issuance database) defaults to the settings'
+    ``issuance_database_url``, apart from the log's; given a log and no
+    settings (embedded use: tests, one-file demos), to the log's database.
+    ``keyring`` defaults to ``settings.key_dir``.
     ``clock`` is the civic record's (deadlines); ``rate_limit=None`` turns the
     rate limit off.
 
@@ -129,10 +132,10 @@ def create_app(
                 opened.append(civic.credentials.close)
                 civic.credentials.start()
         if state.roll is None:
-            if state.log is not None:
-                state.roll = state.log.engine
+            if s is None and state.log is not None:
+                state.roll = state.log.engine  # embedded use (tests, a demo in one file)
             else:
-                state.roll = open_roll((s or Settings()).database_url)
+                state.roll = open_roll((s or Settings()).issuance_database_url)
                 opened.append(state.roll.dispose)
         if state.keyring is None:
             state.keyring = IssuerKeyring((s or Settings()).key_dir)

@@ -20,7 +20,6 @@ Specification: docs/guides/web.md.
 from __future__ import annotations
 
 import base64
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,8 +54,17 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-#: Points of the signatures-over-time chart at most (plus one per paper batch).
+#: Points of the signatures-over-time chart at most.
 CHART_POINTS = 120
+#: A point of the chart stands for at least this many signatures since the one
+#: before it, and its time is kept to the hour. Whoever knows when each person
+#: was issued a credential (the issuer) then learns of a signature only that it
+#: is one of at least ten in an hour, not which: one point per signature, to
+#: the second, let such an issuer match every person to their signature. Ten,
+#: as tables of official statistics hold back cells of fewer than five to ten
+#: people. The latest signatures appear once ten more are in; the live count
+#: above the chart is the log's total, as anyone polling the log sees it.
+CHART_GROUP = 10
 
 Text = str | dict[str, str]
 
@@ -166,29 +174,33 @@ def signature_curve(
     civic: CivicRecord, st: ProcessState, points: int = CHART_POINTS
 ) -> list[CurvePoint]:
     """Cumulative signatures (online and on paper) of a petition against the
-    time each was committed, sampled to about ``points`` points.
+    hour they were committed in, a point for every :data:`CHART_GROUP` (or a
+    multiple of it, to keep about ``points`` points) since the previous one.
 
     Each online signature counts at the index of the pseudonym's ballot (a
     petition takes one per pseudonym); a paper batch counts its signatures at
-    its own index. The time of an index is the signing time of the first
-    checkpoint containing it: the service's clock, shown for the chart only
+    its own index. A point is placed at the index where the running total
+    first reaches the next mark, with the signing time of the first checkpoint
+    holding it, to the hour: the service's clock, shown for the chart only
     (the log's order is what counts)."""
     # Copies: the lists only grow, and copying a list is atomic in CPython.
-    online = list(st.ballot_indices)
-    paper = sorted((i, pb.signatures or 0) for i, pb in list(st.paper))
-    if not online and not paper:
+    events = [(i, 1) for i in list(st.ballot_indices)]
+    events += [(i, pb.signatures or 0) for i, pb in list(st.paper)]
+    events.sort()
+    total = sum(n for _, n in events)
+    if total < CHART_GROUP:
         return []
-    step = max(1, -(-len(online) // points))
-    sample = set(online[step - 1 :: step]) | {i for i, _ in paper}
-    if online:
-        sample |= {online[0], online[-1]}
-    xs = sorted(sample)
-    paper_idx = [i for i, _ in paper]
-    paper_cum = [0]
-    for _, n in paper:
-        paper_cum.append(paper_cum[-1] + n)
-    totals = [bisect_right(online, x) + paper_cum[bisect_right(paper_idx, x)] for x in xs]
-    times = civic.log.committed_at(xs)
+    step = CHART_GROUP * -(-total // (CHART_GROUP * points))
+    xs: list[int] = []
+    totals: list[int] = []
+    running, mark = 0, step
+    for index, n in events:
+        running += n
+        if running >= mark:
+            xs.append(index)
+            totals.append(running)
+            mark = running + step
+    times = [t.replace(minute=0, second=0, microsecond=0) for t in civic.log.committed_at(xs)]
     return [CurvePoint(x, n, t) for x, n, t in zip(xs, totals, times, strict=True)]
 
 
@@ -221,7 +233,7 @@ def _chart(curve: list[CurvePoint], threshold: int, opens: str, now: datetime) -
     burst = curve[-1].at - curve[0].at
     zoomed = burst * 20 < t1 - t0
     if zoomed:  # signatures came in a short burst: show the burst, not the whole term
-        pad = max(burst / 20, timedelta(seconds=1))
+        pad = max(burst / 20, timedelta(hours=1))
         t0, t1 = curve[0].at - pad, curve[-1].at + pad
     span = max((t1 - t0).total_seconds(), 1.0)
     y_max = max(threshold, curve[-1].total, 1)
@@ -242,8 +254,8 @@ def _chart(curve: list[CurvePoint], threshold: int, opens: str, now: datetime) -
         path="".join(d),
         threshold_y=y(threshold) if threshold <= y_max else None,
         y_max=y_max,
-        start=t0.strftime("%Y-%m-%d %H:%M:%S" if zoomed else "%Y-%m-%d %H:%M"),
-        end=t1.strftime("%Y-%m-%d %H:%M:%S" if zoomed else "%Y-%m-%d %H:%M"),
+        start=t0.strftime("%Y-%m-%d %H:00"),
+        end=t1.strftime("%Y-%m-%d %H:00"),
         rows=curve,
         zoomed=zoomed,
     )
@@ -287,7 +299,6 @@ def home(request: Request, civic: CivicDep, log: LogDep) -> HTMLResponse:
     rows = []
     for pid in civic.process_ids():
         st = civic.process(pid)
-        tally = civic.tally(pid)
         rows.append(
             {
                 "id": pid,
@@ -296,7 +307,8 @@ def home(request: Request, civic: CivicDep, log: LogDep) -> HTMLResponse:
                 "opens": st.process.opens,
                 "closes": st.process.closes,
                 "status": _status(st, now),
-                "participants": tally["ballots"],
+                # no count: a list of every process must not wait for any one's
+                "participants": civic.participants(pid),
             }
         )
     cp = log.checkpoint()
@@ -354,6 +366,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         issued=issued,
         roll_size=on_roll,
         chart=chart,
+        chart_group=CHART_GROUP,
         now=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -33,6 +33,7 @@ runner = CliRunner()
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("URNE_DATABASE_URL", f"sqlite:///{tmp_path / 'urne.db'}")
+    monkeypatch.setenv("URNE_ISSUANCE_DATABASE_URL", f"sqlite:///{tmp_path / 'issuance.db'}")
     monkeypatch.setenv("URNE_KEY_DIR", str(tmp_path / "keys"))
     monkeypatch.setenv("URNE_ORIGIN", "cli.example/log")
     return tmp_path
@@ -360,3 +361,45 @@ def test_roll_import_refuses_an_empty_row_naming_its_line_before_sending(tmp_pat
     assert r.exit_code == 2
     assert r.output.strip() == f"error: {people}, line 3: an empty line in the roll"
     assert not codes.exists()
+
+
+def test_an_unreachable_database_is_one_line_and_leaves_no_key(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    nowhere = "postgresql+psycopg://nobody:secret@127.0.0.1:9/none"
+    r = runner.invoke(urne, ["init", "--database-url", nowhere, "--key-dir", str(keys)])
+    assert r.exit_code == 1
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot open the database"), r.output
+    assert "secret" not in r.output  # the password is never printed
+    assert not (keys / "log.key").exists()
+
+
+def test_the_roll_lives_apart_from_the_log(env: Path) -> None:
+    """Finding 3 of the security review: with the roll's rows and the log's in
+    one database, their order linked people to ballots. The issuance database
+    is another one, and the log's URL for it is refused."""
+    import sqlalchemy as sa
+
+    out = _ok(["institution", "keygen", "city-hall", "--out", str(env / "city.json")])
+    _ok(["institution", "add", "city-hall", out.split("public key:")[1].split()[0]])
+    _ok(["init"])
+    tables = {
+        name: set(sa.inspect(sa.create_engine(f"sqlite:///{env / name}")).get_table_names())
+        for name in ("urne.db", "issuance.db")
+    }
+    assert {"institution", "roll_person"} <= tables["issuance.db"]
+    assert "log_entry" in tables["urne.db"]
+    assert (
+        not sa.inspect(sa.create_engine(f"sqlite:///{env / 'urne.db'}")).has_table("institution")
+        or _rows(env / "urne.db", "institution") == 0
+    )
+    same = f"sqlite:///{env / 'urne.db'}"
+    r = runner.invoke(urne, ["institution", "list", "--issuance-database-url", same])
+    assert r.exit_code == 2 and "must not be the log's" in r.output
+
+
+def _rows(db: Path, table: str) -> int:
+    import sqlalchemy as sa
+
+    with sa.create_engine(f"sqlite:///{db}").connect() as conn:
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from urne.api.cli.common import DatabaseOpt, fail, institution_app
+from urne.api.cli.common import IssuanceDatabaseOpt, fail, institution_app
 from urne.api.cli.service import settings_from
 from urne.ledger.errors import InvalidRequest
 from urne.verifier.civic.entries import b64encode
@@ -17,7 +17,7 @@ from urne.verifier.civic.entries import b64encode
 def institution_add(
     name: Annotated[str, typer.Argument(help="The institution's name (its key id).")],
     public_key: Annotated[str, typer.Argument(help="Its Ed25519 public key, base64.")],
-    database_url: DatabaseOpt = None,
+    issuance_database_url: IssuanceDatabaseOpt = None,
 ) -> None:
     """Register an institution in this service's database."""
     from urne.ledger.institutions.registry import add_institution
@@ -25,12 +25,12 @@ def institution_add(
     from urne.verifier.civic.entries import b64decode
     from urne.verifier.errors import FormatError
 
-    s = settings_from(database_url, None, None)
+    s = settings_from(None, None, None, issuance_database_url=issuance_database_url)
     try:
         raw = b64decode(public_key, "public key", size=32)
     except FormatError as exc:
         fail(f"{exc} (expected base64 of a 32-byte Ed25519 public key)", 2)
-    engine = open_roll(s.database_url)
+    engine = open_roll(s.issuance_database_url)
     try:
         added = add_institution(engine, name, raw)
     except InvalidRequest as exc:
@@ -41,12 +41,13 @@ def institution_add(
 
 
 @institution_app.command("list")
-def institution_list(database_url: DatabaseOpt = None) -> None:
+def institution_list(issuance_database_url: IssuanceDatabaseOpt = None) -> None:
     """The institutions registered in this service's database."""
     from urne.ledger.institutions.registry import institutions
     from urne.ledger.issuance.roll import open_roll
 
-    engine = open_roll(settings_from(database_url, None, None).database_url)
+    s = settings_from(None, None, None, issuance_database_url=issuance_database_url)
+    engine = open_roll(s.issuance_database_url)
     try:
         found = institutions(engine)
     finally:

@@ -201,7 +201,7 @@ def serve(
                 bar.update(n - done[0])
                 done[0] = n
 
-            populate_demo(CivicRecord(log), s.key_dir, s.database_url, progress=progress)
+            populate_demo(CivicRecord(log), s.key_dir, s.issuance_database_url, progress=progress)
     h, p = host or s.host, port or s.port
     authority = s.public_authority or listening_authority(h, p)
     typer.echo(f"Urne log {log.origin}, {log.size} entries, verifier key {log.verifier.vkey}")
@@ -275,7 +275,7 @@ def demo_key(key_file: Path | None, settings: Settings) -> InstitutionKey:
         key = InstitutionKey.load(path)
     except (OSError, ValueError) as exc:
         fail(f"cannot use the demo key: {exc}", 2)
-    engine = open_roll(settings.database_url)
+    engine = open_roll(settings.issuance_database_url)
     try:
         known = institution_key(engine, key.name)
         if known is None:

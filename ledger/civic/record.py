@@ -10,6 +10,12 @@ sequencing, in the caller's thread; what needs state (process known and open,
 nullifier, revote order, batch ids and tally sheets, one result per process,
 through its close and equal to the recount) is decided in the sequencer.
 
+Counting never holds the lock the sequencer needs: a tally copies what it
+reads under the lock (a moment) and counts outside it, once per process and
+last counted entry (:meth:`CivicRecord.tally`); a ``result`` is recounted that
+way before it is sequenced, so admitting it compares two tallies
+(docs/spec/counting.md §4).
+
 Deadlines: ballots and paper batches are accepted only between the manifest's
 ``opens`` and ``closes`` (UTC, by the service's clock); after ``close`` nothing
 counts, whatever the clock says. The clock is not in the log (docs/design.md §2.3: no
@@ -24,15 +30,26 @@ import contextlib
 import functools
 import os
 import threading
+from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 from urne.ledger.log.store import Log
 from urne.verifier.check.receipt import Receipt
 from urne.verifier.check.workers import CredentialWorkers, WorkerDied
-from urne.verifier.civic.entries import Ballot, Entry, Paper, decode_entry
+from urne.verifier.civic.entries import (
+    Ballot,
+    Entry,
+    Paper,
+    Process,
+    Result,
+    decode_entry,
+    verify_entry_signature,
+)
 from urne.verifier.civic.process import EntryConflict, EntryRefused, ProcessState, Registry
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials, verify_credential
@@ -283,14 +300,91 @@ class CredentialBatcher:
                 loop.call_soon_threadsafe(_settle, checks)
 
 
+#: A result's recount made before sequencing: (process, through, tally).
+Recount = tuple[str, int, dict[str, Any]]
+
+
+#: Where each kind of entry is decided within a batch (``CivicRecord.arrange``).
+_KIND_RANK = {"process": 0, "ballot": 1, "paper": 1, "close": 2, "result": 3}
+
+
 class Decoded:
-    """An entry and the very bytes object it was decoded from (the admission's hint)."""
+    """An entry and the very bytes object it was decoded from (the admission's
+    hint), with the recount of a ``result`` made before sequencing."""
 
-    __slots__ = ("entry", "leaf")
+    __slots__ = ("entry", "leaf", "recount")
 
-    def __init__(self, leaf: bytes, entry: Entry) -> None:
+    def __init__(self, leaf: bytes, entry: Entry, recount: Recount | None = None) -> None:
         self.leaf = leaf
         self.entry = entry
+        self.recount = recount
+
+
+#: In an entry's canonical bytes, only a result has this (quotes inside strings are escaped).
+_RESULT_KIND = b'"kind":"result"'
+
+#: Tallies kept (per process and last counted entry), the least recently read dropped first.
+_KEPT_COUNTS = 256
+
+
+def _entry_index(item: tuple[int, object]) -> int:
+    return item[0]
+
+
+def _last_entry(st: ProcessState, through: int) -> int:
+    """The index of the process's last entry at or before ``through``. A count
+    through ``through`` reads nothing after it, and entries never change once
+    committed: this index names the count."""
+    ballots = bisect_right(st.ballot_indices, through)
+    paper = bisect_right(st.paper, through, key=_entry_index)
+    results = bisect_right(st.results, through, key=_entry_index)
+    closed = st.closed_at if st.closed_at is not None and st.closed_at <= through else -1
+    return max(
+        st.index,
+        st.ballot_indices[ballots - 1] if ballots else -1,
+        st.paper[paper - 1][0] if paper else -1,
+        st.results[results - 1][0] if results else -1,
+        closed,
+    )
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, set):
+        return set(value)
+    return value
+
+
+def _snapshot(st: ProcessState) -> ProcessState:
+    """``st`` with every container copied: the sequencer goes on adding to the
+    originals while the copy is counted. The lists inside (a pseudonym's
+    ballots) only grow at their end, past anything a count through an
+    already admitted index reads."""
+    return ProcessState(**{f.name: _copied(getattr(st, f.name)) for f in fields(st)})
+
+
+def _count(snapshot: ProcessState, through: int) -> dict[str, Any]:
+    """The tally of ``snapshot`` through ``through``, by the observers' own rules."""
+    registry = Registry(credential_check=None)
+    registry.processes[snapshot.process.id] = snapshot
+    return registry.tally(snapshot.process.id, through)
+
+
+class _ServiceRegistry(Registry):
+    """The service's registry: the recount of a ``result`` was made before the
+    result was sequenced (outside the lock, :meth:`CivicRecord.tally`), and is
+    looked up here rather than made again while the sequencer waits."""
+
+    def __init__(self, precounted: Callable[[str, int], dict[str, Any] | None]) -> None:
+        super().__init__(credential_check=None)
+        self._precounted = precounted
+
+    def tally(self, process_id: str, through: int) -> dict[str, Any]:
+        found = self._precounted(process_id, through)
+        return super().tally(process_id, through) if found is None else found
 
 
 #: Entries up to this size are decoded on the event loop (see ``submit_async``).
@@ -319,7 +413,13 @@ class CivicRecord:
         #: verifies the credentials of ballots prechecked at the same time together
         self.credentials = credentials if credentials is not None else CredentialBatcher()
         self._lock = threading.RLock()
-        self._registry = Registry(credential_check=None)
+        self._registry: Registry = _ServiceRegistry(self._precounted)
+        #: finished tallies by (process, last counted entry), and those being counted
+        self._counts: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+        self._counting: dict[tuple[str, int], Future[dict[str, Any]]] = {}
+        self._counts_lock = threading.Lock()
+        #: the recount each result being admitted brought with it
+        self._pinned: dict[tuple[str, int], dict[str, Any]] = {}
         self._size = 0
         #: committed entries that break a rule (should never happen; the audit names them)
         self.anomalies: list[tuple[int, str]] = []
@@ -333,6 +433,7 @@ class CivicRecord:
         return self._size
 
     def replay(self, index: int, data: bytes) -> None:
+        self._recount_committed(index, data)
         with self._lock:
             if index < self._size:  # seen already (two threads caught up at once)
                 return
@@ -350,13 +451,32 @@ class CivicRecord:
         with self._lock:
             decoded = hint if isinstance(hint, Decoded) and hint.leaf is data else None
             entry = decode_entry(data) if decoded is None else decoded.entry
-            self._registry.check(entry, index)
+            recount = None if decoded is None else decoded.recount
+            if recount is not None:
+                self._pinned[recount[0], recount[1]] = recount[2]
+            try:
+                self._registry.check(entry, index)
+            finally:
+                if recount is not None:
+                    del self._pinned[recount[0], recount[1]]
             self._registry.apply(entry, index)
             self._size = index + 1
 
+    def _recount_committed(self, index: int, data: bytes) -> None:
+        """Before replaying a committed ``result``, recount what it counts
+        outside the lock (everything before it is committed and replayed), so
+        that replaying it under the lock only compares. Whatever fails here
+        is left for the replay to find."""
+        if _RESULT_KIND not in data:  # canonical JSON: an exact test, before decoding
+            return
+        with contextlib.suppress(VerificationError):
+            body = decode_entry(data).body
+            if isinstance(body, Result) and body.through < index <= self._size:
+                self._count_through(body.process, body.through, index)
+
     def reset(self) -> None:
         with self._lock:
-            self._registry = Registry(credential_check=None)
+            self._registry = _ServiceRegistry(self._precounted)
             self._size = 0
             self.anomalies.clear()
 
@@ -386,6 +506,35 @@ class CivicRecord:
                 return entry, (p.issuer_key, p.id, body.pseudonym, body.credential)
         return entry, None
 
+    def _recount(self, entry: Entry) -> Recount | None:
+        """For a ``result``, the recount it must equal, made now and outside the
+        lock, so that the sequencer only compares (None for other entries, and
+        for a result the rules refuse before any count).
+
+        The recount covers committed entries only. A result counts through its
+        process's close, so until the close is committed it is refused here
+        (``process_not_closed``, as the rules would) rather than counted while
+        the sequencer waits. Its signature is checked first: nobody can make
+        the service count for them."""
+        body = entry.body
+        if not isinstance(body, Result):
+            return None
+        self.log.catch_up()  # another service process may have committed the close
+        st = self._known(body.process)
+        verify_entry_signature(entry, st.process.institution)
+        committed = self.log.size
+        with self._lock:
+            closed_at, published = st.closed_at, bool(st.results)
+            committed = min(committed, self._size)
+        if closed_at is None or closed_at >= committed:
+            raise EntryConflict(
+                f"process {body.process!r} has no committed close; its result follows its close",
+                code="process_not_closed",
+            )
+        if published or body.through != closed_at:
+            return None  # refused by the rules before they count
+        return body.process, body.through, self.tally(body.process, body.through)
+
     def _known(self, process_id: str) -> ProcessState:
         """The process, catching up on the log first if another service process
         may have published it since.
@@ -401,11 +550,31 @@ class CivicRecord:
                 st = self._registry.state(process_id)
         return st
 
+    def arrange(self, batch: Sequence[tuple[Sequence[bytes], Any]]) -> list[int]:
+        """The order a batch (already shuffled) is decided in: by content only,
+        never by arrival (``urne.ledger.log.sequencer``). Manifests first, then
+        ballots and paper batches (ballots by process, pseudonym and ``seq``:
+        a revote after the ballot it replaces), then closes, then results; the
+        random order is kept among equals. Only entries submitted together fall
+        in one batch: a client that waits for each receipt keeps its order."""
+
+        def key(k: int) -> tuple[int, str, bytes, int]:
+            hint = batch[k][1]
+            if not isinstance(hint, Decoded):
+                return (1, "", b"", 0)
+            entry, body = hint.entry, hint.entry.body
+            if isinstance(body, Ballot):
+                return (1, body.process, body.pseudonym, body.seq)
+            process = body.id if isinstance(body, Process) else getattr(body, "process", "")
+            return (_KIND_RANK.get(entry.kind, 1), process, b"", 0)
+
+        return sorted(range(len(batch)), key=key)
+
     def submit(self, leaf: bytes) -> Future[int]:
         """Check and queue an entry; the future gives its index once committed,
         or raises the reason it was refused."""
         entry = self.precheck(leaf)
-        inner = self.log.submit([leaf], Decoded(leaf, entry))
+        inner = self.log.submit([leaf], Decoded(leaf, entry, self._recount(entry)))
         out: Future[int] = Future()
 
         def done(f: Future[range]) -> None:
@@ -432,7 +601,10 @@ class CivicRecord:
             entry, credential = await asyncio.to_thread(self._prepare, leaf)
         if credential is not None and not await self.credentials.verify_async(*credential):
             raise _bad_credential()
-        return await self.log.submit_for_receipt_async(leaf, Decoded(leaf, entry))
+        recount = None
+        if isinstance(entry.body, Result):  # counting may take long: never on the loop
+            recount = await asyncio.to_thread(self._recount, entry)
+        return await self.log.submit_for_receipt_async(leaf, Decoded(leaf, entry, recount))
 
     def append(self, leaf: bytes) -> int:
         """Submit and wait for the commit; returns the entry's index."""
@@ -456,10 +628,88 @@ class CivicRecord:
         with self._lock:
             return self._registry.state(process_id)
 
-    def tally(self, process_id: str, through: int | None = None) -> dict[str, Any]:
-        """The recount of a process through ``through`` (default: all committed)."""
-        self.log.catch_up()
+    def participants(self, process_id: str) -> int:
+        """How many pseudonyms have a ballot (or signature) in the process: the
+        ``ballots`` of its tally, without counting anything."""
         with self._lock:
+            return len(self._registry.state(process_id).casts)
+
+    def tally(self, process_id: str, through: int | None = None) -> dict[str, Any]:
+        """The recount of a process through ``through`` (default: all committed).
+
+        The sequencer needs this record's lock to admit every entry, and a
+        count can take long (docs/spec/counting-budgets.md §6), so no count
+        is made under it: what the count reads is copied under the lock (no
+        counting), and counted outside it. A count through ``through``
+        depends only on the process's entries up to there, which never change
+        once committed, so it is kept under (process, index of the last of
+        those entries): polling a process between two of its entries costs a
+        look-up, and concurrent requests for one count wait for a single
+        computation. The tally returned is shared: read it, never change it.
+        """
+        self.log.catch_up()
+        return self._count_through(process_id, through, self.log.size)
+
+    def _count_through(
+        self, process_id: str, through: int | None, committed: int
+    ) -> dict[str, Any]:
+        """:meth:`tally`, once caught up with the log, ``committed`` entries of
+        which are known to be committed."""
+        key: tuple[str, int] | None = None
+        waiting: Future[dict[str, Any]] | None = None
+        snapshot: ProcessState | None = None
+        with self._lock:
+            newest = min(committed, self._size) - 1
             if through is None:
-                through = self._size - 1
-            return self._registry.tally(process_id, through)
+                through = newest
+            st = self._registry.state(process_id)
+            if through <= newest:  # else uncommitted entries count: nothing to keep
+                key = (process_id, _last_entry(st, through))
+                with self._counts_lock:
+                    found = self._counts.get(key)
+                    if found is not None:
+                        self._counts.move_to_end(key)
+                        return found
+                    waiting = self._counting.get(key)
+                    if waiting is None:
+                        self._counting[key] = Future()
+            if waiting is None:
+                snapshot = _snapshot(st)
+        if waiting is not None:  # another thread is counting it: wait for its answer
+            return waiting.result()
+        assert snapshot is not None
+        if key is None:
+            return _count(snapshot, through)
+        return self._count_once(key, snapshot, through)
+
+    def _count_once(
+        self, key: tuple[str, int], snapshot: ProcessState, through: int
+    ) -> dict[str, Any]:
+        """Count ``snapshot``, keep the tally under ``key`` and hand it to
+        whoever waits for it (or the error, which is not kept)."""
+        with self._counts_lock:
+            mine = self._counting[key]
+        try:
+            tally = _count(snapshot, through)
+        except BaseException as exc:
+            with self._counts_lock:
+                del self._counting[key]
+            mine.set_exception(exc)
+            raise
+        with self._counts_lock:
+            del self._counting[key]
+            self._counts[key] = tally
+            while len(self._counts) > _KEPT_COUNTS:
+                self._counts.popitem(last=False)
+        mine.set_result(tally)
+        return tally
+
+    def _precounted(self, process_id: str, through: int) -> dict[str, Any] | None:
+        """A count already made of ``process_id`` through ``through``, if any
+        (the sequencer calls this holding the lock)."""
+        found = self._pinned.get((process_id, through))
+        if found is not None:
+            return found
+        key = (process_id, _last_entry(self._registry.state(process_id), through))
+        with self._counts_lock:
+            return self._counts.get(key)

@@ -1,7 +1,8 @@
 """Operator settings, from ``URNE_*`` environment variables (or a ``.env`` file).
 
-``URNE_DATABASE_URL``, ``URNE_KEY_DIR``, ``URNE_ORIGIN``, ``URNE_BATCH_WAIT``,
-``URNE_MAX_BATCH``, ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``,
+``URNE_DATABASE_URL``, ``URNE_ISSUANCE_DATABASE_URL``, ``URNE_KEY_DIR``,
+``URNE_ORIGIN``, ``URNE_BATCH_WAIT``, ``URNE_BATCH_INTERVAL``, ``URNE_MAX_BATCH``,
+``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``,
 ``URNE_PUBLIC_AUTHORITY``, ``URNE_FORWARDED_ALLOW_IPS``: see
 docs/guides/operating.md for what each means. Unsafe or malformed values are
 refused at start-up.
@@ -13,7 +14,7 @@ import ipaddress
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -33,9 +34,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="URNE_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///urne-data/urne.db"
+    #: the roll, the codes and who was answered: apart from the log, so that no
+    #: transaction id or file of one orders the other (docs/threat-model.md §2)
+    issuance_database_url: str = "sqlite:///urne-data/issuance.db"
     key_dir: Path = Path("urne-data/keys")
     origin: str = "urne.localhost/log"
     batch_wait: float = Field(default=0.0, ge=0.0, le=0.5)
+    #: seconds between two batch commits; 0: commit as soon as the last ends.
+    #: A fixed cadence hides when, within it, an entry arrived.
+    batch_interval: float = Field(default=0.5, ge=0.0, le=60.0)
     max_batch: int = Field(default=20000, ge=1, le=1_000_000)
     #: processes verifying credentials; None: one per CPU; 0: threads of the service
     credential_processes: int | None = Field(default=None, ge=0, le=256)
@@ -47,6 +54,16 @@ class Settings(BaseSettings):
     #: reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed:
     #: comma-separated addresses or networks, or ``*``; empty: none.
     forwarded_allow_ips: str = ""
+
+    @model_validator(mode="after")
+    def _issuance_apart_from_the_log(self) -> Settings:
+        if self.issuance_database_url.strip() == self.database_url.strip():
+            raise ValueError(
+                "the issuance database (URNE_ISSUANCE_DATABASE_URL) must not be the log's "
+                "(URNE_DATABASE_URL): who was answered when, beside the log, orders ballots "
+                "by person; give it its own SQLite file, or a PostgreSQL server of its own"
+            )
+        return self
 
     @field_validator("origin")
     @classmethod

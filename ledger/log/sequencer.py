@@ -8,6 +8,19 @@ commits, the next one gathers, so batches grow with load by themselves;
 ``batch_wait`` (at most 0.5 s) adds a deliberate wait after the first
 submission for deployments that prefer fewer, larger transactions.
 
+Order and time say nothing of who submitted when (docs/threat-model.md):
+
+- the submissions of a batch are committed in a random order (the OS CSPRNG),
+  then, if the log's owner arranges batches, in an order that depends on their
+  content only (the civic record puts a manifest before its ballots, a close
+  after them); so an entry's position in the log does not tell when, within
+  its batch, it arrived; the entries of one submission stay together, in
+  their order;
+- with ``interval`` > 0, batches are committed at a fixed cadence: at the
+  first tick (a multiple of ``interval`` on the monotonic clock) after the
+  first submission waiting, whatever arrived by then, however few. When an
+  entry was committed then tells only which interval it arrived in.
+
 If a flush fails, every submission in that batch gets the exception; the
 flush function itself drops what it cached (the log drops its tree border, so
 the next batch reloads it from storage and checks it against the latest
@@ -21,7 +34,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +48,7 @@ from urne.ledger.errors import SequencerBroken
 if TYPE_CHECKING:
     from urne.verifier.check.receipt import Receipt
 
-__all__ = ["FlushFunc", "ReceiptFunc", "Sequencer", "SequencerBroken"]
+__all__ = ["ArrangeFunc", "FlushFunc", "ReceiptFunc", "Sequencer", "SequencerBroken", "next_tick"]
 
 #: The receipt of one entry of the batch just flushed: ``(index, entry)``.
 ReceiptFunc = Callable[[int, bytes], "Receipt"]
@@ -41,6 +56,10 @@ ReceiptFunc = Callable[[int, bytes], "Receipt"]
 #: Returns per item its indices or the reason it was refused, and the receipt
 #: maker of the batch (None when nothing was appended). Raises if the batch
 #: did not commit: then nothing of it is in the log.
+#: Given a batch in random order, the order to commit it in (positions in that
+#: list): an owner that knows what entries mean puts each after what it depends
+#: on, by content only, never by arrival.
+ArrangeFunc = Callable[[Sequence[tuple[Sequence[bytes], Any]]], Sequence[int]]
 FlushFunc = Callable[
     [Sequence[tuple[Sequence[bytes], Any]]],
     tuple[list["range | Exception"], "ReceiptFunc | None"],
@@ -115,13 +134,34 @@ def _notify(items: list[_Item]) -> None:
 _STOP = object()
 
 
+def next_tick(now: float, interval: float) -> float:
+    """The first multiple of ``interval`` strictly after ``now``: when the batch
+    gathering at ``now`` is committed, at a fixed cadence."""
+    return math.floor(now / interval + 1) * interval
+
+
 class Sequencer:
     def __init__(
-        self, flush: FlushFunc, *, batch_wait: float = 0.0, max_batch: int = 20000
+        self,
+        flush: FlushFunc,
+        *,
+        batch_wait: float = 0.0,
+        max_batch: int = 20000,
+        interval: float = 0.0,
+        order: random.Random | None = None,
+        arrange: ArrangeFunc | None = None,
     ) -> None:
+        """``order`` shuffles each batch (default: the OS CSPRNG; a test may
+        give a seeded one to replay an order); ``arrange`` then orders it by
+        content (a stable sort keeps the random order among equals)."""
+        if not 0.0 <= interval <= 60.0:
+            raise ValueError("the batch interval is 0 (off) to 60 seconds")
         self._flush = flush
         self._batch_wait = batch_wait
         self._max_batch = max_batch
+        self._interval = interval
+        self._order = order if order is not None else random.SystemRandom()
+        self._arrange = arrange
         self._queue: queue.Queue[object] = queue.Queue()
         self._stopped = False
         self._broken: BaseException | None = None
@@ -170,9 +210,16 @@ class Sequencer:
         self._queue.put(_STOP)
         self._thread.join()
 
+    def _deadline(self) -> float:
+        """When the batch now gathering is committed."""
+        now = time.monotonic()
+        if self._interval > 0:
+            return next_tick(now, self._interval)
+        return now + self._batch_wait
+
     def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
         batch, count, stop = [first], len(first.entries), False
-        deadline = time.monotonic() + self._batch_wait
+        deadline = self._deadline()
         while count < self._max_batch:
             timeout = deadline - time.monotonic()
             try:
@@ -200,6 +247,7 @@ class Sequencer:
                 batch, stop = self._gather(item)
                 live = [it for it in batch if it.start()]
                 if live:
+                    live = self._arranged(live)
                     self._commit(live)
                 live = []
                 if stop:
@@ -222,6 +270,15 @@ class Sequencer:
         for it in pending:
             it.settle(error=exc)
         _notify(pending)
+
+    def _arranged(self, batch: list[_Item]) -> list[_Item]:
+        self._order.shuffle(batch)
+        if self._arrange is None:
+            return batch
+        positions = list(self._arrange([(it.entries, it.hint) for it in batch]))
+        if sorted(positions) != list(range(len(batch))):
+            raise ValueError("the batch's arrangement is not a permutation of it")
+        return [batch[k] for k in positions]
 
     def _commit(self, batch: list[_Item]) -> None:
         try:

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from urne.ledger.db.engine import SEQUENCER_LOCK_ID, create_engine, is_postgres, write_connection
 from urne.ledger.db.migrate import upgrade
 from urne.ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound, TooLarge
-from urne.ledger.log.keys import load_or_create_log_key
+from urne.ledger.log.keys import KEY_FILE, load_or_create_log_key
 from urne.ledger.log.models import NODE_STRIDE, LogCheckpoint, LogMeta
 from urne.ledger.log.sequencer import Sequencer
 from urne.verifier.check.receipt import Receipt
@@ -135,6 +135,7 @@ class Log:
         *,
         batch_wait: float = 0.0,
         max_batch: int = 20000,
+        batch_interval: float = 0.0,
     ) -> None:
         self.engine = engine
         self.signer = signer
@@ -142,6 +143,7 @@ class Log:
         self.verifier: Ed25519Verifier = signer.verifier
         self._batch_wait = batch_wait
         self._max_batch = max_batch
+        self._batch_interval = batch_interval
         self._sequencer: Sequencer | None = None
         #: the tree's border as the sequencer last committed it (its thread only)
         self._border: merkle.CompactRange | None = None
@@ -163,22 +165,43 @@ class Log:
         signer: Ed25519Signer | None = None,
         batch_wait: float = 0.0,
         max_batch: int = 20000,
+        batch_interval: float = 0.0,
     ) -> Log:
         """Open (creating and migrating if needed) the log stored at ``url``.
 
         The signing key is ``signer`` if given, else loaded from (or created in)
         ``key_dir``. A database that already belongs to another origin or key is
         refused, so a misconfigured operator can never sign someone else's log.
+        The database is opened first, and a key this call created is removed
+        again if the log is refused: a refused start leaves no key behind.
+        ``batch_interval`` > 0 commits batches at that cadence (the service's
+        setting; see ``urne.ledger.log.sequencer``).
         """
-        if signer is None:
-            if key_dir is None:
-                raise ValueError("give key_dir or signer")
-            signer = load_or_create_log_key(Path(key_dir), origin or DEFAULT_ORIGIN)
-        elif origin is not None and signer.name != origin:
-            raise LogMismatch(f"the signer is named {signer.name!r}, the origin is {origin!r}")
         engine = create_engine(url)
-        upgrade(engine)
-        return cls(engine, signer, batch_wait=batch_wait, max_batch=max_batch)
+        created: Path | None = None
+        try:
+            upgrade(engine)
+            if signer is None:
+                if key_dir is None:
+                    raise ValueError("give key_dir or signer")
+                key_path = Path(key_dir) / KEY_FILE
+                existed = key_path.exists()
+                signer = load_or_create_log_key(Path(key_dir), origin or DEFAULT_ORIGIN)
+                created = None if existed else key_path
+            elif origin is not None and signer.name != origin:
+                raise LogMismatch(f"the signer is named {signer.name!r}, the origin is {origin!r}")
+            return cls(
+                engine,
+                signer,
+                batch_wait=batch_wait,
+                max_batch=max_batch,
+                batch_interval=batch_interval,
+            )
+        except BaseException:
+            engine.dispose()
+            if created is not None:
+                created.unlink(missing_ok=True)
+            raise
 
     def _init_meta(self) -> None:
         want = {"origin": self.origin, "vkey": self.verifier.vkey}
@@ -218,7 +241,11 @@ class Log:
         with self._sequencer_lock:
             if self._sequencer is None:
                 self._sequencer = Sequencer(
-                    self._flush, batch_wait=self._batch_wait, max_batch=self._max_batch
+                    self._flush,
+                    batch_wait=self._batch_wait,
+                    max_batch=self._max_batch,
+                    interval=self._batch_interval,
+                    arrange=self._arrange,
                 )
             return self._sequencer
 
@@ -248,6 +275,12 @@ class Log:
         sequencer wakes the loop once per batch, not once per entry."""
         _check_entries([entry])
         return self.sequencer.submit_for_receipt_async(entry, hint)
+
+    def _arrange(self, items: Sequence[tuple[Sequence[bytes], Any]]) -> Sequence[int]:
+        """The admission's order for a batch, if it has one (an ``arrange``
+        method, as the civic record's): entries after what they depend on."""
+        arrange = getattr(self.admission, "arrange", None)
+        return range(len(items)) if arrange is None else cast(Sequence[int], arrange(items))
 
     def _flush(
         self, items: Sequence[tuple[Sequence[bytes], Any]]
@@ -307,7 +340,8 @@ class Log:
             "size": cp.size,
             "root": cp.root,
             "note": sign_note(cp.to_text(), self.signer),
-            "created_at": datetime.now(UTC),
+            # to the second: no finer time on the log side (docs/threat-model.md)
+            "created_at": datetime.now(UTC).replace(microsecond=0),
         }
 
     def _load_compact_range(self, conn: Connection) -> merkle.CompactRange:

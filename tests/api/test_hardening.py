@@ -451,6 +451,7 @@ def served_by_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[
     """``uvicorn.run`` replaced by a stand-in that records its arguments and
     runs the app's start-up and shut-down."""
     monkeypatch.setenv("URNE_DATABASE_URL", f"sqlite:///{tmp_path / 'urne.db'}")
+    monkeypatch.setenv("URNE_ISSUANCE_DATABASE_URL", f"sqlite:///{tmp_path / 'issuance.db'}")
     monkeypatch.setenv("URNE_KEY_DIR", str(tmp_path / "keys"))
     monkeypatch.setenv("URNE_CREDENTIAL_PROCESSES", "0")
     for name in ("URNE_PUBLIC_AUTHORITY", "URNE_FORWARDED_ALLOW_IPS", "URNE_HOST", "URNE_PORT"):

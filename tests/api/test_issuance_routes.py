@@ -203,7 +203,8 @@ def test_another_method_is_405_with_every_allowed_method(issuer: Issuer) -> None
 
 def test_issuance_and_casting_are_served_apart(tmp_path: Path) -> None:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'roll.db'}",
+        database_url=f"sqlite:///{tmp_path / 'unused-log.db'}",
+        issuance_database_url=f"sqlite:///{tmp_path / 'roll.db'}",
         key_dir=tmp_path / "issuer-keys",
         origin="apart.example/log",
     )
@@ -222,6 +223,7 @@ def test_issuance_and_casting_are_served_apart(tmp_path: Path) -> None:
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'log.db'}",
+        issuance_database_url=f"sqlite:///{tmp_path / 'roll.db'}",
         key_dir=tmp_path / "log-keys",
         origin="apart.example/log",
     )

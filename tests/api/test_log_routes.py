@@ -181,6 +181,7 @@ def test_openapi_lists_the_log_endpoints(client: tuple[TestClient, Log]) -> None
 
 def test_settings_open_their_own_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("URNE_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("URNE_ISSUANCE_DATABASE_URL", f"sqlite:///{tmp_path / 'issuance.db'}")
     monkeypatch.setenv("URNE_KEY_DIR", str(tmp_path / "keys"))
     monkeypatch.setenv("URNE_ORIGIN", "env.example/log")
     with TestClient(create_app()) as c:

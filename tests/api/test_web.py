@@ -3,6 +3,7 @@ behind the signatures chart (the browser tests are in tests/web/)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.support.civic import Citizen, Institution, proposal
 from urne.api.main import create_app
-from urne.api.web import CHART_POINTS, CSP, plain_text, signature_curve, text_in
+from urne.api.web import CHART_GROUP, CHART_POINTS, CSP, plain_text, signature_curve, text_in
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.log import Log
@@ -88,37 +89,60 @@ def test_the_signature_curve_is_the_recount(
     world: tuple[TestClient, CivicRecord, Institution],
 ) -> None:
     """Sampled or not, each point's total is the number of signatures (online and
-    on paper) at or before its index, and its time is when the log committed it."""
+    on paper) at or before its index, at least CHART_GROUP more than the point
+    before, and its time is the hour the log committed it."""
     client, civic, inst = world
     rnd = random.Random(7)
     civic.append(inst.process("pet", "petition", rule={"threshold": 50}))
     civic.append(inst.process("other", "petition"))
     events: list[tuple[int, int]] = []
-    paper: list[int] = []
     for k in range(CHART_POINTS + 60):
         pid = "pet" if rnd.random() < 0.8 else "other"
         if pid == "pet" and k % 37 == 5:
             i = civic.append(inst.paper("pet", f"b{k}", signatures=rnd.randint(1, 9)))
             events.append((i, civic.process("pet").paper[-1][1].signatures or 0))
-            paper.append(i)
         else:
             i = civic.append(Citizen.enrol(inst, pid).ballot())
             if pid == "pet":
                 events.append((i, 1))
     st = civic.process("pet")
     curve = signature_curve(civic, st)
-    assert len(curve) <= CHART_POINTS + 2 + len(paper)
+    total = civic.tally("pet")["total"]
+    assert 0 < len(curve) <= CHART_POINTS
     for pt in curve:
         assert pt.total == sum(n for i, n in events if i <= pt.index)
-    assert curve[-1].total == civic.tally("pet")["total"]
+    steps = [b.total - a.total for a, b in itertools.pairwise(curve)]
+    assert curve[0].total >= CHART_GROUP and all(s >= CHART_GROUP for s in steps)
+    assert total - curve[-1].total < CHART_GROUP * -(-total // (CHART_GROUP * CHART_POINTS))
     assert [p.index for p in curve] == sorted(p.index for p in curve)
     assert [p.at for p in curve] == sorted(p.at for p in curve)
     for pt in curve:
-        assert pt.at == civic.log.checkpoint_covering(pt.index).created_at.replace(tzinfo=UTC)
-    assert set(paper) <= {p.index for p in curve}  # every paper batch
+        committed = civic.log.checkpoint_covering(pt.index).created_at.replace(tzinfo=UTC)
+        assert pt.at == committed.replace(minute=0, second=0)
     page = client.get("/p/pet").text
     assert 'id="signature-chart"' in page
-    assert signature_curve(civic, civic.process("other"))[-1].total == civic.tally("other")["total"]
+
+
+def test_no_point_of_the_chart_singles_out_a_signature(
+    world: tuple[TestClient, CivicRecord, Institution],
+) -> None:
+    """Finding 5 of the security review: the page printed each signature's
+    commit time to the second, and an issuer who knew when it answered each
+    person matched 8 of 8 to their signatures."""
+    client, civic, inst = world
+    civic.append(inst.process("pet", "petition", rule={"threshold": 50}))
+    for _ in range(8):
+        civic.append(Citizen.enrol(inst, "pet").ballot())
+    assert signature_curve(civic, civic.process("pet")) == []
+    page = client.get("/p/pet").text
+    assert 'id="signature-chart"' not in page and 'id="no-chart"' in page
+    times = [t.strftime("%H:%M:%S") for t in civic.log.committed_at(list(range(1, 9)))]
+    assert not [t for t in times if t in page]  # no commit time of any signature
+    for _ in range(CHART_GROUP * 2 + 3):
+        civic.append(Citizen.enrol(inst, "pet").ballot())
+    curve = signature_curve(civic, civic.process("pet"))
+    assert [p.total for p in curve] == [CHART_GROUP, 2 * CHART_GROUP, 3 * CHART_GROUP]
+    assert all((p.at.minute, p.at.second) == (0, 0) for p in curve)
 
 
 def test_committed_at_refuses_what_is_not_committed(

@@ -25,8 +25,10 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
     with ExitStack() as stack:
         if request.param == "postgres":
             url = stack.enter_context(postgres_schema("urne_e2e"))
+            roll = stack.enter_context(postgres_schema("urne_e2e_roll"))
         else:
             url = f"sqlite:///{tmp_path / 'urne.db'}"
-        dep = Deployment(request.param, url, tmp_path)
+            roll = f"sqlite:///{tmp_path / 'issuance.db'}"
+        dep = Deployment(request.param, url, tmp_path, roll)
         stack.callback(dep.close)
         yield dep

@@ -242,3 +242,15 @@ def test_receipts_from_the_sequencer_equal_receipts_read_back(log: Log) -> None:
         check_receipt(r, log.verifier)
         sizes.add(open_checkpoint(r.checkpoint, log.verifier).checkpoint.size)
     assert max(sizes) == log.size == 313
+
+
+def test_a_refused_start_leaves_no_key_behind(tmp_path: Path) -> None:
+    """Finding 14 of the security review: a refused start left a new log.key."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    with Log.open(url, key_dir=tmp_path / "keys", origin="o.example/log") as log:
+        log.append(b"x")
+    other = tmp_path / "other-keys"
+    with pytest.raises(LogMismatch):
+        Log.open(url, key_dir=other, origin="o.example/log")  # a new key: not this log's
+    assert not (other / "log.key").exists()
+    assert (tmp_path / "keys" / "log.key").exists()  # a key that was there stays

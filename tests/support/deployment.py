@@ -153,15 +153,19 @@ class Deployment:
     """One operator's installation: a database, a key directory, an origin,
     and the ``URNE_*`` environment every command and server of it runs with."""
 
-    def __init__(self, engine: str, database_url: str, workdir: Path) -> None:
+    def __init__(
+        self, engine: str, database_url: str, workdir: Path, issuance_database_url: str
+    ) -> None:
         self.engine = engine
         self.database_url = database_url
+        self.issuance_database_url = issuance_database_url
         self.workdir = workdir
         self.key_dir = workdir / "keys"
         base = {k: v for k, v in os.environ.items() if not k.startswith("URNE_")}
         self.env = {
             **base,
             "URNE_DATABASE_URL": database_url,
+            "URNE_ISSUANCE_DATABASE_URL": issuance_database_url,
             "URNE_KEY_DIR": str(self.key_dir),
             "URNE_ORIGIN": ORIGIN,
             "PYTHONUNBUFFERED": "1",

@@ -48,10 +48,14 @@ class World:
         self.pending.append((pid or "", self.civic.submit(leaf)))
 
     def settle(self) -> None:
+        """Wait for what is pending; indices are kept in log order (entries
+        submitted together are committed in an order of the log's choosing)."""
         for pid, fut in self.pending:
             index = fut.result()
             if pid:
                 self.indices.setdefault(pid, []).append(index)
+        for indices in self.indices.values():
+            indices.sort()
         self.pending.clear()
 
     def ballot(self, pid: str, k: int) -> None:
