@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,9 @@ def populate_demo(
         )
         codes = import_roll(roll, keyring, pid, [(f"resident-{i:04d}",) for i in range(citizens)])
         n = 0
+        # Submitted together, not one receipt at a time: the log commits at a
+        # fixed cadence, and a crowd arrives in the same intervals.
+        pending: list[Future[int]] = []
         for code in codes.codes.values():
             pseudonym = Pseudonym.generate()
             state, blinded = blind(credential_message(pid, pseudonym.public_key))
@@ -129,11 +133,13 @@ def populate_demo(
                 )
             else:
                 leaf = authoring.ballot(pid, pseudonym, credential, budget_choice(rnd, spec))
-            record.append(leaf)
+            pending.append(record.submit(leaf))
             n += 1
             done += 1
             if progress is not None:
                 progress(done, total)
+        for f in pending:
+            f.result()
         counts[pid] = n
     record.append(
         authoring.paper_batch("demo-petition", official, "street-stand-1", "0" * 64, signatures=12)

@@ -8,6 +8,7 @@ import ipaddress
 import json
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -348,20 +349,35 @@ def run_demo(
         issuer = b64decode(
             client.get_json(f"/issuance/{pid}")["issuer"]["public_key"], "issuer", size=48
         )
-        for person in people:
+        # The crowd takes part at once, as a crowd does: the log commits at a
+        # fixed cadence, and one receipt at a time would wait for every tick.
+        choices = [
+            demo_choice(desc["type"], rnd, desc if desc["type"] == "budget" else None)
+            for _ in people
+        ]
+
+        def take_part(
+            person: str,
+            choice: list[str] | None,
+            pid: str = pid,
+            codes: dict[str, str] = codes,
+            issuer: bytes = issuer,
+        ) -> None:
             pseudonym = Pseudonym.generate()
             state, blinded = blind(credential_message(pid, pseudonym.public_key))
             credential = unblind(
                 state, client.request_credential(pid, codes[person], blinded), issuer
             )
-            choice = demo_choice(desc["type"], rnd, desc if desc["type"] == "budget" else None)
             if choice is None:
                 leaf = authoring.signature(pid, pseudonym, credential)
             else:
                 leaf = authoring.ballot(pid, pseudonym, credential, choice)
             client.post_entry(leaf)
-            if progress is not None:
-                progress(1)
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for _ in pool.map(take_part, people, choices):
+                if progress is not None:
+                    progress(1)
         if desc["type"] == "petition":
             client.post_entry(
                 authoring.paper_batch(pid, official, "street-stand-1", "0" * 64, signatures=12)
