@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     batch_wait: float = Field(default=0.0, ge=0.0, le=0.5)
     #: seconds between two batch commits; 0: commit as soon as the last ends.
     #: A fixed cadence hides when, within it, an entry arrived.
-    batch_interval: float = Field(default=0.5, ge=0.0, le=60.0)
+    batch_interval: float = Field(default=0.05, ge=0.0, le=60.0)
     max_batch: int = Field(default=20000, ge=1, le=1_000_000)
     #: processes verifying credentials; None: one per CPU; 0: threads of the service
     credential_processes: int | None = Field(default=None, ge=0, le=256)
