@@ -8,6 +8,8 @@ check both select the same projects, and print the times and the ratios.
     python bench/budget_bench.py                       # every file, greedy and mes
     python bench/budget_bench.py --rules mes --files Poland_Warszawa_2020_Mokotow.pb
     python bench/budget_bench.py --skip-slow-peer      # pabutools only where it is quick
+    python bench/budget_bench.py --runs                # also how many MES runs Add1 made
+    python bench/budget_bench.py --attack --files      # only the attack: amounts up to 2**53 - 1
 
 pabutools (GPL-3.0) is the oracle and the peer, never a dependency of Urne:
 ``pip install pabutools==1.2.3``. Its MES on Warsaw Mokotów 2020 takes about
@@ -15,7 +17,12 @@ pabutools (GPL-3.0) is the oracle and the peer, never a dependency of Urne:
 expected_outcomes.json records as slower than a minute and compares Urne's
 outcome with the recorded one instead (the recorded time is shown in brackets).
 Times are process CPU seconds of one call (parsing excluded), best of
-``--repeat`` for Urne.
+``--repeat`` for Urne. ``--runs`` also counts the MES runs Urne's Add1 made
+(once more, untimed); Add1 as defined, one currency unit at a time, makes
+as many as pabutools. ``--attack`` adds the elections that once froze the
+service: a budget of 10**15 or 2**53 - 1, one project costing B - 1 that one
+voter in two approves; pabutools would step 5 * 10**14 times or more, so it
+is not run there.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from urne.verifier.civic.budget import RULES, ApprovalElection
+from urne.verifier.civic.budget import RULES, ApprovalElection, EqualShares
 from urne.verifier.civic.pabulib import parse_pabulib
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +82,25 @@ def pabutools_rule(rule: str, path: Path) -> Callable[[], list[str]]:
     return run
 
 
+def attack_elections() -> dict[str, ApprovalElection]:
+    """The attack on the count (docs/spec/counting-budgets.md §4), by its budget."""
+    return {
+        f"attack, budget {name}": ApprovalElection.from_ballots(
+            total, {"x": total - 1}, [{"x"}, set()]
+        )
+        for name, total in (("10**15", 10**15), ("2**53 - 1", 2**53 - 1))
+    }
+
+
+def mes_runs(election: ApprovalElection) -> int:
+    """How many MES runs Urne's Add1 makes on ``election``."""
+    if not election.ballots:
+        return 0
+    engine = EqualShares(election)
+    engine.add1()
+    return engine.runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", nargs="*", help="file names in vectors/pabulib/ (default: all)")
@@ -82,15 +108,33 @@ def main() -> int:
     parser.add_argument("--skip-slow-peer", action="store_true", help="skip pabutools runs > 60 s")
     parser.add_argument("--repeat", type=int, default=1, help="Urne runs per rule (best counts)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--runs", action="store_true", help="also count Urne's MES runs")
+    parser.add_argument("--attack", action="store_true", help="also time the attack elections")
     args = parser.parse_args()
 
     with open(PABULIB / "expected_outcomes.json", encoding="utf-8") as fh:
         expected = json.load(fh)["outcomes"]
-    names = args.files or sorted(p.name for p in PABULIB.glob("*.pb"))
+    names = sorted(p.name for p in PABULIB.glob("*.pb")) if args.files is None else args.files
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; CPU seconds of one call")
-    print(f"{'file':<58} {'rule':<16} {'urne':>8} {'pabutools':>11} {'ratio':>7}  same")
+    header = f"{'file':<58} {'rule':<16} {'urne':>8} {'pabutools':>11} {'ratio':>7}  same"
+    print(header + (f" {'runs':>6}" if args.runs or args.attack else ""))
     rows: list[dict[str, Any]] = []
     failed = False
+    if args.attack:
+        for name, election in attack_elections().items():
+            for rule in args.rules:
+                best = float("inf")
+                for _ in range(max(1, args.repeat)):
+                    outcome, seconds = timed(lambda rule=rule, e=election: RULES[rule](e))
+                    best = min(best, seconds)
+                runs = mes_runs(election) if rule != "greedy" else 0
+                print(
+                    f"{name:<58} {rule:<16} {best:8.3f} {'-':>11} {'-':>7}  {'-':<4} {runs:>6}",
+                    flush=True,
+                )
+                rows.append(
+                    {"file": name, "rule": rule, "urne_seconds": round(best, 3), "mes_runs": runs}
+                )
     for name in names:
         path = PABULIB / name
         election: ApprovalElection = parse_pabulib(path).election()
@@ -110,9 +154,10 @@ def main() -> int:
             same = ours == theirs == expected[name][key]
             failed |= not same
             ratio = peer / best if best > 0 else float("inf")
+            runs = mes_runs(election) if args.runs and rule != "greedy" else None
             print(
                 f"{name:<58} {rule:<16} {best:8.3f} {peer_text:>11} {ratio:6.1f}x  "
-                f"{'yes' if same else 'NO'}",
+                f"{'yes' if same else 'NO':<4}" + ("" if runs is None else f" {runs:>6}"),
                 flush=True,
             )
             rows.append(
@@ -125,6 +170,7 @@ def main() -> int:
                     "ratio": round(ratio, 1),
                     "identical": same,
                 }
+                | ({} if runs is None else {"mes_runs": runs})
             )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """The civic record over HTTP: processes, their tallies, and the one door for entries.
 
 - ``GET /processes``, ``GET /processes/{id}``, ``GET /processes/{id}/tally``:
-  what is on the log, recounted live (``urne.ledger.civic.record.CivicRecord.tally``).
+  what is on the log, recounted live (``urne.ledger.civic.record.CivicRecord.tally``:
+  once per new entry of the process, outside the lock admission needs, so a
+  long count never holds up ``POST /entries``; docs/spec/counting.md §4).
 - ``POST /entries``: every kind of entry (``process``, ``ballot``, ``paper``,
   ``close``, ``result``), as the exact bytes its author signed
   (docs/spec/entries.md). The body is never parsed and re-serialised here: the

@@ -25,8 +25,14 @@ of projects, or a minimum and maximum number of projects.
 
 Why the MES code is longer than the definition: the Add1 completion reruns MES
 once per currency unit added to every voter's budget (246 runs on Warsaw
-Mokotów 2020). Each run is exact and identical in outcome to the definition,
-but work that does not depend on the budget increment is shared between runs:
+Mokotów 2020; 5 * 10**14 for a budget of 10**15 with one voter in two
+approving its one project). The run is piecewise constant in that increment,
+so a run can tell the next increment where it may change (``_Stability``) and
+the increments in between are skipped: what the completion costs then depends
+on how often the run changes, never on the size of the amounts
+(docs/spec/counting-budgets.md §6). Each run is exact and identical in outcome
+to the definition, but work that does not depend on the budget increment is
+shared between runs:
 voters with identical approval sets are one weighted group; voters whose
 budgets are provably equal form a *class* (same history of payments), and the
 classes, the supporters of each project aggregated by class, and the group to
@@ -214,7 +220,7 @@ class _Round:
         self.supporters: dict[int, dict[int, int]] = {}
         #: project -> its supporters' classes as its last evaluation left them
         self.split: dict[int, _Support] = {}
-        #: project -> (increment, its supporters' money then, in currency) when unaffordable
+        #: project -> (increment, what its supporters then lacked, in currency) when unaffordable
         self.short: dict[int, tuple[int, Fraction]] = {}
         self.selected = -1
         #: (class, class it becomes) for the selected project's supporters.
@@ -258,6 +264,211 @@ class _Support:
                 self.dead_weights.append(w)
 
 
+#: Add1 runs with the same outcome in a row before a run also finds where its
+#: decisions change (finding it costs about a third of a run; where outcomes
+#: change at almost every increment, as on the largest files, it would not pay).
+_REPEATS_BEFORE_LOOKING_AHEAD = 1
+#: After a look ahead that skipped nothing, that many plain runs at most (1, 2,
+#: 4, ... in a row of such looks) before the next one.
+_MOST_RUNS_BEFORE_LOOKING_AGAIN = 8
+
+
+class _Stability:
+    """How far the increment can grow before one decision of a run changes.
+
+    Add1 looks for the first increment whose run is exhaustive or over the
+    budget, trying every increment in turn; but a run's outcome is piecewise
+    constant in the increment, so only the increments where it may change
+    need a run. Over a range where a run makes every decision as it did (same
+    affordable projects, same winner in each round, same supporters paying
+    all they have), every class budget is a linear function of the extra
+    increment ``x``: class 0 holds ``b + x``; a payment ``q = (c - paid) / U``
+    is linear too, ``paid`` being what the capped classes hold; a capped class
+    is left with 0, an uncapped one with its budget minus ``q``. Each class
+    keeps its *slope*, in money units per unit of increment (at least 0: money
+    only grows with the increment, and ``q`` only falls), on the scale and
+    epoch of its budget, so all the arithmetic here is on integers.
+
+    A decision holds while a linear inequality does; the run records the
+    least ``x`` at which one of them may turn:
+
+    * the winner's capped classes stay capped while they hold at most ``q``
+      (its uncapped classes stay so: their budget grows and ``q`` falls);
+    * an unaffordable project stays so while its supporters hold less than
+      its cost. One skipped on an earlier run's bound is first bounded
+      cheaply (all voters together gain ``n`` per unit), and exactly only
+      when that bound would decide;
+    * a project that lost a round keeps losing it while its rho stays above
+      the winner's. Its rho is at least the line with its capped classes
+      frozen (a capped class that comes to hold more than ``q`` pays only
+      ``q``, so the others pay more, never less), and that line is compared
+      with the winner's, which is exact by the first point. A project the lazy
+      search did not look at is compared, with the line it had when last
+      looked at (within a run, rho never falls) or ``1 / supporters``,
+      against the winner of the last round it sat out (within a run, the
+      winning rho never falls from round to round).
+
+    These are every inequality the definition's run tests, so a run at any
+    increment in ``[t, t + x)`` is this very run: same projects in the same
+    order. A line is ``(a, k, d)``: rho ``a / d`` falling by ``k / d`` per unit.
+
+    The idea of computing the next budget at which the outcome changes is the
+    add-opt completion's (Kraiczy, Robinson & Elkind, "Streamlining Equal
+    Shares", 2025, for Exact Equal Shares); here it serves Add1 itself, whose
+    outcome it leaves unchanged.
+    """
+
+    __slots__ = (
+        "best_lines",
+        "contenders",
+        "denominator",
+        "engine",
+        "increment",
+        "lines",
+        "made",
+        "numerator",
+        "pending",
+        "rising",
+        "slope",
+    )
+
+    def __init__(self, engine: EqualShares, increment: int) -> None:
+        self.engine = engine
+        self.increment = increment
+        #: per class, money units per unit of increment, at the scale of its epoch
+        self.slope = [0] * engine.class_count
+        self.slope[0] = engine.unit
+        #: how many classes hold nothing now but gain with the increment
+        self.rising = 0
+        #: the least offset found so far where a decision may change, as a ratio
+        self.numerator, self.denominator = 0, 0
+        #: project -> its line when last evaluated, and the round it was made in
+        self.lines: dict[int, tuple[int, int, int]] = {}
+        self.made: dict[int, int] = {}
+        #: the winner's line in each round
+        self.best_lines: list[tuple[int, int, int]] = []
+        #: affordable projects evaluated in the current round
+        self.contenders: list[int] = []
+        #: (project, round, (increment, shortfall)) skipped on an earlier run's shortfall
+        self.pending: list[tuple[int, int, tuple[int, Fraction]]] = []
+
+    def _change_at(self, numerator: int, denominator: int) -> None:
+        """A decision may change at offset ``numerator / denominator`` (never,
+        if ``denominator`` is 0: the two sides do not draw closer)."""
+        if denominator > 0 and (
+            not self.denominator or numerator * self.denominator < self.numerator * denominator
+        ):
+            self.numerator, self.denominator = max(numerator, 0), denominator
+
+    def _stays_above(self, line: tuple[int, int, int], best: tuple[int, int, int]) -> None:
+        """``line`` (a loser's rho) stays above ``best`` (the winner's) until they cross."""
+        a, k, d = line
+        best_a, best_k, best_d = best
+        closing = k * best_d - best_k * d
+        if closing > 0:
+            self._change_at(a * best_d - best_a * d, closing)
+
+    def _gain(self, support: _Support, epoch: list[int], rescale: list[int]) -> int:
+        """What the classes in ``maybe`` and ``dead`` gain together per unit of
+        increment (``maybe`` classes were just brought to the current scale)."""
+        slope = self.slope
+        total = 0
+        for c, w in support.maybe:
+            total += w * slope[c]
+        if self.rising:
+            for c, w in zip(support.dead, support.dead_weights, strict=True):
+                if slope[c]:
+                    total += w * slope[c] * rescale[epoch[c]]
+        return total
+
+    def popped(self, project: int, r: int) -> None:
+        """``project`` is looked at in round ``r``; it sat out the rounds since its line."""
+        made = self.made.get(project)
+        if made is not None and made < r - 1:
+            self._stays_above(self.lines[project], self.best_lines[r - 1])
+
+    def unaffordable(
+        self, support: _Support, shortfall: int, epoch: list[int], rescale: list[int]
+    ) -> None:
+        """All of ``support`` is capped and lacks ``shortfall`` units."""
+        gain = self._gain(support, epoch, rescale)
+        if gain:
+            self._change_at(shortfall, gain)
+
+    def affordable(
+        self,
+        project: int,
+        r: int,
+        rest: int,
+        uncapped: int,
+        cost: int,
+        support: _Support,
+        epoch: list[int],
+        rescale: list[int],
+    ) -> None:
+        """``project`` (``cost`` units) is affordable in round ``r``: ``rest`` units
+        left once its capped classes (now ``support.maybe``) paid, split over
+        ``uncapped`` voters."""
+        self.lines[project] = (rest, self._gain(support, epoch, rescale), uncapped * cost)
+        self.made[project] = r
+        self.contenders.append(project)
+
+    def funded(
+        self,
+        r: int,
+        best: int,
+        numerator: int,
+        uncapped: int,
+        value: list[int],
+        epoch: list[int],
+        rescale: list[int],
+    ) -> int:
+        """Round ``r`` funds ``best``, each uncapped supporter paying ``numerator /
+        uncapped`` units; returns how much that payment falls per unit of
+        increment, times ``uncapped``."""
+        line = self.lines[best]
+        self.best_lines.append(line)
+        for project in self.contenders:
+            if project != best:
+                self._stays_above(self.lines[project], line)
+        self.contenders.clear()
+        falls, slope = line[1], self.slope
+        support = self.engine.rounds[r].split[best]
+        for c, _ in support.maybe:  # capped: holds at most q until they meet
+            self._change_at(numerator - value[c] * uncapped, slope[c] * uncapped + falls)
+        if self.rising:
+            for c in support.dead:
+                if slope[c]:
+                    self._change_at(numerator, slope[c] * rescale[epoch[c]] * uncapped + falls)
+        return falls
+
+    def finish(
+        self, value: list[int], epoch: list[int], rescale: list[int], scale: int
+    ) -> int | None:
+        """The least increment above this run's at which a decision may change."""
+        engine = self.engine
+        for project, r, (then, shortfall) in self.pending:
+            # lacking ``shortfall`` at ``then``, they lack it still until
+            # shortfall / n - (increment - then): decisive only below the bound
+            if self.denominator and shortfall.numerator * self.denominator >= (
+                shortfall.denominator
+                * engine.voters
+                * (self.numerator + (self.increment - then) * self.denominator)
+            ):
+                continue
+            support = engine.rounds[r].split[project]
+            held = gain = 0
+            for c, w in (*support.maybe, *zip(support.dead, support.dead_weights, strict=True)):
+                m = rescale[epoch[c]]
+                held += w * value[c] * m
+                gain += w * self.slope[c] * m
+            if gain:
+                self._change_at(engine.costs[project] * scale - held, gain)
+        if not self.denominator:
+            return None
+        return self.increment + max(1, -(-self.numerator // self.denominator))
+
+
 class EqualShares:
     """MES with cost utilities on one election, runnable for any budget increment.
 
@@ -298,9 +509,16 @@ class EqualShares:
         self.costs = [int(election.costs[p] * self.unit) for p in self.names]
         self.prices = [election.costs[p] for p in self.names]
         self.share = int(election.budget * denominator)  # budget / n, in units
+        self.budget = election.budget
         self.rounds: list[_Round] = []
         self.class_count = 1
         self.increment = 0
+        #: work done so far: MES runs, and projects evaluated over all runs
+        self.runs = 0
+        self.evaluations = 0
+        #: after a run with ``stability``: the least increment above it whose run
+        #: may differ from it (None: no larger increment changes anything)
+        self.next_change: int | None = None
         # Lower bounds of each project's rho before the first round: 1 / supporters.
         # Heap entries carry float(rho) first: rounding is monotone, so comparing
         # (float, Fraction) pairs orders exactly as the Fractions, mostly in C.
@@ -351,19 +569,29 @@ class EqualShares:
         rnd.supporters[project] = by_class
         return by_class
 
-    def run(self, increment: int) -> list[int]:
+    def run(self, increment: int, *, stability: bool = False) -> list[int]:
         """One exact MES run with ``budget/n + increment`` per voter; funded projects in order.
 
         What is kept between runs holds for increments that never decrease, as
         Add1 asks them; a smaller increment starts afresh.
+
+        With ``stability``, the run also finds how far the increment may grow
+        with every one of its decisions unchanged (:class:`_Stability`), and
+        sets :attr:`next_change` to the least larger increment whose run may
+        differ: every increment in between gives this very run.
         """
         if increment < self.increment:
             self.rounds.clear()
             self.class_count = 1
         self.increment = increment
+        self.runs += 1
         names, costs = self.names, self.costs
         value = [0] * self.class_count  # class budgets, at the scale of their epoch
         value[0] = self.share + increment * self.unit
+        track = _Stability(self, increment) if stability else None
+        slope = None if track is None else track.slope
+        if track is not None and not value[0]:  # a budget of 0: class 0 only gains
+            track.rising += 1
         epoch = [0] * self.class_count
         rescale = [1]  # rescale[e]: current scale / scale of epoch e
         scale = 1
@@ -383,11 +611,16 @@ class EqualShares:
             # stale value is a lower bound and projects above the best are skipped.
             while heap and (best < 0 or heap[0][:2] <= best_key):
                 _, _, name, i = heapq.heappop(heap)
+                if track is not None:
+                    track.popped(i, r)
                 short = rnd.short.get(i)
                 # Same history, so the same money spent: all voters together hold
                 # exactly n more per unit of increment, and nobody holds less.
-                if short and short[1] + self.voters * (increment - short[0]) < self.prices[i]:
+                if short and self.voters * (increment - short[0]) < short[1]:
+                    if track is not None:
+                        track.pending.append((i, r, short))
                     continue
+                self.evaluations += 1
                 support = rnd.split.get(i)
                 if support is None:
                     support = _Support(self._supporters_by_class(r, i), value)
@@ -401,6 +634,8 @@ class EqualShares:
                     if e != now:  # bring to the current scale, and keep it there
                         v *= rescale[e]
                         value[c], epoch[c] = v, now
+                        if slope is not None:
+                            slope[c] *= rescale[e]
                     items.append((v, w, c))
                     uncapped += w
                 items.sort()
@@ -414,17 +649,23 @@ class EqualShares:
                     k += 1
                 else:
                     if not uncapped:  # all they have is less than the cost
-                        rnd.short[i] = (increment, Fraction(paid, self.unit * scale))
+                        rnd.short[i] = (increment, Fraction(cost - paid, self.unit * scale))
+                        if track is not None:
+                            track.unaffordable(support, cost - paid, epoch, rescale)
                         continue  # unaffordable for the rest of this run
                 support.rich = uncapped
                 support.maybe = [(c, w) for _, w, c in items[:k]]
                 # each uncapped supporter pays q = (cost - paid) / uncapped; rho = q / cost
                 rho = Fraction(cost - paid, uncapped * cost)
+                if track is not None:
+                    track.affordable(i, r, cost - paid, uncapped, cost, support, epoch, rescale)
                 key = (float(rho), rho)
                 popped.append((key[0], rho, name, i))
                 if best < 0 or key < best_key or (key == best_key and name < names[best]):
                     best, best_key, best_pay = i, key, (cost - paid, uncapped)
             if best < 0:
+                if track is not None:
+                    self.next_change = track.finish(value, epoch, rescale, scale)
                 return funded
             for entry in popped:
                 if entry[3] != best:
@@ -446,7 +687,11 @@ class EqualShares:
                     following[g] = moved[following[g]]
                 self.rounds.append(_Round(following, self.class_count))
             numerator, uncapped = best_pay
-            common = gcd(numerator, uncapped)
+            if track is None:
+                common = gcd(numerator, uncapped)
+            else:  # q's slope, falls / uncapped, must be whole at the new scale too
+                falls = track.funded(r, best, numerator, uncapped, value, epoch, rescale)
+                common = gcd(numerator, uncapped, falls)
             factor, q = uncapped // common, numerator // common  # q at the new scale
             if factor != 1:
                 scale *= factor
@@ -457,16 +702,79 @@ class EqualShares:
             if grow > 0:
                 value.extend([0] * grow)
                 epoch.extend([0] * grow)
-            for c, child in rnd.children:
-                v = value[c]
-                if v:
-                    v = v * rescale[epoch[c]] - q
-                    if v > 0:
-                        value[child] = v
-                        epoch[child] = now
-                        continue
-                value[child] = 0
+                if slope is not None:
+                    slope.extend([0] * grow)
+            if track is None or slope is None:
+                for c, child in rnd.children:
+                    v = value[c]
+                    if v:
+                        v = v * rescale[epoch[c]] - q
+                        if v > 0:
+                            value[child] = v
+                            epoch[child] = now
+                            continue
+                    value[child] = 0
+            else:
+                gain = falls // common  # what q loses per unit of increment, new scale
+                for c, child in rnd.children:
+                    v = value[c]
+                    if v:
+                        m = rescale[epoch[c]]
+                        v = v * m - q
+                        if v >= 0:  # uncapped: keeps v, and gains what q loses
+                            value[child] = v
+                            epoch[child] = now
+                            slope[child] = slope[c] * m + gain
+                            if not v and slope[child]:
+                                track.rising += 1
+                            continue
+                    value[child] = 0  # capped: pays all it has, whatever the increment
+                    slope[child] = 0
             r += 1
+
+    def add1(self) -> list[int]:
+        """The Add1 completion (docs/spec/counting-budgets.md §4): the funded projects.
+
+        pabutools runs MES with every voter's budget raised by 0, 1, 2, ...
+        currency units until an outcome is exhaustive among the eligible
+        projects (returned) or over the budget (the previous one is
+        returned). A run is piecewise constant in the increment
+        (:class:`_Stability`): once an outcome repeats, a run also finds the
+        next increment at which a run may differ (:attr:`next_change`), and the
+        increments in between, which give that very run and so the same
+        verdict, are skipped. The outcome is pabutools'; the number of runs no
+        longer grows with the amounts, only with how often the run changes
+        (docs/spec/counting-budgets.md §6).
+        """
+        everything = range(len(self.names))
+        previous: list[int] = []
+        increment = repeats = wait = 0
+        idle = 1
+        while True:
+            stability = repeats >= _REPEATS_BEFORE_LOOKING_AHEAD and not wait
+            funded = self.run(increment, stability=stability)
+            spent = sum((self.prices[i] for i in funded), Fraction(0))
+            if spent > self.budget:
+                return previous
+            left, chosen = self.budget - spent, set(funded)
+            if all(i in chosen or self.prices[i] > left for i in everything):
+                return funded
+            repeats = repeats + 1 if funded == previous else 0
+            previous = funded
+            if not stability:
+                increment += 1
+                wait = max(0, wait - 1)
+                continue
+            if self.next_change is None:
+                # Unreachable: once every voter holds B + max cost, a run that
+                # stays within B leaves each supporter of an unfunded project
+                # enough to fund it alone, so it is exhaustive.
+                raise AssertionError("a run that is never exhaustive nor over the budget")
+            if self.next_change == increment + 1:  # nothing skipped: look again later
+                wait, idle = idle, min(2 * idle, _MOST_RUNS_BEFORE_LOOKING_AGAIN)
+            else:
+                idle = 1
+            increment = self.next_change
 
 
 def mes(election: ApprovalElection, *, add1: bool = True) -> tuple[str, ...]:
@@ -488,19 +796,8 @@ def mes(election: ApprovalElection, *, add1: bool = True) -> tuple[str, ...]:
     if not election.ballots:
         return ()
     rule = EqualShares(election)
-    previous: list[int] = []
-    increment = 0
-    while True:
-        funded = rule.run(increment)
-        outcome = [rule.names[i] for i in funded]
-        if not add1:
-            return tuple(outcome)
-        if total_cost(election, outcome) > election.budget:
-            return tuple(rule.names[i] for i in previous)
-        if is_exhaustive(election, outcome, among=rule.names):
-            return tuple(outcome)
-        previous = funded
-        increment += 1
+    funded = rule.add1() if add1 else rule.run(0)
+    return tuple(rule.names[i] for i in funded)
 
 
 def mes_then_greedy(election: ApprovalElection) -> tuple[str, ...]:
