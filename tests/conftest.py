@@ -25,3 +25,21 @@ def pg_url() -> Iterator[str]:
 
     with postgres_schema("urne_test") as url:
         yield url
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Every Equal Shares run (``EqualShares.run``) made meanwhile, anywhere in
+    this process, by its increment: how counting cost is measured in tests,
+    never by the clock."""
+    from urne.verifier.civic.budget import EqualShares
+
+    seen: list[int] = []
+    plain = EqualShares.run
+
+    def counted(self: EqualShares, increment: int, *, stability: bool = False) -> list[int]:
+        seen.append(increment)
+        return plain(self, increment, stability=stability)
+
+    monkeypatch.setattr(EqualShares, "run", counted)
+    yield seen

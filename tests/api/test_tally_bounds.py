@@ -30,7 +30,7 @@ from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log.export import export_tiles
 from urne.verifier.check.audit import DirectorySource, audit
 from urne.verifier.civic import budget
-from urne.verifier.civic.budget import ApprovalElection, EqualShares
+from urne.verifier.civic.budget import ApprovalElection
 
 LARGEST = 2**53 - 1
 #: Generous: only a broken build waits this long (no assertion is on time). A
@@ -56,20 +56,6 @@ ATTACK_PROPOSALS = [proposal("x", "Everything", LARGEST - 1), proposal("y", "A b
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Service]:
     yield from open_service(tmp_path)
-
-
-@pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Every MES run made meanwhile, anywhere in this process, by its increment."""
-    seen: list[int] = []
-    plain = EqualShares.run
-
-    def counted(self: EqualShares, increment: int, *, stability: bool = False) -> list[int]:
-        seen.append(increment)
-        return plain(self, increment, stability=stability)
-
-    monkeypatch.setattr(EqualShares, "run", counted)
-    yield seen
 
 
 def civic_of(svc: Service) -> CivicRecord:

@@ -14,7 +14,6 @@ the stepping completion's, and how many runs each rule needs.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from fractions import Fraction
 
 import pytest
@@ -73,20 +72,6 @@ def stepping_add1(election: ApprovalElection) -> tuple[str, ...]:
         if all(p in outcome or election.costs[p] > left for p in engine.names):
             return tuple(outcome)
         previous, increment = outcome, increment + 1
-
-
-@pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Every ``EqualShares.run`` call made meanwhile, by its increment."""
-    seen: list[int] = []
-    plain = EqualShares.run
-
-    def counted(self: EqualShares, increment: int, *, stability: bool = False) -> list[int]:
-        seen.append(increment)
-        return plain(self, increment, stability=stability)
-
-    monkeypatch.setattr(EqualShares, "run", counted)
-    yield seen
 
 
 def attack(total: int) -> ApprovalElection:
