@@ -238,12 +238,15 @@ def test_every_relative_link_in_the_docs_resolves_inside_the_repository() -> Non
 
 
 def test_nothing_cites_a_file_outside_the_repository() -> None:
-    outside = re.compile(r"DESIGN §|DESIGN\.md|\.\./shared|URNE_VECTORS")
+    # spelled in pieces, so that this line does not match itself
+    outside = re.compile(
+        "|".join(["DESIGN" + " §", "DESIGN" + r"\.md", r"\.\./" + "shared", "URNE_" + "VECTORS"])
+    )
     found = [
         f"{path.relative_to(ROOT)}:{n}"
         for path in [*_python_files(), *_markdown_files(), ROOT / ".ci" / "run"]
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if outside.search(line) and path.name != "test_gates.py"
+        if outside.search(line)
     ]
     assert found == []
 

@@ -16,7 +16,7 @@ from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.ledger.log import Log
 from urne.verifier.citizen.signing import AuthorKey, sign_entry
 from urne.verifier.civic.entries import decode_entry
-from urne.verifier.civic.pabulib import parse_pabulib_text
+from urne.verifier.civic.pabulib import PabulibInstance, parse_pabulib_text
 
 PB = VECTORS / "pabulib"
 RULE_KEYS = {"greedy": "greedy", "mes": "mes", "mes-then-greedy": "mes_then_greedy"}
@@ -27,6 +27,23 @@ def _expected(name: str) -> dict[str, list[str]]:
         (PB / "expected_outcomes.json").read_text()
     )["outcomes"]
     return outcomes[name]
+
+
+def _import(
+    instance: PabulibInstance, source: bytes, institution: AuthorKey, rule: str, **options: int
+) -> list[bytes]:
+    """The manifest and paper batches of a pabulib file, as process ``pb``."""
+    return pabulib_entries(
+        instance,
+        source,
+        process_id="pb",
+        institution=institution,
+        official=AuthorKey.generate(),
+        official_name="Import office",
+        issuer_public_key=IssuerKey.generate().public_key,
+        outcome=rule,
+        **options,
+    )
 
 
 @pytest.mark.parametrize(
@@ -42,17 +59,8 @@ def _expected(name: str) -> dict[str, list[str]]:
 def test_imported_budget_counts_like_pabutools(tmp_path: Path, name: str, rule: str) -> None:
     source = (PB / name).read_bytes()
     instance = parse_pabulib_text(source)
-    institution, official = AuthorKey.generate(), AuthorKey.generate()
-    leaves = pabulib_entries(
-        instance,
-        source,
-        process_id="pb",
-        institution=institution,
-        official=official,
-        official_name="Import office",
-        issuer_public_key=IssuerKey.generate().public_key,
-        outcome=rule,
-    )
+    institution = AuthorKey.generate()
+    leaves = _import(instance, source, institution, rule)
     assert all(len(x) <= 0xFFFF for x in leaves)
     log = Log.open(
         f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="pb.example/log"
@@ -85,18 +93,8 @@ def test_a_file_in_many_batches_is_imported_whole_each_batch_its_own_sheet(tmp_p
     name = "Poland_Swiecie_2023.pb"
     source = (PB / name).read_bytes()
     instance = parse_pabulib_text(source)
-    institution, official = AuthorKey.generate(), AuthorKey.generate()
-    leaves = pabulib_entries(
-        instance,
-        source,
-        process_id="pb",
-        institution=institution,
-        official=official,
-        official_name="Import office",
-        issuer_public_key=IssuerKey.generate().public_key,
-        outcome="mes",
-        batch_size_limit=4096,
-    )
+    institution = AuthorKey.generate()
+    leaves = _import(instance, source, institution, "mes", batch_size_limit=4096)
     papers = [decode_entry(x).obj for x in leaves[1:]]
     assert len(papers) > 10
     assert [p["sheet"] for p in papers] == [

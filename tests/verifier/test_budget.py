@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from tests.support.budgets import reference_mes_run
 from tests.support.paths import VECTORS
 from urne.verifier.civic import budget
 from urne.verifier.civic.budget import (
@@ -138,39 +139,6 @@ def test_the_set_covers_five_warsaw_and_wroclaw_files() -> None:
 # ------------------------------------------------------------------ the definition, plainly
 
 
-def _reference_mes_run(election: ApprovalElection, per_voter: Fraction) -> list[str]:
-    """MES with cost utilities as defined, voter by voter (slow, obviously right)."""
-    budgets = [per_voter] * len(election.ballots)
-    candidates = [
-        p for p in sorted(election.costs) if election.costs[p] > 0 and election.approvals()[p]
-    ]
-    funded: list[str] = []
-    while True:
-        best: tuple[Fraction, str, Fraction] | None = None
-        for p in candidates:
-            if p in funded:
-                continue
-            cost = election.costs[p]
-            held = sorted(budgets[i] for i, b in enumerate(election.ballots) if p in b)
-            if sum(held) < cost:
-                continue
-            paid = Fraction(0)
-            for k, b in enumerate(held):  # the least q with sum(min(b_i, q)) = cost
-                q = (cost - paid) / (len(held) - k)
-                if q <= b:
-                    break
-                paid += b
-            if best is None or (q / cost, p) < best[:2]:
-                best = (q / cost, p, q)
-        if best is None:
-            return funded
-        _, p, q = best
-        funded.append(p)
-        for i, b in enumerate(election.ballots):
-            if p in b:
-                budgets[i] -= min(budgets[i], q)
-
-
 def _reference_mes(election: ApprovalElection, add1: bool = True) -> list[str]:
     if not election.ballots:
         return []
@@ -178,7 +146,7 @@ def _reference_mes(election: ApprovalElection, add1: bool = True) -> list[str]:
     per_voter = election.budget / len(election.ballots)
     previous: list[str] = []
     while True:
-        outcome = _reference_mes_run(election, per_voter)
+        outcome = reference_mes_run(election, per_voter)
         if not add1:
             return outcome
         if total_cost(election, outcome) > election.budget:
@@ -259,7 +227,7 @@ def test_mes_run_equals_the_definition_at_every_increment(
     engine = budget.EqualShares(election)
     per_voter = election.budget / len(election.ballots)
     for k in [*range(increment + 1), increment // 2, increment]:
-        assert [engine.names[i] for i in engine.run(k)] == _reference_mes_run(
+        assert [engine.names[i] for i in engine.run(k)] == reference_mes_run(
             election, per_voter + k
         )
 

@@ -14,47 +14,15 @@ the stepping completion's, and how many runs each rule needs.
 from __future__ import annotations
 
 import random
-from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.budgets import reference_mes_run
 from urne.verifier.civic.budget import RULES, ApprovalElection, EqualShares, mes, total_cost
 
 LARGEST = 2**53 - 1  # the largest integer an entry may carry (docs/spec/entries.md)
-
-
-def definition_run(election: ApprovalElection, per_voter: Fraction) -> list[str]:
-    """One MES run as defined, voter by voter (docs/spec/counting-budgets.md §3)."""
-    budgets = [per_voter] * len(election.ballots)
-    approvals = election.approvals()
-    candidates = [p for p in sorted(election.costs) if election.costs[p] > 0 and approvals[p]]
-    funded: list[str] = []
-    while True:
-        best: tuple[Fraction, str, Fraction] | None = None
-        for p in candidates:
-            if p in funded:
-                continue
-            cost = election.costs[p]
-            held = sorted(budgets[i] for i, b in enumerate(election.ballots) if p in b)
-            if sum(held) < cost:
-                continue
-            paid = Fraction(0)
-            for k, b in enumerate(held):
-                q = (cost - paid) / (len(held) - k)
-                if q <= b:
-                    break
-                paid += b
-            if best is None or (q / cost, p) < best[:2]:
-                best = (q / cost, p, q)
-        if best is None:
-            return funded
-        _, p, q = best
-        funded.append(p)
-        for i, b in enumerate(election.ballots):
-            if p in b:
-                budgets[i] -= min(budgets[i], q)
 
 
 def stepping_add1(election: ApprovalElection) -> tuple[str, ...]:
@@ -140,18 +108,18 @@ def _check_skips(election: ApprovalElection, rng: random.Random, samples: int) -
     while True:
         funded = [engine.names[i] for i in engine.run(increment, stability=True)]
         taken += 1
-        assert funded == definition_run(election, share + increment)
+        assert funded == reference_mes_run(election, share + increment)
         following = engine.next_change
         if following is None:
             for extra in (1, 2**20, 2**60):  # nothing changes, however large
-                assert definition_run(election, share + increment + extra) == funded
+                assert reference_mes_run(election, share + increment + extra) == funded
             return taken
         assert following > increment
         skipped = {increment + 1, following - 1}
         if following - increment > 2:
             skipped |= {rng.randrange(increment + 1, following) for _ in range(samples)}
         for between in sorted(skipped - {following}):
-            assert definition_run(election, share + between) == funded, (increment, between)
+            assert reference_mes_run(election, share + between) == funded, (increment, between)
         increment = following
 
 
