@@ -35,7 +35,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from urne.verifier.errors import FetchError, FormatError
 from urne.verifier.tlog.rfc9162 import HASH_SIZE
@@ -211,7 +211,16 @@ def _shut(sock: Any) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _HttpConnection(http.client.HTTPConnection):
+if TYPE_CHECKING:  # a mixin: typed as the base it is mixed into
+    _Connection = http.client.HTTPConnection
+else:
+    _Connection = object
+
+
+class _Watched(_Connection):
+    """Connects as its HTTP or HTTPS base does, then hands the socket to the
+    request's watch, which shuts it when the deadline passes."""
+
     def __init__(self, host: str, *, request: _Request, **kwargs: Any) -> None:
         super().__init__(host, **kwargs)
         self.request_watch = request
@@ -221,14 +230,12 @@ class _HttpConnection(http.client.HTTPConnection):
         self.request_watch.watch(self.sock)
 
 
-class _HttpsConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, *, request: _Request, **kwargs: Any) -> None:
-        super().__init__(host, **kwargs)
-        self.request_watch = request
+class _HttpConnection(_Watched, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self.request_watch.watch(self.sock)
+
+class _HttpsConnection(_Watched, http.client.HTTPSConnection):
+    pass
 
 
 @functools.cache
