@@ -15,9 +15,9 @@ import pytest
 
 from tests.support.civic import Citizen, Institution
 from tests.support.evidence import check_evidence
+from tests.support.exported import exported_log
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
-from urne.ledger.log.export import export_tiles
 from urne.verifier.check.audit import DirectorySource, audit
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import decode_entry
@@ -36,16 +36,6 @@ class World:
 
 
 ORIGIN = "audit.example/log"
-
-
-def _build(tmp: Path, name: str, signer: Ed25519Signer, leaves: list[bytes]) -> Path:
-    """A log holding exactly ``leaves`` (no rules applied: the operator may lie),
-    signed with ``signer``, exported as a tiles directory."""
-    with Log.open(f"sqlite:///{tmp / (name + '.db')}", signer=signer) as log:
-        for i in range(0, len(leaves), 7):  # several checkpoints
-            log.append_many(leaves[i : i + 7])
-        export_tiles(log, tmp / name)
-    return tmp / name
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +71,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def test_untampered_log_passes(world: World, tmp_path: Path) -> None:
-    d = _build(tmp_path, "ok", world.signer, world.leaves)
+    d = exported_log(tmp_path, "ok", world.signer, world.leaves)
     r = audit(DirectorySource(d), world.signer.verifier, state_dir=tmp_path / "state")
     assert r.ok, [f.message for f in r.findings]
     assert r.entries_checked == len(world.leaves)
@@ -96,10 +86,10 @@ def test_untampered_log_passes(world: World, tmp_path: Path) -> None:
 
 def test_incremental_audit_reads_only_what_is_new(world: World, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    first = _build(tmp_path, "first", world.signer, world.leaves[:9])
+    first = exported_log(tmp_path, "first", world.signer, world.leaves[:9])
     r1 = audit(DirectorySource(first), world.signer.verifier, state_dir=state)
     assert r1.ok and r1.entries_checked == 9
-    full = _build(tmp_path, "full", world.signer, world.leaves)
+    full = exported_log(tmp_path, "full", world.signer, world.leaves)
     r2 = audit(DirectorySource(full), world.signer.verifier, state_dir=state)
     assert r2.ok, [f.message for f in r2.findings]
     assert r2.previous_size == 9 and r2.entries_checked == len(world.leaves) - 9
@@ -124,7 +114,7 @@ Attack = Callable[[World, Path], tuple[Path, Path | None]]
 
 
 def _tampered(world: World, tmp: Path, leaves: list[bytes]) -> tuple[Path, None]:
-    return _build(tmp, "bad", world.signer, leaves), None
+    return exported_log(tmp, "bad", world.signer, leaves), None
 
 
 def attack_altered_ballot(world: World, tmp: Path) -> tuple[Path, None]:
@@ -227,39 +217,39 @@ def attack_budget_over(world: World, tmp: Path) -> tuple[Path, None]:
 def attack_dropped_ballot(world: World, tmp: Path) -> tuple[Path, Path]:
     # The auditor saw the log; the operator then drops a ballot and re-signs.
     state = tmp / "state"
-    good = _build(tmp, "good", world.signer, world.leaves)
+    good = exported_log(tmp, "good", world.signer, world.leaves)
     assert audit(DirectorySource(good), world.signer.verifier, state_dir=state).ok
     i = _entry(world, "ballot", process="vote")
     # ...and hides it behind growth: a new process makes the log look longer.
     later = Institution()
     extra = [later.process("later", "petition"), later.close("later")]
     leaves = [*world.leaves[:i], *world.leaves[i + 1 :], *extra]
-    return _build(tmp, "bad", world.signer, leaves), state
+    return exported_log(tmp, "bad", world.signer, leaves), state
 
 
 def attack_fork(world: World, tmp: Path) -> tuple[Path, Path]:
     state = tmp / "state"
-    good = _build(tmp, "good", world.signer, world.leaves)
+    good = exported_log(tmp, "good", world.signer, world.leaves)
     assert audit(DirectorySource(good), world.signer.verifier, state_dir=state).ok
     i = _entry(world, "ballot", process="vote")
     other = Citizen.enrol(world.inst, "vote").ballot(["c"])
     leaves = [*world.leaves[:i], other, *world.leaves[i + 1 :]]  # same size, other root
-    return _build(tmp, "bad", world.signer, leaves), state
+    return exported_log(tmp, "bad", world.signer, leaves), state
 
 
 def attack_other_key(world: World, tmp: Path) -> tuple[Path, None]:
-    return _build(tmp, "bad", Ed25519Signer.generate(ORIGIN), world.leaves), None
+    return exported_log(tmp, "bad", Ed25519Signer.generate(ORIGIN), world.leaves), None
 
 
 def attack_truncated_bundle(world: World, tmp: Path) -> tuple[Path, None]:
-    d = _build(tmp, "bad", world.signer, world.leaves)
+    d = exported_log(tmp, "bad", world.signer, world.leaves)
     f = d / entries_path(0, len(world.leaves))
     f.write_bytes(f.read_bytes()[:-10])
     return d, None
 
 
 def attack_replaced_tile(world: World, tmp: Path) -> tuple[Path, None]:
-    d = _build(tmp, "bad", world.signer, world.leaves)
+    d = exported_log(tmp, "bad", world.signer, world.leaves)
     f = d / tile_path(0, 0, len(world.leaves))
     data = bytearray(f.read_bytes())
     data[32 * 3 : 32 * 4] = hash_leaf(b"something else")
@@ -316,7 +306,7 @@ def test_state_is_not_advanced_past_a_fork(world: World, tmp_path: Path) -> None
     assert state is not None
     assert not audit(DirectorySource(bad), world.signer.verifier, state_dir=state).ok
     shutil.rmtree(bad)
-    good = _build(tmp_path, "good2", world.signer, world.leaves)
+    good = exported_log(tmp_path, "good2", world.signer, world.leaves)
     assert audit(DirectorySource(good), world.signer.verifier, state_dir=state).ok
 
 
@@ -331,7 +321,7 @@ def test_credentials_checked_in_worker_processes(
     in_process = audit(DirectorySource(bad), world.signer.verifier)
     monkeypatch.setattr(audit_module, "_PARALLEL_MIN", 0)
     monkeypatch.setattr(audit_module, "_CREDENTIAL_BATCH", 2)
-    good = _build(tmp_path, "good", world.signer, world.leaves)
+    good = exported_log(tmp_path, "good", world.signer, world.leaves)
     r = audit(DirectorySource(good), world.signer.verifier)
     assert r.ok and r.credentials_checked == 10
     parallel = audit(DirectorySource(bad), world.signer.verifier)

@@ -27,8 +27,8 @@ from typer.testing import CliRunner, Result
 
 import urne.verifier.check.audit as audit_module
 from tests.support.civic import Citizen, Institution
+from tests.support.exported import exported_log
 from urne.ledger.log import Log
-from urne.ledger.log.export import export_tiles
 from urne.verifier.check.audit import DirectorySource, HttpSource, audit
 from urne.verifier.check.fetch import Limits
 from urne.verifier.cli.main import app as urne_verify
@@ -62,14 +62,6 @@ class Exported:
         return self.signer.verifier.vkey
 
 
-def _export(tmp: Path, name: str, signer: Ed25519Signer, leaves: list[bytes]) -> Path:
-    with Log.open(f"sqlite:///{tmp / (name + '.db')}", signer=signer) as log:
-        for i in range(0, len(leaves), 50):  # several checkpoints
-            log.append_many(leaves[i : i + 50])
-        export_tiles(log, tmp / name)
-    return tmp / name
-
-
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     """A petition with three signatures and its close: five entries."""
@@ -79,7 +71,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     leaves += [Citizen.enrol(inst, "pet").ballot() for _ in range(3)]
     leaves.append(inst.close("pet"))
     signer = Ed25519Signer.generate(ORIGIN)
-    return Exported(signer, leaves, _export(tmp, "small", signer, leaves))
+    return Exported(signer, leaves, exported_log(tmp, "small", signer, leaves, per_append=50))
 
 
 Behaviour = Callable[[BaseHTTPRequestHandler, threading.Event], None]
@@ -509,13 +501,13 @@ def test_evidence_holds_and_costs_log_n_per_finding(
     ex, state = refusing, tmp_path / "state"
     first = 700
     counted = _Counted(monkeypatch)
-    early = _export(tmp_path, "early", ex.signer, ex.leaves[:first])
+    early = exported_log(tmp_path, "early", ex.signer, ex.leaves[:first], per_append=50)
     r1 = audit(DirectorySource(early), ex.signer.verifier, state_dir=state)
     assert {f.code for f in r1.findings} == {"already_signed"} and len(r1.findings) > 50
     _check_proofs(ex, r1.findings)
 
     n = len(ex.leaves)
-    full = _export(tmp_path, "full", ex.signer, ex.leaves)
+    full = exported_log(tmp_path, "full", ex.signer, ex.leaves, per_append=50)
     counted.hashes = counted.nodes = counted.leaves = 0
     r2 = audit(DirectorySource(full), ex.signer.verifier, state_dir=state)
     found = len(r2.findings)
@@ -537,7 +529,7 @@ def test_a_finding_on_an_entry_that_does_not_decode_has_its_proof(
 ) -> None:
     """Reported with the rest, once the tree is known to match, in log order."""
     leaves = [*small.leaves[:2], b"not json", *small.leaves[2:]]
-    d = _export(tmp_path, "odd", small.signer, leaves)
+    d = exported_log(tmp_path, "odd", small.signer, leaves, per_append=50)
     r = audit(DirectorySource(d), small.signer.verifier)
     assert [(f.step, f.index) for f in r.findings] == [(4, 2)]
     _check_proofs(Exported(small.signer, leaves, d), r.findings)
@@ -573,9 +565,11 @@ def test_a_failed_step_1_runs_nothing_after_it(small: Exported, tmp_path: Path) 
 
 
 def test_a_root_mismatch_runs_nothing_after_step_3(small: Exported, tmp_path: Path) -> None:
-    d = _export(tmp_path, "d", small.signer, small.leaves)
+    d = exported_log(tmp_path, "d", small.signer, small.leaves, per_append=50)
     bundle = d / entries_path(0, len(small.leaves))
-    other = _export(tmp_path, "other", Ed25519Signer.generate(ORIGIN), [b"x"] * 5)
+    other = exported_log(
+        tmp_path, "other", Ed25519Signer.generate(ORIGIN), [b"x"] * 5, per_append=50
+    )
     bundle.write_bytes((other / entries_path(0, 5)).read_bytes())
     r = audit(DirectorySource(d), small.signer.verifier)
     assert [(f.step, f.code) for f in r.findings] == [(3, "root_mismatch")]
