@@ -40,6 +40,8 @@ from urne.verifier.tlog.proof import verify_inclusion
 from urne.verifier.tlog.rfc9162 import hash_leaf
 from urne.verifier.tlog.tiles import entries_path, tile_path
 
+pytestmark = pytest.mark.slow  # real servers misbehaving, subprocesses: the full run
+
 runner = CliRunner()
 ORIGIN = "hostile.example/log"
 #: The deadline per request in these tests, in seconds: a drip of one byte

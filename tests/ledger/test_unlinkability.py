@@ -125,6 +125,7 @@ def test_on_postgresql_a_batch_is_one_transaction_id(pg_url: str, tmp_path: Path
     assert len({r[2] for r in rows}) == 1  # one batch, one transaction id
 
 
+@pytest.mark.slow  # waits for a tick of a 2 s cadence
 def test_the_civic_record_decides_a_batch_by_content_not_by_arrival(tmp_path: Path) -> None:
     """Submitted together (one batch): a close that arrived before the ballots
     is decided after them, and a revote that arrived before the ballot it
