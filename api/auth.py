@@ -32,17 +32,19 @@ from urne.api.signing import (
     signature_base,
     single_bytes,
 )
-from urne.ledger.institutions.registry import institution_key, use_nonce
+from urne.ledger.institutions.registry import use_nonce
 
 __all__ = ["SignedRequest", "service_authority", "signed"]
 
 
 @dataclass(frozen=True, slots=True)
 class SignedRequest:
-    """An authentic request: who signed it, and its body (exactly as signed)."""
+    """An authentic request: who signed it (its name and its key, as the log
+    registered them), and its body (exactly as signed)."""
 
     institution: str
     body: bytes
+    key: bytes
 
 
 def _unsigned(message: str) -> ApiError:
@@ -105,11 +107,13 @@ def signed(max_body: int = MAX_SIGNED_BODY) -> Callable[[Request], Awaitable[Sig
         except ValueError as exc:
             raise _unsigned(f"missing or ill-formed signature headers ({exc})") from exc
         engine = request.app.state.roll
-        key = await run_in_threadpool(institution_key, engine, params.keyid)
-        if key is None:
+        found = await run_in_threadpool(request.app.state.civic.institution, params.keyid)
+        if found is None:
             raise Unauthorized(
-                "unknown_institution", f"no institution {params.keyid!r} is registered here"
+                "unknown_institution",
+                f"no institution {params.keyid!r} is registered on this log",
             )
+        key = found.key
         now = int(time.time())
         if abs(now - params.created) > WINDOW:
             raise Unauthorized(
@@ -153,6 +157,6 @@ def signed(max_body: int = MAX_SIGNED_BODY) -> Callable[[Request], Awaitable[Sig
         )
         if not fresh:
             raise Conflict("replayed_request", "this request's nonce was used already")
-        return SignedRequest(params.keyid, body)
+        return SignedRequest(params.keyid, body, key)
 
     return check

@@ -7,6 +7,10 @@ Two roles, which an operator may serve from one app or from two hosts:
 - issuance (``issuance=True``): ``/issuance/*``, on the roll and the issuer
   keys. An issuance-only app (``casting=False``) never opens the log.
 
+The institutions' routes (``/institution/*``) read their registrations on the
+log and append the reservations of process ids, so they are served with
+casting; they also reach the roll and the issuer keys.
+
 Privacy: no client address is stored or logged with anything. The rate limit
 keeps addresses in memory only, and the uvicorn access log is given a filter
 that blanks the client's address.
@@ -33,6 +37,7 @@ from urne.api.routes import issuance as issuance_routes
 from urne.api.routes import log as log_routes
 from urne.api.routes import opendata as opendata_routes
 from urne.api.signing import check_authority
+from urne.ledger.civic.authority import carry_registrations
 from urne.ledger.civic.record import CivicRecord, CredentialBatcher
 from urne.ledger.db.settings import Settings
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -139,6 +144,8 @@ def create_app(
                 opened.append(state.roll.dispose)
         if state.keyring is None:
             state.keyring = IssuerKeyring((s or Settings()).key_dir)
+        if state.civic is not None:
+            carry_registrations(state.civic, state.roll)
         if state.public_authority is None:
             configured = (s or Settings()).public_authority
             state.public_authority = check_authority(configured) if configured else None
@@ -181,6 +188,7 @@ def create_app(
         web.install(app)
     if issuance:
         app.include_router(issuance_routes.router)
+    if casting:  # they reserve ids and read registrations on the log
         app.include_router(institution_routes.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")

@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from urne.api.deps import CivicDep, LogDep
+from urne.api.routes.civic import authority_of
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.roll import issued_count, roll_size
 from urne.verifier.civic.entries import decode_entry
@@ -355,6 +356,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         title=text_in(p.title, lang),
         text=plain_text(text_in(p.text, lang)),
         institution=base64.b64encode(p.institution).decode(),
+        authority=authority_of(civic, st),
         manifest_index=st.index,
         officials=manifest["officials"],
         rule=manifest["rule"],

@@ -95,6 +95,10 @@ def _issuer_sk(seed: int) -> int:
     return bls.keygen(_derive(seed, "issuer"))
 
 
+#: Entries before the ballots: registration, reservation, manifest.
+OPENING = 3
+
+
 def manifest(seed: int, n: int) -> bytes:
     """A petition open since yesterday, for a year, with a threshold of ``n``."""
     now = datetime.now(UTC).replace(microsecond=0)
@@ -343,8 +347,10 @@ def null_server() -> Iterator[tuple[int, int]]:
 @contextlib.contextmanager
 def store(engine: str, seed: int, n: int) -> Iterator[tuple[str, Path, str]]:
     """A fresh log with the manifest published: (database URL, key dir, log vkey)."""
+    from urne.ledger.civic.authority import register_institution, reserve_process
     from urne.ledger.civic.record import CivicRecord
     from urne.ledger.log import Log
+    from urne.verifier.civic.entries import b64decode, decode_entry
 
     tmp = Path(tempfile.mkdtemp(prefix="urne-load-"))
     schema = None
@@ -362,7 +368,13 @@ def store(engine: str, seed: int, n: int) -> Iterator[tuple[str, Path, str]]:
             sep = "&" if "?" in PG_URL else "?"
             url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
         with Log.open(url, key_dir=tmp / "keys", origin=ORIGIN) as log:
-            CivicRecord(log).append(manifest(seed, n))
+            civic = CivicRecord(log)
+            leaf = manifest(seed, n)
+            body = decode_entry(leaf).obj
+            institution = b64decode(body["institution"], "institution", size=32)
+            register_institution(civic, "benchmark-institution", institution)
+            reserve_process(civic, PID, institution, body["issuer"])
+            civic.append(leaf)
             vkey = log.verifier.vkey
         yield url, tmp / "keys", vkey
     finally:
@@ -493,7 +505,8 @@ def check_answers(
     seed: int,
 ) -> dict[str, Any]:
     """Every answer a 201 receipt of a new index holding the ballot sent; a sample
-    of receipts verified; the log holds exactly the manifest and the ballots."""
+    of receipts verified; the log holds exactly the ballots after the
+    ``OPENING`` entries (registration, reservation, manifest)."""
     from urne.ledger.log import Log
     from urne.verifier.check.receipt import Receipt, check_receipt
     from urne.verifier.tlog.note import Ed25519Verifier
@@ -512,8 +525,9 @@ def check_answers(
             problems.append(f"ballots {seen[receipt.index]} and {i}: same index {receipt.index}")
         seen[receipt.index] = i
         receipts.append(receipt)
-    if seen and (min(seen) < 1 or max(seen) > len(leaves)):
-        problems.append(f"indices outside 1..{len(leaves)}: {min(seen)}..{max(seen)}")
+    last = OPENING + len(leaves) - 1
+    if seen and (min(seen) < OPENING or max(seen) > last):
+        problems.append(f"indices outside {OPENING}..{last}: {min(seen)}..{max(seen)}")
     key = Ed25519Verifier.from_vkey(vkey)
     chosen = random.Random(seed).sample(receipts, min(sample, len(receipts)))
     for r in chosen:
@@ -523,8 +537,8 @@ def check_answers(
             problems.append(f"receipt {r.index} does not verify: {exc}")
     with Log.open(url, key_dir=key_dir, origin=ORIGIN) as log:
         size = log.size
-    if size != len(leaves) + 1:
-        problems.append(f"the log holds {size} entries, expected {len(leaves) + 1}")
+    if size != OPENING + len(leaves):
+        problems.append(f"the log holds {size} entries, expected {OPENING + len(leaves)}")
     return {"receipts_verified": len(chosen), "log_size": size, "problems": problems}
 
 

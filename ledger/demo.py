@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from urne.ledger.civic.authority import register_institution, reserve_process
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.issue import issue
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -78,6 +79,11 @@ _PROCESSES: list[dict[str, Any]] = [
 ]
 
 
+#: The institution that opens the demo's processes (its key is made and
+#: forgotten by :func:`populate_demo`).
+DEMO_TOWN_HALL = "demo-town-hall"
+
+
 def populate_demo(
     record: CivicRecord,
     key_dir: Path,
@@ -96,9 +102,12 @@ def populate_demo(
     now = datetime.now(UTC).replace(microsecond=0)
     counts: dict[str, int] = {}
     total, done = citizens * len(_PROCESSES), 0
+    register_institution(record, DEMO_TOWN_HALL, institution.public_key)
     for spec in _PROCESSES:
         pid = spec["id"]
         public_key = keyring.create(pid)
+        issuer = {"public_key": b64encode(public_key), "threshold": 1, "shares": 1}
+        reserve_process(record, pid, institution.public_key, issuer)
         record.append(
             sign_entry(
                 {
@@ -108,7 +117,7 @@ def populate_demo(
                     "institution": b64encode(institution.public_key),
                     "opens": (now - timedelta(days=1)).strftime(_T),
                     "closes": (now + timedelta(days=60)).strftime(_T),
-                    "issuer": {"public_key": b64encode(public_key), "threshold": 1, "shares": 1},
+                    "issuer": issuer,
                     "officials": [
                         {"name": "Town hall desk", "key": b64encode(official.public_key)}
                     ],

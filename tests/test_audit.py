@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, authority_for, institution_name, open_in
 from tests.support.evidence import check_evidence
 from tests.support.exported import exported_log
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
 from urne.verifier.check.audit import DirectorySource, audit
+from urne.verifier.citizen import authoring
+from urne.verifier.citizen.signing import AuthorKey, OperatorKey
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import Registry
@@ -45,9 +47,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     signer = Ed25519Signer.generate(ORIGIN)
     log = Log.open(f"sqlite:///{tmp / 'real.db'}", signer=signer)
     rec = CivicRecord(log)
-    rec.append(inst.process("pet", "petition"))
-    rec.append(inst.process("vote", "vote"))
-    rec.append(inst.process("pb", "budget"))
+    open_in(rec, inst.process("pet", "petition"))
+    open_in(rec, inst.process("vote", "vote"))
+    open_in(rec, inst.process("pb", "budget"))
     citizens: dict[str, list[Citizen]] = {k: [] for k in ("pet", "vote", "pb")}
     for _ in range(4):
         c = Citizen.enrol(inst, "pet")
@@ -176,7 +178,7 @@ def attack_petition_below_threshold(world: World, tmp: Path) -> tuple[Path, None
 
 
 def _recount(world: World, pid: str, through: int) -> dict[str, Any]:
-    registry = Registry(credential_check=None)
+    registry = Registry(credential_check=None, operator=world.signer.verifier.public_key)
     for index, leaf in enumerate(world.leaves):
         registry.admit(decode_entry(leaf), index)
     return registry.tally(pid, through)
@@ -184,9 +186,13 @@ def _recount(world: World, pid: str, through: int) -> dict[str, Any]:
 
 def attack_rewound_result(world: World, tmp: Path) -> tuple[Path, None]:
     # After the vote's close and its correct result, a second result, signed by
-    # the institution, counting only its first two ballots: a true recount of
-    # that prefix, with another winner.
-    through = [i for i, x in enumerate(world.leaves) if json.loads(x).get("process") == "vote"][2]
+    # the institution, counting its three ballots but not the paper batch after
+    # them: a true recount of that prefix, with another winner.
+    through = [
+        i
+        for i, x in enumerate(world.leaves)
+        if json.loads(x)["kind"] == "ballot" and json.loads(x)["process"] == "vote"
+    ][2]
     partial = _recount(world, "vote", through)
     assert partial["winners"] != _recount(world, "vote", len(world.leaves) - 1)["winners"]
     return _tampered(world, tmp, [*world.leaves, world.inst.result("vote", through, partial)])
@@ -222,7 +228,9 @@ def attack_dropped_ballot(world: World, tmp: Path) -> tuple[Path, Path]:
     i = _entry(world, "ballot", process="vote")
     # ...and hides it behind growth: a new process makes the log look longer.
     later = Institution()
-    extra = [later.process("later", "petition"), later.close("later")]
+    manifest = later.process("later", "petition")
+    authority = authority_for(manifest, OperatorKey(world.signer), registered=lambda key: False)
+    extra = [*authority, manifest, later.close("later")]
     leaves = [*world.leaves[:i], *world.leaves[i + 1 :], *extra]
     return exported_log(tmp, "bad", world.signer, leaves), state
 
@@ -257,6 +265,51 @@ def attack_replaced_tile(world: World, tmp: Path) -> tuple[Path, None]:
     return d, None
 
 
+# -- authority: who may sign a manifest, or register an institution --------------------
+
+
+def _unregistered_manifest(world: World) -> tuple[list[bytes], int]:
+    """A manifest by an institution the operator never registered, for an id
+    nobody reserved, appended without the rules; the log and its index."""
+    rogue = Institution()
+    return [*world.leaves, rogue.process("rogue", "petition")], len(world.leaves)
+
+
+def _hijacked_id(world: World) -> tuple[list[bytes], int]:
+    """The operator registers institution B and reserves the id "hall" for the
+    world's institution A (both genuine entries); B's manifest then takes the id."""
+    operator = OperatorKey(world.signer)
+    for_a = world.inst.process("hall", "vote")
+    (reserved,) = authority_for(for_a, operator, registered=lambda key: True)
+    b = Institution()
+    registered = authoring.registration(
+        institution_name(b.key.public_key), b.key.public_key, operator
+    )
+    leaves = [*world.leaves, registered, reserved, b.process("hall", "vote")]
+    return leaves, len(leaves) - 1
+
+
+def _self_registered(world: World) -> tuple[list[bytes], int]:
+    """An ``institution`` entry signed by a stranger's key, naming that key as
+    its registrar (and as the institution's): not the operator, nor anyone the
+    operator registered."""
+    stranger = AuthorKey.generate()
+    entry = authoring.registration("city-hall", stranger.public_key, stranger)
+    return [*world.leaves, entry], len(world.leaves)
+
+
+def attack_manifest_by_unregistered_key(world: World, tmp: Path) -> tuple[Path, None]:
+    return _tampered(world, tmp, _unregistered_manifest(world)[0])
+
+
+def attack_hijacked_id(world: World, tmp: Path) -> tuple[Path, None]:
+    return _tampered(world, tmp, _hijacked_id(world)[0])
+
+
+def attack_registration_not_by_the_operator(world: World, tmp: Path) -> tuple[Path, None]:
+    return _tampered(world, tmp, _self_registered(world)[0])
+
+
 ATTACKS: list[tuple[Attack, int, str]] = [
     (attack_dropped_ballot, 2, "inconsistent_checkpoints"),
     (attack_altered_ballot, 4, "bad_entry_signature"),
@@ -269,6 +322,9 @@ ATTACKS: list[tuple[Attack, int, str]] = [
     (attack_rewound_result, 6, "result_exists"),
     (attack_result_before_the_close_index, 7, "bad_through"),
     (attack_sheet_counted_twice, 6, "duplicate_sheet"),
+    (attack_manifest_by_unregistered_key, 4, "unreserved_process"),
+    (attack_hijacked_id, 4, "reserved_for_another"),
+    (attack_registration_not_by_the_operator, 4, "unknown_registrar"),
     (attack_fork, 2, "fork"),
     (attack_other_key, 1, "unknown_key"),
     (attack_truncated_bundle, 3, "bad_entry_bundle"),
@@ -295,6 +351,34 @@ def test_audit_catches(world: World, tmp_path: Path, attack: Attack, step: int, 
 def _check_evidence(world: World, ev: dict[str, Any], index: int | None) -> None:
     """What a third party does with the evidence, trusting only the log's key."""
     check_evidence(world.signer.verifier, ev, index)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        (_unregistered_manifest, "unreserved_process"),
+        (_hijacked_id, "reserved_for_another"),
+        (_self_registered, "unknown_registrar"),
+    ],
+    ids=["unregistered_key", "hijacked_id", "self_registered"],
+)
+def test_an_entry_without_authority_is_refused_alone_with_its_proof(
+    world: World,
+    tmp_path: Path,
+    tamper: Callable[[World], tuple[list[bytes], int]],
+    code: str,
+) -> None:
+    """The one entry without authority is the only finding, at its index; its
+    evidence proves, with the log's key alone, that exactly that entry is in
+    the log there. The entries around it (genuine registrations and
+    reservations included) pass, and the tallies are the untampered ones."""
+    leaves, index = tamper(world)
+    r = audit(DirectorySource(_tampered(world, tmp_path, leaves)[0]), world.signer.verifier)
+    assert [(f.step, f.code, f.index) for f in r.findings] == [(4, code, index)]
+    assert r.steps == {1: True, 2: True, 3: True, 4: False, 5: True, 6: True, 7: True}
+    entry = check_evidence(world.signer.verifier, r.findings[0].evidence, index)
+    assert entry == leaves[index]
+    assert r.results_compared == 3 and r.tallies["vote"]["total"] == {"a": 6, "b": 2, "c": 1}
 
 
 def test_every_step_is_exercised_by_an_attack() -> None:

@@ -26,11 +26,12 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import urne.verifier.check.audit as audit_module
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, authority_for
 from tests.support.exported import exported_log
 from urne.ledger.log import Log
 from urne.verifier.check.audit import DirectorySource, HttpSource, audit
 from urne.verifier.check.fetch import Limits
+from urne.verifier.citizen.signing import OperatorKey
 from urne.verifier.cli.main import app as urne_verify
 from urne.verifier.errors import FetchError
 from urne.verifier.tlog import merkle
@@ -66,13 +67,16 @@ class Exported:
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Exported:
-    """A petition with three signatures and its close: five entries."""
+    """The registration of an institution, the reservation of its petition,
+    the petition with three signatures and its close: seven entries."""
     tmp = tmp_path_factory.mktemp("small")
+    signer = Ed25519Signer.generate(ORIGIN)
     inst = Institution()
-    leaves = [inst.process("pet", "petition")]
+    manifest = inst.process("pet", "petition")
+    leaves = [*authority_for(manifest, OperatorKey(signer), registered=lambda key: False), manifest]
     leaves += [Citizen.enrol(inst, "pet").ballot() for _ in range(3)]
     leaves.append(inst.close("pet"))
-    signer = Ed25519Signer.generate(ORIGIN)
+    assert len(leaves) == 7
     return Exported(signer, leaves, exported_log(tmp, "small", signer, leaves, per_append=50))
 
 
@@ -230,7 +234,7 @@ def test_an_endless_tile_or_bundle_is_a_finding(
     """A tile or bundle larger than its width allows is served wrong: step 3
     fails with the path as evidence, and the steps after it do not run."""
     tile, bundle = _partial(len(small.leaves))
-    for path, code, most in [(tile, "bad_tile", "160 bytes"), (bundle, "bad_entry_bundle", "")]:
+    for path, code, most in [(tile, "bad_tile", "224 bytes"), (bundle, "bad_entry_bundle", "")]:
         url = hostile(small.tiles, {path: endless})
         r = _audit_cli(url, small)
         assert r.exit_code == 1, r.output
@@ -250,7 +254,7 @@ def test_an_oversized_file_in_an_exported_directory(small: Exported, tmp_path: P
     (copy / tile).write_bytes(bytes(32 * len(small.leaves) + 1))
     r = audit(DirectorySource(copy), small.signer.verifier)
     assert [(f.step, f.code) for f in r.findings] == [(3, "bad_tile")]
-    assert "more than 160 bytes, the most a tile of 5 hashes can hold" in r.findings[0].message
+    assert "more than 224 bytes, the most a tile of 7 hashes can hold" in r.findings[0].message
     with pytest.raises(FetchError) as e:
         audit(DirectorySource(copy, limits=Limits(checkpoint=10)), small.signer.verifier)
     assert e.value.code == "answer_too_large"
@@ -439,15 +443,16 @@ def refusing(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     """A petition whose log holds 1,500 paper batches and, spread among them,
     150 copies of one signature: each copy is refused (``already_signed``)."""
     tmp = tmp_path_factory.mktemp("refusing")
+    signer = Ed25519Signer.generate(ORIGIN)
     inst = Institution()
     manifest = inst.process("pet", "petition")
     signature = Citizen.enrol(inst, "pet").ballot()
-    leaves = [manifest, signature]
+    authority = authority_for(manifest, OperatorKey(signer), registered=lambda key: False)
+    leaves = [*authority, manifest, signature]
     for i in range(1500):
         leaves.append(inst.paper("pet", f"batch-{i}", signatures=1))
         if i % 10 == 3:
             leaves.append(signature)
-    signer = Ed25519Signer.generate(ORIGIN)
     return Exported(signer, leaves, tmp)
 
 
@@ -530,10 +535,11 @@ def test_a_finding_on_an_entry_that_does_not_decode_has_its_proof(
     small: Exported, tmp_path: Path
 ) -> None:
     """Reported with the rest, once the tree is known to match, in log order."""
-    leaves = [*small.leaves[:2], b"not json", *small.leaves[2:]]
+    at = 4  # after the registration, the reservation, the manifest and a signature
+    leaves = [*small.leaves[:at], b"not json", *small.leaves[at:]]
     d = exported_log(tmp_path, "odd", small.signer, leaves, per_append=50)
     r = audit(DirectorySource(d), small.signer.verifier)
-    assert [(f.step, f.index) for f in r.findings] == [(4, 2)]
+    assert [(f.step, f.index) for f in r.findings] == [(4, at)]
     _check_proofs(Exported(small.signer, leaves, d), r.findings)
 
 
@@ -568,11 +574,12 @@ def test_a_failed_step_1_runs_nothing_after_it(small: Exported, tmp_path: Path) 
 
 def test_a_root_mismatch_runs_nothing_after_step_3(small: Exported, tmp_path: Path) -> None:
     d = exported_log(tmp_path, "d", small.signer, small.leaves, per_append=50)
-    bundle = d / entries_path(0, len(small.leaves))
+    n = len(small.leaves)
+    bundle = d / entries_path(0, n)
     other = exported_log(
-        tmp_path, "other", Ed25519Signer.generate(ORIGIN), [b"x"] * 5, per_append=50
+        tmp_path, "other", Ed25519Signer.generate(ORIGIN), [b"x"] * n, per_append=50
     )
-    bundle.write_bytes((other / entries_path(0, 5)).read_bytes())
+    bundle.write_bytes((other / entries_path(0, n)).read_bytes())
     r = audit(DirectorySource(d), small.signer.verifier)
     assert [(f.step, f.code) for f in r.findings] == [(3, "root_mismatch")]
     assert r.steps == {1: True, 2: True, 3: False, 4: None, 5: None, 6: None, 7: None}
@@ -587,9 +594,9 @@ def test_no_stray_output_when_not_a_terminal(
     r = _invoke("audit", "--log", url, "--log-key", small.vkey, "--state", str(tmp_path / "s"))
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert lines[0].startswith(f"log {ORIGIN} at {url}/: size 5, root ")
+    assert lines[0].startswith(f"log {ORIGIN} at {url}/: size 7, root ")
     assert lines[1:8] == [f"{n}. {audit_module.STEPS[n]}: ok" for n in range(1, 8)]
-    assert lines[8:] == ["entries checked: 5, credentials: 3, results compared: 0", "PASSED"]
+    assert lines[8:] == ["entries checked: 7, credentials: 3, results compared: 0", "PASSED"]
     command = Path(sys.executable).with_name("urne-verify")
     if command.exists():
         state = str(tmp_path / "s2")
@@ -611,4 +618,4 @@ def test_a_deadline_does_not_cut_an_honest_answer(
     url = hostile(small.tiles)
     r = audit(HttpSource(url, deadline=float(DEADLINE)), small.signer.verifier)
     assert r.ok, [f.message for f in r.findings]
-    assert r.entries_checked == 5 and all(r.steps.values())
+    assert r.entries_checked == 7 and all(r.steps.values())

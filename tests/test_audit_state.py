@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, open_in
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
 from urne.ledger.log.export import export_tiles
@@ -26,6 +26,12 @@ from urne.verifier.tlog.proof import verify_inclusion
 from urne.verifier.tlog.rfc9162 import HASH_SIZE, hash_leaf
 
 ORIGIN = "state.example/log"
+#: The entries before the first ballot: the registration of the institution,
+#: then each process's reservation and manifest.
+OPENING = ["institution", *["reservation", "process"] * 3]
+#: Where the runs below stop: after the six first ballots; inside the ballots
+#: before the close; after the close, the result and one more signature.
+SIX_BALLOTS, BEFORE_CLOSE, NEAR_THE_END = 13, 15, 21
 
 
 @dataclass
@@ -46,7 +52,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     with Log.open(f"sqlite:///{tmp / 'real.db'}", signer=signer) as log:
         rec = CivicRecord(log)
         for pid, ptype in (("pet", "petition"), ("vote", "vote"), ("pb", "budget")):
-            rec.append(inst.process(pid, ptype))
+            open_in(rec, inst.process(pid, ptype))
         signers = [Citizen.enrol(inst, "pet") for _ in range(5)]
         voters = [Citizen.enrol(inst, "vote") for _ in range(4)]
         rec.append(signers[0].ballot())
@@ -62,7 +68,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         for citizen in signers[2:]:
             rec.append(citizen.ballot())
         leaves = log.entries(0, log.size)
-    return World(signer, leaves, signers[0].ballot())
+    world = World(signer, leaves, signers[0].ballot())
+    kinds = _kinds(world)
+    assert kinds[: len(OPENING)] == OPENING
+    assert kinds[len(OPENING) : SIX_BALLOTS] == ["ballot"] * 6
+    assert kinds[BEFORE_CLOSE] == "close" and kinds[NEAR_THE_END - 1] == "ballot"
+    return world
 
 
 def _export(tmp: Path, name: str, world: World, leaves: list[bytes]) -> Path:
@@ -85,17 +96,19 @@ def _findings(r: AuditReport) -> list[tuple[int, str, int | None]]:
 def test_a_second_run_reads_only_what_is_new(world: World, tmp_path: Path) -> None:
     n = len(world.leaves)
     state = tmp_path / "state"
-    first = _audit(world, _export(tmp_path, "first", world, world.leaves[:9]), state)
-    assert first.ok and (first.previous_size, first.entries_checked) == (0, 9)
+    k = SIX_BALLOTS
+    first = _audit(world, _export(tmp_path, "first", world, world.leaves[:k]), state)
+    assert first.ok and (first.previous_size, first.entries_checked) == (0, k)
     kept = json.loads((state / STATE_FILE).read_text())
-    assert kept["size"] == 9 and [i for i, _ in kept["entries"]] == [0, 1, 2]
-    assert [b[2] for b in kept["ballots"]] == [3, 4, 5, 6, 7, 8]
-    assert (state / LEAVES_FILE).read_bytes() == b"".join(hash_leaf(x) for x in world.leaves[:9])
+    # the registration, the reservations and the manifests; then the ballots
+    assert kept["size"] == k and [i for i, _ in kept["entries"]] == list(range(len(OPENING)))
+    assert [b[2] for b in kept["ballots"]] == list(range(len(OPENING), k))
+    assert (state / LEAVES_FILE).read_bytes() == b"".join(hash_leaf(x) for x in world.leaves[:k])
 
     full = _export(tmp_path, "full", world, world.leaves)
     second = _audit(world, full, state)
     assert second.ok, _findings(second)
-    assert (second.previous_size, second.entries_checked) == (9, n - 9)
+    assert (second.previous_size, second.entries_checked) == (k, n - k)
     assert second.results_compared == 1  # the result, published after the first run
     assert second.credentials_checked == len([b for b in _kinds(world) if b == "ballot"]) - 6
     # The same verdict and recount as an auditor starting from scratch.
@@ -174,7 +187,7 @@ def _killed_audit(world: World, log: Path, state: Path, step: int) -> None:
 
 
 @pytest.mark.parametrize("step", sorted(SAVE_STEPS))
-@pytest.mark.parametrize("earlier", [0, 4], ids=["first-run", "later-run"])
+@pytest.mark.parametrize("earlier", [0, len(OPENING) + 1], ids=["first-run", "later-run"])
 def test_an_auditor_killed_while_saving_goes_on_without_findings(
     world: World, tmp_path: Path, step: int, earlier: int
 ) -> None:
@@ -185,12 +198,13 @@ def test_an_auditor_killed_while_saving_goes_on_without_findings(
     state = tmp_path / "state"
     if earlier:
         assert _audit(world, _export(tmp_path, "earlier", world, world.leaves[:earlier]), state).ok
-    _killed_audit(world, _export(tmp_path, "killed", world, world.leaves[:11]), state, step)
+    killed, grown_to = BEFORE_CLOSE, NEAR_THE_END
+    _killed_audit(world, _export(tmp_path, "killed", world, world.leaves[:killed]), state, step)
 
-    saved = 11 if step == max(SAVE_STEPS) else earlier  # state.json replaced, or not yet
-    grown = _audit(world, _export(tmp_path, "grown", world, world.leaves[:17]), state)
+    saved = killed if step == max(SAVE_STEPS) else earlier  # state.json replaced, or not yet
+    grown = _audit(world, _export(tmp_path, "grown", world, world.leaves[:grown_to]), state)
     assert grown.ok, _findings(grown)
-    assert (grown.previous_size, grown.entries_checked) == (saved, 17 - saved)
+    assert (grown.previous_size, grown.entries_checked) == (saved, grown_to - saved)
 
     full = _export(tmp_path, "full", world, world.leaves)
     again = _audit(world, full, state)
@@ -208,7 +222,7 @@ def test_an_auditor_killed_while_saving_goes_on_without_findings(
 
 def test_an_unusable_state_stops_the_audit_without_a_finding(world: World, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    log = _export(tmp_path, "log", world, world.leaves[:9])
+    log = _export(tmp_path, "log", world, world.leaves[:SIX_BALLOTS])
     assert _audit(world, log, state).ok
     (state / LEAVES_FILE).write_bytes((state / LEAVES_FILE).read_bytes()[:-HASH_SIZE])
     with pytest.raises(FormatError) as e:

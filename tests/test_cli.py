@@ -210,7 +210,9 @@ def test_institution_keygen_add_list(env: Path) -> None:
 def test_a_process_from_opening_to_result(env: Path, served: Served) -> None:
     key = env / "city.json"
     out = _ok(["institution", "keygen", "city-hall", "--out", str(key)])
-    _ok(["institution", "add", "city-hall", out.split("public key:")[1].split()[0]])
+    out = _ok(["institution", "add", "city-hall", out.split("public key:")[1].split()[0]])
+    registered = _index(out)  # the registration is the log's first entry
+    assert registered == 0
     srv = ["--server", served.url, "--key", str(key)]
 
     desc = env / "petition.json"
@@ -229,13 +231,23 @@ def test_a_process_from_opening_to_result(env: Path, served: Served) -> None:
     past.write_text(json.dumps({**PETITION, "closes": "2021-01-01T00:00:00Z"}))
     r = runner.invoke(urne, ["process", "open", str(past), *srv])
     assert r.exit_code == 2 and "--allow-past" in r.output, r.output
+    # nothing refused reached the log: the reservation of the id, then the manifest
     out = _ok(["process", "open", str(desc), *srv, "--receipt", str(env / "m.json")])
-    assert "manifest at index 0" in out
+    manifest = _index(out)
+    assert f"manifest at index {registered + 2}" in out
+    assert [json.loads(e)["kind"] for e in served.log.entries(0, manifest + 1)] == [
+        "institution",
+        "reservation",
+        "process",
+    ]
     receipt = env / "m.json"
     r = runner.invoke(urne_verify, ["receipt", str(receipt), "--log-key", served.vkey])
     assert r.exit_code == 0, r.output
+    # opening it again: the same institution gets the same key and reservation
+    # back (a retry), but the id is used already, and nothing is appended
     r = runner.invoke(urne, ["process", "open", str(desc), *srv])
-    assert r.exit_code == 1 and "issuer_key_exists" in r.output
+    assert r.exit_code == 1 and "process_exists" in r.output, r.output
+    assert served.log.size == manifest + 1
 
     people = env / "people.csv"
     people.write_text("Person,district\nES-1,north\nES-2,south\nES-3,south\n")
@@ -268,12 +280,14 @@ def test_a_process_from_opening_to_result(env: Path, served: Served) -> None:
         )
         client.post_entry(authoring.signature(PETITION["id"], pseudonym, credential))
 
-    assert "close at index 3" in _ok(["process", "close", PETITION["id"], *srv])
+    close = manifest + 3  # after the two signatures
+    assert f"close at index {close}" in _ok(["process", "close", PETITION["id"], *srv])
     out = _ok(["process", "publish", PETITION["id"], *srv, "--log-key", served.vkey])
-    assert "recounted 4 entries" in out and "2 credentials checked" in out
-    assert "result at index 4" in out
+    # the registration, the reservation, the manifest, two signatures, the close
+    assert "recounted 6 entries" in out and "2 credentials checked" in out
+    assert f"result at index {close + 1}" in out
     tally = client.get_json(f"/processes/{PETITION['id']}")
-    assert tally["results"] == [{"index": 4, "through": 3}]
+    assert tally["results"] == [{"index": close + 1, "through": close}]
     assert tally["tally"]["total"] == 2
 
     # a key registered nowhere: the server refuses its requests
@@ -374,28 +388,41 @@ def test_an_unreachable_database_is_one_line_and_leaves_no_key(tmp_path: Path) -
     assert not (keys / "log.key").exists()
 
 
-def test_the_roll_lives_apart_from_the_log(env: Path) -> None:
+def test_the_roll_lives_apart_from_the_log(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Finding 3 of the security review: with the roll's rows and the log's in
     one database, their order linked people to ballots. The issuance database
-    is another one, and the log's URL for it is refused."""
+    is another one, and the log's URL for it is refused. (Institutions are
+    registered on the log: public entries, not rows beside the roll.)"""
     import sqlalchemy as sa
+    from fastapi.testclient import TestClient
+
+    from urne.api.main import create_app
 
     out = _ok(["institution", "keygen", "city-hall", "--out", str(env / "city.json")])
-    _ok(["institution", "add", "city-hall", out.split("public key:")[1].split()[0]])
+    public = out.split("public key:")[1].split()[0]
+    _ok(["institution", "add", "city-hall", public])
     _ok(["init"])
+    assert _ok(["institution", "list"]).split("\t")[:2] == ["city-hall", public]
+    with TestClient(create_app(settings=Settings(), rate_limit=None)) as client:
+        assert client.get("/log").json()["size"] == 1  # the registration
     tables = {
         name: set(sa.inspect(sa.create_engine(f"sqlite:///{env / name}")).get_table_names())
         for name in ("urne.db", "issuance.db")
     }
-    assert {"institution", "roll_person"} <= tables["issuance.db"]
-    assert "log_entry" in tables["urne.db"]
-    assert (
-        not sa.inspect(sa.create_engine(f"sqlite:///{env / 'urne.db'}")).has_table("institution")
-        or _rows(env / "urne.db", "institution") == 0
-    )
+    assert {"roll_person", "institution_process", "institution_nonce"} <= tables["issuance.db"]
+    assert "log_entry" in tables["urne.db"] and _rows(env / "urne.db", "log_entry") == 1
+    assert "log_entry" not in tables["issuance.db"] or _rows(env / "issuance.db", "log_entry") == 0
+    for table in ("institution", "roll_person"):
+        assert table not in tables["urne.db"] or _rows(env / "urne.db", table) == 0
     same = f"sqlite:///{env / 'urne.db'}"
-    r = runner.invoke(urne, ["institution", "list", "--issuance-database-url", same])
+    monkeypatch.setenv("URNE_ISSUANCE_DATABASE_URL", same)
+    r = runner.invoke(urne, ["institution", "list"])
     assert r.exit_code == 2 and "must not be the log's" in r.output
+
+
+def _index(out: str) -> int:
+    """The log index a command's output ends its first line with ("... index N")."""
+    return int(out.splitlines()[0].rsplit("index ", 1)[1])
 
 
 def _rows(db: Path, table: str) -> int:

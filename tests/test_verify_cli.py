@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, open_in
 from urne.api.main import create_app
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
@@ -37,7 +37,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Log, CivicRecord, Institution]
     )
     rec = CivicRecord(log)
     inst = Institution()
-    rec.append(inst.process("pet", "petition"))
+    open_in(rec, inst.process("pet", "petition"))
     for _ in range(300):  # more than one tile
         rec.append(Citizen.enrol(inst, "pet").ballot())
     port = _free_port()
@@ -72,7 +72,10 @@ def test_audit_over_http_then_incrementally(
     assert r.exit_code == 0, r.output
     assert "PASSED" in r.output and "7. recount" in r.output
     data = json.loads(report.read_text())
-    assert data["ok"] and data["entries_checked"] == 301 and data["credentials_checked"] == 300
+    # the registration, the reservation, the manifest and 300 signatures
+    size = log.size
+    assert size == 303
+    assert data["ok"] and data["entries_checked"] == size and data["credentials_checked"] == 300
     close = rec.append(inst.close("pet"))
     rec.append(inst.result("pet", close, rec.tally("pet", close)))
     r = runner.invoke(
@@ -81,7 +84,7 @@ def test_audit_over_http_then_incrementally(
     )
     assert r.exit_code == 0, r.output
     data = json.loads(report.read_text())
-    assert data["previous_size"] == 301 and data["entries_checked"] == 2
+    assert data["previous_size"] == size and data["entries_checked"] == 2
     assert data["tallies"]["pet"]["signatures"] == 300
 
 
@@ -114,7 +117,7 @@ def test_receipt_offline_and_against_the_live_log(
     rec.append(Citizen.enrol(inst, "pet").ballot())  # the log grows afterwards
     r = runner.invoke(urne_verify, ["receipt", str(f), "--log-key", key, "--log", url])
     assert r.exit_code == 0, r.output
-    assert "3. the log's latest checkpoint (size 302) extends it" in r.output
+    assert f"3. the log's latest checkpoint (size {log.size}) extends it" in r.output
     bad = json.loads(f.read_text())
     bad["index"] = 6  # inside the tree, but not where this entry is
     f.write_text(json.dumps(bad))
@@ -171,8 +174,8 @@ def exported_process(tmp_path: Path) -> Iterator[tuple[Path, Log, CivicRecord, I
     )
     rec = CivicRecord(log, clock=lambda: datetime(2026, 6, 1, tzinfo=UTC))
     inst = Institution()
-    rec.append(inst.process("other", "petition"))
-    rec.append(inst.process("v", "vote"))
+    open_in(rec, inst.process("other", "petition"))
+    open_in(rec, inst.process("v", "vote"))
     people = [Citizen.enrol(inst, "v") for _ in range(5)]
     for k, c in enumerate(people):
         rec.append(c.ballot([("a", "b", "c")[k % 3]]))
@@ -207,11 +210,18 @@ def test_export_valid_with_its_results(
     assert r.exit_code == 0, r.output
     out = r.output
     assert "process: v" in out
-    assert "2. 10 entries (indices 1 to 15)" in out
+    # the registration of the institution (the log's first entry), the
+    # reservation of "v", its manifest, 6 ballots, a paper batch, the close,
+    # and the result (the log's last entry), after the close
+    result = log.size - 1
+    assert f"2. 12 entries (indices 0 to {result})" in out
     assert "4. credentials checked: 6: ok" in out
     assert "5. published results equal to the recount: 1" in out
     assert "6. results.csv equals the recount: ok" in out
-    assert "outcome: published, the result at index 15 (counting through index 14)" in out
+    assert (
+        f"outcome: published, the result at index {result} (counting through index {result - 1})"
+        in out
+    )
     assert '"total":{"a":1,"b":6,"c":2}' in out and '"winners":["b"]' in out
     assert out.rstrip().endswith("VALID export")
     # a directory: its entries.jsonl and results.csv; --log-key works as for the others
@@ -226,13 +236,23 @@ def test_export_tampered_or_unusable(
     key = log.verifier.vkey
     lines = (folder / "entries.jsonl").read_bytes().splitlines(keepends=True)
     bad = tmp_path / "bad.jsonl"
-    bad.write_bytes(b"".join(lines[:3] + lines[4:]))  # a ballot dropped
+    # the header, the registration, the reservation, the manifest, then ballots
+    assert [json.loads(x)["entry"]["kind"] for x in lines[1:6]] == [
+        "institution",
+        "reservation",
+        "process",
+        "ballot",
+        "ballot",
+    ]
+    bad.write_bytes(b"".join(lines[:5] + lines[6:]))  # the second ballot dropped
     r = runner.invoke(urne_verify, ["export", str(bad), "--key", key])
     assert r.exit_code == 1
     assert "INVALID (wrong_result): line" in r.output and "VALID export" not in r.output
     bad.write_bytes(b"".join(lines).replace(b'"seq":0', b'"seq":7', 1))
     r = runner.invoke(urne_verify, ["export", str(bad), "--key", key])
-    assert r.exit_code == 1 and "INVALID (leaf_hash_mismatch): line 3 (index 2)" in r.output
+    first_ballot = json.loads(lines[4])["index"]
+    assert r.exit_code == 1, r.output
+    assert f"INVALID (leaf_hash_mismatch): line 5 (index {first_ballot})" in r.output
     csv = tmp_path / "results.csv"
     csv.write_bytes((folder / "results.csv").read_bytes().replace(b",true", b",false"))
     r = runner.invoke(

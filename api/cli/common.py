@@ -42,10 +42,6 @@ app.add_typer(roll_app, name="roll")
 DatabaseOpt = Annotated[
     str | None, typer.Option("--database-url", help="Overrides URNE_DATABASE_URL.")
 ]
-IssuanceDatabaseOpt = Annotated[
-    str | None,
-    typer.Option("--issuance-database-url", help="Overrides URNE_ISSUANCE_DATABASE_URL."),
-]
 
 
 KeyDirOpt = Annotated[Path | None, typer.Option("--key-dir", help="Overrides URNE_KEY_DIR.")]

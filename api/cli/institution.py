@@ -156,7 +156,9 @@ def open_process(client: UrneClient, desc: dict[str, Any]) -> tuple[dict[str, An
 
     The description is checked in full, its size included (with a stand-in
     issuer key of the same size), before the service is asked for the real
-    one, which a process gets once."""
+    one, which reserves the id on the log for this institution. Run again
+    after a failure, the same institution gets the same key and reservation
+    back, so an interrupted opening never burns the id."""
 
     assert client.key is not None
     threshold, shares = issuer_shape(desc)

@@ -259,9 +259,10 @@ DEMO_INSTITUTION = "demo-institution"
 
 def demo_key(key_file: Path | None, settings: Settings) -> InstitutionKey:
     """The given key, or the demo institution's key in the key directory,
-    made and registered in the settings' database on first use."""
-    from urne.ledger.institutions.registry import add_institution, institution_key
-    from urne.ledger.issuance.roll import open_roll
+    made and registered on the settings' log on first use."""
+    from urne.ledger.civic.authority import register_institution
+    from urne.ledger.civic.record import CivicRecord
+    from urne.verifier.errors import VerificationError
 
     if key_file is not None:
         try:
@@ -276,15 +277,18 @@ def demo_key(key_file: Path | None, settings: Settings) -> InstitutionKey:
         key = InstitutionKey.load(path)
     except (OSError, ValueError) as exc:
         fail(f"cannot use the demo key: {exc}", 2)
-    engine = open_roll(settings.issuance_database_url)
+    log = open_service_log(settings)
     try:
-        known = institution_key(engine, key.name)
+        civic = CivicRecord(log)
+        known = civic.institution(key.name)
         if known is None:
-            add_institution(engine, key.name, key.public_key)
-        elif known != key.public_key:
+            register_institution(civic, key.name, key.public_key)
+        elif known.key != key.public_key:
             fail(f"{key.name} is registered with another key than {path}", 2)
+    except VerificationError as exc:
+        fail(f"cannot register the demo institution: {exc} ({exc.code})")
     finally:
-        engine.dispose()
+        log.close()
     return key
 
 

@@ -67,9 +67,18 @@ class ResultRef(BaseModel):
     through: int
 
 
+class Authority(BaseModel):
+    """Who opened the process, as the log says (docs/spec/entries.md §8, §9)."""
+
+    institution_name: str = Field(description="the name the institution is registered under")
+    registered_at: int = Field(description="the log index of its registration")
+    reserved_at: int = Field(description="the log index of the reservation of the id")
+
+
 class ProcessDetail(ProcessSummary):
     text: Text
     institution: str
+    authority: Authority
     issuer: dict[str, Any]
     officials: list[dict[str, Any]]
     proposals: list[dict[str, Any]]
@@ -106,6 +115,15 @@ def _summary(st: ProcessState) -> ProcessSummary:
     )
 
 
+def authority_of(civic: CivicRecord, st: ProcessState) -> Authority:
+    """The registration of the process's institution and its id's reservation."""
+    found = civic.registered(st.process.institution)
+    assert found is not None  # a manifest is admitted only for a registered institution
+    return Authority(
+        institution_name=found.name, registered_at=found.index, reserved_at=st.reserved_at
+    )
+
+
 def _state(civic: CivicRecord, process_id: str) -> ProcessState:
     civic.log.catch_up()  # another service process may have published it
     return civic.process(process_id)
@@ -131,6 +149,7 @@ def get_process(process_id: str, civic: CivicDep, log: LogDep, roll: RollDep) ->
         **_summary(st).model_dump(),
         text=manifest["text"],
         institution=manifest["institution"],
+        authority=authority_of(civic, st),
         issuer=manifest["issuer"],
         officials=manifest["officials"],
         proposals=manifest["proposals"],

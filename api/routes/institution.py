@@ -1,10 +1,16 @@
 """Requests an institution signs with its Ed25519 key (docs/spec/api.md §6): the
 operations that are not log entries.
 
-- ``POST /institution/processes/{process_id}/issuer-key``: create the
-  process's issuer key (once; the institution that does owns the process here);
+- ``POST /institution/processes/{process_id}/issuer-key``: reserve the
+  process id on the log for the signing institution (registered there with
+  the ``open`` role) and create the process's issuer key; the ``reservation``
+  entry, signed by the log's key, binds the id, the institution and the
+  issuer key, and only that institution's manifest with that key may use the
+  id. Asked again by the same institution (a retry of an interrupted
+  opening), it answers the same key and reservation;
 - ``POST /institution/processes/{process_id}/roll``: put people on the
-  process's roll and get their one-time codes, once (only the owner);
+  process's roll and get their one-time codes, once (only the institution it
+  is reserved for, and only while the process has not closed);
 - ``GET /institution/whoami``: which registered institution signed.
 
 Every request is signed (``urne.api.auth``); answers are ``Cache-Control: no-store``.
@@ -24,8 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from urne.api.auth import SignedRequest, signed
-from urne.api.deps import KeyringDep, RollDep, parse_model
-from urne.api.errors import Forbidden
+from urne.api.deps import CivicDep, KeyringDep, RateLimited, RollDep, parse_model
+from urne.api.errors import Conflict, Forbidden, Missing
+from urne.ledger.civic.authority import reserve_process
+from urne.ledger.civic.record import CivicRecord
 from urne.ledger.institutions.registry import create_issuer_key, process_owner
 from urne.ledger.issuance.keyring import MAX_SHARES
 from urne.ledger.issuance.roll import import_roll
@@ -33,7 +41,9 @@ from urne.verifier.civic.entries import b64encode
 
 __all__ = ["MAX_ROLL_BODY", "router"]
 
-router = APIRouter(prefix="/institution", tags=["institutions"])
+#: Rate-limited as the other writing routes, before anything of the request is
+#: checked: a stranger's unsigned or unknown requests cost a look-up each.
+router = APIRouter(prefix="/institution", tags=["institutions"], dependencies=[RateLimited])
 
 #: The body limit of a roll import (about 300,000 people a request).
 MAX_ROLL_BODY = 16 * 1024 * 1024
@@ -64,6 +74,9 @@ class IssuerKeyRequest(BaseModel):
 class IssuerKeyAnswer(BaseModel):
     process_id: str
     issuer: dict[str, Any] = Field(description="the manifest's issuer object")
+    reservation_index: int = Field(
+        description="the log index of the reservation of the id for this institution"
+    )
     share_public_keys: dict[str, str] = Field(
         description="t-of-n: each share's public key (base64); empty for a single key"
     )
@@ -90,45 +103,91 @@ class WhoAmI(BaseModel):
     name: str
 
 
+def _reserve(
+    civic: CivicRecord,
+    roll: Any,
+    keyring: Any,
+    req: SignedRequest,
+    process_id: str,
+    ask: IssuerKeyRequest,
+) -> tuple[IssuerKeyAnswer, bool]:
+    """Reserve the id and make its key, or answer the ones made before for
+    the same institution: ``(answer, created)``."""
+    civic.may_open(req.key)  # 403 unregistered_institution
+    reserved = civic.reservation(process_id)
+    if reserved is not None and reserved[1].institution != req.key:
+        raise Conflict(
+            "process_reserved",
+            f"process id {process_id!r} is reserved for another institution "
+            f"(at index {reserved[0]})",
+        )
+    if reserved is not None and process_owner(roll, process_id) != req.institution:
+        # reserved for this institution, but not through this route: its
+        # issuer key was not made here, and none is made now
+        raise Conflict(
+            "process_reserved",
+            f"process id {process_id!r} was reserved (at index {reserved[0]}) with an issuer "
+            "key this service did not make for this request",
+        )
+    record, created = create_issuer_key(
+        roll, keyring, req.institution, process_id, threshold=ask.threshold, shares=ask.shares
+    )
+    issuer = record.manifest_issuer()
+    index = reserve_process(civic, process_id, req.key, issuer) if reserved is None else reserved[0]
+    answer = IssuerKeyAnswer(
+        process_id=process_id,
+        issuer=issuer,
+        reservation_index=index,
+        share_public_keys={str(i): b64encode(k) for i, k in record.share_public_keys.items()},
+    )
+    return answer, created
+
+
 @router.post(
     "/processes/{process_id}/issuer-key",
     status_code=201,
-    summary="Create a process's issuer key (signed by a registered institution)",
-    responses={**_AUTH_ERRORS, 409: {"description": "issuer_key_exists, replayed_request"}},
+    summary="Reserve a process id and create its issuer key (signed by a registered institution)",
+    responses={
+        **_AUTH_ERRORS,
+        200: {"description": "the key and reservation made before for this institution"},
+        403: {"description": "unregistered_institution"},
+        409: {"description": "issuer_key_exists, process_reserved, replayed_request"},
+    },
 )
 async def create_key(
-    process_id: str, req: Signed, roll: RollDep, keyring: KeyringDep, response: Response
+    process_id: str,
+    req: Signed,
+    roll: RollDep,
+    keyring: KeyringDep,
+    civic: CivicDep,
+    response: Response,
 ) -> IssuerKeyAnswer:
     ask = parse_model(IssuerKeyRequest, req.body or b"{}")
-    record = await run_in_threadpool(
-        create_issuer_key,
-        roll,
-        keyring,
-        req.institution,
-        process_id,
-        threshold=ask.threshold,
-        shares=ask.shares,
-    )
+    answer, created = await run_in_threadpool(_reserve, civic, roll, keyring, req, process_id, ask)
     response.headers.update(NO_STORE)
-    return IssuerKeyAnswer(
-        process_id=process_id,
-        issuer=record.manifest_issuer(),
-        share_public_keys={str(i): b64encode(k) for i, k in record.share_public_keys.items()},
-    )
+    if not created:
+        response.status_code = 200
+    return answer
 
 
 def _import(
-    roll: Any, keyring: Any, institution: str, process_id: str, ask: RollRequest
+    civic: CivicRecord,
+    roll: Any,
+    keyring: Any,
+    req: SignedRequest,
+    process_id: str,
+    ask: RollRequest,
 ) -> RollAnswer:
-    owner = process_owner(roll, process_id)
-    if owner is None:
-        keyring.record(process_id)  # unknown_process (404) if there is no key at all
-        owner = ""  # a key made outside the API: no institution owns it
-    if owner != institution:
+    reserved = civic.reservation(process_id)
+    if reserved is None:
+        raise Missing("unknown_process", f"process id {process_id!r} is not reserved on this log")
+    if reserved[1].institution != req.key:
         raise Forbidden(
             "not_your_process",
-            f"the issuer key of {process_id!r} was not created by {institution!r}",
+            f"process id {process_id!r} is reserved for another institution than "
+            f"{req.institution!r}",
         )
+    civic.check_not_closed(process_id)  # 409 process_closed
     result = import_roll(
         roll, keyring, process_id, [(p,) for p in ask.people], skip_existing=ask.skip_existing
     )
@@ -149,14 +208,19 @@ def _import(
         400: {"description": "bad_person, duplicate_person, invalid_parameter, ..."},
         403: {"description": "not_your_process"},
         404: {"description": "unknown_process"},
-        409: {"description": "already_on_roll, replayed_request"},
+        409: {"description": "already_on_roll, process_closed, replayed_request"},
     },
 )
 async def import_people(
-    process_id: str, req: SignedRoll, roll: RollDep, keyring: KeyringDep, response: Response
+    process_id: str,
+    req: SignedRoll,
+    roll: RollDep,
+    keyring: KeyringDep,
+    civic: CivicDep,
+    response: Response,
 ) -> RollAnswer:
     ask = parse_model(RollRequest, req.body or b"{}")
-    answer = await run_in_threadpool(_import, roll, keyring, req.institution, process_id, ask)
+    answer = await run_in_threadpool(_import, civic, roll, keyring, req, process_id, ask)
     response.headers.update(NO_STORE)
     return answer
 

@@ -90,7 +90,7 @@ class IssuanceInfo(BaseModel):
         {
             400: f"{INVALID_PARAMETER}; bad_code, bad_base64, bad_blinded_point, bad_share_index",
             404: "unknown_code, unknown_process",
-            409: "already_issued, blinded_mismatch",
+            409: "already_issued, blinded_mismatch, process_closed, process_ended",
             413: "body_too_large",
             429: "rate_limited",
         }
@@ -105,6 +105,9 @@ async def request_credential(
 ) -> BlindSignature:
     ask = await read_json(request, CredentialRequest, MAX_CREDENTIAL_BODY)
     blinded = b64decode(ask.blinded, "blinded")
+    civic = request.app.state.civic
+    if civic is not None:  # on a host that also keeps the log: nothing issued once it ended
+        await run_in_threadpool(civic.check_not_closed, process_id)
     answer = await run_in_threadpool(
         issue, roll, keyring, process_id, ask.code, blinded, share_index=ask.share
     )

@@ -89,6 +89,8 @@ class ProcessExport:
     closed_at: int | None
     #: the log index of the last entry of the process below the size
     last_index: int
+    #: the indices of the registrations and the reservation behind the manifest
+    authority: tuple[int, ...] = ()
 
     @property
     def log(self) -> Log:
@@ -101,7 +103,14 @@ class ProcessExport:
     @property
     def entries(self) -> int:
         """How many entries of the process the checkpoint covers."""
-        return 1 + self.ballots + self.paper + self.results + (self.closed_at is not None)
+        return (
+            len(self.authority)
+            + 1
+            + self.ballots
+            + self.paper
+            + self.results
+            + (self.closed_at is not None)
+        )
 
     def indices(self) -> Iterator[int]:
         """The log indices of the process's entries below the checkpoint's size,
@@ -109,6 +118,7 @@ class ProcessExport:
         the count taken when the export was opened."""
         st = self.state
         streams: list[Iterable[int]] = [
+            self.authority,
             (st.index,),
             islice(st.ballot_indices, self.ballots),
             (i for i, _ in islice(st.paper, self.paper)),
@@ -132,6 +142,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
         state = civic.process(process_id)
         if state.index >= size:  # published after the checkpoint was read
             raise UnknownProcess(f"no process {process_id!r} in the log's latest checkpoint")
+        authority = tuple(civic.authority(process_id))
         ballots = bisect_left(state.ballot_indices, size)
         paper = bisect_left(state.paper, size, key=_first)
         results = bisect_left(state.results, size, key=_first)
@@ -155,6 +166,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
         results=results,
         closed_at=closed_at,
         last_index=last,
+        authority=authority,
     )
 
 

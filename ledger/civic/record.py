@@ -45,12 +45,20 @@ from urne.verifier.civic.entries import (
     Ballot,
     Entry,
     Paper,
-    Process,
+    Registration,
+    Reservation,
     Result,
     decode_entry,
     verify_entry_signature,
 )
-from urne.verifier.civic.process import EntryConflict, EntryRefused, ProcessState, Registry
+from urne.verifier.civic.process import (
+    EntryConflict,
+    EntryRefused,
+    ProcessState,
+    RegisteredInstitution,
+    Registry,
+    count,
+)
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials, verify_credential
 from urne.verifier.errors import VerificationError
@@ -305,7 +313,15 @@ Recount = tuple[str, int, dict[str, Any]]
 
 
 #: Where each kind of entry is decided within a batch (``CivicRecord.arrange``).
-_KIND_RANK = {"process": 0, "ballot": 1, "paper": 1, "close": 2, "result": 3}
+_KIND_RANK = {
+    "institution": 0,
+    "reservation": 1,
+    "process": 2,
+    "ballot": 3,
+    "paper": 3,
+    "close": 4,
+    "result": 5,
+}
 
 
 class Decoded:
@@ -368,9 +384,7 @@ def _snapshot(st: ProcessState) -> ProcessState:
 
 def _count(snapshot: ProcessState, through: int) -> dict[str, Any]:
     """The tally of ``snapshot`` through ``through``, by the observers' own rules."""
-    registry = Registry(credential_check=None)
-    registry.processes[snapshot.process.id] = snapshot
-    return registry.tally(snapshot.process.id, through)
+    return count(snapshot, through)
 
 
 class _ServiceRegistry(Registry):
@@ -378,8 +392,10 @@ class _ServiceRegistry(Registry):
     result was sequenced (outside the lock, :meth:`CivicRecord.tally`), and is
     looked up here rather than made again while the sequencer waits."""
 
-    def __init__(self, precounted: Callable[[str, int], dict[str, Any] | None]) -> None:
-        super().__init__(credential_check=None)
+    def __init__(
+        self, precounted: Callable[[str, int], dict[str, Any] | None], *, operator: bytes
+    ) -> None:
+        super().__init__(credential_check=None, operator=operator)
         self._precounted = precounted
 
     def tally(self, process_id: str, through: int) -> dict[str, Any]:
@@ -409,11 +425,13 @@ class CivicRecord:
         credentials: CredentialBatcher | None = None,
     ) -> None:
         self.log = log
+        #: the log operator's key, the root of every registration (the log's key)
+        self.operator: bytes = log.verifier.public_key
         self.clock = clock
         #: verifies the credentials of ballots prechecked at the same time together
         self.credentials = credentials if credentials is not None else CredentialBatcher()
         self._lock = threading.RLock()
-        self._registry: Registry = _ServiceRegistry(self._precounted)
+        self._registry: Registry = _ServiceRegistry(self._precounted, operator=self.operator)
         #: finished tallies by (process, last counted entry), and those being counted
         self._counts: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
         self._counting: dict[tuple[str, int], Future[dict[str, Any]]] = {}
@@ -476,7 +494,7 @@ class CivicRecord:
 
     def reset(self) -> None:
         with self._lock:
-            self._registry = _ServiceRegistry(self._precounted)
+            self._registry = _ServiceRegistry(self._precounted, operator=self.operator)
             self._size = 0
             self.anomalies.clear()
 
@@ -555,18 +573,21 @@ class CivicRecord:
         never by arrival (``urne.ledger.log.sequencer``). Manifests first, then
         ballots and paper batches (ballots by process, pseudonym and ``seq``:
         a revote after the ballot it replaces), then closes, then results; the
-        random order is kept among equals. Only entries submitted together fall
+        random order is kept among equals. Registrations and reservations come
+        before everything, so a manifest submitted with the reservation of its
+        id is decided after it. Only entries submitted together fall
         in one batch: a client that waits for each receipt keeps its order."""
 
         def key(k: int) -> tuple[int, str, bytes, int]:
             hint = batch[k][1]
             if not isinstance(hint, Decoded):
-                return (1, "", b"", 0)
+                return (_KIND_RANK["ballot"], "", b"", 0)
             entry, body = hint.entry, hint.entry.body
             if isinstance(body, Ballot):
-                return (1, body.process, body.pseudonym, body.seq)
-            process = body.id if isinstance(body, Process) else getattr(body, "process", "")
-            return (_KIND_RANK.get(entry.kind, 1), process, b"", 0)
+                return (_KIND_RANK["ballot"], body.process, body.pseudonym, body.seq)
+            if isinstance(body, Registration):
+                return (_KIND_RANK["institution"], body.name, b"", 0)
+            return (_KIND_RANK[entry.kind], entry.process_id or "", b"", 0)
 
         return sorted(range(len(batch)), key=key)
 
@@ -627,6 +648,68 @@ class CivicRecord:
     def process(self, process_id: str) -> ProcessState:
         with self._lock:
             return self._registry.state(process_id)
+
+    def institution(self, name: str) -> RegisteredInstitution | None:
+        """The institution registered on the log under ``name``, if any
+        (caught up with the log first: another service process may have
+        admitted its registration)."""
+        found = self._registry.institution(name)
+        if found is None:
+            self.log.catch_up()
+            with self._lock:
+                found = self._registry.institution(name)
+        return found
+
+    def registered(self, key: bytes) -> RegisteredInstitution | None:
+        """The institution registered on the log with ``key``, if any."""
+        with self._lock:
+            return self._registry.institutions.get(key)
+
+    def institutions(self) -> list[RegisteredInstitution]:
+        """Every registered institution, in log order."""
+        self.log.catch_up()
+        with self._lock:
+            return sorted(self._registry.institutions.values(), key=lambda i: i.index)
+
+    def reservation(self, process_id: str) -> tuple[int, Reservation] | None:
+        """The reservation of ``process_id`` and its index, if it is reserved."""
+        self.log.catch_up()
+        with self._lock:
+            return self._registry.reservations.get(process_id)
+
+    def may_open(self, key: bytes) -> RegisteredInstitution:
+        """The institution of ``key`` if the log registered it with the
+        ``open`` role (``NotAuthorized`` ``unregistered_institution`` otherwise)."""
+        self.log.catch_up()
+        with self._lock:
+            return self._registry.may_open(key)
+
+    def check_not_closed(self, process_id: str) -> None:
+        """Refuse (``EntryConflict``) what only makes sense before a process
+        ends -- importing its roll, issuing its credentials -- once it has a
+        ``close`` on the log (``process_closed``) or its closing time has
+        passed by the service's clock (``process_ended``). A reserved process
+        whose manifest is not yet on the log has not closed."""
+        self.log.catch_up()
+        with self._lock:
+            st = self._registry.processes.get(process_id)
+        if st is None:
+            return
+        if st.closed_at is not None:
+            raise EntryConflict(
+                f"process {process_id!r} was closed at index {st.closed_at}",
+                code="process_closed",
+            )
+        if self.clock() >= _parse_time(st.process.closes):
+            raise EntryConflict(
+                f"process {process_id!r} closed at {st.process.closes}", code="process_ended"
+            )
+
+    def authority(self, process_id: str) -> list[int]:
+        """The indices of the registrations and the reservation behind the
+        process's manifest (``Registry.authority``)."""
+        with self._lock:
+            return self._registry.authority(process_id)
 
     def participants(self, process_id: str) -> int:
         """How many pseudonyms have a ballot (or signature) in the process: the

@@ -1,12 +1,13 @@
-"""SQL tables of the registered institutions (SQLModel; SQLite or PostgreSQL).
+"""SQL tables of the institutions' signed requests (SQLModel; SQLite or PostgreSQL).
 
-They live in the issuance database, beside the roll (``urne.ledger.issuance.models``):
-the institutions are who may ask the issuer for a process's key and import its
-roll (docs/spec/api.md §6). Nothing here refers to the log.
+They live in the issuance database, beside the roll (``urne.ledger.issuance.models``).
+Institutions themselves are registered on the log (``institution`` entries,
+docs/spec/entries.md §8), which is where the service reads their keys.
 
-- ``institution``: one row per institution the operator registered: its
-  ``name`` (the ``keyid`` of its signed requests), its Ed25519 public key and
-  when it was added.
+- ``institution``: what an earlier version kept of the institutions the
+  operator registered (``name``, Ed25519 ``public_key``, ``added_at``). The
+  service registers each such row on the log at start, then deletes it
+  (``urne.ledger.civic.authority.carry_registrations``); nothing else reads it.
 - ``institution_nonce``: the nonces of accepted signed requests with the
   request's ``created`` time (unix seconds), so that a replay is refused across
   restarts and across service processes. Rows older than the freshness window
@@ -14,7 +15,9 @@ roll (docs/spec/api.md §6). Nothing here refers to the log.
 - ``institution_process``: which institution created a process's issuer key;
   only that institution may import the process's roll.
 
-Alembic migration ``0003_institutions`` creates exactly these tables.
+Alembic migration ``0003_institutions`` creates these tables, and
+``0004_institutions_on_log`` drops the foreign keys of the nonces and of the
+owners to ``institution``: the names they hold are registered on the log.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     LargeBinary,
     PrimaryKeyConstraint,
@@ -53,12 +55,6 @@ class InstitutionNonce(SQLModel, table=True):
     __tablename__ = "institution_nonce"
     __table_args__ = (
         PrimaryKeyConstraint("institution", "nonce", name="pk_institution_nonce"),
-        ForeignKeyConstraint(
-            ["institution"],
-            ["institution.name"],
-            name="fk_institution_nonce_institution",
-            ondelete="CASCADE",
-        ),
         Index("ix_institution_nonce_created", "created"),
     )
 
@@ -69,12 +65,7 @@ class InstitutionNonce(SQLModel, table=True):
 
 class InstitutionProcess(SQLModel, table=True):
     __tablename__ = "institution_process"
-    __table_args__ = (
-        PrimaryKeyConstraint("process_id", name="pk_institution_process"),
-        ForeignKeyConstraint(
-            ["institution"], ["institution.name"], name="fk_institution_process_institution"
-        ),
-    )
+    __table_args__ = (PrimaryKeyConstraint("process_id", name="pk_institution_process"),)
 
     process_id: str = Field(sa_column=Column(Text, nullable=False))
     institution: str = Field(sa_column=Column(Text, nullable=False))

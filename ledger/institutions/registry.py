@@ -1,140 +1,63 @@
-"""Registered institutions: who may sign requests to the issuer (docs/spec/api.md §6).
+"""The issuance side of institutions' requests (docs/spec/api.md §6).
 
-An institution is a name and an Ed25519 public key, registered by the
-operator (``urne institution add``). It signs the requests that are not log
-entries -- creating a process's issuer key, importing its roll -- with the same
-key that signs its manifests, closes and results. This module keeps, in the
-issuance database (``urne.ledger.institutions.models``):
+Institutions are registered on the log (``institution`` entries, read through
+``urne.ledger.civic.record.CivicRecord.institution``); they sign the requests
+that are not log entries -- reserving a process id with its issuer key,
+importing its roll -- with the key that signs their manifests, closes and
+results. This module keeps, in the issuance database
+(``urne.ledger.institutions.models``):
 
-- the registered institutions (:func:`add_institution`, :func:`institutions`,
-  :func:`institution_key`);
 - the nonces of accepted requests (:func:`use_nonce`): a nonce is accepted
   once per institution; rows older than the freshness window are purged;
 - which institution created each process's issuer key (:func:`create_issuer_key`,
-  :func:`process_owner`): only that one may import the process's roll.
+  :func:`process_owner`);
+- what an earlier version kept of registered institutions
+  (:func:`legacy_institutions`, :func:`forget_legacy_institution`), until the
+  service has registered them on the log.
 
-Errors (all ``InvalidRequest``, nothing stored): ``bad_institution_name``,
-``bad_public_key``, ``institution_exists``, ``key_in_use``; and from
-:func:`create_issuer_key` the keyring's own (``issuer_key_exists``,
-``bad_process_id``, ``bad_threshold``).
+Errors: from :func:`create_issuer_key`, ``issuer_key_exists`` and the keyring's
+own (``bad_process_id``, ``bad_threshold``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from urne.ledger.db.engine import write_connection
-from urne.ledger.errors import InvalidRequest
 from urne.ledger.institutions.models import Institution, InstitutionNonce, InstitutionProcess
 from urne.ledger.issuance.errors import IssuerKeyExists
 from urne.ledger.issuance.keyring import IssuerKeyring, IssuerRecord
-from urne.verifier.civic.entries import IDENTIFIER
 
 __all__ = [
-    "INSTITUTION_NAME",
-    "InstitutionRefused",
-    "RegisteredInstitution",
-    "add_institution",
     "create_issuer_key",
-    "institution_key",
-    "institutions",
+    "forget_legacy_institution",
+    "legacy_institutions",
     "process_owner",
     "use_nonce",
 ]
-
-#: An institution's name: also the ``keyid`` of its signed requests.
-INSTITUTION_NAME = IDENTIFIER
-PUBLIC_KEY_SIZE = 32
 
 _institution = Institution.__table__  # type: ignore[attr-defined]
 _nonce = InstitutionNonce.__table__  # type: ignore[attr-defined]
 _owner = InstitutionProcess.__table__  # type: ignore[attr-defined]
 
 
-class InstitutionRefused(InvalidRequest):
-    """A registration (or a request about institutions) that is refused."""
-
-    code = "institution_refused"
-
-
-@dataclass(frozen=True, slots=True)
-class RegisteredInstitution:
-    name: str
-    public_key: bytes
-    added_at: datetime
-
-
-def check_name(name: object) -> str:
-    if not isinstance(name, str) or not INSTITUTION_NAME.fullmatch(name):
-        raise InstitutionRefused(
-            f"institution name {name!r} is not 1-128 characters of A-Z a-z 0-9 . _ : - "
-            "starting with a letter or digit",
-            code="bad_institution_name",
-        )
-    return name
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def add_institution(engine: Engine, name: str, public_key: bytes) -> RegisteredInstitution:
-    """Register ``name`` with its Ed25519 public key (32 bytes). A name, or a
-    key, is registered once: ``institution_exists`` / ``key_in_use``."""
-    check_name(name)
-    if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_SIZE:
-        raise InstitutionRefused(
-            f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes", code="bad_public_key"
-        )
-    added = datetime.now(UTC).replace(microsecond=0)
-    try:
-        with write_connection(engine) as conn, conn.begin():
-            if conn.execute(
-                sa.select(_institution.c.name).where(_institution.c.name == name)
-            ).first():
-                raise InstitutionRefused(
-                    f"institution {name!r} is already registered", code="institution_exists"
-                )
-            other = conn.execute(
-                sa.select(_institution.c.name).where(_institution.c.public_key == public_key)
-            ).first()
-            if other is not None:
-                raise InstitutionRefused(
-                    f"this key is already registered, as {other.name!r}", code="key_in_use"
-                )
-            conn.execute(
-                _institution.insert(), [{"name": name, "public_key": public_key, "added_at": added}]
-            )
-    except sa.exc.IntegrityError as exc:
-        raise InstitutionRefused(
-            f"institution {name!r} (or its key) was registered at the same time",
-            code="institution_exists",
-        ) from exc
-    return RegisteredInstitution(name, public_key, added)
-
-
-def institutions(engine: Engine) -> list[RegisteredInstitution]:
-    """Every registered institution, by name."""
+def legacy_institutions(engine: Engine) -> list[tuple[str, bytes]]:
+    """``(name, public key)`` of each institution an earlier version
+    registered in this database rather than on the log, by name."""
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(
-                _institution.c.name, _institution.c.public_key, _institution.c.added_at
-            ).order_by(_institution.c.name)
+            sa.select(_institution.c.name, _institution.c.public_key).order_by(_institution.c.name)
         ).all()
-    return [RegisteredInstitution(r.name, bytes(r.public_key), _aware(r.added_at)) for r in rows]
+    return [(r.name, bytes(r.public_key)) for r in rows]
 
 
-def institution_key(engine: Engine, name: str) -> bytes | None:
-    """The registered public key of ``name``, or ``None``."""
-    with engine.connect() as conn:
-        key = conn.execute(
-            sa.select(_institution.c.public_key).where(_institution.c.name == name)
-        ).scalar_one_or_none()
-    return None if key is None else bytes(key)
+def forget_legacy_institution(engine: Engine, name: str) -> None:
+    """Delete the row of ``name`` once the log holds its registration."""
+    with write_connection(engine) as conn, conn.begin():
+        conn.execute(_institution.delete().where(_institution.c.name == name))
 
 
 def use_nonce(
@@ -179,11 +102,13 @@ def create_issuer_key(
     *,
     threshold: int = 1,
     shares: int = 1,
-) -> IssuerRecord:
-    """Create the issuer key of ``process_id`` for ``institution`` and record
-    that it did: the owner row and the key files are made together (the row's
-    transaction commits only once the keys are written), and a process that has
-    either already is refused (``issuer_key_exists``)."""
+) -> tuple[IssuerRecord, bool]:
+    """The issuer key of ``process_id`` for ``institution``: created, with the
+    owner row, if the process has none (the row's transaction commits only
+    once the keys are written), else the one ``institution`` created before,
+    so that a retry of an interrupted opening gets the same key. ``(record,
+    created)``; another institution's process, or the same one asked with
+    another ``threshold``-of-``shares``, is refused (``issuer_key_exists``)."""
     created = datetime.now(UTC).replace(microsecond=0)
     try:
         with write_connection(engine) as conn, conn.begin():
@@ -191,7 +116,18 @@ def create_issuer_key(
                 sa.select(_owner.c.institution).where(_owner.c.process_id == process_id)
             ).first()
             if owner is not None:
-                raise IssuerKeyExists(f"process {process_id!r} already has an issuer key")
+                if owner.institution != institution:
+                    raise IssuerKeyExists(
+                        f"process {process_id!r} already has an issuer key, "
+                        "created by another institution"
+                    )
+                record = keyring.record(process_id)
+                if (record.threshold, record.shares) != (threshold, shares):
+                    raise IssuerKeyExists(
+                        f"process {process_id!r} already has a {record.threshold}-of-"
+                        f"{record.shares} issuer key; it was asked for {threshold}-of-{shares}"
+                    )
+                return record, False
             conn.execute(
                 _owner.insert(),
                 [{"process_id": process_id, "institution": institution, "created_at": created}],
@@ -201,4 +137,4 @@ def create_issuer_key(
         raise IssuerKeyExists(
             f"process {process_id!r} got an issuer key at the same time from another request"
         ) from exc
-    return keyring.record(process_id)
+    return keyring.record(process_id), True

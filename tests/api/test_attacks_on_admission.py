@@ -1,6 +1,8 @@
-"""Four attacks on what the log admits, replayed as they were first carried
+"""Five attacks on what the log admits, replayed as they were first carried
 out, on SQLite through the service:
 
+- a stranger hijacks a process id: it reads the issuer key the city asked
+  for and posts a manifest of its own for the city's id first;
 - the institution rewinds its published result with a second ``result``
   counting only through index 2 (another winner);
 - one paper tally sheet is recorded twice, pushing a petition over its
@@ -19,19 +21,23 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from tests.support import bls_points
 from tests.support.civic import Citizen, Institution
 from tests.support.evidence import check_evidence
-from tests.support.service import Service, assert_error, open_service
+from tests.support.service import JSON, Service, assert_error, open_service
+from urne.api.cli.institution import manifest_from_description
+from urne.api.client import InstitutionKey, sign_request
 from urne.api.main import create_app
+from urne.ledger.civic.authority import register_institution
 from urne.ledger.civic.opendata import tile_lines
 from urne.ledger.log import Log
 from urne.ledger.log.export import export_tiles
@@ -67,7 +73,10 @@ class Forced:
         refused ones included: what an operator could hand out as its open data."""
         size = self.log.size
         leaves = self.log.entries(0, size)
-        indices = [i for i, x in enumerate(leaves) if decode_entry(x).process_id == process_id]
+        # the process's entries and the registrations (which belong to no process)
+        indices = [
+            i for i, x in enumerate(leaves) if decode_entry(x).process_id in (process_id, None)
+        ]
         header = header_line(
             process=process_id,
             origin=self.log.origin,
@@ -79,17 +88,20 @@ class Forced:
         return [header, *tile_lines(self.log, size, indices)]
 
 
-Force = Callable[[list[bytes]], Forced]
+class Force(Protocol):
+    def __call__(self, leaves: list[bytes], signer: Ed25519Signer | None = None) -> Forced: ...
 
 
 @pytest.fixture
 def force(tmp_path: Path) -> Iterator[Force]:
-    """Builds forced logs; closes them after the test."""
+    """Builds forced logs; closes them after the test. ``signer``: the log's
+    key (default: a new one); entries copied from a service's log keep their
+    authority only under that log's key, which signed their registrations."""
     opened: list[Log] = []
 
-    def build(leaves: list[bytes]) -> Forced:
+    def build(leaves: list[bytes], signer: Ed25519Signer | None = None) -> Forced:
         name = f"forced-{len(opened)}"
-        signer = Ed25519Signer.generate("forced.example/log")
+        signer = signer or Ed25519Signer.generate("forced.example/log")
         log = Log.open(f"sqlite:///{tmp_path / (name + '.db')}", signer=signer)
         opened.append(log)
         log.append_many(leaves)
@@ -127,8 +139,8 @@ def _named_entry(forced: Forced, finding: Finding, leaf: bytes) -> None:
         assert check_evidence(forced.key, evidence, finding.index) == leaf
 
 
-def _recount(leaves: list[bytes], process_id: str, through: int) -> dict[str, Any]:
-    registry = Registry(credential_check=None)
+def _recount(leaves: list[bytes], operator: bytes, process_id: str, through: int) -> dict[str, Any]:
+    registry = Registry(credential_check=None, operator=operator)
     for index, leaf in enumerate(leaves):
         registry.admit(decode_entry(leaf), index)
     return registry.tally(process_id, through)
@@ -140,6 +152,91 @@ def _resigned(leaf: bytes, key: AuthorKey, **change: Any) -> bytes:
     body = {k: v for k, v in json.loads(leaf).items() if k != "sig"}
     body.update(change)
     return canonical({**body, "sig": b64encode(key.sign(signing_bytes(body)))})
+
+
+# -- a process id hijacked ----------------------------------------------------------------------
+
+
+def _signed(svc: Service, key: InstitutionKey, path: str, obj: object) -> Response:
+    body = json.dumps(obj).encode()
+    headers = sign_request(key, "POST", path, body, authority="testserver")
+    return svc.client.post(path, content=body, headers={**headers, **JSON})
+
+
+def test_a_process_id_cannot_be_hijacked(svc: Service, force: Force) -> None:
+    """The city asks for the issuer key of ``consulta-2026``; a stranger reads
+    it from ``GET /issuance/consulta-2026`` and posts its own manifest for
+    the id first, naming its own institution key and official. Before, the
+    stranger's manifest was accepted, the city's refused as
+    ``process_exists``, citizens voted in the stranger's process with real
+    credentials, and its official recorded 1,000 "no" on paper."""
+    pid = "consulta-2026"
+    city = InstitutionKey.generate("city-hall")
+    register_institution(svc.civic, city.name, city.public_key)
+    asked = _signed(svc, city, f"/institution/processes/{pid}/issuer-key", {})
+    assert asked.status_code == 201, asked.text
+    reserved_at = asked.json()["reservation_index"]
+    issuer = svc.client.get(f"/issuance/{pid}").json()["issuer"]
+    assert issuer == asked.json()["issuer"]
+
+    # the stranger: its own key and official, the city's issuer key
+    stranger = Institution()
+    hijack = _resigned(
+        stranger.process(pid, "vote", rule={"method": "single", "min": 1, "max": 1,
+                                            "revoting": False}),
+        stranger.key,
+        issuer=issuer,
+    )  # fmt: skip
+    assert_error(svc.post(hijack), 403, "reserved_for_another")
+    # nor may it take an id nobody reserved, nor reserve one (it is no institution here)
+    assert_error(svc.post(stranger.process("other-id", "petition")), 403, "unreserved_process")
+    posing = InstitutionKey.generate("stranger")
+    r = _signed(svc, posing, f"/institution/processes/{pid}/issuer-key", {})
+    assert_error(r, 401, "unknown_institution")
+    # a registered institution may not take the city's id either
+    county = InstitutionKey.generate("county")
+    register_institution(svc.civic, county.name, county.public_key)
+    r = _signed(svc, county, f"/institution/processes/{pid}/issuer-key", {})
+    assert_error(r, 409, "process_reserved")
+    r = _signed(svc, county, f"/institution/processes/{pid}/roll", {"people": ["x"]})
+    assert_error(r, 403, "not_your_process")
+
+    # the city's own manifest, with the key it was given, is the one accepted
+    opened = svc.append(
+        manifest_from_description(
+            {
+                "id": pid,
+                "type": "vote",
+                "title": {"en": "Consulta"},
+                "text": {"en": "Yes or no?"},
+                "opens": "2026-01-01T00:00:00Z",
+                "closes": "2026-12-31T23:59:59Z",
+                "rule": {"method": "single", "min": 1, "max": 1, "revoting": False},
+                "proposals": [
+                    {"id": "yes", "title": {"en": "Yes"}, "body": {"en": "Yes."}},
+                    {"id": "no", "title": {"en": "No"}, "body": {"en": "No."}},
+                ],
+            },
+            city.key,
+            issuer,
+        )
+    ).index
+    assert svc.client.get(f"/processes/{pid}").json()["index"] == opened > reserved_at
+    assert_error(svc.post(hijack), 409, "process_exists")
+
+    # forced into a log by an operator who bypasses the rules: the stranger's
+    # manifest before the city's, and the 1,000 "no" of its official
+    leaves = svc.log.entries(0, reserved_at + 1)
+    paper = stranger.paper(pid, "batch-1", counts={"no": 1000})
+    forced = force([*leaves, hijack, paper, stranger.close(pid)], svc.log.signer)
+    found = forced.audit()
+    finding = _finding(found, 4, "reserved_for_another", reserved_at + 1)
+    proven = _proven_entry(forced, finding)
+    assert proven["institution"] == b64encode(stranger.key.public_key)
+    assert proven["issuer"] == issuer  # the city's key, read from the issuance route
+    # nothing of the stranger's process counts: there is no such process
+    _finding(found, 6, "unknown_process", reserved_at + 2)
+    assert pid not in found.tallies and not found.ok
 
 
 # -- a published result rewound --------------------------------------------------------------
@@ -156,11 +253,12 @@ def test_a_published_result_cannot_be_rewound(svc: Service, force: Force) -> Non
     assert recount.last_index == close and recount.tally["winners"] == ["a"]
     result = svc.append(svc.inst.result("vote", close, recount.tally)).index
 
-    # the attack: a second result counting only through index 2, another winner
+    # the attack: a second result counting only through the second ballot, another winner
     leaves = svc.log.entries(0, svc.log.size)
-    partial = _recount(leaves, "vote", 2)
+    second = svc.civic.process("vote").ballot_indices[1]
+    partial = _recount(leaves, svc.log.verifier.public_key, "vote", second)
     assert partial["winners"] == ["b"]
-    rewound = svc.inst.result("vote", 2, partial)
+    rewound = svc.inst.result("vote", second, partial)
     assert_error(svc.post(rewound), 409, "result_exists")
     assert svc.log.size == result + 1  # nothing appended
 
@@ -180,11 +278,12 @@ def test_a_published_result_cannot_be_rewound(svc: Service, force: Force) -> Non
     assert report.results == [(result, close)]
 
     # forced into a log: named by the audit, counted nowhere
-    forced = force([*leaves, rewound])
+    forced = force([*leaves, rewound], svc.log.signer)
     found = forced.audit()
     finding = _finding(found, 6, "result_exists", result + 1)
     proven = _proven_entry(forced, finding)
-    assert (proven["kind"], proven["through"], proven["tally"]["winners"]) == ("result", 2, ["b"])
+    assert (proven["kind"], proven["through"]) == ("result", second)
+    assert proven["tally"]["winners"] == ["b"]
     assert found.tallies["vote"]["winners"] == ["a"]
     assert len(found.findings) == 1
     # an export that holds it is not valid (urne-verify export said VALID)
@@ -209,8 +308,11 @@ def test_a_result_counts_through_the_close_only(svc: Service, force: Force) -> N
     _, codes = svc.open_process("vote", "vote", people=5)
     for code, choice in zip(codes, "bbaaa", strict=True):
         svc.append(svc.citizen("vote", code).ballot([choice]))
-    partial = _recount(svc.log.entries(0, svc.log.size), "vote", 2)
-    early = svc.inst.result("vote", 2, partial)
+    second = svc.civic.process("vote").ballot_indices[1]
+    partial = _recount(
+        svc.log.entries(0, svc.log.size), svc.log.verifier.public_key, "vote", second
+    )
+    early = svc.inst.result("vote", second, partial)
     assert_error(svc.post(early), 409, "process_not_closed")
     close = svc.append(svc.inst.close("vote")).index
     assert_error(svc.post(early), 422, "bad_through")
@@ -219,10 +321,10 @@ def test_a_result_counts_through_the_close_only(svc: Service, force: Force) -> N
     csv = svc.client.get("/processes/vote/results.csv").content.decode()
     assert csv.splitlines()[1].startswith(f"vote,provisional,,{close},")
 
-    forced = force([*svc.log.entries(0, svc.log.size), early])
+    forced = force([*svc.log.entries(0, svc.log.size), early], svc.log.signer)
     finding = _finding(forced.audit(), 7, "bad_through", close + 1)
-    assert _proven_entry(forced, finding)["through"] == 2
-    before = force([*svc.log.entries(0, close), early])
+    assert _proven_entry(forced, finding)["through"] == second
+    before = force([*svc.log.entries(0, close), early], svc.log.signer)
     _finding(before.audit(), 6, "process_not_closed", close)
 
 
@@ -244,11 +346,13 @@ def test_one_paper_tally_sheet_counts_once(svc: Service, force: Force) -> None:
     # forced into a log, with a close and the certificate it would allow
     leaves = svc.log.entries(0, svc.log.size)
     close_at = len(leaves) + 1
-    claimed = _recount(leaves, "pet", first)  # the old rules' count through the close
+    # the old rules' count through the close
+    claimed = _recount(leaves, svc.log.verifier.public_key, "pet", first)
     claimed.update(paper_signatures=8, total=10, reached=True, reached_at=len(leaves))
     claimed["paper_batches"] = {official: 2 for official in claimed["paper_batches"]}
     forced = force(
-        [*leaves, twice, svc.inst.close("pet"), svc.inst.result("pet", close_at, claimed)]
+        [*leaves, twice, svc.inst.close("pet"), svc.inst.result("pet", close_at, claimed)],
+        svc.log.signer,
     )
     found = forced.audit()
     finding = _finding(found, 6, "duplicate_sheet", len(leaves))

@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.civic import RULES, Citizen
-from tests.support.service import JSON, Service, assert_error, open_service
+from tests.support.civic import RULES, Citizen, institution_name
+from tests.support.service import JSON, Service, assert_error, blinded_b64, open_service
 from urne.api.deps import RateLimit
 from urne.api.main import create_app
+from urne.ledger.civic.authority import reserve_process
 from urne.ledger.errors import SequencerBroken
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.ledger.log import MAX_ENTRY_SIZE, Log
@@ -59,7 +60,7 @@ def svc(tmp_path: Path) -> Iterator[Service]:
 def test_petition_end_to_end(svc: Service) -> None:
     c = svc.client
     manifest, codes = svc.open_process("pet", "petition", people=4)
-    assert manifest.index == 0
+    assert manifest.index == 2  # after the institution's registration and the id's reservation
     assert c.get("/processes").json() == [
         {
             "id": "pet",
@@ -69,18 +70,23 @@ def test_petition_end_to_end(svc: Service) -> None:
             "closes": "2026-12-31T23:59:59Z",
             "closed": False,
             "closed_at": None,
-            "index": 0,
+            "index": 2,
         }
     ]
 
     citizens = [svc.citizen("pet", code) for code in codes[:3]]
     receipts = [svc.append(x.ballot()) for x in citizens]
-    assert [r.index for r in receipts] == [1, 2, 3]
+    assert [r.index for r in receipts] == [3, 4, 5]
 
     detail = c.get("/processes/pet").json()
     assert (detail["credentials_issued"], detail["roll_size"]) == (3, 4)
     assert detail["rule"] == {"threshold": 3}
     assert detail["institution"] == b64encode(svc.inst.key.public_key)
+    # who opened it, as the log says: the registration and the reservation
+    name = institution_name(svc.inst.key.public_key)
+    assert detail["authority"] == {"institution_name": name, "registered_at": 0, "reserved_at": 1}
+    page = c.get("/p/pet").text
+    assert name in page and 'href="/log/entries/1"' in page
     assert detail["issuer"] == svc.keyring.record("pet").manifest_issuer()
     assert detail["officials"] == [
         {"name": "Official 0", "key": b64encode(svc.inst.officials[0].public_key)}
@@ -95,7 +101,7 @@ def test_petition_end_to_end(svc: Service) -> None:
         "total": 3,
         "threshold": 3,
         "reached": True,
-        "reached_at": 3,
+        "reached_at": 5,
     }
     assert c.get("/processes/pet/tally").json() == detail["tally"]
 
@@ -103,6 +109,7 @@ def test_petition_end_to_end(svc: Service) -> None:
     assert_error(svc.post(citizens[0].ballot()), 409, "already_signed")
     assert c.get("/processes/pet/tally").json()["signatures"] == 3
 
+    late = svc.citizen("pet", codes[3])  # issued before the close
     close = svc.append(svc.inst.close("pet"))
     tally = c.get("/processes/pet/tally").json()
     result = svc.append(svc.inst.result("pet", close.index, tally))
@@ -111,9 +118,11 @@ def test_petition_end_to_end(svc: Service) -> None:
     assert detail["results"] == [{"index": result.index, "through": close.index}]
 
     # Issued before, cast after the close: refused.
-    late = svc.citizen("pet", codes[3])
     assert_error(svc.post(late.ballot()), 409, "process_closed")
     assert c.get("/processes/pet").json()["credentials_issued"] == 4
+    # and nothing is issued after it, whatever the code
+    r = c.post("/issuance/pet", json={"code": codes[3], "blinded": blinded_b64("pet")})
+    assert_error(r, 409, "process_closed")
 
     # A citizen who lost their receipt asks again; the old one is still proven
     # by the latest checkpoint and a consistency proof.
@@ -239,8 +248,10 @@ def _unknown_process(w: World) -> bytes:
 
 
 def _foreign_manifest(w: World) -> bytes:
-    """A manifest naming the institution, signed by someone else."""
+    """A manifest naming the institution, for an id reserved for it, signed by
+    someone else."""
     obj = _obj(w.svc.inst.process("other", "petition"))
+    reserve_process(w.svc.civic, "other", w.svc.inst.key.public_key, obj["issuer"])
     return sign_entry(
         {**obj, "institution": b64encode(w.svc.inst.key.public_key)}, AuthorKey.generate()
     )
@@ -302,8 +313,9 @@ CASES: dict[str, tuple[Callable[[World], bytes], int, str]] = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_entry_refusals(world: World, case: str) -> None:
     build, status, code = CASES[case]
+    leaf = build(world)
     size = world.svc.log.size
-    r = world.svc.post(build(world))
+    r = world.svc.post(leaf)
     assert_error(r, status, code)
     assert world.svc.log.size == size
 

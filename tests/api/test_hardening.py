@@ -45,8 +45,9 @@ from urne.api.routes.civic import MAX_ENTRY_SIZE
 from urne.api.routes.institution import MAX_ROLL_BODY
 from urne.api.routes.issuance import MAX_CREDENTIAL_BODY
 from urne.api.signing import check_authority, parse_signature_input, url_authority
+from urne.ledger.civic.authority import register_institution
 from urne.ledger.db.settings import Settings
-from urne.ledger.institutions.registry import add_institution
+from urne.ledger.institutions.registry import use_nonce
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.issuance.roll import open_roll, roll_size
 from urne.ledger.log import Log
@@ -131,34 +132,37 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture
 def issuance_app(tmp_path: Path) -> Iterator[FastAPI]:
-    """An issuance service with a rate limit of one request, and a registered
-    institution ``city-hall`` (key in ``app.state.test_key``)."""
+    """An issuance-only service (no log) with a rate limit of one request."""
     roll = open_roll(f"sqlite:///{tmp_path / 'roll.db'}")
-    key = InstitutionKey.generate("city-hall")
-    add_institution(roll, key.name, key.public_key)
     app = create_app(
         casting=False,
         roll=roll,
         keyring=IssuerKeyring(tmp_path / "keys"),
         rate_limit=RateLimit(burst=1, per_second=0.001),
     )
-    app.state.test_key = key
     yield app
     roll.dispose()
 
 
 @pytest.fixture
 def casting_app(tmp_path: Path) -> Iterator[FastAPI]:
+    """A service with the log (and issuance, and the institutions' routes)
+    with a rate limit of one request, and an institution ``city-hall``
+    registered on the log (key in ``app.state.test_key``)."""
     log = Log.open(
         f"sqlite:///{tmp_path / 'log.db'}", key_dir=tmp_path / "keys", origin="hardening.test/log"
     )
-    yield create_app(log, rate_limit=RateLimit(burst=1, per_second=0.001))
+    app = create_app(log, rate_limit=RateLimit(burst=1, per_second=0.001))
+    key = InstitutionKey.generate("city-hall")
+    register_institution(app.state.civic, key.name, key.public_key)
+    app.state.test_key = key
+    yield app
     log.close()
 
 
 def _empty_bucket(app: FastAPI) -> None:
-    """The client has spent its tokens already."""
-    assert app.state.rate_limiter.take(CLIENT[0]) == 0.0
+    """The client has spent its tokens already (a burst of one)."""
+    app.state.rate_limiter.take(CLIENT[0])
     assert app.state.rate_limiter.take(CLIENT[0]) > 0
 
 
@@ -166,10 +170,18 @@ def _empty_bucket(app: FastAPI) -> None:
 def test_a_rate_limited_client_gets_429_before_its_body_is_read(
     issuance_app: FastAPI, casting_app: FastAPI, framing: str
 ) -> None:
-    for app, path in [(issuance_app, f"/issuance/{PID}"), (casting_app, "/entries")]:
+    roll_path = f"/institution/processes/{PID}/roll"
+    key = casting_app.state.test_key
+    signed = {**JSON, **sign_request(key, "POST", roll_path, b"{}", authority="testserver")}
+    for app, path, headers in [
+        (issuance_app, f"/issuance/{PID}", JSON),
+        (casting_app, "/entries", JSON),
+        (casting_app, roll_path, signed),  # an institution's route too, signed or not
+        (casting_app, f"/institution/processes/{PID}/issuer-key", JSON),  # unsigned
+    ]:
         _empty_bucket(app)
         body = Body(ATTACK)
-        status, answer = call(app, path, body, {**JSON, **FRAMINGS[framing]})
+        status, answer = call(app, path, body, {**headers, **FRAMINGS[framing]})
         assert (status, answer["error"]["code"]) == (429, "rate_limited"), (path, answer)
         assert body.consumed == 0, path
 
@@ -179,13 +191,14 @@ def test_an_oversize_body_is_413_after_at_most_the_limit_and_one_chunk(
     issuance_app: FastAPI, casting_app: FastAPI, framing: str
 ) -> None:
     issuance_app.state.rate_limiter = casting_app.state.rate_limiter = None
-    key = issuance_app.state.test_key
+    key = casting_app.state.test_key
     roll_path = f"/institution/processes/{PID}/roll"
     signed = sign_request(key, "POST", roll_path, b"{}", authority="testserver")
     cases = [
         (issuance_app, f"/issuance/{PID}", JSON, MAX_CREDENTIAL_BODY, "body_too_large"),
+        (casting_app, f"/issuance/{PID}", JSON, MAX_CREDENTIAL_BODY, "body_too_large"),
         (casting_app, "/entries", JSON, MAX_ENTRY_SIZE, "entry_too_large"),
-        (issuance_app, roll_path, {**JSON, **signed}, MAX_ROLL_BODY, "body_too_large"),
+        (casting_app, roll_path, {**JSON, **signed}, MAX_ROLL_BODY, "body_too_large"),
     ]
     for app, path, headers, limit, code in cases:
         body = Body(ATTACK)
@@ -199,19 +212,20 @@ def test_an_oversize_body_is_413_after_at_most_the_limit_and_one_chunk(
 
 @pytest.mark.parametrize("framing", sorted(FRAMINGS))
 def test_a_signed_route_reads_no_body_before_the_signature_verifies(
-    issuance_app: FastAPI, framing: str
+    casting_app: FastAPI, framing: str
 ) -> None:
     """A roll import takes 16 MiB; only a request its institution signed
     gets that far. The signature covers the Content-Digest, so it is checked
     first and the body against the digest after."""
-    key = issuance_app.state.test_key
+    casting_app.state.rate_limiter = None  # the signature is what is tested here
+    key = casting_app.state.test_key
     path = f"/institution/processes/{PID}/roll"
     impostor = InstitutionKey(key.name, InstitutionKey.generate("x").key)
     stranger = InstitutionKey.generate("stranger")
     for signer, code in [(impostor, "bad_request_signature"), (stranger, "unknown_institution")]:
         signed = sign_request(signer, "POST", path, b"{}", authority="testserver")
         body = Body(ATTACK)
-        status, answer = call(issuance_app, path, body, {**JSON, **signed, **FRAMINGS[framing]})
+        status, answer = call(casting_app, path, body, {**JSON, **signed, **FRAMINGS[framing]})
         assert (status, answer["error"]["code"]) == (401, code), answer
         assert body.consumed == 0
 
@@ -305,24 +319,19 @@ def test_forwarded_allow_ips_is_checked() -> None:
 
 
 def _institution_service(tmp_path: Path, name: str, key: InstitutionKey) -> Iterator[TestClient]:
-    """A service at ``http://{name}`` on a database of its own, where ``key``
-    is registered and owns the issuer key of ``PID``."""
-    roll = open_roll(f"sqlite:///{tmp_path / f'{name}.db'}")
-    add_institution(roll, key.name, key.public_key)
-    app = create_app(
-        casting=False,
-        roll=roll,
-        keyring=IssuerKeyring(tmp_path / f"{name}-keys"),
-        rate_limit=None,
-        public_authority=name,
-    )
-    app.state.test_roll = roll
+    """A service at ``http://{name}`` with a log and a database of its own,
+    where ``key`` is registered and has reserved ``PID`` with its issuer key."""
+    keys = tmp_path / f"{name}-keys"
+    log = Log.open(f"sqlite:///{tmp_path / f'{name}.db'}", key_dir=keys, origin=f"{name}/log")
+    app = create_app(log, keyring=IssuerKeyring(keys), rate_limit=None, public_authority=name)
+    register_institution(app.state.civic, key.name, key.public_key)
+    app.state.test_roll = app.state.roll
     with TestClient(app, base_url=f"http://{name}") as client:
         path = f"/institution/processes/{PID}/issuer-key"
         headers = sign_request(key, "POST", path, b"{}", authority=name)
         assert client.post(path, content=b"{}", headers=headers).status_code == 201
         yield client
-    roll.dispose()
+    log.close()
 
 
 def test_a_request_signed_for_one_service_is_refused_by_another(tmp_path: Path) -> None:
@@ -422,12 +431,12 @@ def test_unconfigured_the_authority_is_the_address_reached(tmp_path: Path) -> No
     """With no public authority, a real server checks against the address of
     the socket the request arrived on: ``http://127.0.0.1:<port>``, which is
     what ``urne serve`` listens on and prints."""
-    roll = open_roll(f"sqlite:///{tmp_path / 'roll.db'}")
-    key = InstitutionKey.generate("city-hall")
-    add_institution(roll, key.name, key.public_key)
-    app = create_app(
-        casting=False, roll=roll, keyring=IssuerKeyring(tmp_path / "keys"), rate_limit=None
+    log = Log.open(
+        f"sqlite:///{tmp_path / 'log.db'}", key_dir=tmp_path / "keys", origin="hardening.test/log"
     )
+    app = create_app(log, keyring=IssuerKeyring(tmp_path / "keys"), rate_limit=None)
+    key = InstitutionKey.generate("city-hall")
+    register_institution(app.state.civic, key.name, key.public_key)
     for url in serve_in_thread(app, Settings()):
         assert UrneClient(url, key).whoami() == "city-hall"
         port = url.rpartition(":")[2]
@@ -438,7 +447,7 @@ def test_unconfigured_the_authority_is_the_address_reached(tmp_path: Path) -> No
         # cannot tell where it was meant to go, but says what it expects
         assert (refused.value.status, refused.value.code) == (401, "bad_request_signature")
         assert f"'127.0.0.1:{port}'" in refused.value.message
-    roll.dispose()
+    log.close()
 
 
 # --------------------------------------------------------------------------
@@ -527,7 +536,8 @@ def test_the_database_its_wal_and_shm_are_0600(tmp_path: Path) -> None:
     roll = open_roll(f"sqlite:///{db}")
     try:
         log.append_many([b'{"a": 1}', b'{"b": 2}'])
-        add_institution(roll, "city-hall", InstitutionKey.generate("city-hall").public_key)
+        now = int(time.time())
+        assert use_nonce(roll, "city-hall", b"\x01" * 16, now, now=now, window=300)
         modes = _modes(db)  # while open: SQLite removes the WAL at the last close
         assert set(modes) == {"urne.db", "urne.db-wal", "urne.db-shm"}
         assert db.with_name("urne.db-wal").stat().st_size > 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, open_in
 from tests.support.service import assert_error
 from tests.support.world import World, build_world
 from urne.api.main import create_app
@@ -120,7 +120,7 @@ def test_a_process_with_its_result_as_the_operator_recounts_it(tmp_path: Path) -
     log = Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="o.example/log")
     civic = CivicRecord(log, clock=lambda: IN_2026)
     inst = Institution()
-    civic.append(inst.process("pet", "petition"))
+    open_in(civic, inst.process("pet", "petition"))
     for _ in range(4):
         civic.append(Citizen.enrol(inst, "pet").ballot())
     close = civic.append(inst.close("pet"))

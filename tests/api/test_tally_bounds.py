@@ -1,7 +1,12 @@
 """The attack that froze the service and every later audit, replayed.
 
-Anyone may post a manifest under their own institution and issuer keys and
-mint credentials for it. The attacker's: a budget of 2**53 - 1 (the largest
+Anyone could post a manifest under their own institution and issuer keys and
+mint credentials for it. Now only a registered institution, for an id
+reserved for it, may (tests/api/test_attacks_on_admission.py), and its
+issuer key is the service's; but a registered institution may still write
+any numbers into its manifest, so the cost of counting must not depend on
+them. Here the attacker is registered, and mints credentials with a key of
+its own as a careless issuer would. Its manifest: a budget of 2**53 - 1 (the largest
 integer an entry carries), Equal Shares with Add1, one project costing B - 1
 and a cheap one, two ballots. Before, one ``GET /processes/<id>/tally`` ran
 MES about 4.5 * 10**15 times while holding the lock the sequencer needs, so
@@ -24,7 +29,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.civic import Citizen, Institution, proposal
+from tests.support.civic import (
+    Citizen,
+    Institution,
+    authority_for,
+    civic_knows,
+    operator_of,
+    proposal,
+)
 from tests.support.service import Service, assert_error, open_service
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log.export import export_tiles
@@ -64,12 +76,16 @@ def civic_of(svc: Service) -> CivicRecord:
 
 
 def post_attack(svc: Service, pid: str, outcome: str = "mes") -> Institution:
-    """The attacker's manifest (its own keys, registered nowhere) and two ballots
-    with credentials it minted itself."""
+    """The attacker's manifest (a registered institution, its id reserved)
+    and two ballots with credentials it minted itself."""
     attacker = Institution()
-    svc.append(
-        attacker.process(pid, "budget", rule=budget_rule(outcome), proposals=ATTACK_PROPOSALS)
+    manifest = attacker.process(
+        pid, "budget", rule=budget_rule(outcome), proposals=ATTACK_PROPOSALS
     )
+    civic = civic_of(svc)
+    for first in authority_for(manifest, operator_of(civic), registered=civic_knows(civic)):
+        svc.append(first)
+    svc.append(manifest)
     svc.append(Citizen.enrol(attacker, pid).ballot(["x"]))
     svc.append(Citizen.enrol(attacker, pid).ballot(["y"]))
     return attacker

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.civic import Citizen, Institution, proposal
+from tests.support.civic import Citizen, Institution, open_in, proposal
 from urne.api.main import create_app
 from urne.api.web import CHART_GROUP, CHART_POINTS, CSP, plain_text, signature_curve, text_in
 from urne.ledger.civic.record import CivicRecord
@@ -36,7 +36,7 @@ def world(tmp_path: Path) -> Iterator[tuple[TestClient, CivicRecord, Institution
 
 def test_pages_carry_a_strict_policy(world: tuple[TestClient, CivicRecord, Institution]) -> None:
     client, civic, inst = world
-    civic.append(inst.process("pet", "petition"))
+    open_in(civic, inst.process("pet", "petition"))
     for path in ("/", "/p/pet", "/receipt", "/p/nothing"):
         r = client.get(path)
         assert r.status_code == (404 if path == "/p/nothing" else 200)
@@ -56,7 +56,7 @@ def test_what_authors_wrote_cannot_run(world: tuple[TestClient, CivicRecord, Ins
         {"en": "<script>alert(1)</script>Title"},
         {"en": "<p>First</p><script>alert(2)</script><p onclick='x()'>Second &amp; last</p>"},
     )
-    civic.append(inst.process("v", "vote", proposals=[evil, proposal("y", "Other")]))
+    open_in(civic, inst.process("v", "vote", proposals=[evil, proposal("y", "Other")]))
     html = client.get("/p/v").text
     assert "<script>alert" not in html and "onclick" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;Title" in html  # the title, escaped
@@ -79,7 +79,7 @@ def test_texts_in_the_readers_language(world: tuple[TestClient, CivicRecord, Ins
     assert text_in("Plain", "fr") == "Plain"
     client, civic, inst = world
     p = authoring.proposal("a", {"en": "Park", "ca": "Parc"}, {"en": "A park", "ca": "Un parc"})
-    civic.append(inst.process("v", "vote", proposals=[p, proposal("b", "B")]))
+    open_in(civic, inst.process("v", "vote", proposals=[p, proposal("b", "B")]))
     assert "Parc" in client.get("/p/v?lang=ca").text
     assert "Parc" in client.get("/p/v", headers={"Accept-Language": "ca-ES,ca;q=0.9"}).text
     assert "Parc" not in client.get("/p/v").text
@@ -93,8 +93,8 @@ def test_the_signature_curve_is_the_recount(
     before, and its time is the hour the log committed it."""
     client, civic, inst = world
     rnd = random.Random(7)
-    civic.append(inst.process("pet", "petition", rule={"threshold": 50}))
-    civic.append(inst.process("other", "petition"))
+    open_in(civic, inst.process("pet", "petition", rule={"threshold": 50}))
+    open_in(civic, inst.process("other", "petition"))
     events: list[tuple[int, int]] = []
     for k in range(CHART_POINTS + 60):
         pid = "pet" if rnd.random() < 0.8 else "other"
@@ -130,7 +130,7 @@ def test_no_point_of_the_chart_singles_out_a_signature(
     commit time to the second, and an issuer who knew when it answered each
     person matched 8 of 8 to their signatures."""
     client, civic, inst = world
-    civic.append(inst.process("pet", "petition", rule={"threshold": 50}))
+    open_in(civic, inst.process("pet", "petition", rule={"threshold": 50}))
     for _ in range(8):
         civic.append(Citizen.enrol(inst, "pet").ballot())
     assert signature_curve(civic, civic.process("pet")) == []
@@ -149,7 +149,7 @@ def test_committed_at_refuses_what_is_not_committed(
     world: tuple[TestClient, CivicRecord, Institution],
 ) -> None:
     _, civic, inst = world
-    civic.append(inst.process("pet", "petition"))
+    open_in(civic, inst.process("pet", "petition"))
     assert civic.log.committed_at([]) == []
     [t] = civic.log.committed_at([0])
     assert t.tzinfo is not None

@@ -40,6 +40,7 @@ from urne.verifier.civic.entries import Result, b64decode, b64encode, decode_ent
 from urne.verifier.civic.process import Registry
 from urne.verifier.cli.main import app as urne_verify
 from urne.verifier.credentials.credential import credential_message, verify_credential
+from urne.verifier.tlog.note import Ed25519Verifier
 
 pytestmark = pytest.mark.slow  # real servers and processes: the full run
 
@@ -163,9 +164,10 @@ class Institution:
         return receipt, out
 
 
-def recount(entries: list[bytes]) -> Registry:
-    """Every entry replayed in log order under every rule, credentials checked."""
-    registry = Registry(verify_credential)
+def recount(entries: list[bytes], vkey: str) -> Registry:
+    """Every entry replayed in log order under every rule, credentials checked;
+    registrations and reservations answer to the log's key, ``vkey``."""
+    registry = Registry(verify_credential, operator=Ed25519Verifier.from_vkey(vkey).public_key)
     for i, leaf in enumerate(entries):
         registry.admit(decode_entry(leaf), i)
     return registry
@@ -335,7 +337,8 @@ def test_a_petition_from_opening_to_certified_result(deployment: Deployment) -> 
     receipts_dir.mkdir()
 
     # 1. The operator: a new log (its verifier key is what it publishes), the
-    #    institution's key registered, the server started.
+    #    institution's key registered (the log's first entry, signed by the
+    #    log's key), the server started.
     r = dep.urne("init")
     [vkey] = [
         line.split()[-1] for line in r.stdout.splitlines() if line.startswith("verifier key:")
@@ -346,7 +349,7 @@ def test_a_petition_from_opening_to_certified_result(deployment: Deployment) -> 
     server = dep.serve()
     http = httpx2.Client(base_url=server.url, timeout=30.0)
     info = expect(send(http, "GET", "/log"), 200)
-    assert (info["origin"], info["verifier_key"], info["size"]) == (ORIGIN, vkey, 0)
+    assert (info["origin"], info["verifier_key"], info["size"]) == (ORIGIN, vkey, 1)
     lap("operator")
 
     # 2. The institution: the petition, then its roll and the people's codes.
@@ -367,6 +370,10 @@ def test_a_petition_from_opening_to_certified_result(deployment: Deployment) -> 
     issuer_key = b64decode(process["issuer"]["public_key"], "issuer.public_key", size=48)
     assert expect(send(http, "GET", f"/issuance/{PID}"), 200)["issuer"] == process["issuer"]
 
+    #    The reservation of the id (made with the issuer key), then the manifest.
+    manifest_index = json.loads(institution_receipts[0].read_text())["index"]
+    assert manifest_index == 2
+
     #    A key the operator never registered gets no issuer key, so no process.
     rogue_key = dep.workdir / "rogue.key"
     dep.urne("institution", "keygen", "rogue-council", "--out", rogue_key)
@@ -377,7 +384,7 @@ def test_a_petition_from_opening_to_certified_result(deployment: Deployment) -> 
     )
     assert "unknown_institution" in r.stderr, describe(r)
     assert [listed["id"] for listed in expect(send(http, "GET", "/processes"), 200)] == [PID]
-    assert log_size(http) == 1
+    assert log_size(http) == manifest_index + 1
     lap("institution opens the petition")
 
     # 3. The citizens, several at once: a credential each, then their signature.
@@ -429,7 +436,7 @@ def test_a_petition_from_opening_to_certified_result(deployment: Deployment) -> 
     result_receipt, published = institution.publish(server.url, vkey)
     institution_receipts.append(result_receipt)
     size = log_size(http)
-    assert size == 1 + CITIZENS + 2
+    assert size == manifest_index + 1 + CITIZENS + 2
     lap("close and publish")
 
     # 5a. Every receipt with urne-verify: offline with the published key, then
@@ -464,7 +471,14 @@ def test_a_petition_from_opening_to_certified_result(deployment: Deployment) -> 
     for c in citizens:
         assert c.receipt is not None
         assert entries[c.receipt["index"]] == base64.b64decode(c.receipt["entry"])
-    registry = recount(entries)
+    assert [json.loads(e)["kind"] for e in entries[: manifest_index + 1]] == [
+        "institution",
+        "reservation",
+        "process",
+    ]
+    registry = recount(entries, vkey)
+    assert registry.authority(PID) == [0, 1]  # the reservation, the registration
+    assert [i.name for i in registry.institutions.values()] == [Institution.NAME]
     st = registry.state(PID)
     [(result_index, result)] = st.results
     assert isinstance(result, Result)

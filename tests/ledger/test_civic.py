@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, open_in
 from urne.ledger.civic import record as civic
 from urne.ledger.civic.record import CivicRecord, CredentialBatcher
 from urne.ledger.errors import InvalidRequest
@@ -33,17 +33,17 @@ def _open(tmp: Path, clock: datetime = IN_2026) -> tuple[Log, CivicRecord]:
 def test_petition_end_to_end_and_restart(tmp_path: Path) -> None:
     inst = Institution()
     log, rec = _open(tmp_path)
-    assert rec.append(inst.process("pet", "petition")) == 0
+    # the registration of the institution and the reservation of the id come first
+    assert open_in(rec, inst.process("pet", "petition")) == 2
     citizens = [Citizen.enrol(inst, "pet") for _ in range(4)]
-    for c in citizens:
-        rec.append(c.ballot())
+    signed = [rec.append(c.ballot()) for c in citizens]
     with pytest.raises(EntryRefused) as e:
         rec.append(citizens[0].ballot())
     assert e.value.code == "already_signed"
-    assert log.size == 5  # the refused entry never reached the log
+    assert log.size == 7  # the refused entry never reached the log
     close = rec.append(inst.close("pet"))
     tally = rec.tally("pet")
-    assert (tally["signatures"], tally["reached"], tally["reached_at"]) == (4, True, 3)
+    assert (tally["signatures"], tally["reached"], tally["reached_at"]) == (4, True, signed[2])
     rec.append(inst.result("pet", close, tally))
     log.close()
 
@@ -61,7 +61,7 @@ def test_petition_end_to_end_and_restart(tmp_path: Path) -> None:
 def test_one_pseudonym_racing_itself_counts_once(tmp_path: Path) -> None:
     inst = Institution()
     log, rec = _open(tmp_path)
-    rec.append(inst.process("pet", "petition"))
+    open_in(rec, inst.process("pet", "petition"))
     c = Citizen.enrol(inst, "pet")
     leaves = [c.ballot(seq=i) for i in range(8)]  # eight different signatures, one pseudonym
     with ThreadPoolExecutor(8) as pool:
@@ -77,7 +77,7 @@ def test_one_pseudonym_racing_itself_counts_once(tmp_path: Path) -> None:
 def test_deadlines_by_the_clock(tmp_path: Path) -> None:
     inst = Institution()
     log, rec = _open(tmp_path, clock=datetime(2025, 12, 31, tzinfo=UTC))
-    rec.append(inst.process("pet", "petition"))  # a manifest may be published before it opens
+    open_in(rec, inst.process("pet", "petition"))  # a manifest may be published before it opens
     c = Citizen.enrol(inst, "pet")
     with pytest.raises(EntryRefused) as e:
         rec.append(c.ballot())
@@ -105,7 +105,7 @@ def test_ballot_for_an_unknown_process(tmp_path: Path) -> None:
 def test_malformed_and_forged(tmp_path: Path) -> None:
     inst = Institution()
     log, rec = _open(tmp_path)
-    rec.append(inst.process("pet", "petition"))
+    open_in(rec, inst.process("pet", "petition"))
     with pytest.raises(FormatError):
         rec.append(b'{"kind": "ballot"}')
     rogue = Institution()
@@ -115,7 +115,7 @@ def test_malformed_and_forged(tmp_path: Path) -> None:
     assert e.value.code == "bad_credential"
     with pytest.raises(InvalidRequest):
         log.append_many([b"x", b"y"])  # the civic log takes one entry at a time
-    assert log.size == 1
+    assert log.size == 3  # registration, reservation, manifest
     log.close()
 
 
@@ -133,7 +133,7 @@ def test_readers_during_writes_never_disturb_the_state(tmp_path: Path) -> None:
     )
     rec = CivicRecord(log, clock=lambda: IN_2026)
     inst = Institution()
-    rec.append(inst.process("pet", "petition"))
+    open_in(rec, inst.process("pet", "petition"))
     citizens = [Citizen.enrol(inst, "pet") for _ in range(200)]
     stop, errors = threading.Event(), []
 
@@ -203,8 +203,8 @@ def test_a_bad_credential_in_a_batch_is_refused_alone(
     batcher = CredentialBatcher(parallel=1)
     rec = CivicRecord(log, clock=lambda: IN_2026, credentials=batcher)
     inst = Institution()
-    rec.append(inst.process("pet", "petition"))
-    rec.append(inst.process("pet2", "petition"))  # another issuer key in the same batch
+    open_in(rec, inst.process("pet", "petition"))
+    opened = open_in(rec, inst.process("pet2", "petition"))  # another issuer key, same batch
     good = [Citizen.enrol(inst, "pet") for _ in range(9)] + [Citizen.enrol(inst, "pet2")]
     forger, other = Citizen.enrol(inst, "pet"), Citizen.enrol(inst, "pet")
     forged = forger.ballot(credential=other.credential)  # another pseudonym's credential
@@ -222,9 +222,9 @@ def test_a_bad_credential_in_a_batch_is_refused_alone(
     # One lone verification, then one batch: 9 of "pet" (one forged), 1 of "pet2".
     assert (batcher.batches, batcher.verified) == (2, 11)
     assert sizes == [9]  # "pet2"'s lone credential is checked singly
-    assert sorted(indices) == list(range(2, 12))
+    assert sorted(indices) == list(range(opened + 1, opened + 11))
     assert rec.tally("pet")["signatures"] == 9 and rec.tally("pet2")["signatures"] == 1
-    assert log.size == 12 and rec.anomalies == []
+    assert log.size == opened + 11 and rec.anomalies == []
     log.close()
 
 
@@ -244,7 +244,7 @@ def test_a_failing_batch_fails_each_of_its_callers_and_the_next_succeeds(
     log, rec = _open(tmp_path)
     rec.credentials = batcher = CredentialBatcher(parallel=1)
     inst = Institution()
-    rec.append(inst.process("pet", "petition"))
+    opened = open_in(rec, inst.process("pet", "petition"))
     citizens = [Citizen.enrol(inst, "pet") for _ in range(5)]
     with ThreadPoolExecutor(5) as pool:
         first = pool.submit(rec.append, citizens[0].ballot())
@@ -252,15 +252,15 @@ def test_a_failing_batch_fails_each_of_its_callers_and_the_next_succeeds(
         rest = [pool.submit(rec.append, c.ballot()) for c in citizens[1:]]
         _wait_until(lambda: batcher.queued == 4)
         gate.set()
-        assert first.result() == 1
+        assert first.result() == opened + 1
         for f in rest:
             with pytest.raises(MemoryError):
                 f.result()
-    assert log.size == 2  # nothing of the failed batch was queued for the log
+    assert log.size == opened + 2  # nothing of the failed batch was queued for the log
     # The batcher is not stuck: the same ballots go through afterwards, together.
     with ThreadPoolExecutor(4) as pool:
         again = [pool.submit(rec.append, c.ballot()) for c in citizens[1:]]
-    assert sorted(f.result() for f in again) == [2, 3, 4, 5]
+    assert sorted(f.result() for f in again) == list(range(opened + 2, opened + 6))
     assert rec.tally("pet")["signatures"] == 5
     log.close()
 
@@ -355,7 +355,7 @@ def test_a_decoded_hint_counts_only_for_the_bytes_it_was_decoded_from(tmp_path: 
 
     inst = Institution()
     log, rec = _open(tmp_path)
-    rec.append(inst.process("pet", "petition"))
+    open_in(rec, inst.process("pet", "petition"))
     a, b = Citizen.enrol(inst, "pet"), Citizen.enrol(inst, "pet")
     leaf_a, leaf_b = a.ballot(), b.ballot()
     wrong = civic.Decoded(leaf_a, decode_entry(leaf_a))

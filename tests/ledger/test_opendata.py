@@ -147,7 +147,7 @@ def test_pinned_to_an_older_checkpoint(tmp_path: Path, monkeypatch: pytest.Monke
         old = log.checkpoint()
         w.ballot("bud", 1)
         w.submit("bud", w.inst.paper("bud", "hall-2", ballots=[["bench"]]))
-        w.submit("late", w.inst.process("late", "petition"))
+        w.open("late", w.inst.process("late", "petition"))
         w.settle()
         monkeypatch.setattr(log, "checkpoint", lambda: old)
         export = open_export(w.civic, "bud")
@@ -215,7 +215,8 @@ def test_the_demo_processes_as_open_data(tmp_path: Path) -> None:
             lines = list(entries_jsonl(export))
             report = check_export(lines, log.verifier)
             paper = 1 if pid == "demo-petition" else 0
-            assert report.entries == 1 + n + paper
+            # the town hall's registration, the id's reservation, the manifest
+            assert report.entries == 3 + n + paper
             assert report.credentials_checked == n
             csv = results_csv_bytes(export)
             check_results_csv(report, csv)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, authority_for
 from tests.support.world import World, build_world
 from urne.ledger.civic.opendata import entries_jsonl, open_export, results_csv_bytes
 from urne.ledger.log import Log
@@ -30,6 +30,7 @@ from urne.verifier.check.opendata import (
     results_csv,
 )
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.signing import OperatorKey
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.errors import VerificationError
@@ -276,7 +277,10 @@ def test_dropped_line(exported: Exported) -> None:
     k = _kind_at(pet, "ballot", 1)
     r = _kind_at(pet, "result") - 1
     _refused([*pet[:k], *pet[k + 1 :]], exported.key, "wrong_result", f"line {r + 1} (index ")
-    _refused(vote[:1] + vote[2:], exported.key, "no_manifest", "line 2")
+    m = _kind_at(vote, "process")
+    _refused([*vote[:m], *vote[m + 1 :]], exported.key, "no_manifest", f"line {m + 1}")
+    # without the registration of its institution, the reservation has no authority
+    _refused(vote[:1] + vote[2:], exported.key, "unregistered_institution", "line 2")
 
 
 def test_reordered_lines(exported: Exported) -> None:
@@ -297,8 +301,9 @@ def test_foreign_process(exported: Exported) -> None:
     index = json.loads(foreign)["index"]
     at = next(k for k, x in enumerate(vote) if k and json.loads(x)["index"] > index)
     _refused([*vote[:at], foreign, *vote[at:]], exported.key, "wrong_process", f"line {at + 1}")
-    # a whole other export under this header
-    _refused([vote[0], *bud[1:]], exported.key, "wrong_process", "line 2 (index ")
+    # a whole other export under this header: the registration of the same
+    # institution passes, the reservation of another process does not
+    _refused([vote[0], *bud[1:]], exported.key, "wrong_process", "line 3 (index ")
 
 
 def test_wrong_header_count(exported: Exported) -> None:
@@ -374,7 +379,7 @@ def test_cut_file(exported: Exported) -> None:
     at_line = b"".join(exported.lines["vote"][:-3]).splitlines(keepends=True)
     _refused(at_line, exported.key, "bad_export", "cut short")
     _refused([], exported.key, "bad_export", "empty")
-    _refused(exported.lines["vote"][:1], exported.key, "no_manifest", "no entry")
+    _refused(exported.lines["vote"][:1], exported.key, "no_manifest", "no manifest")
 
 
 def test_crlf_and_other_bytes(exported: Exported) -> None:
@@ -397,12 +402,14 @@ def test_forged_credential_on_a_log_that_accepts_anything(tmp_path: Path) -> Non
     """A log without the civic rules (so it holds what the service refuses):
     lines written with the same writers, refused on the credential's line."""
     inst = Institution()
-    leaves = [inst.process("v", "vote")]
-    honest = [Citizen.enrol(inst, "v") for _ in range(3)]
-    leaves += [c.ballot(["a"]) for c in honest]
-    forger = Citizen.enrol(inst, "v")
-    leaves.append(forger.ballot(["b"], credential=honest[0].credential))
     with Log.open(f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k") as log:
+        manifest = inst.process("v", "vote")
+        leaves = authority_for(manifest, OperatorKey(log.signer), registered=lambda key: False)
+        leaves.append(manifest)
+        honest = [Citizen.enrol(inst, "v") for _ in range(3)]
+        leaves += [c.ballot(["a"]) for c in honest]
+        forger = Citizen.enrol(inst, "v")
+        leaves.append(forger.ballot(["b"], credential=honest[0].credential))
         log.append_many(leaves)
         cp = log.checkpoint()
         lines = [
@@ -417,5 +424,5 @@ def test_forged_credential_on_a_log_that_accepts_anything(tmp_path: Path) -> Non
             entry_line(i, x, hash_leaf(x), log.inclusion_proof(i, cp.size))
             for i, x in enumerate(leaves)
         ]
-        _refused(lines, log.verifier, "bad_credential", "line 6 (index 4)")
-        _refused(lines[:5], log.verifier, "bad_export", "announces 5 entries")
+        _refused(lines, log.verifier, "bad_credential", "line 8 (index 6)")
+        _refused(lines[:7], log.verifier, "bad_export", "announces 7 entries")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.civic import open_in
 from tests.support.paths import VECTORS
 from urne.ledger.civic.pabulib_import import pabulib_entries, pabulib_sheet
 from urne.ledger.civic.record import CivicRecord
@@ -67,7 +68,8 @@ def test_imported_budget_counts_like_pabutools(tmp_path: Path, name: str, rule: 
     )
     try:
         rec = CivicRecord(log, clock=lambda: datetime.now(UTC) + timedelta(minutes=5))
-        for leaf in leaves:
+        open_in(rec, leaves[0])  # the manifest, after what authorises it
+        for leaf in leaves[1:]:
             rec.append(leaf)
         close = rec.append(sign_entry({"v": 1, "kind": "close", "process": "pb"}, institution))
         tally = rec.tally("pb", close)
@@ -106,7 +108,8 @@ def test_a_file_in_many_batches_is_imported_whole_each_batch_its_own_sheet(tmp_p
     )
     try:
         rec = CivicRecord(log, clock=lambda: datetime.now(UTC) + timedelta(minutes=5))
-        for leaf in leaves:
+        open_in(rec, leaves[0])  # the manifest, after what authorises it
+        for leaf in leaves[1:]:
             rec.append(leaf)
         close = rec.append(sign_entry({"v": 1, "kind": "close", "process": "pb"}, institution))
         tally = rec.tally("pb", close)

@@ -87,7 +87,7 @@ def test_two_civic_records_share_one_database(tmp_path: Path, pg_url: str) -> No
     deciding: one pseudonym sent to both is counted once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.support.civic import Citizen, Institution
+    from tests.support.civic import Citizen, Institution, open_in
     from urne.ledger.civic.record import CivicRecord
     from urne.verifier.civic.process import EntryRefused
 
@@ -97,7 +97,7 @@ def test_two_civic_records_share_one_database(tmp_path: Path, pg_url: str) -> No
     b_log = Log.open(pg_url, key_dir=keys, origin="pg.example/log")
     a, b = CivicRecord(a_log), CivicRecord(b_log)
     try:
-        a.append(inst.process("pet", "petition"))
+        open_in(a, inst.process("pet", "petition"))
         citizens = [Citizen.enrol(inst, "pet") for _ in range(6)]
         twice = citizens[0]
         with ThreadPoolExecutor(4) as pool:

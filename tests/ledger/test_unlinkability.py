@@ -130,7 +130,7 @@ def test_the_civic_record_decides_a_batch_by_content_not_by_arrival(tmp_path: Pa
     """Submitted together (one batch): a close that arrived before the ballots
     is decided after them, and a revote that arrived before the ballot it
     replaces is decided after it, as their content says; never by arrival."""
-    from tests.support.civic import IN_2026, Citizen, Institution
+    from tests.support.civic import IN_2026, Citizen, Institution, open_in
     from urne.ledger.civic.record import CivicRecord
 
     interval = 2.0
@@ -138,7 +138,7 @@ def test_the_civic_record_decides_a_batch_by_content_not_by_arrival(tmp_path: Pa
     with Log.open(url, key_dir=tmp_path / "k", origin="t/log", batch_interval=interval) as log:
         civic = CivicRecord(log, clock=lambda: IN_2026)
         inst = Institution()
-        civic.append(inst.process("vote", "vote"))
+        manifest = open_in(civic, inst.process("vote", "vote"))
         voters = [Citizen.enrol(inst, "vote") for _ in range(5)]
         ballots = [v.ballot(["a"]) for v in voters]
         revote = voters[0].ballot(["b"])  # seq 1, replaces voters[0]'s seq 0
@@ -148,9 +148,9 @@ def test_the_civic_record_decides_a_batch_by_content_not_by_arrival(tmp_path: Pa
         # in arrival order: the close, the revote, then the ballots
         futures = [civic.submit(x) for x in [close, revote, *ballots]]
         indices = [f.result(30) for f in futures]  # every one accepted
-        order = [log.entry(i) for i in range(1, log.size)]
+        order = [log.entry(i) for i in range(manifest + 1, log.size)]
         tally = civic.tally("vote", log.size - 1)
-    assert sorted(indices) == list(range(1, 1 + len(futures)))
+    assert sorted(indices) == list(range(manifest + 1, manifest + 1 + len(futures)))
     assert order[-1] == close
     assert order.index(ballots[0]) < order.index(revote)
     assert tally["ballots"] == 5

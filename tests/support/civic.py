@@ -5,16 +5,21 @@ credential goes through blind / sign_blinded / unblind."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
-from urne.verifier.citizen.signing import AuthorKey, sign_entry
-from urne.verifier.civic.entries import b64encode, decode_entry
+from urne.verifier.citizen.signing import AuthorKey, EntrySigner, OperatorKey, sign_entry
+from urne.verifier.civic.entries import Process, b64encode, decode_entry
+from urne.verifier.civic.process import NotAuthorized, Registry
 from urne.verifier.credentials.credential import credential_message
+
+if TYPE_CHECKING:  # the verifier's tests run without the server side installed
+    from urne.ledger.civic.record import CivicRecord
 
 #: A moment inside every test process's window.
 IN_2026 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -147,3 +152,61 @@ class Citizen:
 
 def entries(*leaves: bytes) -> list[Any]:
     return [decode_entry(x) for x in leaves]
+
+
+# -- authority: the registration and the reservation a manifest needs ------------------
+
+
+def institution_name(key: bytes) -> str:
+    """The name the test harnesses register an institution's key under."""
+    return "inst-" + hashlib.sha256(key).hexdigest()[:12]
+
+
+def authority_for(
+    manifest: bytes, operator: EntrySigner, *, registered: Callable[[bytes], bool]
+) -> list[bytes]:
+    """The entries that must precede ``manifest`` on a log whose operator is
+    ``operator``: the registration of its institution (unless ``registered``
+    says the log has it) and the reservation of its id with its issuer key,
+    both signed by the operator, as ``urne institution add`` and the
+    institution's request for its issuer key make them."""
+    p = decode_entry(manifest).body
+    assert isinstance(p, Process)
+    out = []
+    if not registered(p.institution):
+        out.append(authoring.registration(institution_name(p.institution), p.institution, operator))
+    issuer = {
+        "public_key": b64encode(p.issuer_key),
+        "threshold": p.issuer_threshold,
+        "shares": p.issuer_shares,
+    }
+    out.append(authoring.reservation(p.id, p.institution, issuer, operator))
+    return out
+
+
+def registry_knows(registry: Registry) -> Callable[[bytes], bool]:
+    return lambda key: key in registry.institutions
+
+
+def civic_knows(civic: CivicRecord) -> Callable[[bytes], bool]:
+    def registered(key: bytes) -> bool:
+        try:
+            civic.may_open(key)
+        except NotAuthorized:
+            return False
+        return True
+
+    return registered
+
+
+def operator_of(civic: CivicRecord) -> OperatorKey:
+    """The log's key, as the author of registrations and reservations."""
+    return OperatorKey(civic.log.signer)
+
+
+def open_in(civic: CivicRecord, manifest: bytes) -> int:
+    """Append ``manifest`` with what must precede it (:func:`authority_for`);
+    the manifest's index."""
+    for leaf in authority_for(manifest, operator_of(civic), registered=civic_knows(civic)):
+        civic.append(leaf)
+    return civic.append(manifest)

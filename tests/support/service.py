@@ -11,8 +11,16 @@ from typing import Any
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from tests.support.civic import IN_2026, Citizen, Institution
+from tests.support.civic import (
+    IN_2026,
+    Citizen,
+    Institution,
+    authority_for,
+    civic_knows,
+    operator_of,
+)
 from urne.api.main import create_app
+from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.issuance.roll import import_roll
 from urne.ledger.log import Log
@@ -88,13 +96,25 @@ class Service:
     def open_process(
         self, pid: str, ptype: str, people: int = 4, **manifest: Any
     ) -> tuple[Receipt, list[str]]:
-        """The issuer's key and roll, then the manifest signed by the institution."""
+        """The issuer's key and roll, the registration of the institution (once)
+        and the reservation of the id on the log, then the manifest signed by
+        the institution."""
         self.keyring.create(pid)
         self.inst.issuers[pid] = self.keyring.signing_key(pid)
         codes = import_roll(
             self.log.engine, self.keyring, pid, [(f"{pid}-{i}",) for i in range(people)]
         )
-        return self.append(self.inst.process(pid, ptype, **manifest)), list(codes.codes.values())
+        leaf = self.inst.process(pid, ptype, **manifest)
+        for first in authority_for(
+            leaf, operator_of(self.civic), registered=civic_knows(self.civic)
+        ):
+            self.append(first)
+        return self.append(leaf), list(codes.codes.values())
+
+    @property
+    def civic(self) -> CivicRecord:
+        civic: CivicRecord = self.client.app.state.civic  # type: ignore[attr-defined]
+        return civic
 
     def citizen(self, pid: str, code: str) -> Citizen:
         pseudonym, credential = obtain_credential(self.client, pid, code)

@@ -8,7 +8,13 @@ import json
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from tests.support.civic import IN_2026, Citizen, Institution
+from tests.support.civic import (
+    IN_2026,
+    Citizen,
+    Institution,
+    authority_for,
+    operator_of,
+)
 from urne.ledger.civic.opendata import (
     entries_jsonl,
     open_export,
@@ -43,9 +49,28 @@ class World:
     citizens: dict[str, list[Citizen]] = field(default_factory=dict)
     pending: list[tuple[str, Future[int]]] = field(default_factory=list)
     others: int = 0
+    #: the registration of the institution, once submitted
+    registration: Future[int] | None = None
 
     def submit(self, pid: str | None, leaf: bytes) -> None:
         self.pending.append((pid or "", self.civic.submit(leaf)))
+
+    def open(self, pid: str | None, manifest: bytes) -> None:
+        """Submit a manifest with what must precede it: the registration of
+        the institution (the first time) and the reservation of the id, which
+        count among the process's entries (its export starts with them: the
+        registration is in every export of the institution's processes).
+        Submitted together, they are decided in that order (by kind)."""
+        first = authority_for(
+            manifest, operator_of(self.civic), registered=lambda key: self.registration is not None
+        )
+        if len(first) == 2:
+            self.registration = self.civic.submit(first.pop(0))
+        assert self.registration is not None
+        if pid:
+            self.pending.append((pid, self.registration))
+        for leaf in [*first, manifest]:
+            self.submit(pid, leaf)
 
     def settle(self) -> None:
         """Wait for what is pending; indices are kept in log order (entries
@@ -76,7 +101,7 @@ class World:
     def filler(self, n: int) -> None:
         """``n`` manifests of other processes, between the three's entries."""
         for _ in range(n):
-            self.submit(None, self.inst.process(f"other-{self.others}", "petition"))
+            self.open(None, self.inst.process(f"other-{self.others}", "petition"))
             self.others += 1
 
 
@@ -84,7 +109,7 @@ def build_world(log: Log, *, fillers: int = 2000, sparse_every: int = 45) -> Wor
     """The interleaved log (see the module docstring); ``fillers`` scales it."""
     w = World(log, CivicRecord(log, clock=lambda: IN_2026), Institution())
     for pid, ptype in PROCESSES.items():
-        w.submit(pid, w.inst.process(pid, ptype))
+        w.open(pid, w.inst.process(pid, ptype))
     w.filler(fillers // 7)
     for k in range(40):  # dense: the whole-tile path
         w.ballot(("vote", "vote", "pet", "bud")[k % 4], k)

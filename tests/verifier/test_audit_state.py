@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.support.bls_points import G1_GENERATOR
+from tests.support.civic import authority_for
 from urne.verifier.check.state import (
     FORMAT,
     LEAVES_FILE,
@@ -35,7 +36,7 @@ from urne.verifier.check.state import (
     save_state,
 )
 from urne.verifier.citizen import authoring
-from urne.verifier.citizen.signing import AuthorKey, sign_entry
+from urne.verifier.citizen.signing import AuthorKey, OperatorKey, sign_entry
 from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.civic.process import RecordedBallot, Registry
 from urne.verifier.errors import FormatError
@@ -91,6 +92,7 @@ class Log:
         checkpoint = Checkpoint(ORIGIN, size, border.root()).to_text()
         state = AuditState(
             origin=ORIGIN,
+            operator=self.signer.verifier.public_key,
             checkpoint=sign_note(checkpoint, self.signer),
             size=size,
             border=border.hashes,
@@ -106,24 +108,34 @@ class Log:
         return state
 
 
+#: The fixture's log: the institution's registration (0), the reservation of
+#: "vote" (1), its manifest (2), six ballots and a revote (3 to 9), the close
+#: (10).
+MANIFEST, REVOTE, CLOSE, SIZE = 2, 9, 10, 11
+
+
 @pytest.fixture(scope="module")
 def log() -> Log:
+    signer = Ed25519Signer.generate(ORIGIN)
+    operator = OperatorKey(signer)
     institution = AuthorKey.generate()
     manifest = _manifest(institution)
     voters = [os.urandom(32) for _ in range(6)]
     ballots = [
-        RecordedBallot("vote", nym, 1 + k, 0, ("ab"[k % 2],)) for k, nym in enumerate(voters)
+        RecordedBallot("vote", nym, MANIFEST + 1 + k, 0, ("ab"[k % 2],))
+        for k, nym in enumerate(voters)
     ]
-    ballots.append(RecordedBallot("vote", voters[0], 7, 1, ("b",)))  # a revote
+    ballots.append(RecordedBallot("vote", voters[0], REVOTE, 1, ("b",)))  # a revote
     close = authoring.close("vote", institution)
-    entries = [(0, manifest), (8, close)]
-    leaves = [hash_leaf(b"ballot %d" % k) for k in range(9)]
+    authority = authority_for(manifest, operator, registered=lambda key: False)
+    entries = [*enumerate(authority), (MANIFEST, manifest), (CLOSE, close)]
+    leaves = [hash_leaf(b"ballot %d" % k) for k in range(SIZE)]
     for index, data in entries:
         leaves[index] = hash_leaf(data)
-    return Log(Ed25519Signer.generate(ORIGIN), institution, leaves, entries, ballots)
+    return Log(signer, institution, leaves, entries, ballots)
 
 
-def _saved(log: Log, directory: Path, size: int = 9) -> AuditState:
+def _saved(log: Log, directory: Path, size: int = SIZE) -> AuditState:
     state = log.state(size)
     save_state(directory, state, log.leaves[:size])
     return state
@@ -158,10 +170,10 @@ def test_a_saved_state_reads_back_exactly(log: Log, tmp_path: Path) -> None:
     )
     assert loaded.entries == log.entries
     assert loaded.registry.ballots() == log.ballots
-    assert loaded.registry.tally("vote", 8) == saved.registry.tally("vote", 8)
-    assert loaded.registry.tally("vote", 8)["counts"] == {"a": 2, "b": 4}
-    assert loaded.registry.state("vote").closed_at == 8
-    assert read_leaves(tmp_path / "state", 0, 9) == log.leaves
+    assert loaded.registry.tally("vote", CLOSE) == saved.registry.tally("vote", CLOSE)
+    assert loaded.registry.tally("vote", CLOSE)["counts"] == {"a": 2, "b": 4}
+    assert loaded.registry.state("vote").closed_at == CLOSE
+    assert read_leaves(tmp_path / "state", 0, SIZE) == log.leaves
 
 
 def test_the_file_is_the_documented_json(log: Log, tmp_path: Path) -> None:
@@ -179,16 +191,16 @@ def test_the_file_is_the_documented_json(log: Log, tmp_path: Path) -> None:
         "ballots",
         "findings",
     ]
-    assert (obj["format"], obj["version"], obj["origin"], obj["size"]) == (FORMAT, 1, ORIGIN, 9)
+    assert (obj["format"], obj["version"], obj["origin"], obj["size"]) == (FORMAT, 1, ORIGIN, SIZE)
     assert obj["entries"] == [[i, base64.b64encode(e).decode()] for i, e in log.entries]
     assert obj["ballots"][0] == [
         "vote",
         base64.b64encode(log.ballots[0].pseudonym).decode(),
-        1,
+        MANIFEST + 1,
         0,
         ["a"],
     ]
-    assert [b[2] for b in obj["ballots"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert [b[2] for b in obj["ballots"]] == list(range(MANIFEST + 1, REVOTE + 1))
     leaves = (tmp_path / LEAVES_FILE).read_bytes()
     assert leaves == b"".join(log.leaves)
     assert base64.b64decode(obj["leaves_sha256"]) == hashlib.sha256(leaves).digest()
@@ -197,9 +209,9 @@ def test_the_file_is_the_documented_json(log: Log, tmp_path: Path) -> None:
 def test_a_grown_state_appends_its_leaves(log: Log, tmp_path: Path) -> None:
     _saved(log, tmp_path, 4)
     state = load_state(tmp_path, log.signer.verifier)
-    grown = log.state(9)
+    grown = log.state(SIZE)
     grown.findings = state.findings
-    save_state(tmp_path, grown, log.leaves[4:9])
+    save_state(tmp_path, grown, log.leaves[4:SIZE])
     assert (tmp_path / LEAVES_FILE).read_bytes() == b"".join(log.leaves)
     assert load_state(tmp_path, log.signer.verifier).registry.ballots() == log.ballots
 
@@ -210,9 +222,9 @@ def test_hashes_past_the_saved_size_are_ignored_then_cut_back(log: Log, tmp_path
     with open(tmp_path / LEAVES_FILE, "ab") as fh:
         fh.write(b"\xff" * 45)  # a hash and a torn one
     assert load_state(tmp_path, log.signer.verifier).size == 4
-    save_state(tmp_path, log.state(9), log.leaves[4:9])
+    save_state(tmp_path, log.state(SIZE), log.leaves[4:SIZE])
     assert (tmp_path / LEAVES_FILE).read_bytes() == b"".join(log.leaves)
-    assert load_state(tmp_path, log.signer.verifier).size == 9
+    assert load_state(tmp_path, log.signer.verifier).size == SIZE
 
 
 def test_an_empty_directory_is_a_fresh_state(log: Log, tmp_path: Path) -> None:
@@ -240,7 +252,7 @@ def test_another_format_is_refused(log: Log, tmp_path: Path) -> None:
     "damage",
     [
         lambda t: t[: len(t) // 2],  # cut short
-        lambda t: t.replace('"size":9', '"size":9,"size":9'),  # a key twice
+        lambda t: t.replace(f'"size":{SIZE}', f'"size":{SIZE},"size":{SIZE}'),  # a key twice
         lambda t: "\xff" + t,
         lambda t: "[]",
         lambda t: t.replace('"findings":[]', '"findings":[],"more":1'),
@@ -263,12 +275,12 @@ def test_corrupt_json_is_refused(log: Log, tmp_path: Path, damage: Any) -> None:
         ({"leaves_sha256": base64.b64encode(bytes(32)).decode()}, "leaf hashes"),
         ({"entries": []}, "does not replay"),  # ballots for a process never created
         (
-            {"ballots": [["vote", base64.b64encode(bytes(32)).decode(), 1, 0, ["z"]]]},
+            {"ballots": [["vote", base64.b64encode(bytes(32)).decode(), 3, 0, ["z"]]]},
             "unknown proposal",
         ),
         (
-            {"ballots": [["vote", base64.b64encode(bytes(32)).decode(), 0, 0, ["a"]]]},
-            "index 0",
+            {"ballots": [["vote", base64.b64encode(bytes(32)).decode(), MANIFEST, 0, ["a"]]]},
+            f"index {MANIFEST}",
         ),  # the manifest's
         ({"findings": [{"step": 6}]}, "findings[0]"),
     ],
@@ -291,8 +303,9 @@ def test_a_state_of_another_key_is_refused(log: Log, tmp_path: Path) -> None:
 
 def test_an_entry_that_is_not_its_leaf_is_refused(log: Log, tmp_path: Path) -> None:
     _saved(log, tmp_path)
-    other = authoring.result("vote", log.institution, 7, {"process": "vote"})
-    _edit(tmp_path, entries=[[0, b64encode(log.entries[0][1])], [8, b64encode(other)]])
+    other = authoring.result("vote", log.institution, REVOTE, {"process": "vote"})
+    kept = [[i, b64encode(e)] for i, e in log.entries if i != CLOSE]
+    _edit(tmp_path, entries=[*kept, [CLOSE, b64encode(other)]])
     assert "not the leaf saved" in _bad_state(tmp_path, log)
 
 
@@ -349,7 +362,7 @@ def test_files_left_with_other_modes_become_private(log: Log, tmp_path: Path) ->
     (tmp_path / LEAVES_FILE).chmod(0o644)
     (tmp_path / (STATE_FILE + ".tmp")).write_bytes(b"{")
     (tmp_path / (STATE_FILE + ".tmp")).chmod(0o666)
-    save_state(tmp_path, log.state(9), log.leaves[4:9])
+    save_state(tmp_path, log.state(SIZE), log.leaves[4:SIZE])
     for name in (STATE_FILE, LEAVES_FILE):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
 
@@ -376,29 +389,30 @@ def test_a_save_stopped_at_any_step_leaves_the_old_state_or_the_new(
             raise Stopped
 
     with pytest.raises(Stopped):
-        save_state(tmp_path, log.state(9), log.leaves[earlier:9], interrupt=interrupt)
+        save_state(tmp_path, log.state(SIZE), log.leaves[earlier:SIZE], interrupt=interrupt)
     assert calls == list(range(1, stop + 1))
     loaded = load_state(tmp_path, log.signer.verifier)
     done = stop == max(SAVE_STEPS)  # state.json replaced: the new state
-    assert loaded.size == (9 if done else earlier)
+    assert loaded.size == (SIZE if done else earlier)
     assert read_leaves(tmp_path, 0, loaded.size) == log.leaves[: loaded.size]
     # The next save goes on from whichever it is.
-    save_state(tmp_path, log.state(9), log.leaves[loaded.size : 9])
+    save_state(tmp_path, log.state(SIZE), log.leaves[loaded.size : SIZE])
     again = load_state(tmp_path, log.signer.verifier)
-    assert again.size == 9 and again.registry.ballots() == log.ballots
+    assert again.size == SIZE and again.registry.ballots() == log.ballots
     assert (tmp_path / LEAVES_FILE).read_bytes() == b"".join(log.leaves)
 
 
 def test_every_step_is_between_two_writes(log: Log, tmp_path: Path) -> None:
     calls: list[int] = []
-    save_state(tmp_path, log.state(9), log.leaves, interrupt=calls.append)
+    save_state(tmp_path, log.state(SIZE), log.leaves, interrupt=calls.append)
     assert calls == sorted(SAVE_STEPS) == list(range(1, len(SAVE_STEPS) + 1))
 
 
 def test_registry_ballots_restore_in_log_order(log: Log) -> None:
-    registry = Registry(credential_check=None)
-    registry.admit(decode_entry(log.entries[0][1]), 0)
+    registry = Registry(credential_check=None, operator=log.signer.verifier.public_key)
+    for index, entry in log.entries[: MANIFEST + 1]:
+        registry.admit(decode_entry(entry), index)
     for b in log.ballots:
         registry.restore_ballot(b)
     assert registry.ballots() == log.ballots
-    assert registry.tally("vote", 7)["counts"] == {"a": 2, "b": 4}
+    assert registry.tally("vote", REVOTE)["counts"] == {"a": 2, "b": 4}

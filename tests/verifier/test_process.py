@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, authority_for, registry_knows
 from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import decode_entry
@@ -19,18 +19,28 @@ from urne.verifier.credentials.credential import verify_credential
 from urne.verifier.errors import FormatError, SignatureError
 
 
-def _check(creds: bool = True) -> Registry:
-    return Registry((lambda pk, pid, ps, cr: verify_credential(pk, pid, ps, cr)) if creds else None)
+def _check(operator: AuthorKey, creds: bool = True) -> Registry:
+    return Registry(
+        (lambda pk, pid, ps, cr: verify_credential(pk, pid, ps, cr)) if creds else None,
+        operator=operator.public_key,
+    )
 
 
 class Log:
     """A registry fed like a log: each admitted leaf takes the next index."""
 
     def __init__(self, creds: bool = True) -> None:
-        self.reg = _check(creds)
+        self.operator = AuthorKey.generate()
+        self.reg = _check(self.operator, creds)
         self.n = 0
 
     def add(self, leaf: bytes) -> int:
+        """Admit ``leaf``; a manifest after the registration of its
+        institution (if new) and the reservation of its id, as a log holds them."""
+        if decode_entry(leaf).kind == "process":
+            for first in authority_for(leaf, self.operator, registered=registry_knows(self.reg)):
+                self.reg.admit(decode_entry(first), self.n)
+                self.n += 1
         self.reg.admit(decode_entry(leaf), self.n)
         self.n += 1
         return self.n - 1
@@ -112,7 +122,7 @@ def test_vote_choices_and_revoting(inst: Institution) -> None:
     log.refuse(c.ballot(["a", "b"], seq=0), "bad_choice_count")
     log.refuse(c.ballot(["zzz"], seq=0), "unknown_proposal")
     log.refuse(c.ballot(None, seq=0), "bad_choice")
-    log.add(c.ballot(["a"], seq=0))
+    first = log.add(c.ballot(["a"], seq=0))
     log.add(c.ballot(["b"], seq=1))
     log.refuse(c.ballot(["a"], seq=1), "stale_seq")  # an old ballot replayed
     i = log.add(Citizen.enrol(inst, "v").ballot(["b"]))
@@ -120,7 +130,7 @@ def test_vote_choices_and_revoting(inst: Institution) -> None:
     assert t["counts"] == {"a": 0, "b": 2, "c": 0} and t["winners"] == ["b"]
     assert t["ballots"] == 2
     # Through the first ballot only, "a" led.
-    assert log.reg.tally("v", 1)["counts"]["a"] == 1
+    assert log.reg.tally("v", first)["counts"]["a"] == 1
 
 
 def test_no_revoting_where_the_manifest_forbids_it(inst: Institution) -> None:
@@ -140,12 +150,12 @@ def test_paper_batches(inst: Institution) -> None:
     log.add(inst.process("pet", "petition"))
     log.refuse(inst.paper("pet", "b1", AuthorKey.generate(), signatures=10), "unknown_official")
     log.refuse(inst.paper("pet", "b1", counts={"a": 1}), "bad_batch")
-    log.add(inst.paper("pet", "b1", signatures=10))
+    batch = log.add(inst.paper("pet", "b1", signatures=10))
     log.refuse(inst.paper("pet", "b1", signatures=3), "duplicate_batch")
     i = log.add(Citizen.enrol(inst, "pet").ballot())
     t = log.reg.tally("pet", i)
     assert (t["signatures"], t["paper_signatures"], t["total"]) == (1, 10, 11)
-    assert t["reached_at"] == 1  # the paper batch alone crossed the threshold of 3
+    assert t["reached_at"] == batch  # the paper batch alone crossed the threshold of 3
     official = next(iter(t["paper_batches"]))
     assert t["paper_batches"] == {official: 1}
 

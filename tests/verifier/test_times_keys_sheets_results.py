@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from tests.support import bls_points
-from tests.support.civic import Citizen, Institution
+from tests.support.civic import Citizen, Institution, authority_for, registry_knows
 from urne.verifier.check.opendata import outcome_of
+from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import b64encode, decode_entry, parse_entry
 from urne.verifier.civic.process import EntryConflict, EntryRefused, Registry
 from urne.verifier.credentials import bls
@@ -24,10 +25,20 @@ class Log:
     """A registry fed like a log: each admitted leaf takes the next index."""
 
     def __init__(self) -> None:
-        self.reg = Registry(lambda pk, pid, ps, cr: verify_credential(pk, pid, ps, cr))
+        self.operator = AuthorKey.generate()
+        self.reg = Registry(
+            lambda pk, pid, ps, cr: verify_credential(pk, pid, ps, cr),
+            operator=self.operator.public_key,
+        )
         self.n = 0
 
     def add(self, leaf: bytes) -> int:
+        """Admit ``leaf``; a manifest after the registration of its
+        institution (if new) and the reservation of its id, as a log holds them."""
+        if decode_entry(leaf).kind == "process":
+            for first in authority_for(leaf, self.operator, registered=registry_knows(self.reg)):
+                self.reg.admit(decode_entry(first), self.n)
+                self.n += 1
         self.reg.admit(decode_entry(leaf), self.n)
         self.n += 1
         return self.n - 1
@@ -156,7 +167,8 @@ def test_a_tally_sheet_counts_once_per_process() -> None:
     log.add(inst.paper("other", "stand-1", sheet=sheet, signatures=6))
     t = log.reg.tally("pet", log.n - 1)
     assert (t["paper_signatures"], t["reached"]) == (7, False)
-    assert log.reg.state("pet").sheets[sheet] == "stand-1" and first == 2
+    assert log.reg.state("pet").sheets[sheet] == "stand-1"
+    assert log.reg.state("pet").paper[0][0] == first
 
 
 # -- one final result, through the close ----------------------------------------------------
@@ -164,25 +176,26 @@ def test_a_tally_sheet_counts_once_per_process() -> None:
 
 def test_one_final_result_counting_through_the_close() -> None:
     inst, log = Institution(), Log()
-    log.add(inst.process("v", "vote"))
+    manifest = log.add(inst.process("v", "vote"))
     for choice in ("b", "b", "a", "a", "a"):
         log.add(Citizen.enrol(inst, "v").ballot([choice]))
-    early = log.reg.tally("v", 2)
+    second = manifest + 2  # through the second ballot
+    early = log.reg.tally("v", second)
     assert early["winners"] == ["b"]
     # no interim result: before the close, not even one equal to the recount
-    log.refuse(inst.result("v", 2, early), "process_not_closed", 409)
+    log.refuse(inst.result("v", second, early), "process_not_closed", 409)
     so_far = log.reg.tally("v", log.n - 1)
     log.refuse(inst.result("v", log.n - 1, so_far), "process_not_closed", 409)
     close = log.add(inst.close("v"))
     final = log.reg.tally("v", close)
     assert final["winners"] == ["a"]
     # after it, only through it: a true recount of a prefix is still refused
-    log.refuse(inst.result("v", 2, early), "bad_through", 422)
+    log.refuse(inst.result("v", second, early), "bad_through", 422)
     log.refuse(inst.result("v", close - 1, log.reg.tally("v", close - 1)), "bad_through", 422)
     log.refuse(inst.result("v", close, dict(final, winners=["b"])), "wrong_result", 422)
     result = log.add(inst.result("v", close, final))
     # and once: neither a rewound result nor the same one again
-    log.refuse(inst.result("v", 2, early), "result_exists", 409)
+    log.refuse(inst.result("v", second, early), "result_exists", 409)
     log.refuse(inst.result("v", close, final), "result_exists", 409)
     # a result from someone else is refused for its signature first
     with pytest.raises(SignatureError) as e:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from tests.support.civic import Institution
+from tests.support.civic import Institution, open_in
 from tests.support.site import NOW, Site
 from urne.api.main import create_app
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -48,9 +48,9 @@ def _free_port() -> int:
 
 def _populate(site: Site) -> None:
     inst, civic = site.institution, site.civic
-    civic.append(inst.process("petition", "petition", rule={"threshold": 6}))
-    civic.append(inst.process("vote", "vote"))
-    civic.append(inst.process("budget", "budget"))
+    open_in(civic, inst.process("petition", "petition", rule={"threshold": 6}))
+    open_in(civic, inst.process("vote", "vote"))
+    open_in(civic, inst.process("budget", "budget"))
     for _ in range(4):
         site.cast("petition")
     civic.append(inst.paper("petition", "street-1", signatures=2))

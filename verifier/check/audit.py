@@ -5,7 +5,9 @@
    disk: a second run reads only what is new);
 3. the entries and hash tiles the log serves reproduce the checkpoint's root,
    and every tile equals what the entries imply;
-4. every entry is canonical, well-formed and signed by its author;
+4. every entry is canonical, well-formed and signed by an author with authority
+   for it: institutions registered by the operator or a registrar, manifests
+   by the institution their process id was reserved for, with its issuer key;
 5. every credential is valid (batch-verified per process);
 6. every manifest is respected (deadline order, choices, budget constraints,
    officials, revoting, one signature per pseudonym);
@@ -65,7 +67,7 @@ from urne.verifier.check.fetch import (
 from urne.verifier.check.state import AuditState, load_state, read_leaves, save_state
 from urne.verifier.check.workers import CredentialWorkers, cores
 from urne.verifier.civic.entries import Ballot, decode_entry
-from urne.verifier.civic.process import EntryRefused
+from urne.verifier.civic.process import EntryRefused, NotAuthorized
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
 from urne.verifier.errors import FetchError, VerificationError
@@ -101,7 +103,7 @@ STEPS: dict[int, str] = {
     1: "checkpoint signed by the log's key",
     2: "consistent with the last checkpoint this auditor verified",
     3: "entries and tiles reproduce the checkpoint's root",
-    4: "every entry canonical, well-formed and signed by its author",
+    4: "every entry canonical, well-formed and signed by an author with authority for it",
     5: "every credential valid (batched per process)",
     6: "every manifest respected",
     7: "recount of every process equals every published result",
@@ -115,6 +117,8 @@ STEPS: dict[int, str] = {
 MAX_NEW_ENTRIES = 2**32
 
 _RESULT_CODES = {"wrong_result", "bad_through"}
+#: Refusals of who may sign what: step 4, with the signatures.
+_AUTHORITY_CODES = {"wrong_issuer_key"}
 _CREDENTIAL_BATCH = 4096
 #: Audits of fewer new entries verify credentials in this process: starting
 #: worker processes (~0.5 s) would cost more than it saves.
@@ -423,7 +427,7 @@ def audit(
     entries) or a ``state_dir`` whose state cannot be used (``bad_state``)."""
     report = AuditReport(origin=log_key.name, source=str(source))
     sdir = Path(state_dir) if state_dir is not None else None
-    state = load_state(sdir, log_key) if sdir is not None else AuditState(origin=log_key.name)
+    state = load_state(sdir, log_key) if sdir is not None else AuditState.fresh(log_key)
     report.previous_size = state.size
 
     # 1. the checkpoint's signature
@@ -514,8 +518,11 @@ def _check_log(
         else:
             try:
                 registry.check(entry, index)
+            except NotAuthorized as exc:
+                refused.append((4, exc, index, data))
             except EntryRefused as exc:
-                refused.append((7 if exc.code in _RESULT_CODES else 6, exc, index, data))
+                step = 4 if exc.code in _AUTHORITY_CODES else 6
+                refused.append((7 if exc.code in _RESULT_CODES else step, exc, index, data))
             except VerificationError as exc:
                 refused.append((4, exc, index, data))
             else:

@@ -23,7 +23,9 @@ and ``jq`` or any JSON reader sees the entry's fields.
    inclusion proof puts that leaf at ``index`` in the checkpoint's tree
    (RFC 9162 §2.1.3.2); indices strictly increase;
 3. every entry is well-formed (docs/spec/entries.md), belongs to the header's
-   process, the first is its manifest, and the entries replayed in order keep
+   process; first come the registrations of its institution (and of the
+   registrars above it) and the reservation of its id, then its manifest; the
+   entries replayed in order keep
    every rule of ``urne.verifier.civic.process`` (author signatures included);
 4. every credential is the issuer's (batch-verified, docs/spec/credentials.md);
 5. the process's ``result``, if any, is its only one, follows its close, counts
@@ -72,6 +74,10 @@ EXPORT_VERSION = 1
 
 _HEADER_FIELDS = frozenset({"checkpoint", "entries", "log_key", "origin", "process", "v"})
 _LINE_FIELDS = frozenset({"entry", "inclusion_proof", "index", "leaf_hash"})
+#: The kinds that come before a process's manifest in its export: the
+#: registrations of its institution (and of the registrars above it) and the
+#: reservation of its id.
+_AUTHORITY_KINDS = frozenset({"institution", "reservation"})
 #: Credentials verified together (two pairings per batch).
 _CREDENTIAL_BATCH = 4096
 
@@ -420,10 +426,11 @@ def check_export(lines: Iterable[bytes], log_key: Ed25519Verifier) -> ExportRepo
         _refuse(exc, 1, None)
     cp = signed.checkpoint
     report = ExportReport(header.process, header.origin, signed)
-    registry = Registry(credential_check=None)
+    registry = Registry(credential_check=None, operator=log_key.public_key)
     credentials = _Credentials()
     last = -1
     n = 1
+    manifest_seen = False
     for n, line in enumerate(it, start=2):
         index: int | None = None
         try:
@@ -456,16 +463,25 @@ def check_export(lines: Iterable[bytes], log_key: Ed25519Verifier) -> ExportRepo
             verify_inclusion(leaf, index, cp.size, proof, cp.root)
             # 3. the entry, its process and its rules
             entry = parse_entry(obj["entry"])
-            if entry.process_id != header.process:
+            authority = entry.kind in _AUTHORITY_KINDS
+            if authority and manifest_seen:
+                raise EntryRefused(
+                    f"a {entry.kind} entry after the manifest; an export starts with the "
+                    "entries that authorise the manifest",
+                    code="wrong_process",
+                )
+            if entry.process_id is not None and entry.process_id != header.process:
                 raise EntryRefused(
                     f"an entry of process {entry.process_id!r} in the export of {header.process!r}",
                     code="wrong_process",
                 )
-            if last < 0 and entry.kind != "process":
+            if not authority and not manifest_seen and entry.kind != "process":
                 raise EntryRefused(
-                    f"the first entry is a {entry.kind}; an export starts with the manifest",
+                    f"a {entry.kind} entry before the manifest; an export starts with the "
+                    "registrations and the reservation behind its manifest, then the manifest",
                     code="no_manifest",
                 )
+            manifest_seen = manifest_seen or entry.kind == "process"
             if entry.kind == "result":
                 credentials.flush()  # what the result counts is checked first
             registry.admit(entry, index)
@@ -482,9 +498,9 @@ def check_export(lines: Iterable[bytes], log_key: Ed25519Verifier) -> ExportRepo
             report.first_index = index
         last = index
         report.entries += 1
-    if report.entries == 0:
+    if not manifest_seen:
         raise EntryRefused(
-            "the export holds no entry; it starts with the process's manifest",
+            "the export holds no manifest of its process",
             code="no_manifest",
         )
     # 4. the credentials not yet verified

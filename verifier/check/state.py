@@ -106,6 +106,8 @@ class AuditState:
 
     #: the log's origin (its key's name)
     origin: str
+    #: the log's public key: the operator's, which registrations and reservations answer to
+    operator: bytes
     #: the signed text of the last checkpoint verified; None before the first save
     checkpoint: str | None = None
     #: the size of that checkpoint: leaves ``[0, size)`` were verified
@@ -114,10 +116,18 @@ class AuditState:
     border: list[bytes] = field(default_factory=list)
     #: ``(index, entry bytes)`` of every accepted entry that is not a ballot
     entries: list[tuple[int, bytes]] = field(default_factory=list)
-    #: every process, rebuilt from ``entries`` and the stored ballots
-    registry: Registry = field(default_factory=lambda: Registry(credential_check=None))
     #: every finding so far, as in the JSON report
     findings: list[dict[str, Any]] = field(default_factory=list)
+    #: every institution and process, rebuilt from ``entries`` and the stored ballots
+    registry: Registry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.registry = Registry(credential_check=None, operator=self.operator)
+
+    @classmethod
+    def fresh(cls, log_key: Ed25519Verifier) -> AuditState:
+        """The state of an auditor who has verified nothing of this log yet."""
+        return cls(origin=log_key.name, operator=log_key.public_key)
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -138,7 +148,7 @@ def load_state(directory: Path, log_key: Ed25519Verifier) -> AuditState:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
-        return AuditState(origin=log_key.name)
+        return AuditState.fresh(log_key)
     except OSError as exc:
         raise _bad(path, f"cannot read it ({exc.strerror})") from exc
     try:
@@ -196,7 +206,13 @@ def _decode(path: Path, text: bytes, log_key: Ed25519Verifier) -> AuditState:
 
     _check_leaves(path.parent, size, _b64(obj["leaves_sha256"], "leaves_sha256", 32))
 
-    state = AuditState(origin=origin, checkpoint=checkpoint, size=size, border=border)
+    state = AuditState(
+        origin=origin,
+        operator=log_key.public_key,
+        checkpoint=checkpoint,
+        size=size,
+        border=border,
+    )
     _rebuild(state, path.parent, obj["entries"], obj["ballots"])
     for k, f in enumerate(_list(obj["findings"], "findings")):
         if not isinstance(f, dict) or set(f) != _FINDING_FIELDS:

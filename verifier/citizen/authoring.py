@@ -15,7 +15,16 @@ from urne.verifier.citizen.signing import EntrySigner, sign_entry
 from urne.verifier.civic.canonical import fingerprint
 from urne.verifier.civic.entries import b64encode
 
-__all__ = ["ballot", "close", "paper_batch", "proposal", "result", "signature"]
+__all__ = [
+    "ballot",
+    "close",
+    "paper_batch",
+    "proposal",
+    "registration",
+    "reservation",
+    "result",
+    "signature",
+]
 
 Text = str | Mapping[str, str]
 
@@ -114,4 +123,41 @@ def result(
     return sign_entry(
         {"v": 1, "kind": "result", "process": process_id, "through": through, "tally": dict(tally)},
         institution,
+    )
+
+
+def registration(
+    name: str, key: bytes, registrar: EntrySigner, *, roles: Sequence[str] = ("open",)
+) -> bytes:
+    """An ``institution`` entry: ``name`` registered with its Ed25519 ``key`` and
+    ``roles`` (``open``, ``register``), signed by ``registrar`` -- the log
+    operator's key, or an institution registered with the ``register`` role."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "institution",
+            "name": name,
+            "key": b64encode(key),
+            "roles": sorted(set(roles)),
+            "registrar": b64encode(registrar.public_key),
+        },
+        registrar,
+    )
+
+
+def reservation(
+    process_id: str, institution: bytes, issuer: Mapping[str, Any], operator: EntrySigner
+) -> bytes:
+    """A ``reservation`` entry: ``process_id`` reserved for the institution of
+    key ``institution``, with the manifest's ``issuer`` object (public key,
+    threshold, shares), signed by the log operator, who runs the issuer."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "reservation",
+            "process": process_id,
+            "institution": b64encode(institution),
+            "issuer": dict(issuer),
+        },
+        operator,
     )

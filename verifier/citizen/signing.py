@@ -14,8 +14,9 @@ import nacl.signing
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import b64encode, decode_entry, signing_bytes
 from urne.verifier.errors import FormatError
+from urne.verifier.tlog.note import Ed25519Signer
 
-__all__ = ["AuthorKey", "EntrySigner", "sign_entry"]
+__all__ = ["AuthorKey", "EntrySigner", "OperatorKey", "sign_entry"]
 
 
 class EntrySigner(Protocol):
@@ -55,6 +56,24 @@ class AuthorKey:
 
     def __repr__(self) -> str:
         return f"AuthorKey(public_key={self.public_key.hex()})"
+
+
+class OperatorKey:
+    """A log's signing key (a signed-note key) as the author of the entries
+    the operator signs: registrations and reservations (docs/spec/entries.md
+    §8, §9). The two uses cannot be confused (§8 there)."""
+
+    __slots__ = ("_signer",)
+
+    def __init__(self, signer: Ed25519Signer) -> None:
+        self._signer = signer
+
+    @property
+    def public_key(self) -> bytes:
+        return self._signer.verifier.public_key
+
+    def sign(self, message: bytes) -> bytes:
+        return self._signer.sign(message).signature
 
 
 def sign_entry(obj: dict[str, Any], key: EntrySigner) -> bytes:

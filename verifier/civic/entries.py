@@ -1,4 +1,4 @@
-"""Log entries: the five kinds, their byte-exact form, and author signatures.
+"""Log entries: the seven kinds, their byte-exact form, and author signatures.
 
 Every entry is the RFC 8785 canonical JSON of one object with ``"v": 1``, a
 ``"kind"`` and an Ed25519 signature ``"sig"`` by its author over::
@@ -13,15 +13,20 @@ not listed for a kind are refused, so an entry means exactly one thing.
 Who signs what (checked by :func:`verify_entry_signature` with the key the
 state of the process designates, see ``urne.verifier.civic.process``):
 
-============  ==============================  ==================================
-kind          author                          key
-============  ==============================  ==================================
-``process``   the institution                 ``institution`` in the manifest
-``ballot``    the citizen's pseudonym         ``pseudonym`` in the ballot
-``paper``     an official of the manifest     ``official`` in the batch
-``close``     the institution                 the manifest's ``institution``
-``result``    the institution                 the manifest's ``institution``
-============  ==============================  ==================================
+===============  ============================  ==================================
+kind             author                        key
+===============  ============================  ==================================
+``institution``  the operator or a registrar   ``registrar`` in the entry
+``reservation``  the operator (the issuer)     the log's key
+``process``      the institution               ``institution`` in the manifest
+``ballot``       the citizen's pseudonym       ``pseudonym`` in the ballot
+``paper``        an official of the manifest   ``official`` in the batch
+``close``        the institution               the manifest's ``institution``
+``result``       the institution               the manifest's ``institution``
+===============  ============================  ==================================
+
+Who may sign at all (registered institutions and their roles, reserved
+process ids) is decided by the state of the log, in ``urne.verifier.civic.process``.
 
 docs/spec/entries.md is the specification; this module is its reference code.
 """
@@ -47,6 +52,7 @@ __all__ = [
     "DOMAIN",
     "IDENTIFIER",
     "KINDS",
+    "ROLES",
     "Ballot",
     "BudgetRule",
     "Close",
@@ -56,6 +62,8 @@ __all__ = [
     "PetitionRule",
     "Process",
     "Proposal",
+    "Registration",
+    "Reservation",
     "Result",
     "VoteRule",
     "b64decode",
@@ -67,7 +75,10 @@ __all__ = [
 ]
 
 DOMAIN = b"urne/v1/"
-KINDS = ("process", "ballot", "paper", "close", "result")
+KINDS = ("institution", "reservation", "process", "ballot", "paper", "close", "result")
+#: What a registered institution may do: ``open`` processes (reserve ids, sign
+#: manifests, closes and results) and ``register`` other institutions.
+ROLES = ("open", "register")
 PROCESS_TYPES = ("petition", "vote", "budget")
 VOTE_METHODS = ("single", "approval", "k-of-n")
 BUDGET_RULES = ("greedy", "mes", "mes-then-greedy")
@@ -292,17 +303,49 @@ class Result:
 
 
 @dataclass(frozen=True, slots=True)
+class Registration:
+    """An institution registered on the log: its name, its key and its roles,
+    signed by ``registrar`` (the log operator's key, or an institution
+    registered with the ``register`` role)."""
+
+    name: str
+    key: bytes
+    roles: tuple[str, ...]
+    registrar: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A process id reserved for a registered institution, with the issuer key
+    the issuer made for it, signed by the log operator (who runs the issuer):
+    only that institution's manifest, with that issuer key, may use the id."""
+
+    process: str
+    institution: bytes
+    issuer_key: bytes
+    issuer_threshold: int
+    issuer_shares: int
+
+
+Body = Registration | Reservation | Process | Ballot | Paper | Close | Result
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A decoded entry: the raw object, its author signature and the typed body."""
 
     kind: str
     obj: dict[str, Any]
     sig: bytes
-    body: Process | Ballot | Paper | Close | Result
+    body: Body
 
     @property
-    def process_id(self) -> str:
-        return self.body.id if isinstance(self.body, Process) else self.body.process
+    def process_id(self) -> str | None:
+        """The process the entry belongs to (``None`` for a registration)."""
+        body = self.body
+        if isinstance(body, Registration):
+            return None
+        return body.id if isinstance(body, Process) else body.process
 
 
 def _proposal(p: object, what: str, budget: bool) -> Proposal:
@@ -401,12 +444,7 @@ def _process(o: dict[str, Any]) -> Process:
     ptype = o["type"]
     if ptype not in PROCESS_TYPES:
         raise FormatError(f"process.type: expected one of {PROCESS_TYPES}, found {ptype!r}")
-    issuer = o["issuer"]
-    if not isinstance(issuer, dict):
-        raise FormatError("process.issuer: expected an object")
-    _fields(issuer, "process.issuer", {"public_key", "threshold", "shares"})
-    shares = _int(issuer["shares"], "process.issuer.shares", lo=1, hi=255)
-    threshold = _int(issuer["threshold"], "process.issuer.threshold", lo=1, hi=shares)
+    issuer_key, threshold, shares = _issuer(o["issuer"], "process.issuer")
     officials_raw = o["officials"]
     if not isinstance(officials_raw, list):
         raise FormatError("process.officials: expected a list")
@@ -444,7 +482,7 @@ def _process(o: dict[str, Any]) -> Process:
         institution=b64decode(o["institution"], "process.institution", size=32),
         opens=opens,
         closes=closes,
-        issuer_key=_issuer_key(issuer["public_key"]),
+        issuer_key=issuer_key,
         issuer_threshold=threshold,
         issuer_shares=shares,
         officials=tuple(officials),
@@ -453,20 +491,64 @@ def _process(o: dict[str, Any]) -> Process:
     )
 
 
-def _issuer_key(value: object) -> bytes:
+def _issuer(issuer: object, what: str) -> tuple[bytes, int, int]:
+    """``{"public_key", "threshold", "shares"}``: the key, t and n."""
+    if not isinstance(issuer, dict):
+        raise FormatError(f"{what}: expected an object")
+    _fields(issuer, what, {"public_key", "threshold", "shares"})
+    shares = _int(issuer["shares"], f"{what}.shares", lo=1, hi=255)
+    threshold = _int(issuer["threshold"], f"{what}.threshold", lo=1, hi=shares)
+    return _issuer_key(issuer["public_key"], f"{what}.public_key"), threshold, shares
+
+
+def _issuer_key(value: object, what: str) -> bytes:
     """The issuer's BLS public key, decoded as docs/spec/credentials.md §1 says
     a decoder must: the compression flag set, not the point at infinity, x
     below p, on the curve, in the order-r subgroup. Refused here, the manifest
     never enters the log; accepted, every ballot of the process would be
     refused later as ``bad_credential``, far from the cause."""
-    key = b64decode(value, "process.issuer.public_key", size=bls.G1_COMPRESSED_SIZE)
+    key = b64decode(value, what, size=bls.G1_COMPRESSED_SIZE)
     if bls.current_backend().g1_decompress(key) is None:
         raise FormatError(
-            "process.issuer.public_key: not a compressed point of G1's order-r subgroup "
+            f"{what}: not a compressed point of G1's order-r subgroup "
             "other than the point at infinity (docs/spec/credentials.md §1)",
             code="bad_issuer_key",
         )
     return key
+
+
+def _registration(o: dict[str, Any]) -> Registration:
+    _fields(o, "institution", {"v", "kind", "sig", "name", "key", "roles", "registrar"})
+    roles = o["roles"]
+    if (
+        not isinstance(roles, list)
+        or not roles
+        or not all(isinstance(r, str) and r in ROLES for r in roles)
+        or roles != sorted(set(roles))
+    ):
+        raise FormatError(
+            f"institution.roles: expected distinct roles of {ROLES} in that (sorted) order, "
+            f"at least one, found {roles!r}",
+            code="bad_roles",
+        )
+    return Registration(
+        name=_ident(o["name"], "institution.name"),
+        key=b64decode(o["key"], "institution.key", size=32),
+        roles=tuple(roles),
+        registrar=b64decode(o["registrar"], "institution.registrar", size=32),
+    )
+
+
+def _reservation(o: dict[str, Any]) -> Reservation:
+    _fields(o, "reservation", {"v", "kind", "sig", "process", "institution", "issuer"})
+    issuer_key, threshold, shares = _issuer(o["issuer"], "reservation.issuer")
+    return Reservation(
+        process=_ident(o["process"], "reservation.process"),
+        institution=b64decode(o["institution"], "reservation.institution", size=32),
+        issuer_key=issuer_key,
+        issuer_threshold=threshold,
+        issuer_shares=shares,
+    )
 
 
 def _ballot(o: dict[str, Any]) -> Ballot:
@@ -537,7 +619,9 @@ def _result(o: dict[str, Any]) -> Result:
     )
 
 
-_PARSERS: dict[str, Callable[[dict[str, Any]], Process | Ballot | Paper | Close | Result]] = {
+_PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
+    "institution": _registration,
+    "reservation": _reservation,
     "process": _process,
     "ballot": _ballot,
     "paper": _paper,

@@ -9,7 +9,14 @@ should have refused shows up in the audit as a refusal at its index.
 
 Rules (docs/spec/entries.md, docs/spec/counting.md):
 
-- a process id is used once; the manifest is signed by its institution;
+- authority: an institution is registered by an ``institution`` entry signed by
+  the log operator's key (the log's key) or by an institution registered with
+  the ``register`` role; a name and a key are registered once. A process id is
+  reserved once, by a ``reservation`` the operator signs when a registered
+  institution with the ``open`` role asks its issuer for the process's key; it
+  names that institution and that issuer key;
+- a process id is used once, by a manifest of the institution it was reserved
+  for, carrying the issuer key of the reservation, and signed by that institution;
 - a ballot names an open (not closed) process, is signed by its pseudonym, and
   carries a credential of the process's issuer for exactly that process and
   pseudonym; the pseudonym is the nullifier;
@@ -46,6 +53,8 @@ from urne.verifier.civic.entries import (
     Paper,
     PetitionRule,
     Process,
+    Registration,
+    Reservation,
     Result,
     VoteRule,
     b64encode,
@@ -57,11 +66,14 @@ __all__ = [
     "CredentialCheck",
     "EntryConflict",
     "EntryRefused",
+    "NotAuthorized",
     "ProcessState",
     "RecordedBallot",
+    "RegisteredInstitution",
     "Registry",
     "UnknownProcess",
     "check_budget_choice",
+    "count",
 ]
 
 CredentialCheck = Callable[[bytes, str, bytes, bytes], bool]
@@ -90,6 +102,26 @@ class UnknownProcess(EntryRefused):
     status = 404
 
 
+class NotAuthorized(EntryRefused):
+    """An entry whose author has no authority for it on this log: an
+    institution nobody registered, a registrar without the ``register`` role,
+    a manifest for an id reserved for someone else, or for no one."""
+
+    status = 403
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredInstitution:
+    """An institution as its ``institution`` entry registered it."""
+
+    name: str
+    key: bytes
+    roles: tuple[str, ...]
+    registrar: bytes
+    #: the log index of the registration
+    index: int
+
+
 @dataclass(slots=True)
 class _Cast:
     index: int
@@ -115,6 +147,8 @@ class RecordedBallot:
 class ProcessState:
     process: Process
     index: int
+    #: the index of the reservation the manifest used
+    reserved_at: int = -1
     closed_at: int | None = None
     #: every accepted ballot per pseudonym, in log order
     casts: dict[bytes, list[_Cast]] = field(default_factory=dict)
@@ -147,10 +181,21 @@ def check_budget_choice(rule: BudgetRule, costs: dict[str, int], choice: tuple[s
 class Registry:
     """All processes of one log. Feed it every entry in log order."""
 
-    def __init__(self, credential_check: CredentialCheck | None) -> None:
-        """``credential_check=None`` skips credentials here: an auditor collects
-        them and verifies them in batches instead (see ``urne.verifier.check.audit``)."""
+    def __init__(self, credential_check: CredentialCheck | None, *, operator: bytes) -> None:
+        """``operator``: the log operator's Ed25519 public key (the key of the
+        log's checkpoints), the root of every registration and the signer of
+        every reservation. ``credential_check=None`` skips credentials here: an
+        auditor collects them and verifies them in batches instead (see
+        ``urne.verifier.check.audit``)."""
+        if not isinstance(operator, bytes) or len(operator) != 32:
+            raise ValueError("the operator's key is a 32-byte Ed25519 public key")
+        self.operator = operator
         self.processes: dict[str, ProcessState] = {}
+        #: registered institutions, by key and by name
+        self.institutions: dict[bytes, RegisteredInstitution] = {}
+        self.names: dict[str, bytes] = {}
+        #: reserved process ids: the reservation and its index
+        self.reservations: dict[str, tuple[int, Reservation]] = {}
         self._credential_check = credential_check
         #: (process, choice) pairs :meth:`restore_ballot` found valid: a choice's
         #: validity depends on nothing else, and checking a budget choice again for
@@ -165,13 +210,46 @@ class Registry:
             raise UnknownProcess(f"no process {process_id!r} in this log")
         return st
 
+    def institution(self, name: str) -> RegisteredInstitution | None:
+        """The institution registered under ``name``, if any."""
+        key = self.names.get(name)
+        return None if key is None else self.institutions[key]
+
+    def may_open(self, key: bytes) -> RegisteredInstitution:
+        """The institution of ``key``, registered with the ``open`` role
+        (:class:`NotAuthorized` ``unregistered_institution`` otherwise)."""
+        found = self.institutions.get(key)
+        if found is None or "open" not in found.roles:
+            raise NotAuthorized(
+                f"the key {b64encode(key)} is not registered on this log as an institution "
+                'that may open processes (role "open")',
+                code="unregistered_institution",
+            )
+        return found
+
+    def authority(self, process_id: str) -> list[int]:
+        """The indices of the entries that authorise ``process_id``'s manifest,
+        in log order: its reservation, the registration of its institution and
+        those of the registrars above it, up to the operator."""
+        st = self.state(process_id)
+        out = {st.reserved_at}
+        found = self.institutions.get(st.process.institution)
+        while found is not None and found.index not in out:
+            out.add(found.index)
+            found = self.institutions.get(found.registrar)
+        return sorted(out)
+
     def check(self, entry: Entry, index: int) -> None:
         """Raise unless ``entry`` may be appended at ``index`` (changes nothing)."""
         body = entry.body
+        if isinstance(body, Registration):
+            self._check_registration(entry, body)
+            return
+        if isinstance(body, Reservation):
+            self._check_reservation(entry, body)
+            return
         if isinstance(body, Process):
-            if body.id in self.processes:
-                raise EntryConflict(f"process {body.id!r} already exists", code="process_exists")
-            verify_entry_signature(entry, body.institution)
+            self._check_manifest(entry, body)
             return
         st = self.state(body.process)
         if isinstance(body, Result):
@@ -188,6 +266,69 @@ class Registry:
             self._check_ballot(entry, body, st)
         elif isinstance(body, Paper):
             self._check_paper(entry, body, st)
+
+    def _check_registration(self, entry: Entry, r: Registration) -> None:
+        if r.registrar != self.operator:
+            registrar = self.institutions.get(r.registrar)
+            if registrar is None:
+                raise NotAuthorized(
+                    f"the registrar {b64encode(r.registrar)} is neither this log's operator "
+                    "nor a registered institution",
+                    code="unknown_registrar",
+                )
+            if "register" not in registrar.roles:
+                raise NotAuthorized(
+                    f"institution {registrar.name!r} may not register others "
+                    '(it lacks the role "register")',
+                    code="not_a_registrar",
+                )
+        verify_entry_signature(entry, r.registrar)
+        if r.name in self.names:
+            raise EntryConflict(
+                f"institution {r.name!r} is already registered", code="institution_exists"
+            )
+        if r.key in self.institutions or r.key == self.operator:
+            other = self.institutions.get(r.key)
+            who = "the log operator" if other is None else repr(other.name)
+            raise EntryConflict(f"this key is already registered, as {who}", code="key_in_use")
+
+    def _check_reservation(self, entry: Entry, r: Reservation) -> None:
+        verify_entry_signature(entry, self.operator)
+        self.may_open(r.institution)
+        earlier = self.reservations.get(r.process)
+        if earlier is not None:
+            raise EntryConflict(
+                f"process id {r.process!r} is reserved already, at index {earlier[0]}",
+                code="process_reserved",
+            )
+
+    def _check_manifest(self, entry: Entry, p: Process) -> None:
+        if p.id in self.processes:
+            raise EntryConflict(f"process {p.id!r} already exists", code="process_exists")
+        reserved = self.reservations.get(p.id)
+        if reserved is None:
+            raise NotAuthorized(
+                f"process id {p.id!r} is not reserved: a registered institution asks the "
+                "issuer for the process's key first, which reserves the id for it",
+                code="unreserved_process",
+            )
+        at, r = reserved
+        if p.institution != r.institution:
+            raise NotAuthorized(
+                f"process id {p.id!r} is reserved for another institution (at index {at})",
+                code="reserved_for_another",
+            )
+        self.may_open(p.institution)
+        if (p.issuer_key, p.issuer_threshold, p.issuer_shares) != (
+            r.issuer_key,
+            r.issuer_threshold,
+            r.issuer_shares,
+        ):
+            raise EntryRefused(
+                f"the manifest's issuer is not the one reserved for {p.id!r} at index {at}",
+                code="wrong_issuer_key",
+            )
+        verify_entry_signature(entry, p.institution)
 
     def _check_choice(self, p: Process, choice: tuple[str, ...] | None) -> None:
         rule = p.rule
@@ -315,8 +456,19 @@ class Registry:
     def apply(self, entry: Entry, index: int) -> None:
         """Record an entry that :meth:`check` accepted."""
         body = entry.body
+        if isinstance(body, Registration):
+            self.institutions[body.key] = RegisteredInstitution(
+                body.name, body.key, body.roles, body.registrar, index
+            )
+            self.names[body.name] = body.key
+            return
+        if isinstance(body, Reservation):
+            self.reservations[body.process] = (index, body)
+            return
         if isinstance(body, Process):
-            self.processes[body.id] = ProcessState(body, index)
+            self.processes[body.id] = ProcessState(
+                body, index, reserved_at=self.reservations[body.id][0]
+            )
             return
         st = self.processes[body.process]
         if isinstance(body, Ballot):
@@ -386,55 +538,58 @@ class Registry:
 
     def tally(self, process_id: str, through: int) -> dict[str, Any]:
         """The result of a process counting the entries at indices <= ``through``."""
-        st = self.state(process_id)
-        p = st.process
-        last: dict[bytes, tuple[str, ...] | None] = {}
-        first_index: list[int] = []
-        for pseudonym, casts in st.casts.items():
-            k = bisect_right([c.index for c in casts], through)
-            if k:
-                last[pseudonym] = casts[k - 1].choice
-                first_index.append(casts[0].index)
-        paper = [(i, pb) for i, pb in st.paper if i <= through]
-        officials: dict[str, int] = {}
-        for _, pb in paper:
-            key = b64encode(pb.official)
-            officials[key] = officials.get(key, 0) + 1
-        out: dict[str, Any] = {
-            "process": p.id,
-            "type": p.type,
-            "ballots": len(last),
-            "paper_batches": officials,
-        }
-        if isinstance(p.rule, PetitionRule):
-            out.update(self._petition(p.rule, first_index, paper))
-        elif isinstance(p.rule, VoteRule):
-            out.update(_vote(p, last.values(), paper))
-        else:
-            out.update(_budget(p, p.rule, last.values(), paper))
-        return out
+        return count(self.state(process_id), through)
 
-    @staticmethod
-    def _petition(
-        rule: PetitionRule, first_index: list[int], paper: list[tuple[int, Paper]]
-    ) -> dict[str, Any]:
-        events = sorted(
-            [(i, 1) for i in first_index] + [(i, pb.signatures or 0) for i, pb in paper]
-        )
-        total, reached_at = 0, None
-        for i, n in events:
-            total += n
-            if reached_at is None and total >= rule.threshold:
-                reached_at = i
-        paper_n = sum(pb.signatures or 0 for _, pb in paper)
-        return {
-            "signatures": len(first_index),
-            "paper_signatures": paper_n,
-            "total": len(first_index) + paper_n,
-            "threshold": rule.threshold,
-            "reached": reached_at is not None,
-            "reached_at": reached_at,
-        }
+
+def count(st: ProcessState, through: int) -> dict[str, Any]:
+    """The tally of one process's state counting its entries at indices <= ``through``
+    (docs/spec/counting.md): a function of that state alone."""
+    p = st.process
+    last: dict[bytes, tuple[str, ...] | None] = {}
+    first_index: list[int] = []
+    for pseudonym, casts in st.casts.items():
+        k = bisect_right([c.index for c in casts], through)
+        if k:
+            last[pseudonym] = casts[k - 1].choice
+            first_index.append(casts[0].index)
+    paper = [(i, pb) for i, pb in st.paper if i <= through]
+    officials: dict[str, int] = {}
+    for _, pb in paper:
+        key = b64encode(pb.official)
+        officials[key] = officials.get(key, 0) + 1
+    out: dict[str, Any] = {
+        "process": p.id,
+        "type": p.type,
+        "ballots": len(last),
+        "paper_batches": officials,
+    }
+    if isinstance(p.rule, PetitionRule):
+        out.update(_petition(p.rule, first_index, paper))
+    elif isinstance(p.rule, VoteRule):
+        out.update(_vote(p, last.values(), paper))
+    else:
+        out.update(_budget(p, p.rule, last.values(), paper))
+    return out
+
+
+def _petition(
+    rule: PetitionRule, first_index: list[int], paper: list[tuple[int, Paper]]
+) -> dict[str, Any]:
+    events = sorted([(i, 1) for i in first_index] + [(i, pb.signatures or 0) for i, pb in paper])
+    total, reached_at = 0, None
+    for i, n in events:
+        total += n
+        if reached_at is None and total >= rule.threshold:
+            reached_at = i
+    paper_n = sum(pb.signatures or 0 for _, pb in paper)
+    return {
+        "signatures": len(first_index),
+        "paper_signatures": paper_n,
+        "total": len(first_index) + paper_n,
+        "threshold": rule.threshold,
+        "reached": reached_at is not None,
+        "reached_at": reached_at,
+    }
 
 
 def _vote(
