@@ -179,14 +179,14 @@ def get_inclusion_proof(
     summary="RFC 9162 consistency proof",
     responses=error_responses(
         {
-            400: f"{INVALID_PARAMETER}; bad_size: size1 above size2; "
+            400: f"{INVALID_PARAMETER}; bad_size: size1 above size2, or 0; "
             "size_beyond_log: size2 beyond the log"
         }
     ),
 )
 def get_consistency_proof(
     log: LogDep,
-    size1: Annotated[int, Query(ge=1, le=MAX_INDEX)],
+    size1: Annotated[int, Query(ge=0, le=MAX_INDEX)],  # 0: refused below, as bad_size
     size2: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None,
 ) -> ConsistencyProof:
     if size2 is None:
