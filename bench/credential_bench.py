@@ -5,7 +5,7 @@ For ``--n`` credentials of one process (one issuer key, distinct pseudonyms),
 in the same run:
 
 - ``single``: :func:`urne.verifier.credentials.credential.verify_credential` on each credential
-  (decode, hash to G2, two-pairing check per credential);
+  (decode, hash to G1, two-pairing check per credential);
 - ``batch``: one :func:`urne.verifier.credentials.credential.verify_credentials_batch` call over
   all of them (decode and hash each, two MSMs, two pairings for the batch);
 
@@ -53,7 +53,7 @@ def make_items(key: IssuerKey, n: int) -> list[Item]:
     items = []
     for i in range(n):
         nym = Pseudonym.from_seed(hashlib.sha256(b"bench pseudonym %d" % i).digest()).public_key
-        hashed = be.g2_compress(be.hash_to_g2(credential_message(PROCESS, nym), CREDENTIAL_DST))
+        hashed = be.g1_compress(be.hash_to_g1(credential_message(PROCESS, nym), CREDENTIAL_DST))
         items.append((PROCESS, nym, key.sign_blinded(hashed, backend=be)))
     return items
 
@@ -99,11 +99,11 @@ def breakdown(key: IssuerKey, items: list[Item]) -> list[tuple[str, float]]:
         return result
 
     messages = [credential_message(p, nym) for p, nym, _ in items]
-    sigs = timed("decode + subgroup-check S_i", lambda: [be.g2_decompress(c) for *_, c in items])
-    hashes = timed("hash_to_G2 H_i", lambda: [be.hash_to_g2(m, CREDENTIAL_DST) for m in messages])
-    s_agg = timed("MSM sum rho_i S_i", lambda: be.g2_msm(sigs, weights))  # type: ignore[arg-type]
-    h_agg = timed("MSM sum rho_i H_i", lambda: be.g2_msm(hashes, weights))  # type: ignore[arg-type]
-    pk = be.g1_decompress(key.public_key)
+    sigs = timed("decode + subgroup-check S_i", lambda: [be.g1_decompress(c) for *_, c in items])
+    hashes = timed("hash_to_G1 H_i", lambda: [be.hash_to_g1(m, CREDENTIAL_DST) for m in messages])
+    s_agg = timed("MSM sum rho_i S_i", lambda: be.g1_msm(sigs, weights))  # type: ignore[arg-type]
+    h_agg = timed("MSM sum rho_i H_i", lambda: be.g1_msm(hashes, weights))  # type: ignore[arg-type]
+    pk = be.g2_decompress(key.public_key)
     ok = timed("2 pairings", lambda: be.core_verify(pk, h_agg, s_agg))
     if not ok:
         raise SystemExit("breakdown: the batch did not verify")

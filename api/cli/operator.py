@@ -317,7 +317,7 @@ def run_demo(
     from urne.ledger.demo import demo_choice, demo_descriptions
     from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
     from urne.verifier.civic.entries import b64decode
-    from urne.verifier.credentials.credential import credential_message
+    from urne.verifier.credentials.credential import ISSUER_PUBLIC_KEY_SIZE, credential_message
 
     assert client.key is not None
     rnd = random.Random(seed)
@@ -351,7 +351,9 @@ def run_demo(
         _, _ = open_process(client, desc)
         codes = client.import_roll(pid, people)["codes"]
         issuer = b64decode(
-            client.get_json(f"/issuance/{pid}")["issuer"]["public_key"], "issuer", size=48
+            client.get_json(f"/issuance/{pid}")["issuer"]["public_key"],
+            "issuer",
+            size=ISSUER_PUBLIC_KEY_SIZE,
         )
         # The crowd takes part at once, as a crowd does: the log commits at a
         # fixed cadence, and one receipt at a time would wait for every tick.

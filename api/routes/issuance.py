@@ -48,7 +48,7 @@ class CredentialRequest(BaseModel):
     )
     blinded: str = Field(
         max_length=256,
-        description=f"B = r·H(m): {CREDENTIAL_SIZE} bytes (compressed G2), canonical base64",
+        description=f"B = r·H(m): {CREDENTIAL_SIZE} bytes (compressed G1), canonical base64",
     )
     share: int | None = Field(
         default=None,

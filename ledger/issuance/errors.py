@@ -36,7 +36,7 @@ class IssuanceConflict(IssuanceRefused):
 
 
 class BadBlindedPoint(InvalidRequest, FormatError):
-    """``B`` is not a point of G2's prime-order subgroup other than the identity.
+    """``B`` is not a point of G1's prime-order subgroup other than the identity.
 
     Both a ledger :class:`~urne.ledger.errors.InvalidRequest` and a verifier
     :class:`~urne.verifier.errors.FormatError`, so either handler reports it as 4xx.

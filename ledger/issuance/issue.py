@@ -30,11 +30,11 @@ def _check_blinded(blinded: object) -> bytes:
     blinded = bytes(blinded)
     if len(blinded) != CREDENTIAL_SIZE:
         raise BadBlindedPoint(
-            f"a blinded point is {CREDENTIAL_SIZE} bytes (compressed G2), got {len(blinded)}"
+            f"a blinded point is {CREDENTIAL_SIZE} bytes (compressed G1), got {len(blinded)}"
         )
-    if bls.current_backend().g2_decompress(blinded) is None:
+    if bls.current_backend().g1_decompress(blinded) is None:
         raise BadBlindedPoint(
-            "the blinded point is not a canonical compressed point of G2's prime-order "
+            "the blinded point is not a canonical compressed point of G1's prime-order "
             "subgroup other than the identity"
         )
     return blinded
@@ -61,7 +61,7 @@ def issue(
     1. the process has a key here (``unknown_process``) and the share, if the
        key is shared, is one this issuer holds (``bad_share_index``);
     2. the code is well-formed (``bad_code``) and ``B`` is a canonical point of
-       G2's prime-order subgroup, not the identity (``bad_blinded_point``) --
+       G1's prime-order subgroup, not the identity (``bad_blinded_point``) --
        checked before any lock is taken;
     3. in one transaction holding the person's row (``SELECT ... FOR UPDATE``
        on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): the code is on the roll

@@ -33,7 +33,7 @@ class IssuerKey:
         if not 0 < sk < bls.CURVE_ORDER:
             raise ValueError("an issuer key is a scalar 0 < sk < r")
         self._sk = sk
-        #: ``sk * G1``, 48 bytes compressed: what the process manifest publishes.
+        #: ``sk * G2``, 96 bytes compressed: what the process manifest publishes.
         self.public_key = bls.current_backend().sk_to_pk(sk)
 
     @classmethod
@@ -57,11 +57,11 @@ class IssuerKey:
         return bls.scalar_to_bytes(self._sk)
 
     def sign_blinded(self, blinded: bytes, *, backend: bls.AnyBackend | None = None) -> bytes:
-        """``S' = sk * B`` for a blinded message ``B`` (96 bytes), after checking ``B``.
+        """``S' = sk * B`` for a blinded message ``B`` (48 bytes), after checking ``B``.
 
-        ``B`` must decode to a point of G2's order-r subgroup other than the
+        ``B`` must decode to a point of G1's order-r subgroup other than the
         identity: multiplying a point with a small-order component would hand
-        the requester ``sk`` modulo the small primes of G2's cofactor.
+        the requester ``sk`` modulo the small primes of G1's cofactor.
 
         The scalar multiplications of both libraries take time that depends on
         the scalar, and ``B`` is chosen by the requester. So the key is split
@@ -70,15 +70,15 @@ class IssuerKey:
         average duration no longer depends on ``sk``.
         """
         be = bls.resolve(backend)
-        point = be.g2_decompress(blinded)
+        point = be.g1_decompress(blinded)
         if point is None:
             raise FormatError(
-                "blinded message is not a point of G2's prime-order subgroup",
+                "blinded message is not a point of G1's prime-order subgroup",
                 code="bad_blinded_message",
             )
         mask = bls.random_scalar()
-        signed = be.g2_add(be.g2_mul(point, mask), be.g2_mul(point, self._sk - mask))
-        return be.g2_compress(signed)
+        signed = be.g1_add(be.g1_mul(point, mask), be.g1_mul(point, self._sk - mask))
+        return be.g1_compress(signed)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, IssuerKey):
@@ -97,7 +97,7 @@ def split_key(key: IssuerKey, t: int, n: int) -> dict[int, IssuerKey]:
     Returns ``{i: share_i}`` for ``i = 1..n``, with ``share_i = f(i)`` for a
     random polynomial ``f`` of degree ``t - 1`` over the scalars with
     ``f(0) = sk``. Any ``t - 1`` shares are uniformly random and say nothing
-    about ``sk``. Each share's ``public_key`` is ``f(i) * G1``.
+    about ``sk``. Each share's ``public_key`` is ``f(i) * G2``.
     """
     if not 1 <= t <= n:
         raise ValueError("a t-of-n sharing needs 1 <= t <= n")

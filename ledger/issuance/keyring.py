@@ -79,7 +79,7 @@ def _read_json(path: Path, *, private: bool) -> dict[str, Any]:
 class IssuerRecord:
     """The public side of a process's issuer key: what the manifest announces.
 
-    ``share_public_keys`` (``{i: f(i)*G1}``, empty for a single key) lets a
+    ``share_public_keys`` (``{i: f(i)*G2}``, empty for a single key) lets a
     citizen check each share holder's answer (``verify_blind_share``).
     """
 
@@ -134,7 +134,7 @@ class IssuerKeyring:
     # -- creating ----------------------------------------------------------------
 
     def create(self, process_id: str, *, threshold: int = 1, shares: int = 1) -> bytes:
-        """Draw a fresh issuer key for ``process_id``; returns its public key (48 bytes).
+        """Draw a fresh issuer key for ``process_id``; returns its public key (96 bytes, G2).
 
         ``threshold``-of-``shares``: with ``shares == 1``, one secret key file;
         otherwise one share file per index ``1..shares``, any ``threshold`` of
@@ -239,7 +239,7 @@ class IssuerKeyring:
         )
 
     def public_key(self, process_id: str) -> bytes:
-        """The process's issuer public key (48 bytes), as its manifest announces it."""
+        """The process's issuer public key (96 bytes, G2), as its manifest announces it."""
         return self.record(process_id).public_key
 
     def signer(self, process_id: str, share_index: int | None) -> tuple[IssuerRecord, IssuerKey]:

@@ -392,12 +392,13 @@ def test_a_manifest_with_an_impossible_date_is_refused(
 # -- invalid issuer keys ----------------------------------------------------------------------
 
 
-_G1 = bls_points.G1_GENERATOR
+_G2 = bls_points.G2_GENERATOR
+#: Issuer keys are points of G2 (docs/spec/credentials.md §1).
 INVALID_ISSUER_KEYS = {
-    "the point at infinity": bytes([0xC0]) + bytes(47),
-    "outside the G1 subgroup": bls_points.non_subgroup_g1(),
-    "x >= p": bls_points.encode_g1(bls_points.P),
-    "no compression flag": bytes([_G1[0] & 0x7F]) + _G1[1:],
+    "the point at infinity": bytes([0xC0]) + bytes(95),
+    "outside the G2 subgroup": bls_points.non_subgroup_g2(),
+    "x >= p": bls_points.encode_g2((bls_points.P, 0)),
+    "no compression flag": bytes([_G2[0] & 0x7F]) + _G2[1:],
 }
 
 

@@ -39,7 +39,11 @@ from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import Result, b64decode, b64encode, decode_entry
 from urne.verifier.civic.process import Registry
 from urne.verifier.cli.main import app as urne_verify
-from urne.verifier.credentials.credential import credential_message, verify_credential
+from urne.verifier.credentials.credential import (
+    ISSUER_PUBLIC_KEY_SIZE,
+    credential_message,
+    verify_credential,
+)
 from urne.verifier.tlog.note import Ed25519Verifier
 
 pytestmark = pytest.mark.slow  # real servers and processes: the full run
@@ -367,7 +371,9 @@ def test_a_petition_from_opening_to_certified_result(deployment: Deployment) -> 
     assert process["type"] == "petition" and process["rule"] == {"threshold": THRESHOLD}
     assert not process["closed"]
     assert process["roll_size"] == len(PEOPLE) and process["credentials_issued"] == 0
-    issuer_key = b64decode(process["issuer"]["public_key"], "issuer.public_key", size=48)
+    issuer_key = b64decode(
+        process["issuer"]["public_key"], "issuer.public_key", size=ISSUER_PUBLIC_KEY_SIZE
+    )
     assert expect(send(http, "GET", f"/issuance/{PID}"), 200)["issuer"] == process["issuer"]
 
     #    The reservation of the id (made with the issuer key), then the manifest.

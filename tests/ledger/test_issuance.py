@@ -28,7 +28,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from tests.support.bls_points import g2_bad_encodings
+from tests.support.bls_points import g1_bad_encodings
 from urne.ledger.db.engine import create_engine
 from urne.ledger.errors import InvalidRequest, NotFound
 from urne.ledger.issuance.codes import CODE_ALPHABET, CODE_LENGTH, normalise_code
@@ -69,7 +69,7 @@ from urne.verifier.credentials.credential import (
 from urne.verifier.errors import FormatError
 
 PID = "consulta-2026"
-BAD_POINTS = g2_bad_encodings()
+BAD_POINTS = g1_bad_encodings()  # a blinded message is a point of G1
 ROLL_COLUMNS = {"process_id", "person", "code_hash", "issued", "issued_on", "blinded_hash"}
 
 
@@ -141,7 +141,7 @@ def test_roll_from_csv_then_one_valid_credential_per_person(
         encoding="utf-8",
     )
     public_key = keyring.create(PID)
-    assert len(public_key) == 48
+    assert len(public_key) == 96  # a point of G2 (docs/spec/credentials.md §1)
     assert keyring.record(PID).manifest_issuer()["threshold"] == 1
 
     imported = import_roll_csv(engine, keyring, PID, csv_path)

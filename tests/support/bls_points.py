@@ -37,6 +37,27 @@ def g2_bad_encodings() -> dict[str, bytes]:
     }
 
 
+def g1_bad_encodings() -> dict[str, bytes]:
+    """Every kind of 48-byte-ish encoding a G1 decoder must refuse (credentials,
+    blinded messages and blind signatures are points of G1)."""
+    good = G1_GENERATOR
+    return {
+        "empty": b"",
+        "short": good[:-1],
+        "long": good + b"\x00",
+        "g2-length": good + bytes(48),
+        "uncompressed-flag-clear": bytes([good[0] & 0x7F]) + good[1:],
+        "infinity": bytes([0xC0]) + bytes(47),
+        "infinity-with-sign": bytes([0xE0]) + bytes(47),
+        "infinity-with-garbage": bytes([0xC0]) + bytes(46) + b"\x01",
+        "infinity-flag-on-point": bytes([good[0] | 0x40]) + good[1:],
+        "x-equal-p": encode_g1(P),
+        "x-above-p": encode_g1(P + 1),
+        "not-on-curve": encode_g1(g1_points_above(False)),
+        "not-in-subgroup": non_subgroup_g1(),
+    }
+
+
 P = bls.FIELD_MODULUS
 
 

@@ -27,14 +27,16 @@ from urne.ledger.log import Log
 from urne.verifier.check.receipt import Receipt, check_receipt
 from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
 from urne.verifier.civic.entries import b64decode, b64encode
-from urne.verifier.credentials.credential import credential_message
+from urne.verifier.credentials.credential import ISSUER_PUBLIC_KEY_SIZE, credential_message
 from urne.verifier.tlog.note import Ed25519Verifier
 
 
 def issuer_public_key(client: TestClient, process_id: str) -> bytes:
     r = client.get(f"/issuance/{process_id}")
     assert r.status_code == 200, r.text
-    return b64decode(r.json()["issuer"]["public_key"], "issuer.public_key", size=48)
+    return b64decode(
+        r.json()["issuer"]["public_key"], "issuer.public_key", size=ISSUER_PUBLIC_KEY_SIZE
+    )
 
 
 def obtain_credential(client: TestClient, process_id: str, code: str) -> tuple[Pseudonym, bytes]:

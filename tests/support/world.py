@@ -110,6 +110,7 @@ def build_world(log: Log, *, fillers: int = 2000, sparse_every: int = 45) -> Wor
     w = World(log, CivicRecord(log, clock=lambda: IN_2026), Institution())
     for pid, ptype in PROCESSES.items():
         w.open(pid, w.inst.process(pid, ptype))
+    w.settle()  # a ballot is checked against its process when submitted
     w.filler(fillers // 7)
     for k in range(40):  # dense: the whole-tile path
         w.ballot(("vote", "vote", "pet", "bud")[k % 4], k)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.bls_points import G1_GENERATOR
+from tests.support.bls_points import G2_GENERATOR
 from tests.support.civic import authority_for
 from urne.verifier.check.state import (
     FORMAT,
@@ -60,8 +60,8 @@ def _manifest(institution: AuthorKey) -> bytes:
             "institution": b64encode(institution.public_key),
             "opens": "2026-01-01T00:00:00Z",
             "closes": "2026-12-31T23:59:59Z",
-            # a valid G1 public key (the state keeps no credential to check under it)
-            "issuer": {"public_key": b64encode(G1_GENERATOR), "threshold": 1, "shares": 1},
+            # a valid G2 public key (the state keeps no credential to check under it)
+            "issuer": {"public_key": b64encode(G2_GENERATOR), "threshold": 1, "shares": 1},
             "officials": [],
             "proposals": [
                 authoring.proposal("a", "Option A", "<p>A</p>"),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.bls_points import g2_bad_encodings, non_subgroup_g2
+from tests.support.bls_points import g1_bad_encodings, non_subgroup_g1
 from urne.ledger.issuance.issuer_key import IssuerKey, split_key
 from urne.verifier.citizen.blinding import (
     BlindingState,
@@ -51,15 +51,14 @@ RFC8032_SIG_EMPTY = bytes.fromhex(
 VECTOR_IKM = b"urne credential test vector key!"
 VECTOR_SK = 0x166A6821369B2636B5DB4AC369A4B49B61E7EF2F0D514FCF1F5F8264A840D0EF
 VECTOR_PK = bytes.fromhex(
-    "8620fb1fade0628bb77b1e69ee15d3f7ad96f6c64eb0bea618641129c827fb451d0243c1ed507cdb7144eeedc80f3eeb"
+    "963cefbb1161a1c42877d1e66d692a92d7daea8d08df3676f5ab5e93d3d9a45305f3d679f78db67144c47d99d6ef2201"
+    "1634e50ca81d224a6adbe23c31360ed23ff545c2116f9a18f06fe90f1519180153662bdcff0c5592adc88b8c010af0a5"
 )
 VECTOR_H = bytes.fromhex(
-    "b92505f3a0c655d747972c3b926f873365cafe4de89c4dd221ddab38655066829e411b2bd4d34d4d48ee889726cdaa71"
-    "1575b68a334b7ed91ed28330d819ac705fe030c554eef1011657bc91d24fe7f1ce78c979030693250b6455de5374679c"
+    "9799a92660cfe2ef5532659cafe81a864106b6f374c634bcd509786938bce59060da7fd6ec6658bdcbf9d1090fc638c0"
 )
 VECTOR_CREDENTIAL = bytes.fromhex(
-    "96c8e532030d924f20e2e15d445aa5a8411d761fa68af33912ff7362d477b5964232173c39dd2faf668776ec357d6c79"
-    "16811b5b57624b52fa6669af0b380d9c340465fbb377b30bc39ea44b5a78c42afbe3a89e756c80139b36452194402818"
+    "a01db1de6517bd6b84c14320c3c44bc811a4f5f994d66754e280d3a832d963d2fd1bb1e725c5c97736936452955f390b"
 )
 
 
@@ -93,7 +92,7 @@ def issue(
 
 
 def test_credential_message_bytes() -> None:
-    assert CREDENTIAL_DST == b"URNE-V01-CS01-with-BLS12381G2_XMD:SHA-256_SSWU_RO_"
+    assert CREDENTIAL_DST == b"URNE-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"
     assert credential_message("budget-2025", bytes(range(32))) == (
         b"urne/v1/credential\nbudget-2025\x00" + bytes(range(32))
     )
@@ -162,10 +161,10 @@ def test_sign_blinded_is_sk_times_b_despite_the_key_split(ark: bls.AnyBackend) -
     assert key.sign_blinded(VECTOR_H, backend=ark) == VECTOR_CREDENTIAL
 
 
-@pytest.mark.parametrize("case", sorted(g2_bad_encodings()))
+@pytest.mark.parametrize("case", sorted(g1_bad_encodings()))
 def test_sign_blinded_refusals(ark: bls.AnyBackend, case: str) -> None:
     with pytest.raises(FormatError) as info:
-        IssuerKey(VECTOR_SK).sign_blinded(g2_bad_encodings()[case], backend=ark)
+        IssuerKey(VECTOR_SK).sign_blinded(g1_bad_encodings()[case], backend=ark)
     assert info.value.code == "bad_blinded_message"
 
 
@@ -176,7 +175,8 @@ def test_sign_blinded_refusals(ark: bls.AnyBackend, case: str) -> None:
 
 def test_known_credential(ark: bls.AnyBackend) -> None:
     message = credential_message(PROCESS, RFC8032_PUBLIC)
-    assert ark.g2_compress(ark.hash_to_g2(message, CREDENTIAL_DST)) == VECTOR_H
+    assert ark.g1_compress(ark.hash_to_g1(message, CREDENTIAL_DST)) == VECTOR_H
+    assert (len(VECTOR_PK), len(VECTOR_H), len(VECTOR_CREDENTIAL)) == (96, 48, 48)
     assert ark.sign(VECTOR_SK, message, CREDENTIAL_DST) == VECTOR_CREDENTIAL
     assert verify_credential(VECTOR_PK, PROCESS, RFC8032_PUBLIC, VECTOR_CREDENTIAL, backend=ark)
 
@@ -188,7 +188,7 @@ def test_blind_issuance_end_to_end(ark: bls.AnyBackend, issuer: IssuerKey) -> No
     check_credential(issuer.public_key, PROCESS, pseudonym.public_key, credential)
     # What the issuer saw is neither the hashed message nor the credential.
     message = credential_message(PROCESS, pseudonym.public_key)
-    assert blinded != ark.g2_compress(ark.hash_to_g2(message, CREDENTIAL_DST))
+    assert blinded != ark.g1_compress(ark.hash_to_g1(message, CREDENTIAL_DST))
     assert blinded != credential
 
 
@@ -207,7 +207,7 @@ def test_blinding_then_unblinding_is_byte_identical_on_both_backends(
     r = 0x1234567890ABCDEF
     results = []
     for be in (ark, ref):
-        blinded = be.g2_compress(be.g2_mul(be.hash_to_g2(message, CREDENTIAL_DST), r))
+        blinded = be.g1_compress(be.g1_mul(be.hash_to_g1(message, CREDENTIAL_DST), r))
         answer = IssuerKey(VECTOR_SK).sign_blinded(blinded, backend=be)
         results.append((blinded, answer))
     assert results[0] == results[1]
@@ -236,7 +236,7 @@ def test_unblind_refusals(ark: bls.AnyBackend, issuer: IssuerKey) -> None:
     with pytest.raises(CredentialError):
         unblind(other_state, answer, issuer.public_key, backend=ark)  # another request's r
     with pytest.raises(FormatError) as fmt:
-        unblind(state, non_subgroup_g2(), issuer.public_key, backend=ark)
+        unblind(state, non_subgroup_g1(), issuer.public_key, backend=ark)
     assert fmt.value.code == "bad_point"
     with pytest.raises(FormatError) as fmt:
         unblind(state, answer, issuer.public_key[:-1], backend=ark)
@@ -258,7 +258,7 @@ def pool(issuer: IssuerKey) -> list[tuple[bytes, bytes]]:
         pseudonym = Pseudonym.generate().public_key
         message = credential_message(PROCESS, pseudonym)
         out.append(
-            (pseudonym, issuer.sign_blinded(be.g2_compress(be.hash_to_g2(message, CREDENTIAL_DST))))
+            (pseudonym, issuer.sign_blinded(be.g1_compress(be.hash_to_g1(message, CREDENTIAL_DST))))
         )
     return out
 
@@ -269,7 +269,7 @@ def test_refused_credentials(
     pk = issuer.public_key
     (pseudonym, credential), (other_pseudonym, other_credential) = pool[:2]
     assert verify_credential(pk, PROCESS, pseudonym, credential)
-    forged = ark.g2_compress(ark.hash_to_g2(b"not signed", CREDENTIAL_DST))
+    forged = ark.g1_compress(ark.hash_to_g1(b"not signed", CREDENTIAL_DST))
     cases = {
         "forged": (pk, PROCESS, pseudonym, forged),
         "another process": (pk, PROCESS + "-2", pseudonym, credential),
@@ -286,15 +286,19 @@ def test_refused_credentials(
         "bad_process_id": (pk, "", pseudonym, credential),
         "bad_pseudonym": (pk, PROCESS, pseudonym[:-1], credential),
         "bad_credential_length": (pk, PROCESS, pseudonym, credential + b"\x00"),
-        "bad_credential_encoding": (pk, PROCESS, pseudonym, non_subgroup_g2()),
+        "bad_credential_encoding": (pk, PROCESS, pseudonym, non_subgroup_g1()),
     }
     for code, (key, process_id, nym, cred) in malformed.items():
         assert not verify_credential(key, process_id, nym, cred), code
         with pytest.raises(FormatError) as info:
             check_credential(key, process_id, nym, cred)
         assert info.value.code == code
-    for bad in g2_bad_encodings().values():
+    for bad in g1_bad_encodings().values():
         assert not verify_credential(pk, PROCESS, pseudonym, bad)
+    # a credential of the G2 size (the former format) is refused for its length
+    with pytest.raises(FormatError) as info:
+        check_credential(pk, PROCESS, pseudonym, credential + bytes(48))
+    assert info.value.code == "bad_credential_length"
     assert issubclass(CredentialError, VerificationError)
     assert CredentialError("x").code == "bad_credential"
 
@@ -334,7 +338,7 @@ MUTATIONS = [
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kinds=st.lists(st.sampled_from(MUTATIONS), max_size=6),
-    garbage=st.binary(min_size=96, max_size=96),
+    garbage=st.binary(min_size=48, max_size=48),
 )
 def test_batch_accepts_iff_every_single_accepts(
     issuer: IssuerKey, pool: list[tuple[bytes, bytes]], kinds: list[str], garbage: bytes
@@ -344,15 +348,15 @@ def test_batch_accepts_iff_every_single_accepts(
     for j, kind in enumerate(kinds):
         nym, cred = pool[j]
         nxt_nym, nxt_cred = pool[(j + 1) % len(pool)]
-        tampered = be.g2_compress(be.g2_add(be.g2_decompress(cred), be.g2_generator()))
+        tampered = be.g1_compress(be.g1_add(be.g1_decompress(cred), be.g1_generator()))
         item = {
             "valid": (PROCESS, nym, cred),
             "another process": (PROCESS + "x", nym, cred),
             "wrong pseudonym": (PROCESS, nxt_nym, cred),
             "another's credential": (PROCESS, nym, nxt_cred),
             "tampered": (PROCESS, nym, tampered),
-            "not in subgroup": (PROCESS, nym, non_subgroup_g2()),
-            "identity": (PROCESS, nym, bytes([0xC0]) + bytes(95)),
+            "not in subgroup": (PROCESS, nym, non_subgroup_g1()),
+            "identity": (PROCESS, nym, bytes([0xC0]) + bytes(47)),
             "truncated": (PROCESS, nym, cred[:-1]),
             "garbage": (PROCESS, nym, garbage),
             "nul in process id": (PROCESS + "\x00", nym, cred),
@@ -408,7 +412,7 @@ def test_combining_unblinded_shares(ark: bls.AnyBackend) -> None:
     }
     credential = combine_shares(unblinded, backend=ark)
     assert verify_credential(key.public_key, PROCESS, pseudonym.public_key, credential)
-    hashed = ark.g2_compress(ark.hash_to_g2(message, CREDENTIAL_DST))
+    hashed = ark.g1_compress(ark.hash_to_g1(message, CREDENTIAL_DST))
     assert credential == key.sign_blinded(hashed, backend=ark)  # the group key's own signature
 
 
@@ -429,9 +433,9 @@ def test_sharing_edge_cases_and_refusals(ark: bls.AnyBackend) -> None:
     for t, n in ((0, 3), (4, 3), (1, 0)):
         with pytest.raises(ValueError):
             split_key(key, t, n)
-    for shares in ({}, {0: VECTOR_CREDENTIAL}, {R: VECTOR_CREDENTIAL}, {1: non_subgroup_g2()}):
+    for shares in ({}, {0: VECTOR_CREDENTIAL}, {R: VECTOR_CREDENTIAL}, {1: non_subgroup_g1()}):
         with pytest.raises(FormatError) as info:
             combine_shares(shares, backend=ark)
         assert info.value.code == "bad_share"
-    assert not verify_blind_share(VECTOR_PK, VECTOR_H, non_subgroup_g2(), backend=ark)
+    assert not verify_blind_share(VECTOR_PK, VECTOR_H, non_subgroup_g1(), backend=ark)
     assert not verify_blind_share(VECTOR_PK[:-1], VECTOR_H, VECTOR_CREDENTIAL, backend=ark)

@@ -25,7 +25,7 @@ every answer bounded in bytes and time (:mod:`urne.verifier.check.fetch`, §2c).
 
 How it goes fast enough for a million entries (docs/performance-audit.md):
 entries are checked in one pass as the bundles arrive, with the next bundles
-and tiles already being fetched; credentials -- hashing to G2 and subgroup
+and tiles already being fetched; credentials -- hashing to G1 and subgroup
 checks, nine tenths of the work -- are batch-verified in one worker process per
 core while this process goes on with the rest. Nothing is skipped for speed,
 and the findings (and their order) are those of checking everything in
@@ -827,8 +827,8 @@ class CredentialBatches:
     :data:`_CREDENTIAL_BATCH` to :func:`invalid_credentials` (one batch check,
     bisection only when it fails), in this process for a small audit, else in
     one worker process per core, while this one goes on reading and checking
-    entries. Hashing to G2 and the subgroup checks, about 1 ms per credential,
-    are most of an audit's work; the workers run them on every core.
+    entries. Hashing to G1 and the subgroup checks are most of an audit's
+    work; the workers run them on every core.
 
     Results are read back per process and per batch in log order, so the
     findings are the same, in the same order, whichever way they were computed.

@@ -1,6 +1,6 @@
 """Worker processes that verify credential batches, for the audit and the service.
 
-Hashing to G2 and decoding points with their subgroup checks, about 1 ms per
+Hashing to G1 and decoding points with their subgroup checks, about 0.3 ms per
 credential, are most of the work of checking ballots, and the BLS backend
 holds the GIL while it does them. :class:`CredentialWorkers` runs them in
 worker processes, one per core, each fed by a thread of the caller's process

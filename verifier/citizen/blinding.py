@@ -104,12 +104,12 @@ class BlindingState:
 def blind(message: bytes, *, backend: bls.AnyBackend | None = None) -> tuple[BlindingState, bytes]:
     """Blind ``message``: ``(state, B)`` with ``B = r * H(message)`` for a fresh random ``r``.
 
-    Send ``B`` (96 bytes) to the issuer with the proof of eligibility; keep
+    Send ``B`` (48 bytes, a point of G1) to the issuer with the proof of eligibility; keep
     ``state`` private.
     """
     be = bls.resolve(backend)
     r = bls.random_scalar()
-    blinded = be.g2_compress(be.g2_mul(be.hash_to_g2(message, CREDENTIAL_DST), r))
+    blinded = be.g1_compress(be.g1_mul(be.hash_to_g1(message, CREDENTIAL_DST), r))
     return BlindingState(message, r, blinded), blinded
 
 
@@ -120,7 +120,7 @@ def unblind(
     *,
     backend: bls.AnyBackend | None = None,
 ) -> bytes:
-    """``S = r^-1 * S'``, returned only if ``e(G1, S) == e(public_key, H(message))``.
+    """``S = r^-1 * S'``, returned only if ``e(S, G2) == e(H(message), public_key)``.
 
     ``public_key`` is the process's issuer key, or one issuer's share key when
     unblinding a share before :func:`combine_shares`. Raises
@@ -128,21 +128,21 @@ def unblind(
     :class:`CredentialError` for an answer that is not the key's signature.
     """
     be = bls.resolve(backend)
-    pk = be.g1_decompress(public_key)
+    pk = be.g2_decompress(public_key)
     if pk is None:
-        raise FormatError("issuer public key is not a valid G1 point", code="bad_public_key")
-    answer = be.g2_decompress(blind_signature)
+        raise FormatError("issuer public key is not a valid G2 point", code="bad_public_key")
+    answer = be.g1_decompress(blind_signature)
     if answer is None:
         raise FormatError(
-            "blind signature is not a point of G2's prime-order subgroup", code="bad_point"
+            "blind signature is not a point of G1's prime-order subgroup", code="bad_point"
         )
-    signature = be.g2_mul(answer, bls.scalar_inverse(state._r))
-    if not be.core_verify(pk, be.hash_to_g2(state.message, CREDENTIAL_DST), signature):
+    signature = be.g1_mul(answer, bls.scalar_inverse(state._r))
+    if not be.core_verify(pk, be.hash_to_g1(state.message, CREDENTIAL_DST), signature):
         raise CredentialError(
             "the issuer's blind signature does not verify under its public key",
             code="bad_blind_signature",
         )
-    return be.g2_compress(signature)
+    return be.g1_compress(signature)
 
 
 def _lagrange_at_zero(indices: Sequence[int]) -> list[int]:
@@ -174,14 +174,14 @@ def combine_shares(shares: Mapping[int, bytes], *, backend: bls.AnyBackend | Non
     be = bls.resolve(backend)
     points = []
     for i in indices:
-        point = be.g2_decompress(shares[i])
+        point = be.g1_decompress(shares[i])
         if point is None:
             raise FormatError(
-                f"signature share {i} is not a point of G2's prime-order subgroup",
+                f"signature share {i} is not a point of G1's prime-order subgroup",
                 code="bad_share",
             )
         points.append(point)
-    return be.g2_compress(be.g2_msm(points, _lagrange_at_zero(indices)))
+    return be.g1_compress(be.g1_msm(points, _lagrange_at_zero(indices)))
 
 
 def verify_blind_share(
@@ -191,11 +191,11 @@ def verify_blind_share(
     *,
     backend: bls.AnyBackend | None = None,
 ) -> bool:
-    """Whether ``e(G1, S'_i) == e(PK_i, B)``: issuer ``i`` signed ``B`` with its share."""
+    """Whether ``e(S'_i, G2) == e(B, PK_i)``: issuer ``i`` signed ``B`` with its share."""
     be = bls.resolve(backend)
-    pk = be.g1_decompress(share_public_key)
-    point = be.g2_decompress(blinded)
-    answer = be.g2_decompress(blind_share)
+    pk = be.g2_decompress(share_public_key)
+    point = be.g1_decompress(blinded)
+    answer = be.g1_decompress(blind_share)
     if pk is None or point is None or answer is None:
         return False
     return be.core_verify(pk, point, answer)

@@ -507,10 +507,10 @@ def _issuer_key(value: object, what: str) -> bytes:
     below p, on the curve, in the order-r subgroup. Refused here, the manifest
     never enters the log; accepted, every ballot of the process would be
     refused later as ``bad_credential``, far from the cause."""
-    key = b64decode(value, what, size=bls.G1_COMPRESSED_SIZE)
-    if bls.current_backend().g1_decompress(key) is None:
+    key = b64decode(value, what, size=bls.G2_COMPRESSED_SIZE)
+    if bls.current_backend().g2_decompress(key) is None:
         raise FormatError(
-            f"{what}: not a compressed point of G1's order-r subgroup "
+            f"{what}: not a compressed point of G2's order-r subgroup "
             "other than the point at infinity (docs/spec/credentials.md §1)",
             code="bad_issuer_key",
         )
@@ -562,7 +562,7 @@ def _ballot(o: dict[str, Any]) -> Ballot:
     return Ballot(
         process=_ident(o["process"], "ballot.process"),
         pseudonym=b64decode(o["pseudonym"], "ballot.pseudonym", size=32),
-        credential=b64decode(o["credential"], "ballot.credential", size=96),
+        credential=b64decode(o["credential"], "ballot.credential", size=bls.G1_COMPRESSED_SIZE),
         seq=_int(o["seq"], "ballot.seq"),
         choice=choice,
     )

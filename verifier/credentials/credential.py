@@ -5,9 +5,11 @@ own, fresh for the process. The credential is the issuer's BLS signature on::
 
     m = b"urne/v1/credential\\n" || UTF-8(process_id) || 0x00 || pseudonym_pubkey
 
-hashed to G2 with RFC 9380 ``BLS12381G2_XMD:SHA-256_SSWU_RO_`` under the tag
-:data:`CREDENTIAL_DST`, and it verifies as ``e(G1, S) == e(PK, H(m))`` with
-the process's issuer key ``PK`` (G1, 48 bytes; ``S`` is G2, 96 bytes).
+hashed to G1 with RFC 9380 ``BLS12381G1_XMD:SHA-256_SSWU_RO_`` under the tag
+:data:`CREDENTIAL_DST`, and it verifies as ``e(S, G2) == e(H(m), PK)`` with
+the process's issuer key ``PK`` (G2, 96 bytes; ``S`` is G1, 48 bytes): the
+minimal-signature-size variant, so that what every ballot carries and every
+verifier hashes and decodes is in the cheaper group.
 
 Issuance, without the issuer ever seeing ``m`` (Boldyreva's blind BLS)::
 
@@ -16,10 +18,10 @@ Issuance, without the issuer ever seeing ``m`` (Boldyreva's blind BLS)::
     B = r*H                      --- B --->
                                  <-- S' --    S' = sk*B   (B subgroup-checked first)
     S = r^-1 * S'  (= sk*H)
-    check e(G1, S) == e(PK, H)
+    check e(S, G2) == e(H, PK)
 
 What blinding hides: for any ``H``, ``r*H`` with ``r`` uniform in ``[1, r-1]``
-is a uniformly random point of G2 other than the identity. ``B`` is therefore
+is a uniformly random point of G1 other than the identity. ``B`` is therefore
 independent of ``m``: the issuer, even with unbounded computing power and
 everything published later, cannot tell which credential, pseudonym or process
 message came from which request (the unlinkability is information-theoretic).
@@ -28,7 +30,7 @@ What it does learn: who asked, when, and for which process key.
 Why ``r`` is fresh for every issuance, from the OS CSPRNG: the hiding argument
 needs ``r`` uniform and independent of everything else. Reused across two
 requests, ``B1 = r*H1`` and ``B2 = r*H2`` are related, and linking them to the
-published ``H1, H2`` becomes a decisional Diffie-Hellman question in G2 --
+published ``H1, H2`` becomes a decisional Diffie-Hellman question in G1 --
 hard today, but no longer impossible, and solved at once for every request
 that shared ``r`` if ``r`` ever leaks (a backup, a bug). Derived from ``m``
 (say ``r = hash(m)``), the issuer could recompute ``r*H`` for every pseudonym
@@ -47,7 +49,7 @@ Threshold issuance: ``split_key`` cuts the process key into Shamir shares
 answers combine by Lagrange interpolation at zero (``combine_shares``)
 into ``sk*B`` -- before or after unblinding, the maps being linear -- so no
 fewer than ``t`` issuers can mint a credential. Each share's public key
-``f(i)*G1`` lets the citizen check every answer (``verify_blind_share``).
+``f(i)*G2`` lets the citizen check every answer (``verify_blind_share``).
 A dealer (the caller of ``split_key``) knows ``sk``; a distributed key
 generation, where nobody does, comes later.
 
@@ -85,14 +87,14 @@ __all__ = [
     "verify_credentials_batch",
 ]
 
-#: Domain separation tag for hashing credential messages to G2 (RFC 9380 §3.1).
-CREDENTIAL_DST = b"URNE-V01-CS01-with-BLS12381G2_XMD:SHA-256_SSWU_RO_"
+#: Domain separation tag for hashing credential messages to G1 (RFC 9380 §3.1).
+CREDENTIAL_DST = b"URNE-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"
 #: First bytes of every credential message.
 CREDENTIAL_PREFIX = b"urne/v1/credential\n"
-#: A credential: a compressed point of G2.
-CREDENTIAL_SIZE = bls.G2_COMPRESSED_SIZE
-#: An issuer (or share) public key: a compressed point of G1.
-ISSUER_PUBLIC_KEY_SIZE = bls.G1_COMPRESSED_SIZE
+#: A credential (and a blinded message, a blind signature): a compressed point of G1.
+CREDENTIAL_SIZE = bls.G1_COMPRESSED_SIZE
+#: An issuer (or share) public key: a compressed point of G2.
+ISSUER_PUBLIC_KEY_SIZE = bls.G2_COMPRESSED_SIZE
 #: An issuer secret key or share: I2OSP(sk, 32), 0 < sk < r.
 ISSUER_KEY_SIZE = bls.SCALAR_SIZE
 #: A pseudonym: an Ed25519 public key.
@@ -177,10 +179,10 @@ def check_credential(
     """
     message = credential_message(process_id, pseudonym)
     be = bls.resolve(backend)
-    pk = be.g1_decompress(public_key)
+    pk = be.g2_decompress(public_key)
     if pk is None:
         raise FormatError(
-            "issuer public key is not a compressed point of G1's prime-order subgroup",
+            "issuer public key is not a compressed point of G2's prime-order subgroup",
             code="bad_public_key",
         )
     if len(credential) != CREDENTIAL_SIZE:
@@ -188,13 +190,13 @@ def check_credential(
             f"credential is {len(credential)} bytes, want {CREDENTIAL_SIZE}",
             code="bad_credential_length",
         )
-    signature = be.g2_decompress(credential)
+    signature = be.g1_decompress(credential)
     if signature is None:
         raise FormatError(
-            "credential is not a compressed point of G2's prime-order subgroup",
+            "credential is not a compressed point of G1's prime-order subgroup",
             code="bad_credential_encoding",
         )
-    if not be.core_verify(pk, be.hash_to_g2(message, CREDENTIAL_DST), signature):
+    if not be.core_verify(pk, be.hash_to_g1(message, CREDENTIAL_DST), signature):
         raise CredentialError(
             f"credential does not verify for process {process_id!r} and pseudonym "
             f"{bytes(pseudonym).hex()} under issuer key {bytes(public_key).hex()}"
@@ -224,7 +226,7 @@ def verify_credentials_batch(
             return False
         batch.append((public_key, message, credential))
     if not batch:
-        return be.g1_decompress(public_key) is not None
+        return be.g2_decompress(public_key) is not None
     return be.batch_verify(batch, CREDENTIAL_DST)
 
 
