@@ -68,7 +68,10 @@ def issue(
        (``unknown_code``, compared in constant time); the person has not been
        answered (``already_issued``) -- for a shared key: not by this share,
        and every share signs the same ``B`` (``blinded_mismatch``); then sign,
-       mark the person (the day only) and commit.
+       mark the person (the day only, and the SHA-256 of ``B``) and commit.
+       A code answered already is answered again for the very same ``B``
+       (its holder lost the answer: a reload, a network cut), and nothing
+       more is recorded: ``sk * B`` again tells nobody anything new.
 
     The answer is returned only once the mark is committed; if signing or the
     commit fails, the transaction rolls back and the code stays usable. So two
@@ -101,12 +104,25 @@ def issue(
             raise IssuanceNotFound(
                 f"this code is not on the roll of {process_id!r}", code="unknown_code"
             )
-        mark: dict[str, object] | None = {"issued": True, "issued_on": _today()}
+        fingerprint = hashlib.sha256(blinded).digest()
+        # The same B again (an answer lost in transit): answered again, and
+        # nothing is recorded. sk*B is what the requester received already,
+        # so this gives nobody anything new, and a code is never spent
+        # without its holder getting the credential.
+        again = row.blinded_hash is not None and hmac.compare_digest(row.blinded_hash, fingerprint)
+        mark: dict[str, object] | None = {
+            "issued": True,
+            "issued_on": _today(),
+            "blinded_hash": fingerprint,
+        }
         if not shared:
             if row.issued:
-                raise IssuanceConflict(
-                    "this code has already been used for a credential", code="already_issued"
-                )
+                if not again:
+                    raise IssuanceConflict(
+                        "this code has already been used for a credential",
+                        code="already_issued",
+                    )
+                mark = None
         else:
             done = conn.execute(
                 sa.select(SHARES.c.share_index).where(
@@ -115,28 +131,21 @@ def issue(
                     SHARES.c.share_index == share_index,
                 )
             ).first()
-            if done is not None:
-                raise IssuanceConflict(
-                    f"share {share_index} has already answered this code", code="already_issued"
-                )
-            fingerprint = hashlib.sha256(blinded).digest()
             if row.issued:
-                if row.blinded_hash is None or not hmac.compare_digest(
-                    row.blinded_hash, fingerprint
-                ):
+                if not again:
                     raise IssuanceConflict(
                         "other share holders signed a different blinded point for this code; "
-                        "every share must sign the same one",
-                        code="blinded_mismatch",
+                        "every share must sign the same one"
+                        if done is None
+                        else f"share {share_index} has already answered this code",
+                        code="blinded_mismatch" if done is None else "already_issued",
                     )
                 mark = None
-            else:
-                assert mark is not None
-                mark["blinded_hash"] = fingerprint
-            conn.execute(
-                SHARES.insert(),
-                [{"process_id": process_id, "person": row.person, "share_index": share_index}],
-            )
+            if done is None:
+                conn.execute(
+                    SHARES.insert(),
+                    [{"process_id": process_id, "person": row.person, "share_index": share_index}],
+                )
         try:
             answer = key.sign_blinded(blinded)
         except FormatError as exc:  # checked above; kept for the type's sake

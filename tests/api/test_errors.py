@@ -17,6 +17,7 @@ import urne.verifier
 from tests.support.service import assert_error
 from urne.api.client import ServiceError
 from urne.api.errors import ApiError, install_error_handlers
+from urne.verifier.citizen.service import ServiceRefused
 from urne.verifier.civic.budget import BallotConstraintError
 from urne.verifier.errors import FetchError, UrneError, VerificationError
 
@@ -53,8 +54,8 @@ def test_could_not_check_is_never_invalid() -> None:
     assert both == []
 
 
-#: The client's record of a remote answer carries the status it was given.
-_NOT_RAISED_BY_THE_SERVICE = {ServiceError}
+#: The clients' records of a remote answer carry the status they were given.
+_NOT_RAISED_BY_THE_SERVICE = {ServiceError, ServiceRefused}
 
 
 @pytest.mark.parametrize(

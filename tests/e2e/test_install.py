@@ -75,6 +75,21 @@ def test_the_verifier_imports_and_its_command_runs(observer_env: Path, tmp_path:
     assert "audit" in r.stdout and "receipt" in r.stdout
 
 
+def test_the_citizens_wallet_runs_without_the_server_side(
+    observer_env: Path, tmp_path: Path
+) -> None:
+    r = _run(observer_env / "urne-wallet", "--help", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for command in ("join", "sign", "vote", "budget", "receipts"):
+        assert command in r.stdout
+    # no service there: could not be reached (2), one line, nothing changed
+    r = _run(
+        observer_env / "urne-wallet", "join", "http://127.0.0.1:9", "p", "--code", "X",
+        "--wallet", tmp_path / "w", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 @pytest.mark.parametrize("name", ["api", "ledger", "verifier"])
 def test_no_generic_top_level_module_is_installed(
     observer_env: Path, tmp_path: Path, name: str

@@ -97,6 +97,12 @@ class BlindingState:
         self.blinded = blinded
         self._r = r
 
+    @property
+    def factor(self) -> int:
+        """The secret blinding factor ``r``: what a wallet stores (as a
+        secret) to finish an issuance after a restart, then drops."""
+        return self._r
+
     def __repr__(self) -> str:
         return f"BlindingState(message={self.message!r}, blinded={self.blinded.hex()})"
 

@@ -1,0 +1,220 @@
+"""``urne-wallet``: take part in a process from the command line
+(docs/guides/citizens.md).
+
+    urne-wallet join https://vote.example.org consulta-2026 --code 7K3M-Q9XD-2HRT
+    urne-wallet vote consulta-2026 yes
+    urne-wallet receipts
+
+It needs nothing of the server side. Every refusal is one line naming what
+happened and what to do, with the service's code; the exit status is 0 when
+done, 1 when the service or the wallet refused, 2 when the service could not
+be reached or the command was misused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from urne.verifier.citizen.service import ServiceRefused
+from urne.verifier.citizen.wallet import Joined, Wallet, WalletError, describe
+from urne.verifier.errors import FetchError, UrneError
+
+app = typer.Typer(
+    help="A citizen's wallet: join a process with your one-time code, sign, vote, "
+    "keep and re-check your receipts.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+#: What to do next, after the service's refusals a citizen meets.
+NEXT: dict[str, str] = {
+    "unknown_code": "check the code on your letter (letters I and O are read as 1 and 0)",
+    "bad_code": "check the code on your letter",
+    "already_issued": "this code was used already; if it was not you, ask the help desk "
+    "for a new one",
+    "process_closed": "the process has closed; nothing more can be cast in it",
+    "process_ended": "the process has ended; nothing more can be cast in it",
+    "process_not_open": "the process is not open yet; try again once it opens",
+    "unknown_process": "check the process id (urne-wallet list shows the ones you joined)",
+    "already_signed": "you have signed this petition already",
+    "already_voted": "you have voted already, and this process allows no change",
+    "rate_limited": "the service is busy; try again in a minute",
+}
+
+
+def _wallet_dir() -> Path:
+    return Path(os.environ.get("URNE_WALLET", Path.home() / ".urne-wallet"))
+
+
+WalletOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--wallet", help="The wallet directory (default: $URNE_WALLET or ~/.urne-wallet)."
+    ),
+]
+
+
+def _fail(message: str, status: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def _refused(exc: UrneError) -> NoReturn:
+    if isinstance(exc, FetchError):
+        _fail(f"{exc} -- the service could not be reached; nothing was changed, try again", 2)
+    hint = NEXT.get(exc.code)
+    _fail(f"{exc} ({exc.code}){': ' + hint if hint else ''}", 1)
+
+
+def _open(wallet: Path | None) -> Wallet:
+    return Wallet(wallet if wallet is not None else _wallet_dir())
+
+
+@app.command()
+def join(
+    server: Annotated[str, typer.Argument(help="The service, e.g. https://vote.example.org")],
+    process: Annotated[str, typer.Argument(help="The process id, as on your letter.")],
+    code: Annotated[str, typer.Option("--code", help="Your one-time code.")],
+    log_key: Annotated[
+        str | None,
+        typer.Option(
+            "--log-key",
+            help="The log's verifier key as published by the organisers; default: the "
+            "service's own, which checks the service against itself only.",
+        ),
+    ] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option(
+            "--issuer",
+            help="The issuance host, where the organisers run it apart from the service.",
+        ),
+    ] = None,
+    wallet: WalletOpt = None,
+) -> None:
+    """Obtain your credential for a process, with the code from your letter."""
+    w = _open(wallet)
+    try:
+        state, new = w.join(server, process, code, log_key=log_key, issuer=issuer)
+    except (UrneError, ValueError) as exc:
+        if isinstance(exc, ValueError):
+            _fail(str(exc), 2)
+        _refused(exc)
+    if not new:
+        typer.echo(f"already joined {process}: your credential is in {w.path(process)}")
+        return
+    typer.echo(f"joined {process}: your credential is in {w.path(process)} (keep it private)")
+    if not state.log_key_given:
+        typer.echo(
+            "note: receipts are checked against the log key the service gave "
+            f"({state.log_key}); compare it with the one the organisers publish"
+        )
+    typer.echo(
+        "You may cast now or later: casting later, at a moment of your choosing, keeps "
+        "anyone who saw you obtain the credential from guessing which ballot is yours."
+    )
+
+
+def _cast(process: str, choice: list[str] | None, wallet: Path | None) -> None:
+    w = _open(wallet)
+    try:
+        receipt, own = w.cast(process, choice)
+    except (WalletError, ServiceRefused, FetchError) as exc:
+        _refused(exc)
+    except UrneError as exc:
+        _refused(exc)
+    what = describe(receipt.entry)
+    if not own:
+        typer.echo(
+            f"your earlier entry, not acknowledged then, is recorded: {what}, at index "
+            f"{receipt.index}; run the command again to cast a new one"
+        )
+        return
+    typer.echo(f"recorded: {what}, at log index {receipt.index} (receipt checked)")
+
+
+@app.command()
+def sign(
+    process: Annotated[str, typer.Argument(help="The petition.")], wallet: WalletOpt = None
+) -> None:
+    """Sign a petition."""
+    _cast(process, None, wallet)
+
+
+@app.command()
+def vote(
+    process: Annotated[str, typer.Argument(help="The vote.")],
+    choice: Annotated[list[str], typer.Argument(help="The proposal id(s) you choose.")],
+    wallet: WalletOpt = None,
+) -> None:
+    """Vote (again, where the process allows it: the last ballot counts)."""
+    _cast(process, choice, wallet)
+
+
+@app.command()
+def budget(
+    process: Annotated[str, typer.Argument(help="The participatory budget.")],
+    projects: Annotated[list[str], typer.Argument(help="The project ids you choose.")],
+    wallet: WalletOpt = None,
+) -> None:
+    """Choose projects of a participatory budget."""
+    _cast(process, projects, wallet)
+
+
+@app.command("list")
+def list_processes(wallet: WalletOpt = None) -> None:
+    """The processes this wallet joined."""
+    w = _open(wallet)
+    try:
+        joined = w.processes()
+    except UrneError as exc:
+        _refused(exc)
+    for state in joined:
+        status = "credential" if state.credential is not None else "waiting for the issuer"
+        typer.echo(
+            f"{state.process}\t{state.server}\t{status}\t{len(state.receipts)} receipt(s)"
+            + ("\tone entry not yet acknowledged" if state.pending is not None else "")
+        )
+    if not joined:
+        typer.echo("this wallet has joined no process (urne-wallet join ...)", err=True)
+
+
+@app.command()
+def receipts(
+    process: Annotated[str | None, typer.Argument(help="One process; default: all.")] = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Write the receipts as JSON to this file.")
+    ] = None,
+    wallet: WalletOpt = None,
+) -> None:
+    """List your receipts and check each against today's log."""
+    w = _open(wallet)
+    try:
+        states: list[Joined] = [w.joined(process)] if process else w.processes()
+    except UrneError as exc:
+        _refused(exc)
+    failed = unreachable = 0
+    kept = []
+    for state in states:
+        for receipt, problem in w.recheck(state):
+            what = f"{state.process} #{receipt.index}: {describe(receipt.entry)}"
+            kept.append(receipt.to_json())
+            if problem is None:
+                typer.echo(f"ok       {what} (still in the log)")
+            elif isinstance(problem, FetchError):
+                unreachable += 1
+                typer.echo(f"unknown  {what}: {problem}")
+            else:
+                failed += 1
+                typer.echo(f"INVALID  {what}: {problem} ({problem.code})")
+    if save is not None:
+        save.write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+    if failed:
+        raise typer.Exit(1)
+    if unreachable:
+        raise typer.Exit(2)

@@ -1,0 +1,428 @@
+"""A citizen's wallet on their own machine: one pseudonym and credential per
+process, the entries cast with them and their receipts (docs/guides/citizens.md).
+
+The wallet is a directory readable by its owner only (``0700``), one file per
+process (``<process id>.json``, ``0600``): it holds the pseudonym's secret
+seed, so whoever reads it can vote as that pseudonym (docs/threat-model.md).
+Each file is rewritten whole and atomically (a temporary file, fsynced, then
+renamed), so a wallet killed mid-write keeps its previous state.
+
+Nothing is lost between two steps:
+
+- **joining** saves the pseudonym and the blinding state (``r`` and ``B``)
+  *before* the request for a credential is sent. If the answer is lost (the
+  network cut, the program killed), joining again sends the same ``B`` with
+  the same code, and the issuer answers a code it already answered for that
+  same ``B`` again (docs/spec/issuance.md §3): the code is never spent
+  without the citizen holding the credential. ``r`` is dropped once the
+  credential is unblinded and checked;
+- **casting** saves the signed entry as pending before it is posted. Cast
+  again after a failure and the same bytes are sent again; if the first post
+  had in fact reached the log, the service refuses the copy (``stale_seq``,
+  ``already_signed``, ``already_voted``) and the wallet finds the entry in
+  the process's open data, with its receipt. Revoting rules keep a retry from
+  counting twice.
+
+Every receipt is checked against the log's key the wallet trusts (given at
+joining with ``log_key``, else the service's own ``GET /log`` answer, which
+the wallet says it trusted), and again, later, against the grown log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from urne.verifier.check.receipt import Receipt, check_against_log, check_receipt
+from urne.verifier.citizen import authoring
+from urne.verifier.citizen.blinding import (
+    BlindingState,
+    Pseudonym,
+    blind,
+    combine_shares,
+    unblind,
+    verify_blind_share,
+)
+from urne.verifier.citizen.keyfile import fsync_dir, private_dir, read_private
+from urne.verifier.citizen.service import CitizenClient, ServiceRefused
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.civic.entries import b64decode, b64encode, decode_entry
+from urne.verifier.credentials.credential import (
+    CREDENTIAL_SIZE,
+    ISSUER_PUBLIC_KEY_SIZE,
+    credential_message,
+    verify_credential,
+)
+from urne.verifier.errors import FetchError, FormatError, UrneError
+from urne.verifier.tlog.note import Ed25519Verifier
+
+__all__ = ["FORMAT", "Joined", "Wallet", "WalletError", "describe"]
+
+#: The ``format`` of a wallet file.
+FORMAT = "urne-wallet-process/1"
+#: Refusals by which the service says an entry (or an equal one) is already in the log.
+_ALREADY_IN = {"already_signed", "already_voted", "stale_seq"}
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+#: The most bytes of a process's open data read to find an entry whose
+#: acknowledgement was lost (about 400 bytes a ballot: a million ballots).
+_MAX_EXPORT = 512 << 20
+
+
+class WalletError(UrneError):
+    """What the wallet cannot do, with what to do instead."""
+
+    code = "wallet_error"
+    status = 400
+
+
+@dataclass
+class Joined:
+    """A process the wallet takes part in: what ``<process>.json`` holds."""
+
+    server: str
+    process: str
+    log_key: str
+    #: the issuance host (the service itself, unless issuance runs apart)
+    issuer_url: str
+    #: whether ``log_key`` was given by the citizen (else taken from the service)
+    log_key_given: bool
+    issuer: dict[str, Any]
+    seed: bytes
+    credential: bytes | None = None
+    #: ``{"r": int, "blinded": bytes}`` between asking for a credential and holding it
+    blinding: dict[str, Any] | None = None
+    #: the next ``seq`` to sign with
+    seq: int = 0
+    #: an entry signed and not yet acknowledged
+    pending: bytes | None = None
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def pseudonym(self) -> Pseudonym:
+        return Pseudonym.from_seed(self.seed)
+
+    @property
+    def verifier(self) -> Ed25519Verifier:
+        return Ed25519Verifier.from_vkey(self.log_key)
+
+    def to_json(self) -> dict[str, Any]:
+        blinding = None
+        if self.blinding is not None:
+            blinding = {
+                "r": format(self.blinding["r"], "x"),
+                "blinded": b64encode(self.blinding["blinded"]),
+            }
+        return {
+            "format": FORMAT,
+            "server": self.server,
+            "issuer_url": self.issuer_url,
+            "process": self.process,
+            "log_key": self.log_key,
+            "log_key_given": self.log_key_given,
+            "issuer": self.issuer,
+            "pseudonym_seed": b64encode(self.seed),
+            "credential": None if self.credential is None else b64encode(self.credential),
+            "blinding": blinding,
+            "seq": self.seq,
+            "pending": None if self.pending is None else b64encode(self.pending),
+            "receipts": self.receipts,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str) -> Joined:
+        try:
+            if obj.get("format") != FORMAT:
+                raise ValueError(f"format is not {FORMAT!r}")
+            blinding = obj["blinding"]
+            credential, pending = obj["credential"], obj["pending"]
+            return cls(
+                server=str(obj["server"]),
+                issuer_url=str(obj["issuer_url"]),
+                process=str(obj["process"]),
+                log_key=str(obj["log_key"]),
+                log_key_given=bool(obj["log_key_given"]),
+                issuer=dict(obj["issuer"]),
+                seed=b64decode(obj["pseudonym_seed"], "pseudonym_seed", size=32),
+                credential=None
+                if credential is None
+                else b64decode(credential, "credential", size=CREDENTIAL_SIZE),
+                blinding=None
+                if blinding is None
+                else {
+                    "r": int(blinding["r"], 16),
+                    "blinded": b64decode(blinding["blinded"], "blinded", size=CREDENTIAL_SIZE),
+                },
+                seq=int(obj["seq"]),
+                pending=None if pending is None else b64decode(pending, "pending"),
+                receipts=[dict(r) for r in obj["receipts"]],
+            )
+        except (AttributeError, KeyError, TypeError, ValueError, FormatError) as exc:
+            raise WalletError(
+                f"{where} is not a wallet file this version reads ({exc})", code="bad_wallet"
+            ) from exc
+
+
+class Wallet:
+    """The wallet in ``directory`` (created ``0700`` on first use)."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    # -- storage ------------------------------------------------------------------------
+
+    def path(self, process_id: str) -> Path:
+        if not _SAFE_NAME.fullmatch(process_id):
+            raise WalletError(f"{process_id!r} is not a process id", code="bad_process_id")
+        return self.directory / f"{process_id}.json"
+
+    def load(self, process_id: str) -> Joined | None:
+        path = self.path(process_id)
+        if not path.exists():
+            return None
+        try:
+            obj = json.loads(read_private(path))
+        except ValueError as exc:
+            raise WalletError(f"{path} is not JSON ({exc})", code="bad_wallet") from exc
+        return Joined.from_json(obj, str(path))
+
+    def joined(self, process_id: str) -> Joined:
+        found = self.load(process_id)
+        if found is None or found.credential is None:
+            raise WalletError(
+                f"this wallet has not joined {process_id!r}: run `urne-wallet join` with the "
+                "code from your letter first",
+                code="not_joined",
+            )
+        return found
+
+    def processes(self) -> list[Joined]:
+        if not self.directory.exists():
+            return []
+        out = []
+        for path in sorted(self.directory.glob("*.json")):
+            found = self.load(path.stem)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def save(self, state: Joined) -> None:
+        """Replace the process's file atomically: a private temporary file,
+        fsynced, renamed over the old one, then the directory fsynced."""
+        private_dir(self.directory)
+        path = self.path(state.process)
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(state.to_json(), fh, indent=1, sort_keys=True)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+
+    # -- joining -------------------------------------------------------------------------
+
+    def join(
+        self,
+        server: str,
+        process_id: str,
+        code: str,
+        *,
+        log_key: str | None = None,
+        issuer: str | None = None,
+    ) -> tuple[Joined, bool]:
+        """Obtain a credential for ``process_id`` with the one-time ``code``:
+        ``(state, newly joined)``. ``issuer``: the issuance host, where it runs
+        apart from the service (docs/spec/issuance.md §5). Joining a process
+        the wallet holds a credential for changes nothing; one whose answer
+        was lost asks again with the same blinded point."""
+        client = CitizenClient(server)
+        state = self.load(process_id)
+        if state is not None and state.credential is not None:
+            return state, False
+        if state is None:
+            state = self._new_state(client, server, process_id, log_key)
+            state.issuer_url = issuer or server
+        elif issuer is not None:
+            state.issuer_url = issuer
+        message = credential_message(process_id, state.pseudonym.public_key)
+        if state.blinding is None:
+            blinding, blinded = blind(message)
+            state.blinding = {"r": blinding.factor, "blinded": blinded}
+            self.save(state)  # before the request: an answer lost can be asked again
+        blinding = BlindingState(message, state.blinding["r"], state.blinding["blinded"])
+        state.credential = self._credential(CitizenClient(state.issuer_url), state, code, blinding)
+        state.blinding = None  # r has served: nothing links B to the pseudonym any more
+        self.save(state)
+        return state, True
+
+    def _new_state(
+        self, client: CitizenClient, server: str, process_id: str, log_key: str | None
+    ) -> Joined:
+        process = client.get_json(f"/processes/{process_id}")
+        if process.get("closed"):
+            raise WalletError(
+                f"{process_id!r} is closed: nothing more can be cast in it",
+                code="process_closed",
+            )
+        given = log_key is not None
+        key = log_key if log_key is not None else str(client.get_json("/log")["verifier_key"])
+        try:
+            Ed25519Verifier.from_vkey(key)
+        except FormatError as exc:
+            raise WalletError(f"the log key {key!r} is not a verifier key: {exc}") from exc
+        return Joined(
+            server=server,
+            issuer_url=server,
+            process=process_id,
+            log_key=key,
+            log_key_given=given,
+            issuer=dict(process["issuer"]),
+            seed=Pseudonym.generate().seed,
+        )
+
+    def _credential(
+        self, client: CitizenClient, state: Joined, code: str, blinding: BlindingState
+    ) -> bytes:
+        issuer = state.issuer
+        public_key = b64decode(issuer["public_key"], "issuer key", size=ISSUER_PUBLIC_KEY_SIZE)
+        path = f"/issuance/{state.process}"
+        blinded = b64encode(blinding.blinded)
+        if int(issuer["shares"]) == 1:
+            answer = client.post_json(path, json.dumps({"code": code, "blinded": blinded}).encode())
+            signature = b64decode(answer["blind_signature"], "blind signature")
+            credential = unblind(blinding, signature, public_key)
+        else:
+            credential = self._threshold(client, state, code, blinding, public_key)
+        if not verify_credential(public_key, state.process, state.pseudonym.public_key, credential):
+            raise WalletError("the credential does not verify", code="bad_credential")
+        return credential
+
+    def _threshold(
+        self,
+        client: CitizenClient,
+        state: Joined,
+        code: str,
+        blinding: BlindingState,
+        public_key: bytes,
+    ) -> bytes:
+        """A t-of-n issuer: ask each share in turn, check each answer under its
+        share key, combine the first ``t`` good ones."""
+        info = client.get_json(f"/issuance/{state.process}")
+        share_keys: Mapping[str, str] = info["share_public_keys"]
+        needed = int(state.issuer["threshold"])
+        answers: dict[int, bytes] = {}
+        refusals: list[str] = []
+        for index in sorted(int(i) for i in share_keys):
+            body = {"code": code, "blinded": b64encode(blinding.blinded), "share": index}
+            try:
+                answer = client.post_json(f"/issuance/{state.process}", json.dumps(body).encode())
+            except ServiceRefused as exc:
+                refusals.append(f"share {index}: {exc.code}")
+                continue
+            signature = b64decode(answer["blind_signature"], "blind signature share")
+            share_key = b64decode(share_keys[str(index)], "share key")
+            if verify_blind_share(share_key, blinding.blinded, signature):
+                answers[index] = signature
+            if len(answers) == needed:
+                return unblind(blinding, combine_shares(answers), public_key)
+        raise WalletError(
+            f"only {len(answers)} of the {needed} issuers needed answered ({'; '.join(refusals)})",
+            code="not_enough_shares",
+        )
+
+    # -- casting -------------------------------------------------------------------------
+
+    def cast(self, process_id: str, choice: Sequence[str] | None) -> tuple[Receipt, bool]:
+        """Sign and post the next ballot (``choice=None``: a petition
+        signature): ``(receipt, True)``. If an earlier call's entry was never
+        acknowledged, that entry is sent again instead, exactly as it was
+        signed, and ``(its receipt, False)`` returned: the caller casts anew
+        only once the earlier one is settled."""
+        state = self.joined(process_id)
+        client = CitizenClient(state.server)
+        if state.pending is not None:  # the earlier call's entry, not acknowledged then
+            return self._post(client, state, state.pending), False
+        assert state.credential is not None
+        entry = (
+            authoring.signature(process_id, state.pseudonym, state.credential, seq=state.seq)
+            if choice is None
+            else authoring.ballot(
+                process_id, state.pseudonym, state.credential, list(choice), seq=state.seq
+            )
+        )
+        state.pending = entry
+        state.seq += 1
+        self.save(state)  # before the post: a retry sends these very bytes
+        return self._post(client, state, entry), True
+
+    def _post(self, client: CitizenClient, state: Joined, entry: bytes) -> Receipt:
+        try:
+            answer = client.post_json("/entries", entry)
+        except ServiceRefused as exc:
+            if exc.code not in _ALREADY_IN:
+                state.pending = None  # refused for good: nothing of it is in the log
+                self.save(state)
+                raise
+            found = self._find(client, state, entry)
+            if found is None:
+                state.pending = None
+                self.save(state)
+                raise
+            answer = found
+        receipt = Receipt.from_json(answer)
+        if receipt.entry != entry:
+            raise WalletError("the service's receipt is for another entry", code="bad_receipt")
+        check_receipt(receipt, state.verifier)
+        state.pending = None
+        state.receipts.append(receipt.to_json())
+        self.save(state)
+        return receipt
+
+    @staticmethod
+    def _find(client: CitizenClient, state: Joined, entry: bytes) -> Any:
+        """The receipt of ``entry`` if the log holds it (a post whose answer
+        was lost): looked up in the process's open data."""
+        try:
+            data = client.raw(f"/processes/{state.process}/entries.jsonl", max_bytes=_MAX_EXPORT)
+        except (FetchError, ServiceRefused):
+            return None
+        for line in data.splitlines()[1:]:
+            obj = json.loads(line)
+            if canonical(obj["entry"]) == entry:
+                return client.get_json(f"/entries/{obj['index']}/receipt")
+        return None
+
+    # -- receipts ------------------------------------------------------------------------
+
+    def recheck(self, state: Joined) -> list[tuple[Receipt, UrneError | None]]:
+        """Each receipt of ``state`` checked against today's log: still
+        included under a checkpoint that extends the receipt's."""
+        client = CitizenClient(state.server)
+        out: list[tuple[Receipt, UrneError | None]] = []
+        for obj in state.receipts:
+            receipt = Receipt.from_json(obj)
+            try:
+                check_against_log(receipt, state.verifier, lambda p: client.raw("/" + p))
+            except UrneError as exc:
+                out.append((receipt, exc))
+            else:
+                out.append((receipt, None))
+        return out
+
+
+def describe(entry: bytes) -> str:
+    """What an entry records, in words: "your signature on pet", "your vote: a"."""
+    obj = decode_entry(entry).obj
+    if "choice" not in obj:
+        return f"your signature on {obj['process']}"
+    return f"your ballot in {obj['process']}: {', '.join(obj['choice']) or '(none)'}"
