@@ -264,6 +264,14 @@ class UrneClient:
         )
         return answer
 
+    def replace_code(self, process_id: str, person: str) -> dict[str, Any]:
+        """``{"process_id", "person", "code", "codes_replaced"}``: a new code, once."""
+        pid = urllib.parse.quote(process_id, safe="")
+        answer: dict[str, Any] = self.institution(
+            "POST", f"processes/{pid}/roll/replace", {"person": person}
+        )
+        return answer
+
     def post_entry(self, entry: bytes) -> dict[str, Any]:
         """Append an entry (its exact bytes); the receipt (docs/spec/verification.md §1)."""
         receipt: dict[str, Any] = _json(self.request("POST", "/entries", entry)[1])

@@ -35,7 +35,7 @@ from fastapi.templating import Jinja2Templates
 from urne.api.deps import CivicDep, LogDep
 from urne.api.routes.civic import authority_of
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.issuance.roll import issued_count, roll_size
+from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import EntryRefused, ProcessState
 
@@ -285,12 +285,16 @@ def _status(st: ProcessState, now: datetime) -> str:
     return "open"
 
 
-def _counts(request: Request, process_id: str) -> tuple[int | None, int | None]:
-    """Credentials issued and roll size, where this app can read the roll."""
+def _counts(request: Request, process_id: str) -> tuple[int | None, int | None, int | None]:
+    """Credentials issued, roll size and codes replaced, where this app can read the roll."""
     roll = getattr(request.app.state, "roll", None)
     if roll is None:
-        return None, None
-    return issued_count(roll, process_id), roll_size(roll, process_id)
+        return None, None, None
+    return (
+        issued_count(roll, process_id),
+        roll_size(roll, process_id),
+        codes_replaced(roll, process_id),
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -334,7 +338,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
     manifest = decode_entry(log.entry(st.index)).obj
     tally = civic.tally(process_id)
     now = civic.clock()
-    issued, on_roll = _counts(request, process_id)
+    issued, on_roll, replaced = _counts(request, process_id)
     proposals = [
         {
             "id": q.id,
@@ -367,6 +371,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         result=_final_result(st),
         issued=issued,
         roll_size=on_roll,
+        replaced=replaced,
         chart=chart,
         chart_group=CHART_GROUP,
         now=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -92,9 +92,14 @@ def populate_demo(
     citizens: int = 60,
     seed: int = 2026,
     progress: Callable[[int, int], None] | None = None,
+    spare: int = 0,
+    spare_codes: dict[str, list[tuple[str, str]]] | None = None,
 ) -> dict[str, int]:
     """Open the three demo processes and let ``citizens`` people take part.
-    Returns how many entries each process received."""
+    Returns how many entries each process received. ``spare`` more people
+    per process are put on its roll without taking part; their ``(person,
+    code)`` go to ``spare_codes``, for someone to take part with
+    (``urne-wallet``)."""
     rnd = random.Random(seed)
     institution, official = AuthorKey.generate(), AuthorKey.generate()
     keyring = IssuerKeyring(key_dir)
@@ -125,12 +130,16 @@ def populate_demo(
                 institution,
             )
         )
-        codes = import_roll(roll, keyring, pid, [(f"resident-{i:04d}",) for i in range(citizens)])
+        people = [(f"resident-{i:04d}",) for i in range(citizens + spare)]
+        codes = import_roll(roll, keyring, pid, people)
+        all_codes = list(codes.codes.items())
+        if spare_codes is not None:  # on the roll, left for a person to use
+            spare_codes[pid] = all_codes[citizens:]
         n = 0
         # Submitted together, not one receipt at a time: the log commits at a
         # fixed cadence, and a crowd arrives in the same intervals.
         pending: list[Future[int]] = []
-        for code in codes.codes.values():
+        for _, code in all_codes[:citizens]:
             pseudonym = Pseudonym.generate()
             state, blinded = blind(credential_message(pid, pseudonym.public_key))
             credential = unblind(state, issue(roll, keyring, pid, code, blinded), public_key)

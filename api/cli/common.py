@@ -34,9 +34,15 @@ process_app = typer.Typer(
 
 
 roll_app = typer.Typer(help="Eligibility rolls, through the API.", no_args_is_help=True)
+official_app = typer.Typer(
+    help="Officials: their keys, and the paper batches they record.", no_args_is_help=True
+)
+paper_app = typer.Typer(help="Paper ballots, recorded by an official.", no_args_is_help=True)
 app.add_typer(institution_app, name="institution")
 app.add_typer(process_app, name="process")
 app.add_typer(roll_app, name="roll")
+app.add_typer(official_app, name="official")
+app.add_typer(paper_app, name="paper")
 
 
 DatabaseOpt = Annotated[

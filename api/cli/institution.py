@@ -5,6 +5,7 @@ signed (docs/spec/api.md §6). They need no server-side package."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import urllib.parse
@@ -22,6 +23,8 @@ from urne.api.cli.common import (
     fail,
     institution_app,
     new_private_file,
+    official_app,
+    paper_app,
     process_app,
     roll_app,
 )
@@ -330,4 +333,126 @@ def process_publish(
     )
     typer.echo(json.dumps(report.tally, ensure_ascii=False, sort_keys=True))
     typer.echo(f"published: result at index {answer['index']}")
+    save_receipt(answer, receipt)
+
+
+@roll_app.command("replace")
+def roll_replace(
+    process_id: Annotated[str, typer.Argument(help="The process.")],
+    person: Annotated[str, typer.Argument(help="The person whose letter was lost.")],
+    server: ServerOpt,
+    key: KeyFileOpt,
+) -> None:
+    """The help desk: a new one-time code for someone not yet answered; the old
+    code stops working. Every replacement is counted, and the count published."""
+    client = client_for(server, key)
+    try:
+        answer = client.replace_code(process_id, person)
+    except ServiceError as exc:
+        fail(str(exc))
+    typer.echo(f"new code for {person} in {process_id}: {answer['code']}")
+    typer.echo(
+        f"the old code no longer works; codes replaced in {process_id} so far: "
+        f"{answer['codes_replaced']} (published)"
+    )
+
+
+@official_app.command("keygen")
+def official_keygen(
+    name: Annotated[str, typer.Argument(help="The official's name (a person or a desk).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the key file (0600).")],
+) -> None:
+    """Make an official's Ed25519 key; prints the entry of a process description's
+    ``officials`` that names it."""
+    if not name.strip() or len(name) > 200:
+        fail("an official's name is 1 to 200 characters", 2)
+    key = InstitutionKey(name, AuthorKey.generate())
+    try:
+        key.save(out)
+    except FileExistsError:
+        fail(f"{out} exists; it is never overwritten", 2)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc}", 2)
+    typer.echo(f"key file:    {out} (keep it secret)")
+    typer.echo(f"public key:  {b64encode(key.public_key)}")
+    typer.echo('Put this in the process description\'s "officials":')
+    typer.echo(f"  {json.dumps({'name': name, 'key': b64encode(key.public_key)})}")
+
+
+def _counts(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        pid, sep, count = value.partition("=")
+        if not sep or not count.isdigit() or pid in out:
+            fail(f"--count takes PROPOSAL=NUMBER, each proposal once; found {value!r}", 2)
+        out[pid] = int(count)
+    return out
+
+
+def _paper_ballots(path: Path) -> list[list[str]]:
+    """One paper ballot per line: the chosen project ids separated by spaces."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}", 2)
+    return [line.split() for line in lines if line.strip()]
+
+
+@paper_app.command("record")
+def paper_record(
+    process_id: Annotated[str, typer.Argument(help="The process.")],
+    sheet: Annotated[
+        Path,
+        typer.Argument(
+            help="The signed tally sheet (its scan or file): its SHA-256 is recorded, "
+            "and a sheet counts once per process.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    batch: Annotated[str, typer.Option("--batch", help="The batch id, unique in the process.")],
+    server: ServerOpt,
+    key: Annotated[Path, typer.Option("--key", help="The official's key file.")],
+    signatures: Annotated[
+        int | None, typer.Option("--signatures", min=0, help="A petition: signatures on paper.")
+    ] = None,
+    count: Annotated[
+        list[str] | None,
+        typer.Option("--count", help="A vote: PROPOSAL=NUMBER, repeated for each proposal."),
+    ] = None,
+    ballots: Annotated[
+        Path | None,
+        typer.Option(
+            "--ballots",
+            exists=True,
+            dir_okay=False,
+            help="A budget: a file with one paper ballot per line, the project ids "
+            "separated by spaces.",
+        ),
+    ] = None,
+    receipt: ReceiptOpt = None,
+) -> None:
+    """Record a batch of paper ballots, signed with an official's key."""
+    given = [x is not None for x in (signatures, count, ballots)]
+    if sum(given) != 1:
+        fail("give exactly one of --signatures, --count or --ballots", 2)
+    client = client_for(server, key)
+    assert client.key is not None
+    digest = hashlib.sha256(sheet.read_bytes()).hexdigest()
+    try:
+        entry = authoring.paper_batch(
+            process_id,
+            client.key.key,
+            batch,
+            digest,
+            signatures=signatures,
+            counts=None if count is None else _counts(count),
+            ballots=None if ballots is None else _paper_ballots(ballots),
+        )
+    except FormatError as exc:
+        fail(f"{exc} ({exc.code})", 2)
+    answer = post_entry(client, entry)
+    typer.echo(
+        f"recorded batch {batch} of {process_id} (sheet {digest}) at index {answer['index']}"
+    )
     save_receipt(answer, receipt)

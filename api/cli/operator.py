@@ -175,6 +175,15 @@ def serve(
             "URNE_FORWARDED_ALLOW_IPS; default: none, the connection's address counts.",
         ),
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="all: the whole service; casting: the log, the pages, /entries and the "
+            "institutions' routes; issuance: /issuance alone, on another host than casting "
+            "(docs/spec/issuance.md §5), without the log.",
+        ),
+    ] = "all",
     database_url: DatabaseOpt = None,
     key_dir: KeyDirOpt = None,
     origin: OriginOpt = None,
@@ -184,12 +193,20 @@ def serve(
 
     from urne.api.main import DEFAULT_RATE_LIMIT, create_app
 
+    if role not in ROLES:
+        fail(f"--role is one of {', '.join(ROLES)}, not {role!r}", 2)
     s = _overridden(
         settings_from(database_url, key_dir, origin),
         public_authority=public_authority,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+    if role == "issuance":
+        if demo:
+            fail("--demo writes to the log, which an issuance host does not open", 2)
+        _serve_issuance(s, host or s.host, port or s.port, rate_limit, access_log)
+        return
     log = open_service_log(s)
+    spare_codes: dict[str, list[tuple[str, str]]] = {}
     if demo and log.size == 0:
         from urne.ledger.civic.record import CivicRecord
         from urne.ledger.demo import populate_demo
@@ -202,12 +219,29 @@ def serve(
                 bar.update(n - done[0])
                 done[0] = n
 
-            populate_demo(CivicRecord(log), s.key_dir, s.issuance_database_url, progress=progress)
+            populate_demo(
+                CivicRecord(log),
+                s.key_dir,
+                s.issuance_database_url,
+                progress=progress,
+                spare=DEMO_SPARE,
+                spare_codes=spare_codes,
+            )
     h, p = host or s.host, port or s.port
     authority = s.public_authority or listening_authority(h, p)
     typer.echo(f"Urne log {log.origin}, {log.size} entries, verifier key {log.verifier.vkey}")
     typer.echo(f"serving on http://{h}:{p}/  (pages for people; API documentation: /docs)")
     typer.echo(f"check a receipt in your browser: http://{h}:{p}/receipt")
+    for pid, codes in spare_codes.items():
+        typer.echo(f"one-time codes of {pid}, unused, to take part yourself:")
+        for person, code in codes:
+            typer.echo(f"  {person}  {code}")
+    if spare_codes:
+        vote = spare_codes.get("demo-vote", [("", "<code>")])[0][1]
+        typer.echo(
+            f"  e.g.: urne-wallet join http://{h}:{p} demo-vote --code {vote} "
+            "&& urne-wallet vote demo-vote river"
+        )
     typer.echo(
         f"institution requests are signed for {authority}"
         if authority
@@ -224,12 +258,34 @@ def serve(
         service = create_app(
             log,
             s,
+            issuance=role == "all",
             rate_limit=DEFAULT_RATE_LIMIT if rate_limit else None,
             public_authority=authority,
         )
+        if role == "casting":
+            typer.echo("casting only: /issuance is served by the issuance host")
         uvicorn.run(service, **serve_options(s, h, p, access_log=access_log))
     finally:
         log.close()
+
+
+#: What ``urne serve --role`` may run.
+ROLES = ("all", "casting", "issuance")
+
+
+def _serve_issuance(s: Settings, h: str, p: int, rate_limit: bool, access_log: bool) -> None:
+    """``/issuance`` alone: the roll and the issuer keys, never the log, so
+    that the host that sees who asks for a credential sees nothing of when
+    ballots arrive (docs/spec/issuance.md §5)."""
+    import uvicorn
+
+    from urne.api.main import DEFAULT_RATE_LIMIT, create_app
+
+    service = create_app(
+        None, s, casting=False, rate_limit=DEFAULT_RATE_LIMIT if rate_limit else None
+    )
+    typer.echo(f"issuance only: serving /issuance on http://{h}:{p}/ (no log on this host)")
+    uvicorn.run(service, **serve_options(s, h, p, access_log=access_log))
 
 
 @app.command("export")
@@ -255,6 +311,9 @@ def export(
 
 
 DEMO_INSTITUTION = "demo-institution"
+#: People put on each demo process's roll who do not take part: their codes
+#: are printed at start, for whoever tries the service to use.
+DEMO_SPARE = 3
 
 
 def demo_key(key_file: Path | None, settings: Settings) -> InstitutionKey:

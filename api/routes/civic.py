@@ -34,7 +34,7 @@ from urne.api.errors import (
     error_responses,
 )
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.issuance.roll import issued_count, roll_size
+from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.ledger.log import MAX_ENTRY_SIZE
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import ProcessState
@@ -87,6 +87,7 @@ class ProcessDetail(ProcessSummary):
     tally: dict[str, Any]
     credentials_issued: int
     roll_size: int
+    codes_replaced: int = Field(description="codes the help desk replaced (letters lost)")
 
 
 class ReceiptOut(BaseModel):
@@ -158,6 +159,7 @@ def get_process(process_id: str, civic: CivicDep, log: LogDep, roll: RollDep) ->
         tally=civic.tally(process_id),
         credentials_issued=issued_count(roll, process_id),
         roll_size=roll_size(roll, process_id),
+        codes_replaced=codes_replaced(roll, process_id),
     )
 
 

@@ -36,7 +36,7 @@ from urne.ledger.civic.authority import reserve_process
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.institutions.registry import create_issuer_key, process_owner
 from urne.ledger.issuance.keyring import MAX_SHARES
-from urne.ledger.issuance.roll import import_roll
+from urne.ledger.issuance.roll import codes_replaced, import_roll, replace_code
 from urne.verifier.civic.entries import b64encode
 
 __all__ = ["MAX_ROLL_BODY", "router"]
@@ -97,6 +97,19 @@ class RollAnswer(BaseModel):
     imported: int
     skipped: list[str]
     codes: dict[str, str] = Field(description="person -> one-time code: shown this once only")
+
+
+class ReplaceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person: str = Field(max_length=256, description="the person whose letter was lost")
+
+
+class ReplaceAnswer(BaseModel):
+    process_id: str
+    person: str
+    code: str = Field(description="the new one-time code: shown this once only")
+    codes_replaced: int = Field(description="codes replaced in this process so far (public)")
 
 
 class WhoAmI(BaseModel):
@@ -178,16 +191,7 @@ def _import(
     process_id: str,
     ask: RollRequest,
 ) -> RollAnswer:
-    reserved = civic.reservation(process_id)
-    if reserved is None:
-        raise Missing("unknown_process", f"process id {process_id!r} is not reserved on this log")
-    if reserved[1].institution != req.key:
-        raise Forbidden(
-            "not_your_process",
-            f"process id {process_id!r} is reserved for another institution than "
-            f"{req.institution!r}",
-        )
-    civic.check_not_closed(process_id)  # 409 process_closed
+    _owned(civic, req, process_id)
     result = import_roll(
         roll, keyring, process_id, [(p,) for p in ask.people], skip_existing=ask.skip_existing
     )
@@ -221,6 +225,64 @@ async def import_people(
 ) -> RollAnswer:
     ask = parse_model(RollRequest, req.body or b"{}")
     answer = await run_in_threadpool(_import, civic, roll, keyring, req, process_id, ask)
+    response.headers.update(NO_STORE)
+    return answer
+
+
+def _owned(civic: CivicRecord, req: SignedRequest, process_id: str) -> None:
+    """The id is reserved for the signing institution, and the process has
+    not ended (404 ``unknown_process``, 403 ``not_your_process``, 409)."""
+    reserved = civic.reservation(process_id)
+    if reserved is None:
+        raise Missing("unknown_process", f"process id {process_id!r} is not reserved on this log")
+    if reserved[1].institution != req.key:
+        raise Forbidden(
+            "not_your_process",
+            f"process id {process_id!r} is reserved for another institution than "
+            f"{req.institution!r}",
+        )
+    civic.check_not_closed(process_id)
+
+
+def _replace(
+    civic: CivicRecord,
+    roll: Any,
+    keyring: Any,
+    req: SignedRequest,
+    process_id: str,
+    ask: ReplaceRequest,
+) -> ReplaceAnswer:
+    _owned(civic, req, process_id)
+    code = replace_code(roll, keyring, process_id, ask.person)
+    return ReplaceAnswer(
+        process_id=process_id,
+        person=ask.person,
+        code=code,
+        codes_replaced=codes_replaced(roll, process_id),
+    )
+
+
+@router.post(
+    "/processes/{process_id}/roll/replace",
+    status_code=201,
+    summary="The help desk: a new code for a person not yet answered; the old one stops",
+    responses={
+        **_AUTH_ERRORS,
+        403: {"description": "not_your_process"},
+        404: {"description": "unknown_process, not_on_roll"},
+        409: {"description": "already_issued, process_closed, process_ended, replayed_request"},
+    },
+)
+async def replace_person_code(
+    process_id: str,
+    req: Signed,
+    roll: RollDep,
+    keyring: KeyringDep,
+    civic: CivicDep,
+    response: Response,
+) -> ReplaceAnswer:
+    ask = parse_model(ReplaceRequest, req.body or b"{}")
+    answer = await run_in_threadpool(_replace, civic, roll, keyring, req, process_id, ask)
     response.headers.update(NO_STORE)
     return answer
 

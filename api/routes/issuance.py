@@ -28,7 +28,7 @@ from urne.api.deps import KeyringDep, RateLimited, RollDep, read_json
 from urne.api.errors import INVALID_PARAMETER, error_responses
 from urne.ledger.issuance.issue import issue
 from urne.ledger.issuance.keyring import MAX_SHARES
-from urne.ledger.issuance.roll import issued_count, roll_size
+from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.verifier.civic.entries import b64decode, b64encode
 from urne.verifier.credentials.credential import CREDENTIAL_SIZE
 
@@ -75,6 +75,7 @@ class IssuanceInfo(BaseModel):
     process_id: str
     credentials_issued: int
     roll_size: int
+    codes_replaced: int = Field(description="codes the help desk replaced (letters lost)")
     issuer: dict[str, Any] = Field(description="the manifest's issuer object")
     share_public_keys: dict[str, str] = Field(
         description="t-of-n: each share's public key (base64), to check each office's answer"
@@ -126,6 +127,7 @@ def get_issuance(process_id: str, roll: RollDep, keyring: KeyringDep) -> Issuanc
         process_id=process_id,
         credentials_issued=issued_count(roll, process_id),
         roll_size=roll_size(roll, process_id),
+        codes_replaced=codes_replaced(roll, process_id),
         issuer=record.manifest_issuer(),
         share_public_keys={str(i): b64encode(k) for i, k in record.share_public_keys.items()},
     )

@@ -6,8 +6,9 @@ docs/spec/issuance.md (the operator's protocol) and docs/spec/credentials.md
 nowhere else. The issuer sees who asks (by their one-time code) and the
 blinded point ``B``; it never sees the pseudonym, the message or the
 credential, and it stores nothing that links to the log. The only public
-numbers are how many people are on a process's roll and how many have been
-answered (:func:`roll_size`, :func:`issued_count`).
+numbers are how many people are on a process's roll, how many have been
+answered and how many codes the help desk replaced (:func:`roll_size`,
+:func:`issued_count`, :func:`codes_replaced` in ``roll``).
 
 Keys (:class:`IssuerKeyring`, under ``<key_dir>``)::
 

@@ -10,10 +10,11 @@ point's owner in the log, a credential or a ballot (docs/spec/issuance.md).
   ``code_hash`` is the HMAC of the person's one-time code, never the code.
   ``issued`` and ``issued_on`` (a day, never a time: timing links a request to
   a ballot) say whether the person has been answered. ``blinded_hash`` is
-  SHA-256 of the blinded point the share holders of a t-of-n key sign for
-  this person, so that all of them sign the same point (NULL for a single
-  issuer key). Being uniformly random and independent of the pseudonym, the
-  blinded point links to nothing.
+  SHA-256 of the blinded point answered for this person: the one point a
+  lost answer is given again for, and the one the share holders of a t-of-n
+  key all sign (NULL until the first answer, and on rows an earlier version
+  answered for a single key). Being uniformly random and independent of the
+  pseudonym, the blinded point links to nothing.
 - ``roll_share``: for t-of-n keys, which share holders have answered whom,
   so that each signs at most once per person.
 
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKeyConstraint,
+    Integer,
     LargeBinary,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -38,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-__all__ = ["ROLL", "SHARES", "RollPerson", "RollShare"]
+__all__ = ["REPLACEMENTS", "ROLL", "SHARES", "RollPerson", "RollReplacement", "RollShare"]
 
 
 class RollPerson(SQLModel, table=True):
@@ -75,6 +77,20 @@ class RollShare(SQLModel, table=True):
     share_index: int = Field(sa_column=Column(SmallInteger, nullable=False))
 
 
+class RollReplacement(SQLModel, table=True):
+    """One row per code the help desk replaced (a letter lost): how many there
+    were in a process is public (``GET /issuance/{id}``), who they were is not
+    kept here. Migration ``0005_code_replacements``."""
+
+    __tablename__ = "roll_replacement"
+    __table_args__ = (PrimaryKeyConstraint("id", name="pk_roll_replacement"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, autoincrement=True))
+    process_id: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    replaced_on: date = Field(sa_column=Column(Date, nullable=False))
+
+
 #: The tables as SQLAlchemy Core sees them, for the roll's bulk statements.
 ROLL = RollPerson.__table__  # type: ignore[attr-defined]
 SHARES = RollShare.__table__  # type: ignore[attr-defined]
+REPLACEMENTS = RollReplacement.__table__  # type: ignore[attr-defined]

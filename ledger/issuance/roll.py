@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from urne.ledger.errors import NotFound
 from urne.ledger.issuance.codes import code_hash, format_code, new_code
 from urne.ledger.issuance.errors import IssuanceConflict, KeyFileError, RollConflict, RollRefused
 from urne.ledger.issuance.keyring import IssuerKeyring, check_process_id
-from urne.ledger.issuance.models import ROLL
+from urne.ledger.issuance.models import REPLACEMENTS, ROLL
 from urne.verifier.citizen.rollcsv import RollFileError, read_roll_csv
 
 _MAX_PERSON = 256
@@ -232,7 +233,9 @@ def import_roll_csv(
 
 def replace_code(engine: Engine, keyring: IssuerKeyring, process_id: str, person: str) -> str:
     """A new one-time code for someone not yet answered (their letter was lost);
-    the old code stops working. Refused once they have been answered."""
+    the old code stops working. Refused once they have been answered. Each
+    replacement is counted (:func:`codes_replaced`, published), in the same
+    transaction as the new code."""
     check_process_id(process_id)
     roll_key = keyring.roll_key(process_id, create=False)
     with write_connection(engine) as conn, conn.begin():
@@ -258,7 +261,21 @@ def replace_code(engine: Engine, keyring: IssuerKeyring, process_id: str, person
             .where(ROLL.c.process_id == process_id, ROLL.c.person == person)
             .values(code_hash=digest)
         )
+        conn.execute(
+            REPLACEMENTS.insert(),
+            [{"process_id": process_id, "replaced_on": datetime.now(UTC).date()}],
+        )
     return format_code(raw)
+
+
+def codes_replaced(engine: Engine, process_id: str) -> int:
+    """How many codes of ``process_id`` the help desk replaced (public)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(REPLACEMENTS.c.process_id == process_id)
+            ).scalar_one()
+        )
 
 
 def roll_size(engine: Engine, process_id: str) -> int:

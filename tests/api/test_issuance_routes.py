@@ -75,6 +75,7 @@ def test_a_citizen_obtains_one_valid_credential(issuer: Issuer) -> None:
         "process_id": PID,
         "credentials_issued": 0,
         "roll_size": len(PEOPLE),
+        "codes_replaced": 0,
         "issuer": issuer.keyring.record(PID).manifest_issuer(),
         "share_public_keys": {},
     }
@@ -120,7 +121,11 @@ def test_t_of_n_offices_each_answer_once_for_one_point(tmp_path: Path) -> None:
         assert verify_credential(
             keyring.public_key("shared"), "shared", pseudonym.public_key, credential
         )
-        assert_error(c.post("/issuance/shared", json={**body, "share": 1}), 409, "already_issued")
+        # the same request again (its answer lost): the same answer
+        again = c.post("/issuance/shared", json={**body, "share": 1})
+        assert b64decode(again.json()["blind_signature"], "answer") == answers[1]
+        other = {"code": code, "blinded": blinded_b64("shared"), "share": 1}
+        assert_error(c.post("/issuance/shared", json=other), 409, "already_issued")
         other = {"code": code, "blinded": blinded_b64("shared"), "share": 3}
         assert_error(c.post("/issuance/shared", json=other), 409, "blinded_mismatch")
         assert c.get("/issuance/shared").json()["credentials_issued"] == 1

@@ -62,8 +62,9 @@ def describe(r: subprocess.CompletedProcess[str]) -> str:
 class Server:
     """``urne serve`` in a process of its own; its output goes to a file."""
 
-    def __init__(self, deployment: Deployment, name: str) -> None:
+    def __init__(self, deployment: Deployment, name: str, args: Sequence[str] = ()) -> None:
         self.deployment = deployment
+        self.args = list(args)
         self.output_path = deployment.workdir / f"{name}.out"
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -86,7 +87,7 @@ class Server:
                 out.write(f"=== urne serve on port {self.port} ===\n".encode())
                 out.flush()
                 self.proc = subprocess.Popen(
-                    [console_script("urne"), "serve"],
+                    [console_script("urne"), "serve", *self.args],
                     cwd=self.deployment.workdir,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -202,8 +203,9 @@ class Deployment:
     def verify(self, *args: str | Path, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
         return self.run("urne-verify", *args, expect=expect)
 
-    def serve(self) -> Server:
-        server = Server(self, f"server-{len(self.servers) + 1}")
+    def serve(self, *args: str) -> Server:
+        """``urne serve`` with ``args`` (``--role issuance``, ...), started."""
+        server = Server(self, f"server-{len(self.servers) + 1}", args)
         self.servers.append(server)
         return server.start()
 
