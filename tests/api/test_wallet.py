@@ -109,6 +109,9 @@ def test_a_lost_credential_answer_is_asked_again_and_spends_nothing_more(
     assert state is not None and state.credential is None and state.blinding is not None
     assert issued_count(served.log.engine, "pet") == 1  # the code is spent on the roll
     blinded = state.blinding["blinded"]
+    with pytest.raises(WalletError) as elsewhere:  # finishing it at another service
+        w.join("http://127.0.0.1:9", "pet", codes[0])
+    assert elsewhere.value.code == "another_service"
 
     joined, new = w.join(served.url, "pet", codes[0])  # the same B, answered again
     assert new and joined.credential is not None and joined.blinding is None

@@ -20,8 +20,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from urne.verifier.citizen.service import ServiceRefused
-from urne.verifier.citizen.wallet import Joined, Wallet, WalletError, describe
+from urne.verifier.citizen.wallet import Joined, Wallet, describe
 from urne.verifier.errors import FetchError, UrneError
 
 app = typer.Typer(
@@ -101,9 +100,9 @@ def join(
     w = _open(wallet)
     try:
         state, new = w.join(server, process, code, log_key=log_key, issuer=issuer)
-    except (UrneError, ValueError) as exc:
-        if isinstance(exc, ValueError):
-            _fail(str(exc), 2)
+    except ValueError as exc:  # not a service's address
+        _fail(str(exc), 2)
+    except UrneError as exc:
         _refused(exc)
     if not new:
         typer.echo(f"already joined {process}: your credential is in {w.path(process)}")
@@ -124,9 +123,7 @@ def _cast(process: str, choice: list[str] | None, wallet: Path | None) -> None:
     w = _open(wallet)
     try:
         receipt, own = w.cast(process, choice)
-    except (WalletError, ServiceRefused, FetchError) as exc:
-        _refused(exc)
-    except UrneError as exc:
+    except UrneError as exc:  # the wallet's, the service's, or no answer
         _refused(exc)
     what = describe(receipt.entry)
     if not own:

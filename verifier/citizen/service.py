@@ -52,10 +52,10 @@ class CitizenClient:
         self.timeout = timeout
 
     def get_json(self, path: str) -> Any:
-        return json.loads(self._request("GET", path, None))
+        return _json("GET", self.base + path, self._request("GET", path, None))
 
     def post_json(self, path: str, body: bytes) -> Any:
-        return json.loads(self._request("POST", path, body))
+        return _json("POST", self.base + path, self._request("POST", path, body))
 
     def raw(self, path: str, *, max_bytes: int = MAX_ANSWER) -> bytes:
         """The bytes of ``GET path``, at most ``max_bytes`` of them."""
@@ -84,6 +84,13 @@ class CitizenClient:
         if len(data) > max_bytes:
             raise FetchError(f"{method} {url}: an answer of more than {max_bytes:,} bytes")
         return data
+
+
+def _json(method: str, url: str, data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:  # not JSON, not UTF-8: not an answer of an Urne service
+        raise FetchError(f"{method} {url}: the answer is not JSON") from exc
 
 
 def _refusal(method: str, url: str, exc: urllib.error.HTTPError) -> UrneError:

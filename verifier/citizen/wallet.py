@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ from urne.verifier.citizen.blinding import (
 from urne.verifier.citizen.keyfile import fsync_dir, private_dir, read_private
 from urne.verifier.citizen.service import CitizenClient, ServiceRefused
 from urne.verifier.civic.canonical import canonical
-from urne.verifier.civic.entries import b64decode, b64encode, decode_entry
+from urne.verifier.civic.entries import IDENTIFIER, b64decode, b64encode, decode_entry
 from urne.verifier.credentials.credential import (
     CREDENTIAL_SIZE,
     ISSUER_PUBLIC_KEY_SIZE,
@@ -68,7 +67,6 @@ __all__ = ["FORMAT", "Joined", "Wallet", "WalletError", "describe"]
 FORMAT = "urne-wallet-process/1"
 #: Refusals by which the service says an entry (or an equal one) is already in the log.
 _ALREADY_IN = {"already_signed", "already_voted", "stale_seq"}
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 #: The most bytes of a process's open data read to find an entry whose
 #: acknowledgement was lost (about 400 bytes a ballot: a million ballots).
 _MAX_EXPORT = 512 << 20
@@ -177,7 +175,7 @@ class Wallet:
     # -- storage ------------------------------------------------------------------------
 
     def path(self, process_id: str) -> Path:
-        if not _SAFE_NAME.fullmatch(process_id):
+        if not IDENTIFIER.fullmatch(process_id):  # it names a file: no "/", no leading "."
             raise WalletError(f"{process_id!r} is not a process id", code="bad_process_id")
         return self.directory / f"{process_id}.json"
 
@@ -252,6 +250,12 @@ class Wallet:
         if state is None:
             state = self._new_state(client, server, process_id, log_key)
             state.issuer_url = issuer or server
+        elif state.server != server.rstrip("/") and state.server != server:
+            raise WalletError(
+                f"this wallet began joining {process_id!r} at {state.server}: join there "
+                f"again, or remove {self.path(process_id)} to start afresh",
+                code="another_service",
+            )
         elif issuer is not None:
             state.issuer_url = issuer
         message = credential_message(process_id, state.pseudonym.public_key)
