@@ -5,10 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import socket
 import stat
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from typer.testing import CliRunner
 
+from tests.support.service import serving
 from urne.api.cli.main import app as urne
 from urne.api.client import InstitutionKey, UrneClient
 from urne.ledger.db.settings import Settings
@@ -156,21 +154,10 @@ def served(env: Path) -> Iterator[Served]:
     log = open_log(settings)
     app = create_app(log, settings, rate_limit=None)
     _with_open_data_route(app)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield Served(f"http://127.0.0.1:{sock.getsockname()[1]}", log, log.verifier.vkey)
+        with serving(app) as base:
+            yield Served(base, log, log.verifier.vkey)
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         log.close()
 
 

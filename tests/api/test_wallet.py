@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from tests.support.civic import IN_2026, Institution, open_in
+from tests.support.service import serving
 from urne.api.main import create_app
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -55,27 +52,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
     )
     keyring = IssuerKeyring(tmp_path / "keys")
     app = create_app(log, keyring=keyring, clock=lambda: IN_2026, rate_limit=None)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield Served(
-            f"http://127.0.0.1:{sock.getsockname()[1]}",
-            log,
-            app.state.civic,
-            keyring,
-            Institution(),
-        )
+        with serving(app) as base:
+            yield Served(base, log, app.state.civic, keyring, Institution())
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         log.close()
 
 
