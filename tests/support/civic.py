@@ -10,13 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
 from urne.verifier.citizen.signing import AuthorKey, EntrySigner, OperatorKey, sign_entry
 from urne.verifier.civic.entries import Process, b64encode, decode_entry
-from urne.verifier.civic.process import NotAuthorized, Registry
-from urne.verifier.credentials.credential import credential_message
+from urne.verifier.civic.process import EntryRefused, NotAuthorized, Registry
+from urne.verifier.credentials.credential import credential_message, verify_credential
+from urne.verifier.errors import SignatureError
 
 if TYPE_CHECKING:  # the verifier's tests run without the server side installed
     from urne.ledger.civic.record import CivicRecord
@@ -210,3 +213,35 @@ def open_in(civic: CivicRecord, manifest: bytes) -> int:
     for leaf in authority_for(manifest, operator_of(civic), registered=civic_knows(civic)):
         civic.append(leaf)
     return civic.append(manifest)
+
+
+class RegistryLog:
+    """A registry fed like a log, under an operator key of its own: each
+    admitted leaf takes the next index, and a manifest comes after the
+    registration of its institution (if new) and the reservation of its id,
+    as a log holds them."""
+
+    def __init__(self, *, credentials: bool = True) -> None:
+        self.operator = AuthorKey.generate()
+        check = (
+            (lambda pk, pid, ps, cr: verify_credential(pk, pid, ps, cr)) if credentials else None
+        )
+        self.reg = Registry(check, operator=self.operator.public_key)
+        self.n = 0
+
+    def add(self, leaf: bytes) -> int:
+        if decode_entry(leaf).kind == "process":
+            for first in authority_for(leaf, self.operator, registered=registry_knows(self.reg)):
+                self.reg.admit(decode_entry(first), self.n)
+                self.n += 1
+        self.reg.admit(decode_entry(leaf), self.n)
+        self.n += 1
+        return self.n - 1
+
+    def refuse(self, leaf: bytes, code: str, status: int | None = None) -> None:
+        """``leaf`` is refused here with ``code`` (and ``status``, if given)."""
+        with pytest.raises((EntryRefused, SignatureError)) as e:
+            self.reg.check(decode_entry(leaf), self.n)
+        assert e.value.code == code, str(e.value)
+        if status is not None:
+            assert e.value.status == status, str(e.value)

@@ -10,45 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.civic import Citizen, Institution, authority_for, registry_knows
+from tests.support.civic import Citizen, Institution, RegistryLog
 from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.canonical import canonical
-from urne.verifier.civic.entries import decode_entry
-from urne.verifier.civic.process import EntryRefused, Registry
-from urne.verifier.credentials.credential import verify_credential
-from urne.verifier.errors import FormatError, SignatureError
-
-
-def _check(operator: AuthorKey, creds: bool = True) -> Registry:
-    return Registry(
-        (lambda pk, pid, ps, cr: verify_credential(pk, pid, ps, cr)) if creds else None,
-        operator=operator.public_key,
-    )
-
-
-class Log:
-    """A registry fed like a log: each admitted leaf takes the next index."""
-
-    def __init__(self, creds: bool = True) -> None:
-        self.operator = AuthorKey.generate()
-        self.reg = _check(self.operator, creds)
-        self.n = 0
-
-    def add(self, leaf: bytes) -> int:
-        """Admit ``leaf``; a manifest after the registration of its
-        institution (if new) and the reservation of its id, as a log holds them."""
-        if decode_entry(leaf).kind == "process":
-            for first in authority_for(leaf, self.operator, registered=registry_knows(self.reg)):
-                self.reg.admit(decode_entry(first), self.n)
-                self.n += 1
-        self.reg.admit(decode_entry(leaf), self.n)
-        self.n += 1
-        return self.n - 1
-
-    def refuse(self, leaf: bytes, code: str) -> None:
-        with pytest.raises((EntryRefused, SignatureError)) as e:
-            self.reg.check(decode_entry(leaf), self.n)
-        assert e.value.code == code, str(e.value)
+from urne.verifier.errors import FormatError
 
 
 @pytest.fixture
@@ -59,7 +24,7 @@ def inst() -> Institution:
 def test_petition_counts_distinct_pseudonyms_and_refuses_a_second_signature(
     inst: Institution,
 ) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("pet", "petition"))
     alice, bob = Citizen.enrol(inst, "pet"), Citizen.enrol(inst, "pet")
     log.add(alice.ballot())
@@ -75,7 +40,7 @@ def test_petition_counts_distinct_pseudonyms_and_refuses_a_second_signature(
 
 
 def test_forged_credentials_are_refused(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("pet", "petition"))
     log.add(inst.process("other", "petition"))
     alice = Citizen.enrol(inst, "pet")
@@ -92,7 +57,7 @@ def test_forged_credentials_are_refused(inst: Institution) -> None:
 
 
 def test_wrong_signature_is_refused(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("pet", "petition"))
     alice = Citizen.enrol(inst, "pet")
     obj = json.loads(alice.ballot())
@@ -101,7 +66,7 @@ def test_wrong_signature_is_refused(inst: Institution) -> None:
 
 
 def test_unknown_and_closed_processes(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     early = Institution()
     early.process("pet", "petition")
     log.refuse(Citizen.enrol(early, "pet").ballot(), "unknown_process")
@@ -116,7 +81,7 @@ def test_unknown_and_closed_processes(inst: Institution) -> None:
 
 
 def test_vote_choices_and_revoting(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("v", "vote"))  # single choice, revoting allowed
     c = Citizen.enrol(inst, "v")
     log.refuse(c.ballot(["a", "b"], seq=0), "bad_choice_count")
@@ -134,7 +99,7 @@ def test_vote_choices_and_revoting(inst: Institution) -> None:
 
 
 def test_no_revoting_where_the_manifest_forbids_it(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(
         inst.process(
             "v", "vote", rule={"method": "approval", "min": 0, "max": 3, "revoting": False}
@@ -146,7 +111,7 @@ def test_no_revoting_where_the_manifest_forbids_it(inst: Institution) -> None:
 
 
 def test_paper_batches(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("pet", "petition"))
     log.refuse(inst.paper("pet", "b1", AuthorKey.generate(), signatures=10), "unknown_official")
     log.refuse(inst.paper("pet", "b1", counts={"a": 1}), "bad_batch")
@@ -161,7 +126,7 @@ def test_paper_batches(inst: Institution) -> None:
 
 
 def test_results_must_match_the_recount(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("pet", "petition"))
     for _ in range(3):
         log.add(Citizen.enrol(inst, "pet").ballot())
@@ -190,7 +155,7 @@ def test_vote_counts_do_not_depend_on_ballot_order(rnd: random.Random) -> None:
     tallies = []
     for _ in range(3):
         rnd.shuffle(ballots)
-        log = Log(creds=False)
+        log = RegistryLog(credentials=False)
         log.add(manifest)
         for b in ballots:
             log.add(b)
@@ -200,7 +165,7 @@ def test_vote_counts_do_not_depend_on_ballot_order(rnd: random.Random) -> None:
 
 
 def test_revoting_last_ballot_wins_whatever_came_between(inst: Institution) -> None:
-    log = Log(creds=False)
+    log = RegistryLog(credentials=False)
     log.add(inst.process("v", "vote"))
     a, b = Citizen.enrol(inst, "v"), Citizen.enrol(inst, "v")
     for leaf in (
@@ -236,16 +201,16 @@ BUDGET = {
 def test_budget_ballots_respect_the_constraints(
     inst: Institution, choice: list[str], code: str
 ) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("pb", "budget", rule=BUDGET))
     log.refuse(Citizen.enrol(inst, "pb").ballot(choice), code)
 
 
 def test_budget_project_count_limits(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("pb", "budget", rule=dict(BUDGET, min_share_percent=0, max_projects=1)))
     log.refuse(Citizen.enrol(inst, "pb").ballot(["bikes", "bench"]), "max_projects")
-    log2 = Log()
+    log2 = RegistryLog()
     inst2 = Institution()
     log2.add(inst2.process("pb", "budget", rule=dict(BUDGET, min_share_percent=0, min_projects=2)))
     log2.refuse(Citizen.enrol(inst2, "pb").ballot(["bikes"]), "min_projects")
@@ -253,7 +218,7 @@ def test_budget_project_count_limits(inst: Institution) -> None:
 
 def test_uncapped_approval_ballots(inst: Institution) -> None:
     """pabulib-style approval ballots may approve more than the budget holds."""
-    log = Log()
+    log = RegistryLog()
     log.add(
         inst.process(
             "pb", "budget", rule=dict(BUDGET, capped=False, min_share_percent=0, max_projects=None)
@@ -265,7 +230,7 @@ def test_uncapped_approval_ballots(inst: Institution) -> None:
 
 
 def test_budget_tally_and_paper_ballots(inst: Institution) -> None:
-    log = Log()
+    log = RegistryLog()
     log.add(inst.process("pb", "budget", rule=BUDGET))
     for choice in (["park"], ["park", "bench"], ["bikes", "bench"], ["bikes"]):
         log.add(Citizen.enrol(inst, "pb").ballot(choice))

@@ -11,42 +11,12 @@ from typing import Any
 import pytest
 
 from tests.support import bls_points
-from tests.support.civic import Citizen, Institution, authority_for, registry_knows
+from tests.support.civic import Citizen, Institution, RegistryLog
 from urne.verifier.check.opendata import outcome_of
-from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import b64encode, decode_entry, parse_entry
-from urne.verifier.civic.process import EntryConflict, EntryRefused, Registry
+from urne.verifier.civic.process import EntryConflict
 from urne.verifier.credentials import bls
-from urne.verifier.credentials.credential import verify_credential
 from urne.verifier.errors import FormatError, SignatureError
-
-
-class Log:
-    """A registry fed like a log: each admitted leaf takes the next index."""
-
-    def __init__(self) -> None:
-        self.operator = AuthorKey.generate()
-        self.reg = Registry(
-            lambda pk, pid, ps, cr: verify_credential(pk, pid, ps, cr),
-            operator=self.operator.public_key,
-        )
-        self.n = 0
-
-    def add(self, leaf: bytes) -> int:
-        """Admit ``leaf``; a manifest after the registration of its
-        institution (if new) and the reservation of its id, as a log holds them."""
-        if decode_entry(leaf).kind == "process":
-            for first in authority_for(leaf, self.operator, registered=registry_knows(self.reg)):
-                self.reg.admit(decode_entry(first), self.n)
-                self.n += 1
-        self.reg.admit(decode_entry(leaf), self.n)
-        self.n += 1
-        return self.n - 1
-
-    def refuse(self, leaf: bytes, code: str, status: int) -> None:
-        with pytest.raises(EntryRefused) as e:
-            self.reg.check(decode_entry(leaf), self.n)
-        assert (e.value.code, e.value.status) == (code, status), str(e.value)
 
 
 def _manifest(**change: Any) -> dict[str, Any]:
@@ -142,7 +112,7 @@ def test_a_valid_issuer_key_decodes(backend: str) -> None:
 
 
 def test_a_tally_sheet_counts_once_per_process() -> None:
-    inst, log = Institution(), Log()
+    inst, log = Institution(), RegistryLog()
     log.add(inst.process("pet", "petition", rule={"threshold": 10}))
     log.add(inst.process("other", "petition"))
     sheet = "5a" * 32
@@ -167,7 +137,7 @@ def test_a_tally_sheet_counts_once_per_process() -> None:
 
 
 def test_one_final_result_counting_through_the_close() -> None:
-    inst, log = Institution(), Log()
+    inst, log = Institution(), RegistryLog()
     manifest = log.add(inst.process("v", "vote"))
     for choice in ("b", "b", "a", "a", "a"):
         log.add(Citizen.enrol(inst, "v").ballot([choice]))
