@@ -417,3 +417,15 @@ def _rows(db: Path, table: str) -> int:
 
     with sa.create_engine(f"sqlite:///{db}").connect() as conn:
         return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+def test_the_demos_unused_codes_are_kept_in_a_private_file(tmp_path: Path) -> None:
+    from urne.api.cli.operator import DEMO_CODES, keep_demo_codes
+
+    path = tmp_path / DEMO_CODES
+    keep_demo_codes(path, {"demo-vote": [("resident-0060", "AAAA-BBBB-CCCC")]})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().splitlines() == [
+        "process\tperson\tone-time code",
+        "demo-vote\tresident-0060\tAAAA-BBBB-CCCC",
+    ]

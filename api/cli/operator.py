@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -207,6 +208,13 @@ def serve(
         return
     log = open_service_log(s)
     spare_codes: dict[str, list[tuple[str, str]]] = {}
+    codes_file = s.key_dir / DEMO_CODES
+    if demo and log.size:
+        typer.echo(
+            f"the log holds {log.size} entries: no demo added (for a new one, stop the "
+            "service and remove its data directory)"
+            + (f"; the demo's unused codes are in {codes_file}" if codes_file.exists() else "")
+        )
     if demo and log.size == 0:
         from urne.ledger.civic.record import CivicRecord
         from urne.ledger.demo import populate_demo
@@ -227,15 +235,18 @@ def serve(
                 spare=DEMO_SPARE,
                 spare_codes=spare_codes,
             )
+        keep_demo_codes(codes_file, spare_codes)
     h, p = host or s.host, port or s.port
     authority = s.public_authority or listening_authority(h, p)
     typer.echo(f"Urne log {log.origin}, {log.size} entries, verifier key {log.verifier.vkey}")
     typer.echo(f"serving on http://{h}:{p}/  (pages for people; API documentation: /docs)")
     typer.echo(f"check a receipt in your browser: http://{h}:{p}/receipt")
+    if spare_codes:
+        typer.echo(f"unused one-time codes, to take part yourself (also in {codes_file}):")
     for pid, codes in spare_codes.items():
-        typer.echo(f"one-time codes of {pid}, unused, to take part yourself:")
+        typer.echo(f"  {pid}:")
         for person, code in codes:
-            typer.echo(f"  {person}  {code}")
+            typer.echo(f"    {person}  {code}")
     if spare_codes:
         vote = spare_codes.get("demo-vote", [("", "<code>")])[0][1]
         typer.echo(
@@ -267,6 +278,21 @@ def serve(
         uvicorn.run(service, **serve_options(s, h, p, access_log=access_log))
     finally:
         log.close()
+
+
+#: Where ``urne serve --demo`` keeps the codes it left unused, beside the keys.
+DEMO_CODES = "demo-codes.txt"
+
+
+def keep_demo_codes(path: Path, spare_codes: dict[str, list[tuple[str, str]]]) -> None:
+    """The demo's unused codes, in a private file: printed once at start, they
+    are still there after a restart."""
+    lines = [
+        f"{pid}\t{person}\t{code}" for pid, codes in spare_codes.items() for person, code in codes
+    ]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("process\tperson\tone-time code\n" + "\n".join(lines) + "\n")
 
 
 #: What ``urne serve --role`` may run.

@@ -171,6 +171,20 @@ def test_the_wallet_is_private_and_survives_a_killed_write(
     assert getattr(unsafe.value, "code", None) == "unsafe_key_file"
 
 
+def test_a_wallet_of_a_log_started_afresh_says_so(served: Served, tmp_path: Path) -> None:
+    codes = served.open("pet", "petition")
+    w = Wallet(tmp_path / "wallet")
+    state, _ = w.join(served.url, "pet", codes[0])
+    assert w.join(served.url, "pet", codes[0]) == (state, False)  # the same log: nothing to do
+    other = Log.open(f"sqlite:///{tmp_path / 'other.db'}", key_dir=tmp_path / "k2", origin="o/log")
+    state.log_key = other.verifier.vkey  # as if the service's log had been replaced since
+    other.close()
+    w.save(state)
+    with pytest.raises(WalletError) as e:
+        w.join(served.url, "pet", codes[0])
+    assert e.value.code == "another_log" and str(w.path("pet")) in str(e.value)
+
+
 def test_refusals_of_the_wallet_itself(served: Served, tmp_path: Path) -> None:
     w = Wallet(tmp_path / "wallet")
     with pytest.raises(WalletError) as e:

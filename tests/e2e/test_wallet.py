@@ -146,7 +146,9 @@ def _take_part(dep: Deployment, url: str, http: httpx2.Client) -> None:
     assert "could not be reached" in err
     wallet("carol", "join", url, "vote", "--code", codes["vote"]["RES-002"])
     _, err = wallet("carol", "vote", "vote", "lake", expect=1)
-    assert "(unknown_proposal)" in err
+    assert "(unknown_proposal)" in err and "the choices are: meadow, river" in err
+    _, err = wallet("carol", "sign", "vote", expect=1)
+    assert "(bad_choice)" in err and "urne-wallet vote" in err
 
     # receipts: checked again against the grown log
     out, _ = wallet("alice", "receipts")

@@ -20,6 +20,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from urne.verifier.citizen.service import ServiceRefused
 from urne.verifier.citizen.wallet import Joined, Wallet, describe
 from urne.verifier.errors import FetchError, UrneError
 
@@ -39,7 +40,12 @@ NEXT: dict[str, str] = {
     "process_closed": "the process has closed; nothing more can be cast in it",
     "process_ended": "the process has ended; nothing more can be cast in it",
     "process_not_open": "the process is not open yet; try again once it opens",
-    "unknown_process": "check the process id (urne-wallet list shows the ones you joined)",
+    "unknown_process": "check the process id; the service's home page lists its processes",
+    "bad_choice": "sign a petition with `urne-wallet sign`; vote or choose projects with "
+    "`urne-wallet vote` or `budget` and the proposal ids",
+    "bad_credential": "the service does not know this wallet's credential: was its log "
+    "started afresh? join again with another --wallet",
+    "another_log": "the log was started afresh: join again with another --wallet",
     "already_signed": "you have signed this petition already",
     "already_voted": "you have voted already, and this process allows no change",
     "rate_limited": "the service is busy; try again in a minute",
@@ -123,7 +129,15 @@ def _cast(process: str, choice: list[str] | None, wallet: Path | None) -> None:
     w = _open(wallet)
     try:
         receipt, own = w.cast(process, choice)
-    except UrneError as exc:  # the wallet's, the service's, or no answer
+    except ServiceRefused as exc:
+        if exc.code in ("unknown_proposal", "bad_choice_count"):
+            try:
+                hint = f"; the choices are: {', '.join(w.proposals(process))}"
+            except UrneError:
+                hint = ""
+            _fail(f"{exc} ({exc.code}){hint}", 1)
+        _refused(exc)
+    except UrneError as exc:  # the wallet's, or no answer
         _refused(exc)
     what = describe(receipt.entry)
     if not own:

@@ -246,6 +246,7 @@ class Wallet:
         client = CitizenClient(server)
         state = self.load(process_id)
         if state is not None and state.credential is not None:
+            self._same_log(client, state)
             return state, False
         if state is None:
             state = self._new_state(client, server, process_id, log_key)
@@ -268,6 +269,28 @@ class Wallet:
         state.blinding = None  # r has served: nothing links B to the pseudonym any more
         self.save(state)
         return state, True
+
+    def _same_log(self, client: CitizenClient, state: Joined) -> None:
+        """Refuse a service that now serves another log than the one this
+        wallet joined (a demo started afresh): its credentials are of a log
+        that is gone. Unreachable, nothing is said."""
+        try:
+            now = str(client.get_json("/log")["verifier_key"])
+        except (FetchError, ServiceRefused, KeyError, TypeError):
+            return
+        if now != state.log_key:
+            raise WalletError(
+                f"{state.server} now serves another log (key {now}) than the one this wallet "
+                f"joined {state.process!r} in (key {state.log_key}): use another --wallet, or "
+                f"remove {self.path(state.process)}",
+                code="another_log",
+            )
+
+    def proposals(self, process_id: str) -> list[str]:
+        """The ids a ballot of ``process_id`` may choose, as its service lists them."""
+        state = self.joined(process_id)
+        process = CitizenClient(state.server).get_json(f"/processes/{process_id}")
+        return [str(p["id"]) for p in process.get("proposals", [])]
 
     def _new_state(
         self, client: CitizenClient, server: str, process_id: str, log_key: str | None

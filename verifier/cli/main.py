@@ -250,7 +250,7 @@ def audit_command(
     for n, title in STEPS.items():
         outcome = _OUTCOME[report.steps[n]]
         if n == 2 and state is None and outcome == "ok":
-            outcome += " (nothing verified before: keep --state to compare)"
+            outcome += " (nothing verified before; pass --state DIR to compare the next run)"
         typer.echo(f"{n}. {title}: {outcome}")
     if report.steps[4] is not None:
         typer.echo(
