@@ -168,6 +168,8 @@ def create_app(
         summary="A transparent ballot box on a verifiable Merkle log.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below, from vendored files: no CDN
+        redoc_url=None,
     )
     app.state.log = log
     app.state.civic = None
@@ -190,6 +192,8 @@ def create_app(
         app.include_router(issuance_routes.router)
     if casting:  # they reserve ids and read registrations on the log
         app.include_router(institution_routes.router)
+
+    web.install_docs(app)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -71,9 +71,33 @@ Text = str | dict[str, str]
 
 
 def install(app: FastAPI) -> None:
-    """Add the pages and their static files to ``app`` (the casting side)."""
+    """Add the pages to ``app`` (the casting side)."""
     app.include_router(router)
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Urne API</title>
+<link rel="icon" href="/static/favicon.svg">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+</head><body><main id="swagger-ui"></main>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body></html>
+"""
+
+
+def install_docs(app: FastAPI) -> None:
+    """The static files (every role) and ``/docs``: Swagger UI from the files
+    vendored in ``api/static/vendor/swagger-ui`` (their origin and hashes in
+    ``SOURCES.md`` there), under the pages' Content-Security-Policy, so the
+    documentation works offline and asks nobody else for anything."""
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(_DOCS_PAGE, headers=_PAGE_HEADERS)
 
 
 # -- text in the reader's language --------------------------------------------------------
