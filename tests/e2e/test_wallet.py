@@ -154,6 +154,7 @@ def _take_part(dep: Deployment, url: str, http: httpx2.Client) -> None:
     out, _ = wallet("alice", "receipts")
     lines = out.splitlines()
     assert len(lines) == 2 and all(x.startswith("ok ") for x in lines), out
+    assert "meadow (replaced by a later one)" in lines[0] and "river (counts)" in lines[1]
     out, _ = wallet("bob", "list")
     assert "pet\t" in out and "bud\t" in out
 

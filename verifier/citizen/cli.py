@@ -212,8 +212,11 @@ def receipts(
     failed = unreachable = 0
     kept = []
     for state in states:
-        for receipt, problem in w.recheck(state):
+        checked = w.recheck(state)
+        for k, (receipt, problem) in enumerate(checked):
             what = f"{state.process} #{receipt.index}: {describe(receipt.entry)}"
+            if len(checked) > 1:  # the last ballot of a pseudonym is the one counted
+                what += " (counts)" if k == len(checked) - 1 else " (replaced by a later one)"
             kept.append(receipt.to_json())
             if problem is None:
                 typer.echo(f"ok       {what} (still in the log)")
