@@ -378,7 +378,7 @@ class Wallet:
         state = self.joined(process_id)
         client = CitizenClient(state.server)
         if state.pending is not None:  # the earlier call's entry, not acknowledged then
-            return self._post(client, state, state.pending), False
+            return self._post(client, state, state.pending, retry=True), False
         assert state.credential is not None
         entry = (
             authoring.signature(process_id, state.pseudonym, state.credential, seq=state.seq)
@@ -392,17 +392,18 @@ class Wallet:
         self.save(state)  # before the post: a retry sends these very bytes
         return self._post(client, state, entry), True
 
-    def _post(self, client: CitizenClient, state: Joined, entry: bytes) -> Receipt:
+    def _post(
+        self, client: CitizenClient, state: Joined, entry: bytes, *, retry: bool = False
+    ) -> Receipt:
+        """Post ``entry`` and keep its checked receipt. A retry refused as a
+        copy of what the log holds is looked up there (its first post did
+        arrive); any other refusal drops the pending entry."""
         try:
             answer = client.post_json("/entries", entry)
         except ServiceRefused as exc:
-            if exc.code not in _ALREADY_IN:
-                state.pending = None  # refused for good: nothing of it is in the log
-                self.save(state)
-                raise
-            found = self._find(client, state, entry)
+            found = self._find(client, state, entry) if retry and exc.code in _ALREADY_IN else None
             if found is None:
-                state.pending = None
+                state.pending = None  # refused for good: nothing of it is in the log
                 self.save(state)
                 raise
             answer = found
