@@ -35,8 +35,10 @@ app = typer.Typer(
 NEXT: dict[str, str] = {
     "unknown_code": "check the code on your letter (letters I and O are read as 1 and 0)",
     "bad_code": "check the code on your letter",
-    "already_issued": "this code was used already; if it was not you, ask the help desk "
-    "for a new one",
+    "already_issued": "if you did not join with it yourself (from another wallet or "
+    "device), ask the help desk for a new code",
+    "duplicate_choice": "name each proposal once",
+    "already_signed": "you have signed this petition already",
     "process_closed": "the process has closed; nothing more can be cast in it",
     "process_ended": "the process has ended; nothing more can be cast in it",
     "process_not_open": "the process is not open yet; try again once it opens",
@@ -46,7 +48,6 @@ NEXT: dict[str, str] = {
     "bad_credential": "the service does not know this wallet's credential: was its log "
     "started afresh? join again with another --wallet",
     "another_log": "the log was started afresh: join again with another --wallet",
-    "already_signed": "you have signed this petition already",
     "already_voted": "you have voted already, and this process allows no change",
     "rate_limited": "the service is busy; try again in a minute",
 }
