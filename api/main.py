@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from urne.api import web
+from urne.api import take_part, web
 from urne.api.deps import RateLimit, TokenBuckets
 from urne.api.errors import install_error_handlers
 from urne.api.routes import civic as civic_routes
@@ -188,6 +188,7 @@ def create_app(
         app.add_middleware(civic_routes.EntriesFastPath)
         app.include_router(opendata_routes.router)
         web.install(app)
+        take_part.install(app)
     if issuance:
         app.include_router(issuance_routes.router)
     if casting:  # they reserve ids and read registrations on the log

@@ -9,18 +9,13 @@ import json
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.civic import IN_2026, Institution, open_in
-from tests.support.service import serving
-from urne.api.main import create_app
-from urne.ledger.civic.record import CivicRecord
-from urne.ledger.issuance.keyring import IssuerKeyring
-from urne.ledger.issuance.roll import import_roll, issued_count
+from tests.support.service import Served, served_app
+from urne.ledger.issuance.roll import issued_count
 from urne.ledger.log import Log
 from urne.verifier.citizen import wallet as wallet_module
 from urne.verifier.citizen.service import CitizenClient, ServiceRefused
@@ -28,35 +23,10 @@ from urne.verifier.citizen.wallet import Joined, Wallet, WalletError, describe
 from urne.verifier.errors import FetchError
 
 
-@dataclass
-class Served:
-    url: str
-    log: Log
-    civic: CivicRecord
-    keyring: IssuerKeyring
-    inst: Institution
-
-    def open(self, pid: str, ptype: str, people: int = 3, **manifest: Any) -> list[str]:
-        """A process opened on the log with the service's issuer key; its codes."""
-        self.keyring.create(pid)
-        self.inst.issuers[pid] = self.keyring.signing_key(pid)
-        open_in(self.civic, self.inst.process(pid, ptype, **manifest))
-        roll = [(f"{pid}-{i}",) for i in range(people)]
-        return list(import_roll(self.log.engine, self.keyring, pid, roll).codes.values())
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    log = Log.open(
-        f"sqlite:///{tmp_path / 'log.db'}", key_dir=tmp_path / "keys", origin="w.test/log"
-    )
-    keyring = IssuerKeyring(tmp_path / "keys")
-    app = create_app(log, keyring=keyring, clock=lambda: IN_2026, rate_limit=None)
-    try:
-        with serving(app) as base:
-            yield Served(base, log, app.state.civic, keyring, Institution())
-    finally:
-        log.close()
+    with served_app(tmp_path) as s:
+        yield s
 
 
 def _lose_answers_to(monkeypatch: pytest.MonkeyPatch, prefix: str) -> list[str]:

@@ -60,7 +60,10 @@ class Institution:
         *,
         rule: dict[str, Any] | None = None,
         proposals: list[dict[str, Any]] | None = None,
+        opens: str = "2026-01-01T00:00:00Z",
+        issuer_key: dict[str, Any] | None = None,
     ) -> bytes:
+        """A manifest; ``issuer_key`` replaces its ``issuer`` (a t-of-n key)."""
         issuer = self.issuers.setdefault(pid, IssuerKey.generate())
         if proposals is None:
             proposals = {
@@ -85,9 +88,10 @@ class Institution:
                 "title": {"en": f"Process {pid}"},
                 "text": {"en": "What this is about."},
                 "institution": b64encode(self.key.public_key),
-                "opens": "2026-01-01T00:00:00Z",
+                "opens": opens,
                 "closes": "2026-12-31T23:59:59Z",
-                "issuer": {"public_key": b64encode(issuer.public_key), "threshold": 1, "shares": 1},
+                "issuer": issuer_key
+                or {"public_key": b64encode(issuer.public_key), "threshold": 1, "shares": 1},
                 "officials": [
                     {"name": f"Official {i}", "key": b64encode(o.public_key)}
                     for i, o in enumerate(self.officials)

@@ -23,6 +23,7 @@ from tests.support.civic import (
     Institution,
     authority_for,
     civic_knows,
+    open_in,
     operator_of,
 )
 from urne.api.main import create_app
@@ -160,3 +161,51 @@ def serving(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@dataclass
+class Served:
+    """A service on a loopback port with its own issuer keys and roll, as
+    ``urne serve`` runs one, for the citizen's side to talk to over HTTP."""
+
+    url: str
+    log: Log
+    civic: CivicRecord
+    keyring: IssuerKeyring
+    inst: Institution
+
+    def open(
+        self,
+        pid: str,
+        ptype: str,
+        people: int = 3,
+        *,
+        threshold: int = 1,
+        shares: int = 1,
+        **manifest: Any,
+    ) -> list[str]:
+        """A process opened on the log with the service's issuer key (``threshold``
+        of ``shares``); its codes."""
+        public_key = self.keyring.create(pid, threshold=threshold, shares=shares)
+        if shares == 1:
+            self.inst.issuers[pid] = self.keyring.signing_key(pid)
+        issuer = {"public_key": b64encode(public_key), "threshold": threshold, "shares": shares}
+        open_in(self.civic, self.inst.process(pid, ptype, issuer_key=issuer, **manifest))
+        roll = [(f"{pid}-{i}",) for i in range(people)]
+        return list(import_roll(self.log.engine, self.keyring, pid, roll).codes.values())
+
+
+@contextmanager
+def served_app(directory: Path, *, clock: datetime = IN_2026) -> Iterator[Served]:
+    """A :class:`Served` service on an SQLite log in ``directory``, whose clock
+    stands still at ``clock``."""
+    log = Log.open(
+        f"sqlite:///{directory / 'log.db'}", key_dir=directory / "keys", origin="w.test/log"
+    )
+    keyring = IssuerKeyring(directory / "keys")
+    app = create_app(log, keyring=keyring, clock=lambda: clock, rate_limit=None)
+    try:
+        with serving(app) as base:
+            yield Served(base, log, app.state.civic, keyring, Institution())
+    finally:
+        log.close()

@@ -1,0 +1,582 @@
+// The wallet page of one process (/p/{id}/take-part; docs/guides/wallet.md).
+//
+// What it keeps, in IndexedDB ("urne-wallet", one record per log key and
+// process), is the file urne-wallet keeps (verifier/citizen/wallet.py,
+// format "urne-wallet-process/1"), so that "Export my wallet" gives a file the
+// command reads and "Import" takes the command's file. Nothing is lost between
+// two steps, as in the command:
+//   - the pseudonym and the blinding state (r, B) are stored before the code is
+//     sent; after a reload or a network cut, the page asks again with the same
+//     code and the same B, and the issuer answers the same point again
+//     (docs/spec/issuance.md §3): the code is never spent without the browser
+//     holding the credential. The code itself is kept only until then;
+//   - a ballot is stored as pending before it is posted, and a retry sends the
+//     very same bytes: if the first post did arrive, the service refuses the
+//     copy and the page finds the entry in the process's open data.
+// Every string shown comes from the page (#wallet-strings), in its language.
+
+import * as core from "./core.js";
+
+const FORMAT = "urne-wallet-process/1";
+const ALREADY_IN = new Set(["already_signed", "already_voted", "stale_seq"]);
+const DB_NAME = "urne-wallet";
+const STORE = "processes";
+
+const data = JSON.parse(document.getElementById("take-part-data").textContent);
+const S = JSON.parse(document.getElementById("wallet-strings").textContent);
+const $ = (id) => document.getElementById(id);
+const RECORD_KEY = `${data.log_key} ${data.process}`;
+const numbers = new Intl.NumberFormat(document.documentElement.lang || "en");
+
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+}
+
+// -- storage ------------------------------------------------------------------------------
+
+let dbPromise = null;
+
+function db() {
+  if (!dbPromise) {
+    dbPromise = new Promise((resolve, reject) => {
+      const req = indexedDB.open(DB_NAME, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  }
+  return dbPromise;
+}
+
+async function load() {
+  const d = await db();
+  return new Promise((resolve, reject) => {
+    const req = d.transaction(STORE, "readonly").objectStore(STORE).get(RECORD_KEY);
+    req.onsuccess = () => resolve(req.result || null);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+// Resolves once the record is durably committed ("strict": flushed to disk).
+async function save(record) {
+  const d = await db();
+  return new Promise((resolve, reject) => {
+    const tx = d.transaction(STORE, "readwrite", { durability: "strict" });
+    tx.objectStore(STORE).put(record, RECORD_KEY);
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+async function remove() {
+  const d = await db();
+  return new Promise((resolve, reject) => {
+    const tx = d.transaction(STORE, "readwrite", { durability: "strict" });
+    tx.objectStore(STORE).delete(RECORD_KEY);
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+function newRecord() {
+  return {
+    format: FORMAT,
+    server: location.origin,
+    issuer_url: location.origin,
+    process: data.process,
+    log_key: data.log_key,
+    log_key_given: false,
+    issuer: data.issuer,
+    pseudonym_seed: core.b64encode(core.newSeed()),
+    credential: null,
+    blinding: null,
+    seq: 0,
+    pending: null,
+    receipts: [],
+  };
+}
+
+/** The file urne-wallet keeps: the record without what only the page uses. */
+function exported(record) {
+  const out = { ...record };
+  delete out.code;
+  if (out.blinding) out.blinding = { r: out.blinding.r, blinded: out.blinding.blinded };
+  return out;
+}
+
+// -- the service --------------------------------------------------------------------------
+
+class Refused extends Error {
+  constructor(code, message, status) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+class Offline extends Error {}
+
+async function call(method, path, body) {
+  let r;
+  try {
+    r = await fetch(path, {
+      method,
+      cache: "no-store",
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body,
+    });
+  } catch (e) {
+    throw new Offline(e.message);
+  }
+  let obj = null;
+  try {
+    obj = await r.json();
+  } catch (e) {
+    obj = null;
+  }
+  if (!r.ok) {
+    const err = obj && obj.error;
+    if (err && typeof err.code === "string") throw new Refused(err.code, String(err.message || ""), r.status);
+    if (r.status === 429) throw new Refused("too_many_requests", "", 429);
+    throw new Offline(`HTTP ${r.status}`);
+  }
+  if (obj === null) throw new Offline("not JSON");
+  return obj;
+}
+
+// -- saying things ------------------------------------------------------------------------
+
+function say(text, kind = "info") {
+  const box = $("wallet-message");
+  box.hidden = false;
+  box.className = `notice ${kind}`;
+  box.dataset.kind = kind;
+  box.textContent = text;
+}
+
+function sayError(e) {
+  const box = $("wallet-message");
+  if (e instanceof Offline) {
+    say(S.offline, "error");
+    box.dataset.code = "offline";
+  } else if (e instanceof Refused || e instanceof core.WalletError) {
+    say(S[e.code] || fill(S.refused, { message: e.message }), "error");
+    box.dataset.code = e.code;
+  } else {
+    say(fill(S.error, { message: e && e.message ? e.message : String(e) }), "error");
+    box.dataset.code = "error";
+  }
+}
+
+const titles = new Map(data.proposals.map((p) => [p.id, p]));
+
+function describe(entryBytes) {
+  const obj = JSON.parse(new TextDecoder().decode(entryBytes));
+  if (!("choice" in obj)) return fill(S.your_signature, { title: data.title });
+  const names = obj.choice.map((id) => (titles.has(id) ? titles.get(id).title : id));
+  const choices = names.length ? names.join(", ") : S.no_choice;
+  if (data.type === "budget") {
+    const total = obj.choice.reduce((n, id) => n + (titles.get(id)?.cost || 0), 0);
+    return fill(S.your_projects, { choices, total: numbers.format(total), budget: numbers.format(data.rule.budget) });
+  }
+  return fill(S.your_vote, { choices });
+}
+
+// -- joining: the credential --------------------------------------------------------------
+
+async function obtainCredential(record) {
+  const seed = core.b64decode(record.pseudonym_seed, "seed", core.SEED_SIZE);
+  const pseudonym = core.publicKeyOf(seed);
+  const message = core.credentialMessage(data.process, pseudonym);
+  const r = BigInt(`0x${record.blinding.r}`);
+  const blinded = core.b64decode(record.blinding.blinded, "blinded", core.CREDENTIAL_SIZE);
+  const issuerKey = core.b64decode(data.issuer.public_key, "issuer key", core.ISSUER_PUBLIC_KEY_SIZE);
+  const path = `/issuance/${encodeURIComponent(data.process)}`;
+  let credential;
+  if (Number(data.issuer.shares) === 1) {
+    const answer = await call("POST", path, JSON.stringify({ code: record.code, blinded: record.blinding.blinded }));
+    credential = core.unblind(message, r, core.b64decode(answer.blind_signature, "blind signature"), issuerKey);
+  } else {
+    const info = await call("GET", path);
+    const needed = Number(data.issuer.threshold);
+    const shares = new Map();
+    let lastRefusal = null;
+    for (const index of Object.keys(info.share_public_keys).map(Number).sort((a, b) => a - b)) {
+      let answer;
+      try {
+        answer = await call("POST", path, JSON.stringify({ code: record.code, blinded: record.blinding.blinded, share: index }));
+      } catch (e) {
+        if (e instanceof Refused) {
+          lastRefusal = e;
+          continue;
+        }
+        throw e;
+      }
+      const share = core.b64decode(answer.blind_signature, "blind signature share");
+      const shareKey = core.b64decode(info.share_public_keys[String(index)], "share key");
+      if (core.verifyBlindShare(shareKey, blinded, share)) shares.set(index, share);
+      if (shares.size === needed) break;
+    }
+    if (shares.size < needed) throw lastRefusal || new core.WalletError("not_enough_shares", "not enough shares");
+    credential = core.unblind(message, r, core.combineShares(shares), issuerKey);
+  }
+  if (!core.verifyCredential(issuerKey, data.process, pseudonym, credential)) {
+    throw new core.WalletError("bad_credential", "the credential does not verify");
+  }
+  record.credential = core.b64encode(credential);
+  record.blinding = null; // r has served: nothing links B to the pseudonym any more
+  delete record.code;
+  await save(record);
+  return record;
+}
+
+async function join(code) {
+  let record = await load();
+  if (record && record.credential) return record;
+  if (!record) record = newRecord();
+  if (!record.blinding) {
+    const seed = core.b64decode(record.pseudonym_seed, "seed", core.SEED_SIZE);
+    const b = core.blind(core.credentialMessage(data.process, core.publicKeyOf(seed)));
+    record.blinding = { r: b.r.toString(16), blinded: core.b64encode(b.blinded) };
+  }
+  record.code = code;
+  await save(record); // before the request: an answer lost can be asked for again
+  return obtainCredential(record);
+}
+
+// -- casting ------------------------------------------------------------------------------
+
+function chosen() {
+  return [...document.querySelectorAll("#choices input:checked")].map((i) => i.value);
+}
+
+/** What the rule says of the current choice: "" when it may be cast. */
+function choiceProblem(choice) {
+  const rule = data.rule;
+  if (data.type === "vote") {
+    if (choice.length < rule.min || choice.length > rule.max) {
+      return rule.method === "single" ? S.choose_one : fill(S.choose_between, { min: rule.min, max: rule.max });
+    }
+  } else if (data.type === "budget") {
+    const total = choice.reduce((n, id) => n + titles.get(id).cost, 0);
+    if (rule.capped && total > rule.budget) return fill(S.over_budget, { over: numbers.format(total - rule.budget) });
+    if (rule.capped && total * 100 < rule.budget * rule.min_share_percent) {
+      return fill(S.min_share, { least: numbers.format(Math.ceil((rule.budget * rule.min_share_percent) / 100)) });
+    }
+    if (choice.length < rule.min_projects) return fill(S.min_projects, { n: rule.min_projects });
+    if (rule.max_projects !== null && choice.length > rule.max_projects) return fill(S.max_projects, { n: rule.max_projects });
+  }
+  return "";
+}
+
+function updateChoice() {
+  if (data.type === "petition") return;
+  const choice = chosen();
+  if (data.type === "budget") {
+    const total = choice.reduce((n, id) => n + titles.get(id).cost, 0);
+    $("budget-total").textContent = fill(S.total, { total: numbers.format(total), budget: numbers.format(data.rule.budget) });
+    $("budget-used").value = Math.min(total, data.rule.budget);
+  }
+  const problem = choiceProblem(choice);
+  const hint = $("choice-hint");
+  hint.textContent = problem || (data.type === "vote" && data.rule.method === "single" ? "" : fill(S.chosen, { n: choice.length }));
+  hint.dataset.problem = problem ? "yes" : "";
+}
+
+/** Post `entry` (bytes); a retry refused as a copy is looked up in the open data. */
+async function post(record, entry, retry) {
+  let receipt;
+  try {
+    receipt = await call("POST", "/entries", new TextDecoder().decode(entry));
+  } catch (e) {
+    if (e instanceof Offline) throw e; // stays pending: the page offers to send it again
+    const found = retry && e instanceof Refused && ALREADY_IN.has(e.code) ? await find(entry) : null;
+    if (!found) {
+      record.pending = null; // refused for good: nothing of it is in the log
+      await save(record);
+      throw e;
+    }
+    receipt = found;
+  }
+  say(S.checking);
+  const text = JSON.stringify(receipt);
+  if (!core.equalBytes(core.b64decode(receipt.entry, "entry"), entry)) {
+    throw new core.WalletError("bad_receipt", "the receipt is for another entry");
+  }
+  try {
+    await window.UrneReceipt.checkReceipt(text, data.log_key, null, null);
+  } catch (e) {
+    throw new core.WalletError("bad_receipt", e.message);
+  }
+  record.pending = null;
+  record.receipts.push(receipt);
+  await save(record);
+  return receipt;
+}
+
+async function find(entry) {
+  let lines;
+  try {
+    const r = await fetch(`/processes/${encodeURIComponent(data.process)}/entries.jsonl`, { cache: "no-store" });
+    if (!r.ok) return null;
+    lines = (await r.text()).split("\n").slice(1);
+  } catch (e) {
+    return null;
+  }
+  const want = new TextDecoder().decode(entry);
+  for (const line of lines) {
+    if (!line) continue;
+    const obj = JSON.parse(line);
+    if (core.canonicalText(obj.entry) === want) return call("GET", `/entries/${obj.index}/receipt`);
+  }
+  return null;
+}
+
+async function cast(choice) {
+  const record = await load();
+  const seed = core.b64decode(record.pseudonym_seed, "seed", core.SEED_SIZE);
+  const credential = core.b64decode(record.credential, "credential", core.CREDENTIAL_SIZE);
+  const entry = core.ballotEntry(data.process, seed, credential, record.seq, data.type === "petition" ? null : choice);
+  record.pending = core.b64encode(entry);
+  record.seq += 1;
+  await save(record); // before the post: a retry sends these very bytes
+  return post(record, entry, false);
+}
+
+async function retryPending() {
+  const record = await load();
+  return post(record, core.b64decode(record.pending, "pending"), true);
+}
+
+// -- the page -----------------------------------------------------------------------------
+
+function showReceipt(receipt) {
+  const entry = core.b64decode(receipt.entry, "entry");
+  $("step-receipt").hidden = false;
+  const verdict = $("receipt-verdict");
+  verdict.className = "verdict valid";
+  verdict.dataset.result = "valid";
+  $("receipt-what").textContent = describe(entry);
+  $("receipt-detail").textContent = `${fill(S.receipt_valid, { index: receipt.index })} ${S.receipt_kept}`;
+  const link = $("receipt-download");
+  link.href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 1)], { type: "application/json" }));
+  link.download = `receipt-${data.process}-${receipt.index}.json`;
+}
+
+/** The receipt of the ballot that counts: a petition's first signature, a vote's last ballot. */
+function countingIndex(receipts) {
+  if (!receipts.length) return -1;
+  return data.type === "petition" ? 0 : receipts.length - 1;
+}
+
+// The latest re-check of the receipts (one result per receipt), kept across renders.
+let lastChecks = [];
+
+function listReceipts(record, checks) {
+  if (checks) lastChecks = checks;
+  const list = $("receipt-list");
+  list.replaceChildren();
+  const receipts = record ? record.receipts : [];
+  $("my-receipts").hidden = receipts.length === 0;
+  const counting = countingIndex(receipts);
+  receipts.forEach((receipt, i) => {
+    const li = document.createElement("li");
+    li.dataset.index = receipt.index;
+    const what = describe(core.b64decode(receipt.entry, "entry"));
+    const status = i === counting ? S.counts : S.replaced;
+    li.textContent = `${what} (#${receipt.index}, ${status})`;
+    li.dataset.counts = i === counting ? "yes" : "no";
+    const check = lastChecks[i];
+    if (check) {
+      li.dataset.check = check.result;
+      li.append(` — ${check.text}`);
+    }
+    list.append(li);
+  });
+}
+
+async function recheck() {
+  const record = await load();
+  const checks = [];
+  for (const receipt of record.receipts) {
+    try {
+      const out = await window.UrneReceipt.checkReceipt(JSON.stringify(receipt), data.log_key, null, window.UrneReceipt.fromThisServer);
+      checks.push({ result: "valid", text: fill(S.still_in_log, { size: numbers.format(out.latestSize) }) });
+    } catch (e) {
+      const unchecked = e && e.code === "fetch_failed";
+      checks.push({ result: unchecked ? "unchecked" : "invalid", text: fill(unchecked ? S.could_not_check : S.not_in_log, { message: e.message }) });
+    }
+  }
+  listReceipts(record, checks);
+  $("my-receipts").dataset.checked = "yes";
+}
+
+/** Show what the record allows now. */
+function render(record) {
+  const open = data.status === "open" || data.status === "upcoming";
+  const held = Boolean(record && record.credential);
+  $("step-code").hidden = held || !open;
+  $("step-credential").hidden = !held;
+  $("step-ballot").hidden = !held || !open;
+  const pending = Boolean(record && record.pending);
+  $("pending").hidden = !pending;
+  if (pending) $("pending-text").textContent = fill(S.pending, { what: describe(core.b64decode(record.pending, "pending")) });
+  const castButton = $("cast");
+  castButton.disabled = pending;
+  const signed = data.type === "petition" && record && record.receipts.length > 0;
+  $("ballot-form").hidden = Boolean(signed);
+  if (data.type !== "petition" && record && record.receipts.length) {
+    castButton.textContent = data.rule.revoting ? S.revote : castButton.textContent;
+    $("ballot-form").hidden = !data.rule.revoting;
+  }
+  listReceipts(record);
+  document.body.dataset.wallet = held ? "joined" : record && record.blinding ? "joining" : "new";
+}
+
+async function guarded(button, work) {
+  if (button) button.disabled = true;
+  try {
+    await work();
+  } catch (e) {
+    sayError(e);
+  } finally {
+    if (button) button.disabled = false;
+    try {
+      render(await load());
+    } catch (e) {
+      /* storage gone: said already */
+    }
+  }
+}
+
+async function importFile(file) {
+  let obj;
+  try {
+    obj = JSON.parse(await file.text());
+  } catch (e) {
+    throw new core.WalletError("bad_wallet", "not JSON");
+  }
+  const ok =
+    obj && obj.format === FORMAT && obj.process === data.process && obj.log_key === data.log_key && typeof obj.pseudonym_seed === "string";
+  if (!ok) throw new core.WalletError("bad_wallet", "not this process's wallet");
+  const seed = core.b64decode(obj.pseudonym_seed, "seed", core.SEED_SIZE);
+  if (obj.credential !== null) {
+    const issuerKey = core.b64decode(data.issuer.public_key, "issuer key", core.ISSUER_PUBLIC_KEY_SIZE);
+    const credential = core.b64decode(obj.credential, "credential", core.CREDENTIAL_SIZE);
+    if (!core.verifyCredential(issuerKey, data.process, core.publicKeyOf(seed), credential)) {
+      throw new core.WalletError("bad_wallet", "its credential does not verify");
+    }
+  }
+  const mine = await load();
+  if (mine && mine.pseudonym_seed !== obj.pseudonym_seed && (mine.credential || mine.receipts.length)) {
+    throw new core.WalletError("another_wallet", "another wallet is here");
+  }
+  const record = {
+    ...newRecord(),
+    issuer: data.issuer,
+    pseudonym_seed: obj.pseudonym_seed,
+    credential: obj.credential,
+    blinding: obj.blinding || null,
+    seq: Number.isSafeInteger(obj.seq) && obj.seq >= 0 ? obj.seq : 0,
+    pending: obj.pending || null,
+    receipts: Array.isArray(obj.receipts) ? obj.receipts : [],
+  };
+  await save(record);
+  say(S.imported, "ok");
+}
+
+function exportFile(record) {
+  const blob = new Blob([`${JSON.stringify(exported(record), null, 1)}\n`], { type: "application/json" });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `${data.process}.json`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  say(S.exported, "ok");
+}
+
+async function setup() {
+  // A link may carry the code in its fragment (#code=...), which is never sent
+  // to a server; it is taken out of the address bar at once.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.has("code")) {
+    $("code").value = fragment.get("code");
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  let record;
+  try {
+    record = await load();
+  } catch (e) {
+    say(S.no_storage, "error");
+    return;
+  }
+  render(record);
+  updateChoice();
+
+  $("code-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const code = $("code").value.trim();
+    if (!code) {
+      $("code").focus();
+      return;
+    }
+    guarded($("get-credential"), async () => {
+      say(S.asking);
+      await join(code);
+      say(S.have_credential, "ok");
+      $("step-ballot").hidden = false;
+      $("step-credential").focus?.();
+    });
+  });
+  $("ballot-form").addEventListener("change", updateChoice);
+  $("ballot-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const choice = chosen();
+    const problem = choiceProblem(choice);
+    if (problem) {
+      say(problem, "error");
+      return;
+    }
+    guarded($("cast"), async () => {
+      say(S.casting);
+      const receipt = await cast(choice);
+      $("wallet-message").hidden = true;
+      showReceipt(receipt);
+      $("receipt-verdict").focus();
+    });
+  });
+  $("retry").addEventListener("click", () =>
+    guarded($("retry"), async () => {
+      say(S.casting);
+      const receipt = await retryPending();
+      $("wallet-message").hidden = true;
+      showReceipt(receipt);
+    }),
+  );
+  $("recheck").addEventListener("click", () => guarded($("recheck"), recheck));
+  $("export").addEventListener("click", async () => {
+    const mine = await load();
+    if (!mine) say(S.no_wallet, "error");
+    else exportFile(mine);
+  });
+  $("import").addEventListener("change", () => {
+    const file = $("import").files[0];
+    if (file) guarded(null, () => importFile(file)).then(() => ($("import").value = ""));
+  });
+
+  // A reload in the middle of issuance: the same code and B again.
+  if (record && !record.credential && record.blinding && record.code && data.status !== "closed" && data.status !== "ended") {
+    guarded($("get-credential"), async () => {
+      say(S.resuming);
+      await obtainCredential(record);
+      say(S.have_credential, "ok");
+    });
+  }
+  document.body.dataset.ready = "yes";
+}
+
+setup();
+
+export { core, load, remove };
