@@ -427,7 +427,7 @@ function render(record) {
   const signed = data.type === "petition" && record && record.receipts.length > 0;
   $("ballot-form").hidden = Boolean(signed);
   if (data.type !== "petition" && record && record.receipts.length) {
-    castButton.textContent = data.rule.revoting ? S.revote : castButton.textContent;
+    if (data.rule.revoting) castButton.textContent = data.type === "budget" ? S.rechoose : S.revote;
     $("ballot-form").hidden = !data.rule.revoting;
   }
   listReceipts(record);
