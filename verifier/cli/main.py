@@ -40,7 +40,8 @@ from urne.verifier.civic.canonical import fingerprint as canonical_fingerprint
 from urne.verifier.cli.pb import pb_command
 from urne.verifier.errors import FetchError, FormatError, VerificationError
 from urne.verifier.tlog.checkpoint import open_checkpoint
-from urne.verifier.tlog.note import Ed25519Verifier
+from urne.verifier.tlog.cosignature import WitnessPolicy
+from urne.verifier.tlog.note import Ed25519Verifier, Note
 
 app = typer.Typer(
     help="Check Urne's log on your own machine, trusting nothing but its public key.",
@@ -68,6 +69,41 @@ LogKey = Annotated[
         "--log-key", help="The log's verifier key: name+hex8+base64, as the operator publishes it."
     ),
 ]
+
+
+Witnesses = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness",
+        help="A witness's verifier key (name+hex8+base64, type 0x04); repeat for each. "
+        "The checkpoint must then carry cosignatures of --quorum of them.",
+    ),
+]
+Quorum = Annotated[
+    int | None,
+    typer.Option("--quorum", min=0, help="How many of the --witness keys must have cosigned "
+                 "(default: all of them)."),
+]  # fmt: skip
+
+
+def _policy(witnesses: list[str] | None, quorum: int | None) -> WitnessPolicy | None:
+    if not witnesses:
+        if quorum:
+            typer.echo("error: --quorum needs --witness keys", err=True)
+            raise typer.Exit(2)
+        return None
+    try:
+        return WitnessPolicy.of(witnesses, quorum)
+    except FormatError as exc:
+        typer.echo(f"error: the witness policy is not usable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _witnessed(policy: WitnessPolicy | None, note: Note, what: str) -> str:
+    """Apply the policy to ``note``; a line saying who cosigned it."""
+    if policy is None:
+        return ""
+    return f"{what} {policy.describe(policy.check(note))}"
 
 
 Timeout = Annotated[
@@ -102,12 +138,16 @@ def _verifier(vkey: str) -> Ed25519Verifier:
 def checkpoint(
     file: Annotated[Path, typer.Argument(help="A signed checkpoint, as served at /checkpoint.")],
     log_key: LogKey,
+    witness: Witnesses = None,
+    quorum: Quorum = None,
 ) -> None:
-    """Check that FILE is a checkpoint signed by the log's key."""
+    """Check that FILE is a checkpoint signed by the log's key (and cosigned by witnesses)."""
     verifier = _verifier(log_key)
+    policy = _policy(witness, quorum)
     data = _read(file)
     try:
         signed = open_checkpoint(data, verifier)
+        seen = _witnessed(policy, signed.note, "the checkpoint is")
     except VerificationError as exc:
         typer.echo(f"INVALID ({exc.code}): {exc}")
         raise typer.Exit(1) from exc
@@ -116,6 +156,8 @@ def checkpoint(
     typer.echo(f"  origin: {cp.origin}")
     typer.echo(f"  size:   {cp.size}")
     typer.echo(f"  root:   {base64.b64encode(cp.root).decode()}")
+    if seen:
+        typer.echo(f"  {seen}")
 
 
 @app.command()
@@ -150,17 +192,23 @@ def receipt(
         typer.Option("--log", help="The log's URL: also check the entry is still in it today."),
     ] = None,
     timeout: Timeout = DEFAULT_DEADLINE,
+    witness: Witnesses = None,
+    quorum: Quorum = None,
 ) -> None:
     """Check a receipt offline; with --log, also that the log still holds the entry."""
     verifier = _verifier(log_key)
+    policy = _policy(witness, quorum)
     try:
         rc = Receipt.parse(_read(file))
     except VerificationError as exc:
         typer.echo(f"error: {file} is not a receipt: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:
-        cp = check_receipt(rc, verifier).checkpoint
+        signed = check_receipt(rc, verifier)
+        cp = signed.checkpoint
         typer.echo(f"1. checkpoint signed by {verifier.name} (size {cp.size}): ok")
+        if policy is not None:
+            typer.echo(f"   {_witnessed(policy, signed.note, 'and')}: ok")
         typer.echo(f"2. entry {rc.index} is in that tree (inclusion proof): ok")
         if log is not None:
             now = check_against_log(rc, verifier, HttpSource(log, deadline=timeout).get)
@@ -168,6 +216,8 @@ def receipt(
                 f"3. the log's latest checkpoint (size {now.checkpoint.size}) extends it "
                 "(consistency proof): ok"
             )
+            if policy is not None:
+                typer.echo(f"   {_witnessed(policy, now.note, 'and that checkpoint is')}: ok")
     except FetchError as exc:
         _could_not_check(exc.code, str(exc))
     except VerificationError as exc:

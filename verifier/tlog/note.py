@@ -49,6 +49,8 @@ __all__ = [
     "Note",
     "NoteSignature",
     "VerifiedNote",
+    "decode_skey",
+    "decode_vkey",
     "format_note",
     "is_valid_key_name",
     "key_id",
@@ -164,6 +166,60 @@ def key_id(name: str, alg: int, public_key: bytes) -> bytes:
 
 def _key_label(name: str, kid: bytes) -> str:
     return f"{name}+{kid.hex()}"
+
+
+def decode_vkey(vkey: str) -> tuple[str, int, bytes]:
+    """``<name>+<hex key ID>+<base64(type || key)>`` as ``(name, type, key)``,
+    the key ID checked against name, type and key (signed-note "Verifier
+    keys"). Splits at the first two ``+``: base64 may hold more."""
+    name, _, rest = vkey.partition("+")
+    hex8, _, key64 = rest.partition("+")
+    _check_name(name, "verifier key")
+    if _HEX8.fullmatch(hex8) is None:
+        raise FormatError(
+            f"verifier key {name!r}: expected an 8-digit hex key ID, found {hex8!r}",
+            code="bad_vkey",
+        )
+    key = _b64decode(key64, f"verifier key {name!r}", "bad_vkey")
+    if not key:
+        raise FormatError(f"verifier key {name!r}: key data is empty", code="bad_vkey")
+    want = key_id(name, key[0], key[1:])
+    if bytes.fromhex(hex8) != want:
+        raise FormatError(
+            f"verifier key {name!r}: key ID in the string is {hex8.lower()}, "
+            f"but the key hashes to {want.hex()}",
+            code="key_id_mismatch",
+        )
+    return name, key[0], key[1:]
+
+
+def _skey_id(skey: str) -> bytes:
+    return bytes.fromhex(skey[len(_PRIVATE_PREFIX) :].split("+")[1])
+
+
+def decode_skey(skey: str) -> tuple[str, int, bytes]:
+    """``PRIVATE+KEY+<name>+<hex key ID>+<base64(type || 32-byte seed)>`` as
+    ``(name, type, seed)``. The caller checks the key ID against the derived
+    public key. Error messages never include the secret."""
+    if not skey.startswith(_PRIVATE_PREFIX):
+        raise FormatError("signer key: expected it to start with 'PRIVATE+KEY+'", code="bad_skey")
+    name, _, rest = skey[len(_PRIVATE_PREFIX) :].partition("+")
+    hex8, _, key64 = rest.partition("+")
+    _check_name(name, "signer key")
+    if _HEX8.fullmatch(hex8) is None:
+        raise FormatError(
+            f"signer key {name!r}: expected an 8-digit hex key ID, found {hex8!r}",
+            code="bad_skey",
+        )
+    key = _b64decode(key64, f"signer key {name!r}", "bad_skey", secret=True)
+    if not key:
+        raise FormatError(f"signer key {name!r}: key data is empty", code="bad_skey")
+    if len(key) != 1 + _ED25519_KEY_SIZE:
+        raise FormatError(
+            f"signer key {name!r}: seed is {len(key) - 1} bytes, want {_ED25519_KEY_SIZE}",
+            code="bad_skey",
+        )
+    return name, key[0], key[1:]
 
 
 # -- the note --------------------------------------------------------------------
@@ -307,31 +363,14 @@ class Ed25519Verifier:
         As golang.org/x/mod sumdb/note ``NewVerifier``: the hex key ID (8 digits,
         either case) must equal the ID computed from name and key.
         """
-        name, _, rest = vkey.partition("+")
-        hex8, _, key64 = rest.partition("+")
-        _check_name(name, "verifier key")
-        if _HEX8.fullmatch(hex8) is None:
-            raise FormatError(
-                f"verifier key {name!r}: expected an 8-digit hex key ID, found {hex8!r}",
-                code="bad_vkey",
-            )
-        key = _b64decode(key64, f"verifier key {name!r}", "bad_vkey")
-        if not key:
-            raise FormatError(f"verifier key {name!r}: key data is empty", code="bad_vkey")
-        want = key_id(name, key[0], key[1:])
-        if bytes.fromhex(hex8) != want:
-            raise FormatError(
-                f"verifier key {name!r}: key ID in the string is {hex8.lower()}, "
-                f"but the key hashes to {want.hex()}",
-                code="key_id_mismatch",
-            )
-        if key[0] != ED25519:
+        name, alg, key = decode_vkey(vkey)
+        if alg != ED25519:
             raise FormatError(
                 f"verifier key {name!r}: expected signature type {ED25519:#04x} (Ed25519), "
-                f"found {key[0]:#04x}",
+                f"found {alg:#04x}",
                 code="unsupported_algorithm",
             )
-        return cls(name, key[1:])
+        return cls(name, key)
 
     @property
     def vkey(self) -> str:
@@ -388,36 +427,17 @@ class Ed25519Signer:
         As golang.org/x/mod sumdb/note ``NewSigner``: the key ID must be that of
         the derived public key. Error messages never include the secret.
         """
-        if not skey.startswith(_PRIVATE_PREFIX):
-            raise FormatError(
-                "signer key: expected it to start with 'PRIVATE+KEY+'", code="bad_skey"
-            )
-        name, _, rest = skey[len(_PRIVATE_PREFIX) :].partition("+")
-        hex8, _, key64 = rest.partition("+")
-        _check_name(name, "signer key")
-        if _HEX8.fullmatch(hex8) is None:
-            raise FormatError(
-                f"signer key {name!r}: expected an 8-digit hex key ID, found {hex8!r}",
-                code="bad_skey",
-            )
-        key = _b64decode(key64, f"signer key {name!r}", "bad_skey", secret=True)
-        if not key:
-            raise FormatError(f"signer key {name!r}: key data is empty", code="bad_skey")
-        if key[0] != ED25519:
+        name, alg, seed = decode_skey(skey)
+        if alg != ED25519:
             raise FormatError(
                 f"signer key {name!r}: expected signature type {ED25519:#04x} (Ed25519), "
-                f"found {key[0]:#04x}",
+                f"found {alg:#04x}",
                 code="unsupported_algorithm",
             )
-        if len(key) != 1 + _ED25519_KEY_SIZE:
+        signer = cls(name, seed)
+        if key_id(name, alg, signer.verifier.public_key) != _skey_id(skey):
             raise FormatError(
-                f"signer key {name!r}: seed is {len(key) - 1} bytes, want {_ED25519_KEY_SIZE}",
-                code="bad_skey",
-            )
-        signer = cls(name, key[1:])
-        if bytes.fromhex(hex8) != signer.verifier.key_id:
-            raise FormatError(
-                f"signer key {name!r}: key ID in the string is {hex8.lower()}, "
+                f"signer key {name!r}: key ID in the string is {_skey_id(skey).hex()}, "
                 f"but the derived public key hashes to {signer.verifier.key_id.hex()}",
                 code="key_id_mismatch",
             )

@@ -1,0 +1,125 @@
+"""The witness over HTTP (C2SP tlog-witness), on the standard library's
+threading HTTP server: nothing of the server side of Urne is needed.
+
+- ``POST /add-checkpoint``: :meth:`Witness.add_checkpoint`; 200 with the
+  cosignature line, or the refusal's status with a one-line
+  ``text/plain`` reason; 409 answers ``text/x.tlog.size`` with the stored
+  size and a newline, as the specification requires.
+- ``GET /<hex SHA-256 of the origin>/checkpoint``: the last checkpoint the
+  witness cosigned for that log, with the log's signature and its own
+  cosignature (the specification's monitoring endpoint), 404 before the
+  first.
+- ``GET /``: the witness's key and the logs it follows, as text.
+
+A body is read only up to :data:`MAX_BODY` bytes (413 beyond), with a
+Content-Length (411 without); a connection idle for ``timeout`` seconds is
+closed.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from urne.verifier.witness.core import MAX_BODY, Witness, WitnessRefusal, origin_hash
+
+__all__ = ["WitnessServer"]
+
+_TEXT = "text/plain; charset=utf-8"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: WitnessServer
+    protocol_version = "HTTP/1.1"
+    server_version = "urne-witness"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _send(
+        self, status: int, body: str, content_type: str = "text/plain; charset=utf-8"
+    ) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        if self.path != "/add-checkpoint":
+            self._send(404, "no such endpoint\n")
+            return
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            self._send(411, "a Content-Length is required\n")
+            return
+        if int(length) > MAX_BODY:
+            self.close_connection = True
+            self._send(413, f"a request is at most {MAX_BODY} bytes\n")
+            return
+        body = self.rfile.read(int(length))
+        try:
+            line = self.server.witness.add_checkpoint(body)
+        except WitnessRefusal as exc:
+            if exc.status == 409:
+                self._send(409, f"{exc.stored_size}\n", "text/x.tlog.size")
+            else:
+                self._send(exc.status, f"{exc.code}: {' '.join(str(exc).split())}\n")
+            return
+        self._send(200, line)
+
+    def do_GET(self) -> None:
+        witness = self.server.witness
+        if self.path == "/":
+            logs = "".join(f"  {o}\n" for o in sorted(witness.logs))
+            self._send(200, f"urne-witness {witness.signer.witness.vkey}\nlogs:\n{logs}")
+            return
+        parts = self.path.strip("/").split("/")
+        if len(parts) == 2 and parts[1] == "checkpoint":
+            for origin in witness.logs:
+                if origin_hash(origin) == parts[0]:
+                    note = witness.store.get(origin).note
+                    if note is not None:
+                        self._send(200, note)
+                        return
+        self._send(404, "no such checkpoint\n")
+
+
+class WitnessServer(ThreadingHTTPServer):
+    """The HTTP witness on ``(host, port)`` (port 0: any free one)."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        witness: Witness,
+        *,
+        timeout: float = 10.0,
+        verbose: bool = False,
+    ) -> None:
+        self.witness = witness
+        self.verbose = verbose
+        self.request_timeout = timeout
+        super().__init__(address, _Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(self.request_timeout)
+        super().finish_request(request, client_address)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{name}:{port}"
+
+    def serve_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, daemon=True)
+        thread.start()
+        return thread
