@@ -31,6 +31,7 @@ from urne.api.errors import ApiError, BadRequest, PayloadTooLarge, TooManyReques
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.log import Log
+from urne.ledger.log.witnessing import Witnessing
 
 __all__ = [
     "CivicDep",
@@ -40,10 +41,12 @@ __all__ = [
     "RateLimited",
     "RollDep",
     "TokenBuckets",
+    "WitnessingDep",
     "get_civic",
     "get_keyring",
     "get_log",
     "get_roll",
+    "get_witnessing",
     "parse_model",
     "rate_limited",
     "read_body",
@@ -54,6 +57,11 @@ __all__ = [
 async def get_log(request: Request) -> Log:
     log: Log = request.app.state.log
     return log
+
+
+async def get_witnessing(request: Request) -> Witnessing | None:
+    witnessing: Witnessing | None = getattr(request.app.state, "witnessing", None)
+    return witnessing
 
 
 async def get_civic(request: Request) -> CivicRecord:
@@ -124,6 +132,7 @@ async def read_json(request: Request, model: type[_Model], limit: int) -> _Model
 
 
 LogDep = Annotated[Log, Depends(get_log)]
+WitnessingDep = Annotated[Witnessing | None, Depends(get_witnessing)]
 CivicDep = Annotated[CivicRecord, Depends(get_civic)]
 RollDep = Annotated[Engine, Depends(get_roll)]
 KeyringDep = Annotated[IssuerKeyring, Depends(get_keyring)]

@@ -43,6 +43,7 @@ from urne.ledger.db.settings import Settings
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.issuance.roll import open_roll
 from urne.ledger.log import Log
+from urne.ledger.log.witnessing import Witnessing, parse_witnesses
 
 __all__ = ["DEFAULT_RATE_LIMIT", "create_app", "open_log"]
 
@@ -103,6 +104,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
     public_authority: str | None = None,
+    witnessing: Witnessing | None = None,
 ) -> FastAPI:
     """The app for ``log``, or for the log the settings name (opened at startup).
 
@@ -118,6 +120,10 @@ def create_app(
     sign (docs/spec/api.md §6, RFC 9421 §2.2.3); if neither names one, the
     address of the socket each request arrives on
     (``urne.api.auth.service_authority``).
+
+    ``witnessing`` gathers witnesses' cosignatures of the log's checkpoints
+    (started and closed by its owner); default: the settings' ``URNE_WITNESSES``,
+    started with the app and closed with it.
     """
     if not (casting or issuance):
         raise ValueError("an app serves casting, issuance or both")
@@ -146,6 +152,10 @@ def create_app(
             state.keyring = IssuerKeyring((s or Settings()).key_dir)
         if state.civic is not None:
             carry_registrations(state.civic, state.roll)
+        if casting and getattr(state, "witnessing", None) is None and s is not None and s.witnesses:
+            state.witnessing = Witnessing(state.log, parse_witnesses(s.witnesses), s.witness_quorum)
+            state.witnessing.start()
+            opened.append(state.witnessing.close)
         if state.public_authority is None:
             configured = (s or Settings()).public_authority
             state.public_authority = check_authority(configured) if configured else None
@@ -177,6 +187,7 @@ def create_app(
     app.state.keyring = keyring
     app.state.rate_limiter = TokenBuckets(rate_limit) if rate_limit is not None else None
     app.state.public_authority = public_authority
+    app.state.witnessing = witnessing
     if log is not None:  # usable at once, with or without the lifespan
         attach(app, settings, attached)
     install_error_handlers(app)

@@ -34,6 +34,7 @@ from urne.ledger.db.settings import Settings
 from urne.ledger.errors import InvalidRequest
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.signing import AuthorKey
+from urne.verifier.errors import UrneError
 
 if TYPE_CHECKING:
     from urne.verifier.civic.pabulib import PabulibInstance
@@ -176,6 +177,23 @@ def serve(
             "URNE_FORWARDED_ALLOW_IPS; default: none, the connection's address counts.",
         ),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness to submit every checkpoint to, as VKEY@URL (its verifier key, "
+            "then its address); repeat for each. Overrides URNE_WITNESSES.",
+        ),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option(
+            "--witness-quorum",
+            min=0,
+            help="How many witnesses make a checkpoint cosigned (receipts prefer those). "
+            "Overrides URNE_WITNESS_QUORUM; default: all of them.",
+        ),
+    ] = None,
     role: Annotated[
         str,
         typer.Option(
@@ -200,12 +218,21 @@ def serve(
         settings_from(database_url, key_dir, origin),
         public_authority=public_authority,
         forwarded_allow_ips=forwarded_allow_ips,
+        witnesses=",".join(witness) if witness else None,
+        witness_quorum=None if witness_quorum is None else str(witness_quorum),
     )
     if role == "issuance":
         if demo:
             fail("--demo writes to the log, which an issuance host does not open", 2)
         _serve_issuance(s, host or s.host, port or s.port, rate_limit, access_log)
         return
+    if s.witnesses:
+        from urne.ledger.log.witnessing import parse_witnesses
+
+        try:
+            parse_witnesses(s.witnesses)
+        except UrneError as exc:
+            fail(f"--witness: {exc}", 2)
     log = open_service_log(s)
     spare_codes: dict[str, list[tuple[str, str]]] = {}
     codes_file = s.key_dir / DEMO_CODES
@@ -275,6 +302,12 @@ def serve(
         )
         if role == "casting":
             typer.echo("casting only: /issuance is served by the issuance host")
+        witnessing = service.state.witnessing
+        if witnessing is not None:
+            typer.echo(
+                f"witnesses: {len(witnessing.witnesses)}, a checkpoint is cosigned with "
+                f"{witnessing.policy.quorum} of them"
+            )
         uvicorn.run(service, **serve_options(s, h, p, access_log=access_log))
     finally:
         log.close()

@@ -25,7 +25,15 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from urne.api.deps import CivicDep, LogDep, RateLimited, RollDep, rate_limited, read_body
+from urne.api.deps import (
+    CivicDep,
+    LogDep,
+    RateLimited,
+    RollDep,
+    WitnessingDep,
+    rate_limited,
+    read_body,
+)
 from urne.api.errors import (
     INVALID_PARAMETER,
     Missing,
@@ -255,13 +263,19 @@ async def _post_entry(request: Request, civic: CivicRecord) -> Response:
     responses=error_responses({400: INVALID_PARAMETER, 404: "no_entry: beyond the log"}),
 )
 def get_receipt(
-    index: Annotated[int, Path(ge=0, le=MAX_INDEX)], log: LogDep, response: Response
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX)],
+    log: LogDep,
+    witnessing: WitnessingDep,
+    response: Response,
 ) -> ReceiptOut:
+    """With witnesses, the best receipt: against the first checkpoint holding
+    the entry that has the quorum of cosignatures, once one has it."""
     size = log.size
     if index >= size:
         raise Missing("no_entry", f"no entry at index {index}; the log has {size}")
     response.headers.update(NO_STORE)
-    return ReceiptOut(**log.receipt(index).to_json())
+    receipt = log.receipt(index) if witnessing is None else witnessing.receipt(index)
+    return ReceiptOut(**receipt.to_json())
 
 
 class EntriesFastPath:

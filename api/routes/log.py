@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from urne.api.deps import LogDep
+from urne.api.deps import LogDep, WitnessingDep
 from urne.api.errors import INVALID_PARAMETER, BadRequest, error_responses
 from urne.verifier.tlog.tiles import parse_tile_path
 
@@ -68,10 +68,12 @@ class LogInfo(BaseModel):
     summary="Latest signed checkpoint",
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def get_checkpoint(log: LogDep) -> Response:
+def get_checkpoint(log: LogDep, witnessing: WitnessingDep) -> Response:
+    """The latest checkpoint, with the witnesses' cosignatures it has so far."""
     cp = log.checkpoint()
+    text = cp.text if witnessing is None else witnessing.cosigned(cp)
     return Response(
-        cp.text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"}
+        text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"}
     )
 
 
@@ -128,10 +130,19 @@ def get_info(log: LogDep) -> LogInfo:
         ),
     },
 )
-def get_checkpoint_at(log: LogDep, size: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> Response:
+def get_checkpoint_at(
+    log: LogDep, witnessing: WitnessingDep, size: Annotated[int, Path(ge=0, le=MAX_INDEX)]
+) -> Response:
+    """With witnesses, with the cosignatures it has (more may come: not immutable)."""
     cp = log.checkpoint_at(size)
+    if witnessing is None:
+        return Response(
+            cp.text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": IMMUTABLE}
+        )
     return Response(
-        cp.text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": IMMUTABLE}
+        witnessing.cosigned(cp),
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

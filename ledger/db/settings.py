@@ -3,7 +3,8 @@
 ``URNE_DATABASE_URL``, ``URNE_ISSUANCE_DATABASE_URL``, ``URNE_KEY_DIR``,
 ``URNE_ORIGIN``, ``URNE_BATCH_WAIT``, ``URNE_BATCH_INTERVAL``, ``URNE_MAX_BATCH``,
 ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``,
-``URNE_PUBLIC_AUTHORITY``, ``URNE_FORWARDED_ALLOW_IPS``: see
+``URNE_PUBLIC_AUTHORITY``, ``URNE_FORWARDED_ALLOW_IPS``, ``URNE_WITNESSES``,
+``URNE_WITNESS_QUORUM``: see
 docs/guides/operating.md for what each means. Unsafe or malformed values are
 refused at start-up.
 """
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     #: reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed:
     #: comma-separated addresses or networks, or ``*``; empty: none.
     forwarded_allow_ips: str = ""
+    #: witnesses the log submits its checkpoints to: ``VKEY@URL``, comma-separated
+    witnesses: str = ""
+    #: how many of them make a checkpoint cosigned; None: all of them
+    witness_quorum: int | None = Field(default=None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _issuance_apart_from_the_log(self) -> Settings:
@@ -62,6 +67,16 @@ class Settings(BaseSettings):
                 "the issuance database (URNE_ISSUANCE_DATABASE_URL) must not be the log's "
                 "(URNE_DATABASE_URL): who was answered when, beside the log, orders ballots "
                 "by person; give it its own SQLite file, or a PostgreSQL server of its own"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _a_quorum_of_the_witnesses(self) -> Settings:
+        n = len([w for w in self.witnesses.split(",") if w.strip()])
+        if self.witness_quorum is not None and self.witness_quorum > n:
+            raise ValueError(
+                f"witness_quorum is {self.witness_quorum}, but {n} witnesses are configured "
+                "(URNE_WITNESSES)"
             )
         return self
 

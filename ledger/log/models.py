@@ -13,6 +13,9 @@
   both store a checkpoint for the same size.
 - ``log_meta``: the origin and verifier key the database belongs to, so that a
   log is never reopened with another name or key.
+- ``log_cosignature``: the witnesses' cosignatures of checkpoints, one per
+  checkpoint size and witness (``name+hex key ID``), each line exactly as the
+  witness returned it (``urne.ledger.log.witnessing``).
 
 Alembic migrations in ``ledger/db/migrations`` create exactly these tables.
 """
@@ -24,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
-__all__ = ["NODE_STRIDE", "LogCheckpoint", "LogEntry", "LogMeta", "LogNode"]
+__all__ = ["NODE_STRIDE", "LogCheckpoint", "LogCosignature", "LogEntry", "LogMeta", "LogNode"]
 
 #: Interior nodes are stored at the levels that are multiples of this.
 NODE_STRIDE = 4
@@ -63,3 +66,12 @@ class LogMeta(SQLModel, table=True):
 
     key: str = Field(sa_column=Column(Text, primary_key=True))
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LogCosignature(SQLModel, table=True):
+    __tablename__ = "log_cosignature"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    witness: str = Field(sa_column=Column(Text, primary_key=True))
+    line: str = Field(sa_column=Column(Text, nullable=False))
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -105,8 +105,8 @@ def origin_hash(origin: str) -> str:
     return hashlib.sha256(origin.encode("utf-8")).hexdigest()
 
 
-def _bad(message: str, code: str = "bad_request") -> WitnessRefusal:
-    return WitnessRefusal(message, status=400, code=code)
+def _bad(message: str) -> WitnessRefusal:
+    return WitnessRefusal(message, status=400, code="bad_request")
 
 
 def parse_request(body: bytes) -> tuple[int, list[bytes], str]:
