@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from urne.api.deps import LogDep, WitnessingDep
-from urne.api.errors import INVALID_PARAMETER, BadRequest, error_responses
+from urne.api.errors import INVALID_PARAMETER, BadRequest, Missing, error_responses
 from urne.verifier.tlog.tiles import parse_tile_path
 
 __all__ = ["router"]
@@ -74,6 +74,34 @@ def get_checkpoint(log: LogDep, witnessing: WitnessingDep) -> Response:
     text = cp.text if witnessing is None else witnessing.cosigned(cp)
     return Response(
         text, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get(
+    "/checkpoint/cosigned",
+    response_class=Response,
+    summary="The latest checkpoint with the quorum of witnesses' cosignatures",
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **error_responses(
+            {
+                404: "no_witnesses: this log has no witnesses; not_cosigned_yet: no "
+                "checkpoint has the quorum yet"
+            }
+        ),
+    },
+)
+def get_cosigned_checkpoint(log: LogDep, witnessing: WitnessingDep) -> Response:
+    """What a reader with a witness policy audits (docs/spec/witness.md §4)."""
+    if witnessing is None:
+        raise Missing("no_witnesses", "this log is not configured with witnesses")
+    cp = witnessing.latest_cosigned()
+    if cp is None:
+        raise Missing("not_cosigned_yet", "no checkpoint of this log has the quorum yet")
+    return Response(
+        witnessing.cosigned(cp),
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

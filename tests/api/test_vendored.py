@@ -33,9 +33,9 @@ def _manifest(directory: Path) -> dict[str, str]:
 def test_every_vendored_file_has_the_hash_its_sources_give(package: str) -> None:
     directory = VENDOR / package
     manifest = _manifest(directory)
-    files = {
-        p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()
-    } - {"SOURCES.md"}
+    files = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()} - {
+        "SOURCES.md"
+    }
     assert set(manifest) == files
     assert "LICENSE" in files and "MIT License" in (directory / "LICENSE").read_text()
     version = json.loads((directory / "package.json").read_text())["version"]
@@ -77,6 +77,8 @@ def test_the_wallet_page_admits_its_import_map_and_no_other_inline_script(
             assert "default-src 'none'" in csp and "unsafe" not in csp
             # every other script is a file of the service's, or data that never runs
             for tag in re.findall(r"<script\b[^>]*>", r.text):
-                assert 'src="/static/' in tag or 'type="application/json"' in tag or (
-                    tag == '<script type="importmap">'
+                assert (
+                    'src="/static/' in tag
+                    or 'type="application/json"' in tag
+                    or (tag == '<script type="importmap">')
                 ), tag

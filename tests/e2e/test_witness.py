@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import http.client
 import itertools
+import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -21,9 +23,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from tests.support import reference
+from tests.support.deployment import Deployment, describe
 from urne.verifier.tlog.checkpoint import Checkpoint
 from urne.verifier.tlog.cosignature import WitnessKey, verify_cosignatures
 from urne.verifier.tlog.note import Ed25519Signer, parse_note, sign_note
@@ -63,24 +67,29 @@ def _post(url: str, body: bytes) -> tuple[int, str]:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
-        text = e.read().decode()
+        with e:
+            text = e.read().decode()
         if e.code == 409:
             assert e.headers["Content-Type"] == "text/x.tlog.size" and text.endswith("\n")
         return e.code, text
 
 
 class WitnessProcess:
-    def __init__(self, tmp: Path, logs: list[Ed25519Signer]) -> None:
+    def __init__(
+        self, tmp: Path, logs: list[Ed25519Signer] | list[tuple[str, str]], name: str = "test"
+    ) -> None:
         self.tmp, self.port = tmp, _port()
+        tmp.mkdir(parents=True, exist_ok=True)
         out = subprocess.run(
-            [*WITNESS, "keygen", "test.example/witness", "--out", str(tmp / "w.key")],
+            [*WITNESS, "keygen", f"{name}.example/witness", "--out", str(tmp / "w.key")],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         self.key = WitnessKey.from_vkey(out.split("witness key: ")[1])
         assert (tmp / "w.key").stat().st_mode & 0o777 == 0o600
-        toml = "".join(f'[[log]]\norigin = "{k.name}"\nkey = "{k.verifier.vkey}"\n\n' for k in logs)
+        pairs = [(k.name, k.verifier.vkey) if isinstance(k, Ed25519Signer) else k for k in logs]
+        toml = "".join(f'[[log]]\norigin = "{o}"\nkey = "{v}"\n\n' for o, v in pairs)
         (tmp / "logs.toml").write_text(toml)
         self.proc: subprocess.Popen[str] | None = None
         self.output = (tmp / "witness.out").open("a")
@@ -141,6 +150,7 @@ def test_the_command_line_and_http_answers(tmp_path: Path) -> None:
         verify_cosignatures(parse_note(stored), [w.key], quorum=1)
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(f"{w.url}/{origin_hash('nobody')}/checkpoint")
+        e.value.close()
         assert e.value.code == 404
     finally:
         w.stop()
@@ -240,3 +250,71 @@ def test_sigkill_at_random_moments_never_cosigns_two_roots_for_one_size(tmp_path
             assert _post(w.url, views["honest"].body(stored, stored + 1))[0] == 200
     finally:
         w.stop()
+
+
+def test_urne_serve_with_three_witnesses_one_killed(deployment: Deployment) -> None:
+    """``urne serve --demo`` with three ``urne-witness`` processes (quorum 2):
+    citizens' receipts upgrade to cosigned ones, the third witness is killed
+    and the quorum still holds, and the audit with the witness policy passes
+    against the service and the two live witnesses."""
+    dep = deployment
+    first = dep.serve("--demo", "--no-rate-limit")  # makes the log and its key
+    info = httpx2.get(f"{first.url}/log", timeout=10).json()
+    first.stop()
+    origin, vkey = info["origin"], info["verifier_key"]
+    witnesses = [
+        WitnessProcess(dep.workdir / f"witness-{i}", [(origin, vkey)], f"w{i}") for i in range(3)
+    ]
+    for w in witnesses:
+        w.start()
+    try:
+        args = [arg for w in witnesses for arg in ("--witness", f"{w.key.vkey}@{w.url}")]
+        server = dep.serve(*args, "--witness-quorum", "2", "--no-rate-limit")
+        assert "witnesses: 3, a checkpoint is cosigned with 2 of them" in server.output()
+        policy = [arg for w in witnesses for arg in ("--witness", w.key.vkey)]
+        codes = _demo_codes(dep)
+
+        def take_part(n: int) -> int:
+            wallet = dep.workdir / f"citizen-{n}"
+            dep.run("urne-wallet", "join", server.url, "demo-vote", "--code", codes[n],
+                    "--log-key", vkey, "--wallet", wallet)  # fmt: skip
+            out = dep.run("urne-wallet", "vote", "demo-vote", "river", "--wallet", wallet).stdout
+            return int(re.search(r"at log index (\d+)", out).group(1))  # type: ignore[union-attr]
+
+        def cosigned_receipt(index: int, quorum: int) -> Path:
+            deadline = time.monotonic() + 30
+            path = dep.workdir / f"receipt-{index}.json"
+            while True:
+                receipt = httpx2.get(f"{server.url}/entries/{index}/receipt", timeout=10).json()
+                path.write_text(json.dumps(receipt))
+                r = dep.verify("receipt", path, "--log-key", vkey, *policy, "--quorum",
+                               str(quorum), expect=None)  # fmt: skip
+                if r.returncode == 0:
+                    return path
+                assert "no_quorum" in r.stdout, describe(r)
+                assert time.monotonic() < deadline, "the receipt was never cosigned"
+                time.sleep(0.2)
+
+        index = take_part(0)
+        cosigned_receipt(index, 3)  # all three, in time
+        witnesses[2].kill()  # one witness goes down for good
+        index = take_part(1)
+        path = cosigned_receipt(index, 2)
+        assert dep.verify("receipt", path, "--log-key", vkey, *policy, "--quorum", "3",
+                          expect=1).stdout.count("no_quorum") == 1  # fmt: skip
+        audit = dep.verify(
+            "audit", "--log", server.url, "--log-key", vkey, *policy, "--quorum", "2",
+            "--witness-at", witnesses[0].url, "--witness-at", witnesses[1].url,
+        )  # fmt: skip
+        assert "PASSED" in audit.stdout and "cosigned by 2 of 3 witnesses" in audit.stdout
+        assert audit.stdout.count("witness http") == 2
+        server.assert_running()
+    finally:
+        for w in witnesses:
+            w.stop()
+
+
+def _demo_codes(dep: Deployment) -> list[str]:
+    """The demo's unused codes of demo-vote (urne-data keeps them beside the keys)."""
+    rows = (dep.key_dir / "demo-codes.txt").read_text().splitlines()[1:]
+    return [row.split("\t")[2] for row in rows if row.startswith("demo-vote\t")]

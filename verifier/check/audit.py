@@ -65,6 +65,7 @@ from urne.verifier.check.fetch import (
     read_file,
 )
 from urne.verifier.check.state import AuditState, load_state, read_leaves, save_state
+from urne.verifier.check.witnesses import compare as compare_witness
 from urne.verifier.check.workers import CredentialWorkers, cores
 from urne.verifier.civic.entries import Ballot, decode_entry
 from urne.verifier.civic.process import EntryRefused, NotAuthorized
@@ -72,8 +73,9 @@ from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
 from urne.verifier.errors import FetchError, VerificationError
 from urne.verifier.tlog import merkle
-from urne.verifier.tlog.checkpoint import SignedCheckpoint, open_checkpoint
-from urne.verifier.tlog.note import Ed25519Verifier
+from urne.verifier.tlog.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint
+from urne.verifier.tlog.cosignature import Cosignature, WitnessPolicy, verify_cosignatures
+from urne.verifier.tlog.note import Ed25519Verifier, parse_note
 from urne.verifier.tlog.rfc9162 import HASH_SIZE, hash_leaf
 from urne.verifier.tlog.tiles import (
     TILE_HEIGHT,
@@ -262,6 +264,10 @@ class AuditReport:
     steps: dict[int, bool | None] = field(default_factory=lambda: dict.fromkeys(STEPS))
     findings: list[Finding] = field(default_factory=list)
     tallies: dict[str, Any] = field(default_factory=dict)
+    #: who cosigned the audited checkpoint (with a witness policy)
+    cosigned_by: list[str] = field(default_factory=list)
+    #: what each witness compared with said (urne.verifier.check.witnesses)
+    witnesses: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -419,23 +425,44 @@ def audit(
     state_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     max_new_entries: int = MAX_NEW_ENTRIES,
+    policy: WitnessPolicy | None = None,
+    witnesses: Sequence[tuple[str, Callable[[str], bytes]]] = (),
 ) -> AuditReport:
     """Run the checklist against ``source``; never raises for what the log does
     wrong (that is a finding), only for what keeps the audit from running: a
     ``FetchError`` (the log did not answer, in time, or within the bytes its
     format allows; a checkpoint claiming more than ``max_new_entries`` new
-    entries) or a ``state_dir`` whose state cannot be used (``bad_state``)."""
+    entries) or a ``state_dir`` whose state cannot be used (``bad_state``).
+
+    With ``policy``, the audited checkpoint is the log's latest cosigned one
+    (``checkpoint/cosigned``, else ``checkpoint``) and must carry the
+    policy's quorum (step 1). Each of ``witnesses`` (a name, and a reader of
+    that witness's paths) is compared with the audited log once its tree is
+    rebuilt (step 2: ``split_view``, ``unproven_extension``;
+    docs/spec/witness.md §6)."""
     report = AuditReport(origin=log_key.name, source=str(source))
     sdir = Path(state_dir) if state_dir is not None else None
     state = load_state(sdir, log_key) if sdir is not None else AuditState.fresh(log_key)
     report.previous_size = state.size
 
-    # 1. the checkpoint's signature
+    # 1. the checkpoint's signature (and its witnesses', with a policy)
     try:
-        signed = open_checkpoint(source.get("checkpoint"), log_key)
+        signed = open_checkpoint(_latest(source, policy), log_key)
     except VerificationError as exc:  # a FetchError is not one: it reaches the caller
         report.fail(Finding(1, exc.code, f"the checkpoint is not signed by the log's key: {exc}"))
         return report
+    if policy is not None:
+        try:
+            found = policy.check(signed.note)
+        except VerificationError as exc:
+            report.fail(Finding(1, exc.code, f"the checkpoint is not cosigned as required: {exc}"))
+            return report
+        report.cosigned_by = [c.witness.name for c in found]
+        went_back = _time_went_back(found, signed.checkpoint.size, state.checkpoint, policy)
+        if went_back is not None:
+            report.fail(Finding(1, "time_went_back", went_back, evidence={
+                "previous": state.checkpoint, "current": signed.signed}))  # fmt: skip
+            return report
     report.passed(1)
     cp = signed.checkpoint
     report.size, report.root = cp.size, _b64(cp.root)
@@ -469,6 +496,15 @@ def audit(
             return report  # the state is not advanced past a log that did not check
         for pid in state.registry.processes:
             report.tallies[pid] = state.registry.tally(pid, cp.size - 1) if cp.size else {}
+        caught = False
+        for name, get in witnesses:
+            view = compare_witness(name, get, signed, log_key, subtrees.node, source.get, policy)
+            report.witnesses.append(view.to_json())
+            if view.outcome in ("split_view", "unproven_extension"):
+                report.fail(Finding(2, view.outcome, view.detail, evidence=view.evidence))
+                caught = True
+        if caught:
+            return report  # not past a log that a witness contradicts
         # Remember what was verified: the tree is consistent even where entries
         # broke rules (those are findings, kept with the state).
         state.findings.extend(asdict(f) for f in report.findings)
@@ -480,6 +516,45 @@ def audit(
         credentials.close()
         reader.close()
         subtrees.close()
+
+
+def _time_went_back(
+    found: Sequence[Cosignature], size: int, previous: str | None, policy: WitnessPolicy
+) -> str | None:
+    """A witness whose cosignature of this (larger) checkpoint carries an
+    earlier time than its cosignature of the checkpoint audited before."""
+    if previous is None:
+        return None
+    try:
+        if Checkpoint.parse(parse_note(previous).text).size >= size:
+            return None  # the same checkpoint cosigned again: times may be any
+        before = {
+            c.witness: c.timestamp
+            for c in verify_cosignatures(parse_note(previous), policy.witnesses)
+        }
+    except VerificationError:
+        return None  # cosigned by keys this policy does not name the first time
+    for c in found:
+        if c.witness in before and c.timestamp < before[c.witness]:
+            return (
+                f"witness {c.witness.name} cosigned this checkpoint at {c.timestamp}, before "
+                f"the time of its cosignature of the smaller one audited earlier "
+                f"({before[c.witness]})"
+            )
+    return None
+
+
+def _latest(source: Source, policy: WitnessPolicy | None) -> bytes:
+    """The checkpoint to audit: with a policy, the latest cosigned one where
+    the log serves it apart (a log's latest is cosigned a moment later; an
+    exported directory holds one checkpoint)."""
+    if policy is not None and isinstance(source, HttpSource):
+        try:
+            return source.get("checkpoint/cosigned")
+        except FetchError as exc:
+            if exc.code != NOT_SERVED:
+                raise
+    return source.get("checkpoint")
 
 
 def _check_log(

@@ -271,9 +271,25 @@ def audit_command(
             "claiming more stops the audit before anything is read.",
         ),
     ] = MAX_NEW_ENTRIES,
+    witness: Witnesses = None,
+    quorum: Quorum = None,
+    witness_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-at",
+            help="A witness's URL: compare the checkpoint it last cosigned for this log "
+            "with the log audited (a split view is a finding); repeat for each.",
+        ),
+    ] = None,
 ) -> None:
     """Audit the whole log: the numbered checklist of docs/spec/verification.md."""
     verifier = _verifier(log_key)
+    policy = _policy(witness, quorum)
+    for url in witness_at or []:
+        if not url.startswith(("http://", "https://")):
+            typer.echo(f"error: --witness-at {url!r}: expected an http(s) URL", err=True)
+            raise typer.Exit(2)
+    readers = [(url, HttpSource(url, deadline=timeout).get) for url in witness_at or []]
     try:
         with _progress("entries") as progress:
             report = run_audit(
@@ -282,6 +298,8 @@ def audit_command(
                 state_dir=state,
                 progress=progress,
                 max_new_entries=max_new_entries,
+                policy=policy,
+                witnesses=readers,
             )
     except (FetchError, VerificationError) as exc:  # VerificationError: bad_state
         _could_not_check(exc.code, f"the audit could not run: {exc}")
@@ -297,6 +315,12 @@ def audit_command(
         typer.echo(f"log {report.origin} at {report.source}: no checkpoint signed by its key")
     if report.previous_size:
         typer.echo(f"(this auditor had verified it up to size {report.previous_size})")
+    if policy is not None and report.cosigned_by:
+        names = ", ".join(report.cosigned_by)
+        typer.echo(f"cosigned by {len(report.cosigned_by)} of {len(policy.witnesses)} "
+                   f"witnesses ({names})")  # fmt: skip
+    for view in report.witnesses:
+        typer.echo(f"witness {view['witness']}: size {view['size']}, {view['outcome']}")
     for n, title in STEPS.items():
         outcome = _OUTCOME[report.steps[n]]
         if n == 2 and state is None and outcome == "ok":

@@ -48,8 +48,14 @@ __all__ = [
     "EMPTY_ROOT",
     "MAX_BODY",
     "MAX_PROOF",
+    "LogSignatureRefused",
     "LogState",
+    "MalformedRequest",
+    "NotAnExtension",
+    "RequestTooLarge",
+    "StaleOldSize",
     "Store",
+    "UnknownLog",
     "Witness",
     "WitnessRefusal",
     "origin_hash",
@@ -67,15 +73,51 @@ _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
 class WitnessRefusal(UrneError):
-    """What the witness answers instead of a cosignature: ``status`` is the
-    HTTP status the specification names; ``stored_size`` is set for 409."""
+    """What the witness answers instead of a cosignature; each subclass's
+    ``status`` is the HTTP status the specification names. ``stored_size``:
+    the size the witness holds, for a 409."""
+
+    code = "witness_refused"
+    status = 400
 
     def __init__(
-        self, message: str, *, status: int, code: str, stored_size: int | None = None
+        self, message: str, *, code: str | None = None, stored_size: int | None = None
     ) -> None:
         super().__init__(message, code=code)
-        self.status = status
         self.stored_size = stored_size
+
+
+class MalformedRequest(WitnessRefusal):
+    code = "bad_request"
+    status = 400
+
+
+class RequestTooLarge(WitnessRefusal):
+    code = "too_large"
+    status = 413
+
+
+class UnknownLog(WitnessRefusal):
+    code = "unknown_log"
+    status = 404
+
+
+class LogSignatureRefused(WitnessRefusal):
+    code = "bad_log_signature"
+    status = 403
+
+
+class StaleOldSize(WitnessRefusal):
+    code = "stale_old_size"
+    status = 409
+
+
+class NotAnExtension(WitnessRefusal):
+    """The checkpoint does not extend the stored one (``bad_consistency_proof``,
+    ``root_mismatch``, ``bad_empty_root``)."""
+
+    code = "bad_consistency_proof"
+    status = 422
 
 
 @dataclass(frozen=True)
@@ -106,13 +148,13 @@ def origin_hash(origin: str) -> str:
 
 
 def _bad(message: str) -> WitnessRefusal:
-    return WitnessRefusal(message, status=400, code="bad_request")
+    return MalformedRequest(message, code="bad_request")
 
 
 def parse_request(body: bytes) -> tuple[int, list[bytes], str]:
     """``(old size, proof, signed note)`` of an add-checkpoint body, or a 400."""
     if len(body) > MAX_BODY:
-        raise WitnessRefusal(f"a request is at most {MAX_BODY} bytes", status=413, code="too_large")
+        raise RequestTooLarge(f"a request is at most {MAX_BODY} bytes", code="too_large")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -168,16 +210,12 @@ class Witness:
         origin = note.text.split("\n", 1)[0]
         keys = self.logs.get(origin)
         if keys is None:
-            raise WitnessRefusal(
-                f"this witness does not follow the log {origin!r}", status=404, code="unknown_log"
-            )
+            raise UnknownLog(f"this witness does not follow the log {origin!r}", code="unknown_log")
         try:
             open_note(signed, keys)
         except SignatureError as exc:
-            raise WitnessRefusal(
-                f"the checkpoint is not signed by the log's key: {exc}",
-                status=403,
-                code="bad_log_signature",
+            raise LogSignatureRefused(
+                f"the checkpoint is not signed by the log's key: {exc}", code="bad_log_signature"
             ) from exc
         try:
             checkpoint = Checkpoint.parse(note.text)
@@ -198,9 +236,8 @@ class Witness:
         new = LogState(checkpoint.size, checkpoint.root, kept, timestamp)
         if not self.store.compare_and_swap(origin, stored, new):
             now = self.store.get(origin)
-            raise WitnessRefusal(
+            raise StaleOldSize(
                 f"another checkpoint of this log was cosigned meanwhile (size {now.size})",
-                status=409,
                 code="stale_old_size",
                 stored_size=now.size,
             )
@@ -209,25 +246,20 @@ class Witness:
     @staticmethod
     def _check_extends(stored: LogState, old: int, proof: list[bytes], cp: Checkpoint) -> None:
         if old != stored.size:
-            raise WitnessRefusal(
+            raise StaleOldSize(
                 f"the old size is {old}, the last checkpoint this witness cosigned has size "
                 f"{stored.size}",
-                status=409,
                 code="stale_old_size",
                 stored_size=stored.size,
             )
         if cp.size == 0 and cp.root != EMPTY_ROOT:
-            raise WitnessRefusal(
-                "a checkpoint of size 0 must have the empty tree's root",
-                status=422,
-                code="bad_empty_root",
+            raise NotAnExtension(
+                "a checkpoint of size 0 must have the empty tree's root", code="bad_empty_root"
             )
         if old == 0:
             if proof:
-                raise WitnessRefusal(
-                    "from size 0 the consistency proof is empty",
-                    status=422,
-                    code="bad_consistency_proof",
+                raise NotAnExtension(
+                    "from size 0 the consistency proof is empty", code="bad_consistency_proof"
                 )
             return
         assert stored.root is not None
@@ -235,10 +267,12 @@ class Witness:
             verify_consistency(old, cp.size, proof, stored.root, cp.root)
         except (ProofError, FormatError) as exc:
             same = old == cp.size
-            raise WitnessRefusal(
-                "the checkpoint has the size of the last one cosigned but another root"
-                if same and not proof
-                else f"the consistency proof from size {old} does not verify: {exc}",
-                status=422,
-                code="root_mismatch" if same and not proof else "bad_consistency_proof",
+            if same and not proof:
+                raise NotAnExtension(
+                    "the checkpoint has the size of the last one cosigned but another root",
+                    code="root_mismatch",
+                ) from exc
+            raise NotAnExtension(
+                f"the consistency proof from size {old} does not verify: {exc}",
+                code="bad_consistency_proof",
             ) from exc

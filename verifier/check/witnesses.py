@@ -1,0 +1,166 @@
+"""The audit against witnesses (docs/spec/witness.md §6): what each witness
+last cosigned for this log, compared with the log the audit reads.
+
+A witness's monitoring endpoint (``GET <witness>/<hex SHA-256 of the
+origin>/checkpoint``) answers the last checkpoint it cosigned, signed by the
+log's key. Against the audited checkpoint of size ``N`` and root ``R``:
+
+- same size: the roots must be equal. Two checkpoints of one size with two
+  roots, both signed by the log's key, are a split view, and that pair is the
+  whole evidence;
+- smaller (``M < N``): the tree the audit rebuilt has a root at ``M``
+  (computed from the log's own tiles), which must be the witness's. If it is
+  not, the evidence is both checkpoints, that root, and the consistency proof
+  from ``M`` to ``N`` built from the same tiles: with the log's key alone a
+  third party checks that the proof leads from that root to ``R``, and that
+  the witness's checkpoint, signed by the same key, names another root for
+  ``M``;
+- larger (``M > N``): the log has grown since, or the audit was shown an
+  older branch. The log must prove the extension (its consistency proof from
+  ``N`` to ``M``); a log that does not, or gives a proof that fails, is a
+  finding, with both checkpoints and what it answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from urne.verifier.errors import FetchError, FormatError, ProofError, VerificationError
+from urne.verifier.tlog import merkle
+from urne.verifier.tlog.checkpoint import SignedCheckpoint, open_checkpoint
+from urne.verifier.tlog.cosignature import WitnessPolicy, verify_cosignatures
+from urne.verifier.tlog.note import Ed25519Verifier
+from urne.verifier.tlog.proof import verify_consistency
+
+__all__ = ["WitnessView", "compare", "monitoring_path"]
+
+Node = Callable[[int, int], bytes]
+
+
+def monitoring_path(origin: str) -> str:
+    return f"{hashlib.sha256(origin.encode('utf-8')).hexdigest()}/checkpoint"
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+@dataclass
+class WitnessView:
+    """What one witness said, and what the audit made of it."""
+
+    witness: str
+    size: int | None = None
+    #: consistent, behind, ahead, unreadable, or a finding's code
+    outcome: str = "unread"
+    detail: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"witness": self.witness, "size": self.size, "outcome": self.outcome}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def compare(
+    witness: str,
+    get_witness: Callable[[str], bytes],
+    audited: SignedCheckpoint,
+    log_key: Ed25519Verifier,
+    node: Node,
+    get_log: Callable[[str], bytes],
+    policy: WitnessPolicy | None = None,
+) -> WitnessView:
+    """Compare ``witness``'s last cosigned checkpoint with ``audited``.
+
+    ``node(level, index)`` is a complete subtree's hash from the tree the
+    audit rebuilt (``KeyError`` where it kept none); ``get_log`` reads a path
+    of the log (its consistency proofs). The view's ``outcome`` is a finding
+    code (``split_view``, ``unproven_extension``) when the log is caught."""
+    view = WitnessView(witness)
+    ours = audited.checkpoint
+    try:
+        data = get_witness(monitoring_path(ours.origin))
+    except FetchError as exc:
+        view.outcome, view.detail = "unreadable", str(exc)
+        return view
+    try:
+        theirs = open_checkpoint(data, log_key)
+        if policy is not None:  # its own cosignature, where the reader trusts its key
+            verify_cosignatures(theirs.note, policy.witnesses)
+    except VerificationError as exc:
+        view.outcome, view.detail = "unreadable", f"not a checkpoint of this log: {exc}"
+        return view
+    cp = theirs.checkpoint
+    view.size = cp.size
+    evidence: dict[str, Any] = {"checkpoint": audited.signed, "witness_checkpoint": theirs.signed}
+    if cp.size == ours.size:
+        if cp.root != ours.root:
+            view.outcome = "split_view"
+            view.detail = f"two roots signed for size {cp.size}"
+            view.evidence = evidence
+        else:
+            view.outcome = "consistent"
+        return view
+    if cp.size < ours.size:
+        try:
+            if cp.size == 0:
+                root, proof = hashlib.sha256(b"").digest(), []
+            else:
+                root = merkle.fold_range([node(*n) for n in merkle.range_nodes(0, cp.size)])
+                proof = [
+                    merkle.fold_range([node(*n) for n in merkle.range_nodes(b, e)])
+                    for b, e in merkle.consistency_ranges(cp.size, ours.size)
+                ]
+        except KeyError:
+            return _from_log(
+                view, cp.size, cp.root, ours.size, ours.root, get_log, evidence, "behind"
+            )
+        if root != cp.root:
+            view.outcome = "split_view"
+            view.detail = (
+                f"the witness holds a checkpoint of size {cp.size} whose root is not the "
+                "root of the log's first entries at that size"
+            )
+            view.evidence = {
+                **evidence,
+                "root_at_witness_size": _b64(root),
+                "consistency_proof": [_b64(h) for h in proof],
+            }
+        else:
+            view.outcome = "behind"
+        return view
+    return _from_log(view, ours.size, ours.root, cp.size, cp.root, get_log, evidence, "ahead")
+
+
+def _from_log(
+    view: WitnessView,
+    size1: int,
+    root1: bytes,
+    size2: int,
+    root2: bytes,
+    get_log: Callable[[str], bytes],
+    evidence: dict[str, Any],
+    fine: str,
+) -> WitnessView:
+    """The log's own consistency proof between the two checkpoints."""
+    if size1 == 0:
+        view.outcome = fine
+        return view
+    try:
+        answer = json.loads(get_log(f"log/proof/consistency?size1={size1}&size2={size2}"))
+        proof = [base64.b64decode(h, validate=True) for h in answer["proof"]]
+        verify_consistency(size1, size2, proof, root1, root2)
+    except (FetchError, ValueError, KeyError, TypeError, ProofError, FormatError) as exc:
+        view.outcome = "unproven_extension"
+        view.detail = f"the log does not prove that size {size1} extends to {size2}: {exc}"
+        view.evidence = {**evidence, "log_answer": str(exc)}
+        return view
+    view.outcome = fine
+    return view
