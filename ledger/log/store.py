@@ -151,6 +151,9 @@ class Log:
         self._latest: StoredCheckpoint | None = None
         #: decides which entries the log accepts; None accepts every entry
         self.admission: Admission | None = None
+        #: told of every checkpoint this process signs, once it is committed
+        #: (witnessing wakes on it); each must return at once and never raise
+        self.on_checkpoint: list[Callable[[StoredCheckpoint], None]] = []
         self._init_meta()
 
     # -- opening ---------------------------------------------------------------
@@ -428,6 +431,8 @@ class Log:
         latest = self._latest
         if latest is None or latest.size < signed.size:
             self._latest = signed
+        for tell in list(self.on_checkpoint):
+            tell(signed)
         return new, results, CommittedBatch(signed, cr, leaf_hashes)
 
     def _catch_up(

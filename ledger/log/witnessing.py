@@ -1,7 +1,8 @@
 """The log gathers witnesses' cosignatures (docs/spec/witness.md §4).
 
 For each configured witness, a thread of its own submits the log's latest
-checkpoint (C2SP tlog-witness ``add-checkpoint``, with the consistency proof
+checkpoint (woken when this process signs one, and every ``interval`` seconds
+for what other processes sign) (C2SP tlog-witness ``add-checkpoint``, with the consistency proof
 from the size that witness last cosigned), checks the cosignature it gets
 back under the witness's key, and stores it (``log_cosignature``). Appending
 never waits for any of this: the sequencer signs and acknowledges as before,
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from urne.ledger.db.engine import write_connection
 from urne.ledger.errors import InvalidRequest
 from urne.ledger.log.models import LogCosignature
 from urne.ledger.log.store import Log, StoredCheckpoint
@@ -110,6 +112,7 @@ class Witnessing:
         self.timeout = timeout
         self._stop = threading.Event()
         self._wake = threading.Condition()
+        self._generation = 0
         self._threads: list[threading.Thread] = []
         #: what each witness said last, for the operator (``urne status``)
         self.last_error: dict[str, str] = {}
@@ -175,13 +178,19 @@ class Witnessing:
     # -- gathering ----------------------------------------------------------------------
 
     def start(self) -> None:
+        self.log.on_checkpoint.append(self._signed)
         for w in self.witnesses:
             t = threading.Thread(target=self._run, args=(w,), name=f"witness {w.label}",
                                  daemon=True)  # fmt: skip
             t.start()
             self._threads.append(t)
 
+    def _signed(self, cp: StoredCheckpoint) -> None:
+        self.poke()
+
     def close(self) -> None:
+        if self._signed in self.log.on_checkpoint:
+            self.log.on_checkpoint.remove(self._signed)
         self._stop.set()
         self.poke()
         for t in self._threads:
@@ -191,11 +200,15 @@ class Witnessing:
     def poke(self) -> None:
         """Wake the witness threads (a new checkpoint was signed)."""
         with self._wake:
+            self._generation += 1
             self._wake.notify_all()
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: float, seen: int | None = None) -> None:
+        """Sleep ``seconds``, or until a poke after generation ``seen`` (a
+        poke between reading the checkpoint and waiting is not missed)."""
         with self._wake:
-            self._wake.wait(seconds)
+            if seen is None or self._generation == seen:
+                self._wake.wait(seconds)
 
     def _run(self, w: WitnessEndpoint) -> None:
         old = 0  # what this witness last cosigned, as far as the log knows
@@ -203,9 +216,10 @@ class Witnessing:
         backoff = self.interval
         while not self._stop.is_set():
             try:
+                seen = self._generation
                 cp = self.log.checkpoint()
                 if cp.size == done:
-                    self._wait(self.interval)
+                    self._wait(self.interval, seen)
                     continue
                 old = self.submit(w, cp, old)
                 done, backoff = cp.size, self.interval
@@ -255,7 +269,9 @@ class Witnessing:
         if len(timestamps) != 1:
             raise SignatureError(f"the witness's answer holds {len(timestamps)} cosignatures of it")
         line = next(s.line() for s in note.signatures if w.key.matches(s))
-        with self.log.engine.begin() as conn:
+        # BEGIN IMMEDIATE on SQLite: a read that turns into a write beside the
+        # sequencer's commits would otherwise fail at once ("database is locked")
+        with write_connection(self.log.engine) as conn, conn.begin():
             exists = conn.execute(
                 sa.select(_table.c.size)
                 .where(_table.c.size == cp.size)
