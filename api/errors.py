@@ -13,7 +13,9 @@ no table of codes:
   author signature does not verify (``SignatureError``: for manifests,
   closes, results and paper batches the entry signature *is* the request's
   authentication);
-- 404: no such entry, process, code;
+- 404: no such entry, process, code; an unknown path (a browser, which asks
+  for ``text/html``, is given the site's page saying so, where the app has
+  pages; every other client this body);
 - 409: the request conflicts with the state of a process or of the roll
   (``EntryConflict``, ``Conflict``, ...);
 - 413, 415, 429: too large, not JSON, too many requests;
@@ -32,12 +34,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -53,6 +55,7 @@ __all__ = [
     "ErrorDetail",
     "Forbidden",
     "Missing",
+    "NotFoundPage",
     "PayloadTooLarge",
     "TooManyRequests",
     "Unauthorized",
@@ -60,6 +63,7 @@ __all__ = [
     "error_response",
     "error_responses",
     "install_error_handlers",
+    "wants_html",
 ]
 
 _log = logging.getLogger("urne.api")
@@ -165,7 +169,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, "invalid_parameter", problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # An unknown path, asked for by a browser: the site's page saying so
+        # (urne.api.web.not_found_page, where the app has pages).
+        page: NotFoundPage | None = getattr(request.app.state, "not_found_page", None)
+        if exc.status_code == 404 and page is not None and wants_html(request):
+            return page(request)
         # 400 is FastAPI's "error parsing the body" (a JSON body that is not UTF-8).
         # A 405 says which methods the path has (RFC 9110 §15.5.6): all of them,
         # where Starlette names only those of the first route that matched.
@@ -185,6 +194,38 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             500, "internal_error", "an unexpected failure; the operator's log has the details"
         )
+
+
+#: Renders the HTML page of an unknown path (``app.state.not_found_page``).
+NotFoundPage = Callable[[Request], Response]
+
+
+def _quality(accept: str, media_type: str) -> float:
+    """The q-value ``accept`` gives ``media_type`` itself (0 if unnamed):
+    wildcards do not count, so ``*/*`` (curl, most API clients) names no page."""
+    best = 0.0
+    for part in accept.split(",")[:32]:
+        kind, *params = part.split(";")
+        if kind.strip().lower() != media_type:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best = max(best, q if 0.0 <= q <= 1.0 else 0.0)
+    return best
+
+
+def wants_html(request: Request) -> bool:
+    """Whether the client asked for an HTML page rather than JSON: a browser
+    names ``text/html`` in ``Accept``; an API client names JSON, or nothing."""
+    accept = request.headers.get("accept", "")
+    html = _quality(accept, "text/html")
+    return html > 0 and html >= _quality(accept, "application/json")
 
 
 def _allowed_methods(request: Request) -> str:

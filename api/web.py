@@ -4,34 +4,42 @@
 - ``/p/{id}``: a process: its text, its proposals with their fingerprints, the
   live counts (refreshed in the page from ``/processes/{id}/tally``); for a
   petition a progress bar toward the threshold and a chart of signatures over
-  time, for a budget the outcome against the budget; the final result, once
-  the institution has published it (one per process, through the close).
+  time, for a vote a bar per proposal, for a budget the selected projects and
+  their cost against the budget; the final result, once the institution has
+  published it (one per process, through the close); while it is open, the
+  way to take part (``/p/{id}/take-part``).
 - ``/receipt``: paste or upload a receipt; the page checks it in the browser
   itself (``static/receipt.js``: the checkpoint's Ed25519 signature and the
   RFC 9162 inclusion proof with WebCrypto), and optionally that today's log
   still holds it (consistency proof). The server never sees the receipt.
+- ``/lang/{code}``: the language switch of every page's header (a cookie,
+  then back to the page); any unknown path: a page saying so, with a 404.
 
-No build step: Jinja2 templates in ``api/templates``, plain JavaScript and CSS
-in ``api/static``. Pages are served with a strict Content-Security-Policy (no
-inline script or style), so what runs is only what is in ``api/static``.
-Specification: docs/guides/web.md.
+Every page is in English or French (``urne.api.i18n``): :func:`render_page`
+renders a template in the reader's language. No build step: Jinja2 templates
+in ``api/templates``, plain JavaScript and CSS in ``api/static``. Pages are
+served with a strict Content-Security-Policy (no inline script or style), so
+what runs is only what is in ``api/static``. Specification: docs/guides/web.md.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from urne.api import i18n
 from urne.api.deps import CivicDep, LogDep
 from urne.api.routes.civic import authority_of
 from urne.ledger.civic.record import CivicRecord
@@ -39,10 +47,29 @@ from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import EntryRefused, ProcessState
 
-__all__ = ["CSP", "install", "router", "signature_curve"]
+__all__ = [
+    "CSP",
+    "install",
+    "install_docs",
+    "local_path",
+    "not_found_page",
+    "page_language",
+    "process_status",
+    "reader_languages",
+    "render_page",
+    "router",
+    "signature_curve",
+    "templates",
+    "text_in",
+]
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
+_env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
+i18n.install(_env)
+templates = Jinja2Templates(env=_env)
 router = APIRouter(include_in_schema=False)
 
 #: Only our own script and style; no inline code; nothing framed; no referrer.
@@ -50,11 +77,6 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-_PAGE_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 #: Points of the signatures-over-time chart at most.
 CHART_POINTS = 120
 #: A point of the chart stands for at least this many signatures since the one
@@ -75,53 +97,88 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
 
 
-_DOCS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Urne API</title>
-<link rel="icon" href="/static/favicon.svg">
-<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
-</head><body><main id="swagger-ui"></main>
-<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
-<script src="/static/docs.js"></script>
-</body></html>
-"""
-
-
 def install_docs(app: FastAPI) -> None:
-    """The static files (every role) and ``/docs``: Swagger UI from the files
-    vendored in ``api/static/vendor/swagger-ui`` (their origin and hashes in
-    ``SOURCES.md`` there), under the pages' Content-Security-Policy, so the
-    documentation works offline and asks nobody else for anything."""
+    """What every role serves: the static files, ``/docs``, the language
+    switch, and the page a browser gets for an unknown path.
+
+    ``/docs`` is Swagger UI from the files vendored in
+    ``api/static/vendor/swagger-ui`` (their origin and hashes in ``SOURCES.md``
+    there), under the pages' Content-Security-Policy, so the documentation
+    works offline and asks nobody else for anything. ``urne.api.errors``
+    answers an unknown path with :func:`not_found_page` when the client asks
+    for HTML, and with the API's JSON error otherwise."""
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.state.not_found_page = not_found_page
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return HTMLResponse(_DOCS_PAGE, headers=_PAGE_HEADERS)
+    def docs(request: Request) -> HTMLResponse:
+        return render_page(request, "docs.html")
+
+    @app.get("/lang/{code}", include_in_schema=False)
+    def switch_language(
+        request: Request, code: str, back: str = Query("/", alias="next")
+    ) -> RedirectResponse:
+        """Remember the reader's language for a year, and go back to the page
+        they were on (only a path on this site: never an open redirect)."""
+        lang = i18n.negotiate(code, None, None)
+        response = RedirectResponse(local_path(back), status_code=303)
+        response.set_cookie(
+            i18n.COOKIE,
+            lang,
+            max_age=i18n.COOKIE_MAX_AGE,
+            path="/",
+            samesite="lax",
+            httponly=True,
+            secure=request.url.scheme == "https",
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def local_path(target: str) -> str:
+    """``target`` if it is a path on this site, else ``/``. A path starts with
+    one ``/``: ``//host`` and ``/\\host`` are other sites to a browser, which
+    also drops tabs and line breaks before it reads a URL, so any control
+    character, space or backslash refuses it."""
+    if not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if any(c <= " " or c in "\\\x7f" for c in target):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 # -- text in the reader's language --------------------------------------------------------
 
 
-def _language(request: Request) -> str:
-    """``?lang=xx``, else the first language of Accept-Language, else English."""
-    asked = request.query_params.get("lang")
-    if asked:
-        return asked.strip().lower()[:16]
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag and tag != "*":
-            return tag.split("-")[0][:16]
-    return "en"
+def page_language(request: Request) -> str:
+    """The language of the pages for this request (``urne.api.i18n.negotiate``)."""
+    return i18n.negotiate(
+        request.query_params.get("lang"),
+        request.cookies.get(i18n.COOKIE),
+        request.headers.get("accept-language"),
+    )
 
 
-def text_in(text: Text, lang: str) -> str:
-    """A manifest text in ``lang``, else English, else its first language in
-    code point order (texts are a string or ``{language: string}``)."""
+def reader_languages(request: Request) -> list[str]:
+    """The reader's languages for what institutions wrote, most wanted first,
+    the pages' language among them."""
+    named = i18n.preferences(
+        request.query_params.get("lang"),
+        request.cookies.get(i18n.COOKIE),
+        request.headers.get("accept-language"),
+    )
+    return list(dict.fromkeys([*named, page_language(request)]))
+
+
+def text_in(text: Text, lang: str | Sequence[str]) -> str:
+    """A manifest text in the first of the reader's languages it has, else
+    English, else its first language in code point order (texts are a string
+    or ``{language: string}``)."""
     if isinstance(text, str):
         return text
-    for k in (lang, "en"):
+    wanted = [lang] if isinstance(lang, str) else list(lang)
+    for k in (*wanted, "en"):
         if k in text:
             return text[k]
     return text[min(text)] if text else ""
@@ -231,15 +288,21 @@ def signature_curve(
 
 @dataclass(frozen=True)
 class Chart:
-    """An SVG step chart of a curve, computed here so the template only draws."""
+    """An SVG step chart of a curve, computed here so the template only draws.
+
+    The SVG holds the lines only, stretched to the width of the page
+    (``preserveAspectRatio="none"``, strokes that do not scale): its labels
+    are HTML around it, so they keep the text's size on a phone, where a
+    scaled-down drawing would shrink them to a few pixels."""
 
     width: int
     height: int
     path: str
+    baseline_y: float
     threshold_y: float | None
     y_max: int
-    start: str
-    end: str
+    start: datetime
+    end: datetime
     rows: Sequence[CurvePoint]
     #: the time axis spans the signatures only, not the process's whole term
     zoomed: bool
@@ -252,7 +315,7 @@ def _parse_time(s: str) -> datetime:
 def _chart(curve: list[CurvePoint], threshold: int, opens: str, now: datetime) -> Chart | None:
     if not curve:
         return None
-    w, h, pad_l, pad_r, pad_t, pad_b = 640, 240, 48, 12, 12, 28
+    w, h, pad_t, pad_b = 640, 200, 8, 1
     t0 = min(_parse_time(opens), curve[0].at)
     t1 = max(now, curve[-1].at)
     burst = curve[-1].at - curve[0].at
@@ -264,7 +327,7 @@ def _chart(curve: list[CurvePoint], threshold: int, opens: str, now: datetime) -
     y_max = max(threshold, curve[-1].total, 1)
 
     def x(t: datetime) -> float:
-        return pad_l + (w - pad_l - pad_r) * (t - t0).total_seconds() / span
+        return w * (t - t0).total_seconds() / span
 
     def y(n: int) -> float:
         return pad_t + (h - pad_t - pad_b) * (1 - n / y_max)
@@ -277,28 +340,81 @@ def _chart(curve: list[CurvePoint], threshold: int, opens: str, now: datetime) -
         width=w,
         height=h,
         path="".join(d),
+        baseline_y=y(0),
         threshold_y=y(threshold) if threshold <= y_max else None,
         y_max=y_max,
-        start=t0.strftime("%Y-%m-%d %H:00"),
-        end=t1.strftime("%Y-%m-%d %H:00"),
+        start=t0,
+        end=t1,
         rows=curve,
         zoomed=zoomed,
     )
 
 
+#: Width of a full bar, in the bars' SVG user units (``viewBox="0 0 1000 1"``).
+BAR_FULL = 1000
+#: The least width of a bar for a count above zero, so that it shows.
+BAR_LEAST = 4
+
+
+def bar_width(count: int, top: int) -> str:
+    """A bar's width for ``count`` when the longest is ``top`` (``static/live.js``
+    computes the same)."""
+    if count <= 0:
+        return "0"
+    return f"{max(BAR_FULL * count / max(top, 1), BAR_LEAST):.1f}"
+
+
 # -- pages --------------------------------------------------------------------------------
 
 
-def _render(request: Request, name: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
+def render_page(
+    request: Request,
+    name: str,
+    *,
+    status_code: int = 200,
+    csp: str = CSP,
+    strings: Callable[[], Mapping[str, i18n.Phrase]] | None = None,
+    **ctx: Any,
+) -> HTMLResponse:
+    """``templates/<name>`` in the reader's language (:func:`page_language`),
+    with the pages' headers.
+
+    ``strings`` gives the words of the page's scripts (``urne.api.i18n``,
+    e.g. :func:`urne.api.i18n.receipt_strings`); it is called while the
+    language is set, and written into the page's ``urne-strings`` block. A
+    page that loads an inline import map passes its own ``csp``."""
+    lang = page_language(request)
     log = getattr(request.app.state, "log", None)
     ctx.setdefault("origin", log.origin if log is not None else "")
     ctx.setdefault("verifier_key", log.verifier.vkey if log is not None else "")
-    return templates.TemplateResponse(
-        request, name, ctx, status_code=http_status, headers=_PAGE_HEADERS
+    ctx.setdefault("casting", log is not None)  # the pages of the log are served here
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    ctx["here"] = request.url.path + (f"?{urlencode(query)}" if query else "")
+    headers = {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Content-Language": lang,
+        # the same address answers in the reader's language
+        "Vary": "Accept-Language, Cookie",
+    }
+    with i18n.using(lang):
+        ctx["strings"] = strings() if strings is not None else {}
+        return templates.TemplateResponse(
+            request, name, ctx, status_code=status_code, headers=headers
+        )
+
+
+def not_found_page(request: Request) -> HTMLResponse:
+    """What a browser gets for a path that is no page and no API route."""
+    return render_page(
+        request, "error.html", status_code=404, error="no_page", path=request.url.path
     )
 
 
-def _status(st: ProcessState, now: datetime) -> str:
+def process_status(st: ProcessState, now: datetime) -> str:
+    """``upcoming``, ``open``, ``ended`` (its closing time passed) or
+    ``closed`` (the institution's close is on the log)."""
     p = st.process
     if st.closed_at is not None:
         return "closed"
@@ -323,7 +439,7 @@ def _counts(request: Request, process_id: str) -> tuple[int | None, int | None, 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, civic: CivicDep, log: LogDep) -> HTMLResponse:
-    lang = _language(request)
+    langs = reader_languages(request)
     now = civic.clock()
     rows = []
     for pid in civic.process_ids():
@@ -332,31 +448,27 @@ def home(request: Request, civic: CivicDep, log: LogDep) -> HTMLResponse:
             {
                 "id": pid,
                 "type": st.process.type,
-                "title": text_in(st.process.title, lang),
+                "title": text_in(st.process.title, langs),
                 "opens": st.process.opens,
                 "closes": st.process.closes,
-                "status": _status(st, now),
+                "status": process_status(st, now),
                 # no count: a list of every process must not wait for any one's
                 "participants": civic.participants(pid),
             }
         )
     cp = log.checkpoint()
-    return _render(request, "index.html", processes=rows, size=cp.size, lang=lang)
+    return render_page(request, "index.html", processes=rows, size=cp.size)
 
 
 @router.get("/p/{process_id}", response_class=HTMLResponse)
 def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep) -> HTMLResponse:
-    lang = _language(request)
+    langs = reader_languages(request)
     log.catch_up()
     try:
         st = civic.process(process_id)
     except EntryRefused:
-        return _render(
-            request,
-            "error.html",
-            404,
-            title="No such process",
-            message=f"There is no process {process_id!r} on this log.",
+        return render_page(
+            request, "error.html", status_code=404, error="no_process", process_id=process_id
         )
     p = st.process
     manifest = decode_entry(log.entry(st.index)).obj
@@ -366,29 +478,32 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
     proposals = [
         {
             "id": q.id,
-            "title": text_in(q.title, lang),
-            "body": plain_text(text_in(q.body, lang)),
+            "title": text_in(q.title, langs),
+            "body": plain_text(text_in(q.body, langs)),
             "fingerprint": q.fingerprint,
             "cost": q.cost,
         }
         for q in p.proposals
     ]
-    chart = None
+    chart = bars = None
     if p.type == "petition":
         chart = _chart(signature_curve(civic, st), tally["threshold"], p.opens, now)
-    return _render(
+    elif p.type == "vote":
+        top = max(tally["total"].values(), default=0)
+        bars = {q.id: bar_width(tally["total"][q.id], top) for q in p.proposals}
+    return render_page(
         request,
         "process.html",
-        lang=lang,
+        strings=i18n.live_strings,
         p=p,
-        title=text_in(p.title, lang),
-        text=plain_text(text_in(p.text, lang)),
+        title=text_in(p.title, langs),
+        text=plain_text(text_in(p.text, langs)),
         institution=base64.b64encode(p.institution).decode(),
         authority=authority_of(civic, st),
         manifest_index=st.index,
         officials=manifest["officials"],
         rule=manifest["rule"],
-        status=_status(st, now),
+        status=process_status(st, now),
         closed_at=st.closed_at,
         proposals=proposals,
         tally=tally,
@@ -398,7 +513,9 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         replaced=replaced,
         chart=chart,
         chart_group=CHART_GROUP,
-        now=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        bars=bars,
+        bar_full=BAR_FULL,
+        now=now.astimezone(UTC),
     )
 
 
@@ -415,8 +532,9 @@ def _final_result(st: ProcessState) -> dict[str, int] | None:
 @router.get("/receipt", response_class=HTMLResponse)
 def receipt_page(request: Request, log: LogDep) -> HTMLResponse:
     index = request.query_params.get("index", "")
-    return _render(
+    return render_page(
         request,
         "receipt.html",
+        strings=i18n.receipt_strings,
         index=index if index.isdigit() and len(index) <= 19 else "",
     )

@@ -1,55 +1,113 @@
 // Live counts on a process page: the recount from /processes/{id}/tally,
 // every few seconds while the process is not closed (docs/guides/web.md §2).
+// The words come from the page (static/strings.js, docs/guides/web.md §4), and
+// each phrase is rebuilt as the server first rendered it (urne.api.i18n.fill).
 "use strict";
 
 (function () {
   const PERIOD_MS = 5000;
+  // web.py BAR_FULL and BAR_LEAST: a bar's full width and the least one that shows
+  const BAR_FULL = 1000;
+  const BAR_LEAST = 4;
+  const S = window.UrneStrings;
 
   function setField(root, name, value) {
-    for (const el of root.querySelectorAll(`[data-field="${name}"]`)) el.textContent = String(value);
+    for (const el of root.querySelectorAll(`[data-field="${name}"]`)) el.textContent = S.number(value);
+  }
+
+  function barWidth(count, top) {
+    if (count <= 0) return "0";
+    return Math.max((BAR_FULL * count) / Math.max(top, 1), BAR_LEAST).toFixed(1);
+  }
+
+  function petition(article, t) {
+    const reached = document.getElementById("reached");
+    if (reached) {
+      const key = t.reached ? "petition_reached" : "petition_not_reached";
+      S.fill(reached, key, { total: t.total, threshold: t.threshold, index: String(t.reached_at) }, t.total);
+    }
+    for (const k of ["signatures", "paper_signatures"]) setField(article, k, t[k]);
+    const bar = document.getElementById("petition-progress");
+    if (bar) {
+      bar.max = t.threshold;
+      bar.value = Math.min(t.total, t.threshold);
+    }
+  }
+
+  function vote(article, t) {
+    const ballots = document.getElementById("ballots");
+    const key = Object.keys(t.paper_batches).length ? "ballots_online_plus_paper" : "ballots_online";
+    if (ballots) S.fill(ballots, key, { ballots: t.ballots }, t.ballots);
+    const top = Math.max(0, ...Object.values(t.total));
+    for (const row of article.querySelectorAll("#vote-counts [data-proposal]")) {
+      const id = row.dataset.proposal;
+      const total = row.querySelector(".bar-total");
+      if (total) S.fill(total, "vote_total", { total: t.total[id] }, t.total[id], "count");
+      for (const k of ["counts", "paper_counts"]) {
+        const cell = row.querySelector(`[data-count="${k}"]`);
+        if (cell) cell.textContent = S.number(t[k][id]);
+      }
+      const fill = row.querySelector("rect.fill");
+      if (fill) fill.setAttribute("width", barWidth(t.total[id], top));
+      const winner = t.winners.includes(id);
+      row.classList.toggle("winner", winner);
+      const badge = row.querySelector('[data-badge="winner"]');
+      if (badge) badge.hidden = !winner;
+    }
+  }
+
+  function budget(article, t) {
+    const ballots = document.getElementById("ballots");
+    if (ballots) S.fill(ballots, "ballots_online_and_paper", { ballots: t.ballots, paper_ballots: t.paper_ballots }, t.ballots);
+    for (const k of ["spent", "budget"]) setField(article, k, t[k]);
+    const m = document.getElementById("budget-meter");
+    if (m) m.value = t.spent;
+    const chosen = [];
+    for (const row of article.querySelectorAll("#budget-counts [data-proposal]")) {
+      const id = row.dataset.proposal;
+      const approvals = row.querySelector(".approvals");
+      if (approvals) S.fill(approvals, "approvals", { approvals: t.approvals[id] }, t.approvals[id], "count");
+      const sel = t.selected.includes(id);
+      row.classList.toggle("selected", sel);
+      const badge = row.querySelector('[data-badge="selected"]');
+      if (badge) badge.hidden = !sel;
+      if (sel) chosen.push(row);
+    }
+    const list = document.getElementById("budget-selected");
+    if (list) {
+      const items = chosen.map((row) => {
+        const li = document.createElement("li");
+        li.dataset.proposal = row.dataset.proposal;
+        const name = document.createElement("span");
+        name.className = "name";
+        name.textContent = row.querySelector(".name").textContent;
+        const cost = document.createElement("span");
+        cost.className = "num";
+        cost.textContent = S.number(Number(row.dataset.cost));
+        li.append(name, " ", cost);
+        return li;
+      });
+      if (!items.length) {
+        const li = document.createElement("li");
+        li.className = "none";
+        li.textContent = S.t("none_selected");
+        items.push(li);
+      }
+      list.replaceChildren(...items);
+    }
   }
 
   function apply(article, t) {
-    if (t.type === "petition") {
-      for (const k of ["total", "threshold", "signatures", "paper_signatures"]) setField(article, k, t[k]);
-      const bar = document.getElementById("petition-progress");
-      if (bar) {
-        bar.max = t.threshold;
-        bar.value = Math.min(t.total, t.threshold);
-      }
-      setField(article, "reached", t.reached ? `Threshold reached at log index ${t.reached_at}.` : "Threshold not reached yet.");
-    } else if (t.type === "vote") {
-      setField(article, "ballots", t.ballots);
-      const top = Math.max(1, ...Object.values(t.total));
-      for (const row of article.querySelectorAll("#vote-counts tr[data-proposal]")) {
-        const id = row.dataset.proposal;
-        for (const k of ["counts", "paper_counts", "total"]) {
-          const cell = row.querySelector(`[data-count="${k}"]`);
-          if (cell) cell.textContent = String(t[k][id]);
-        }
-        const m = row.querySelector("meter");
-        if (m) {
-          m.max = top;
-          m.value = t.total[id];
-        }
-        row.classList.toggle("winner", t.winners.includes(id));
-      }
-    } else if (t.type === "budget") {
-      for (const k of ["ballots", "paper_ballots", "spent", "budget"]) setField(article, k, t[k]);
-      const m = document.getElementById("budget-meter");
-      if (m) m.value = t.spent;
-      for (const row of article.querySelectorAll("#budget-counts tr[data-proposal]")) {
-        const id = row.dataset.proposal;
-        const cell = row.querySelector('[data-count="approvals"]');
-        if (cell) cell.textContent = String(t.approvals[id]);
-        const sel = t.selected.includes(id);
-        row.classList.toggle("selected", sel);
-        const s = row.querySelector('[data-field="selected"]');
-        if (s) s.textContent = sel ? "selected" : "";
-      }
-    }
+    if (t.type === "petition") petition(article, t);
+    else if (t.type === "vote") vote(article, t);
+    else if (t.type === "budget") budget(article, t);
     const asOf = document.getElementById("as-of");
-    if (asOf) asOf.textContent = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    if (asOf) {
+      const now = new Date();
+      asOf.dateTime = now.toISOString();
+      const shown = new Intl.DateTimeFormat(S.lang(), { dateStyle: "long", timeStyle: "short", timeZone: "UTC" });
+      asOf.textContent = `${shown.format(now)} UTC`;
+    }
     article.dataset.updated = String(Number(article.dataset.updated || 0) + 1);
   }
 

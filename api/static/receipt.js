@@ -23,6 +23,9 @@
   const HASH_SIZE = 32;
   const MAX_TREE_SIZE = (1n << 63n) - 1n;
   const enc = new TextEncoder();
+  // Every word shown comes from the page (static/strings.js, docs/guides/web.md §4).
+  const T = (key, values, count) => (window.UrneStrings ? window.UrneStrings.t(key, values, count) : key);
+  const quoted = (v) => JSON.stringify(v);
 
   class CheckError extends Error {
     constructor(code, message) {
@@ -40,24 +43,24 @@
     try {
       r = await fetch(url, { cache: "no-store" });
     } catch (e) {
-      throw new CheckError(FETCH_FAILED, `${what} could not be fetched: the log did not answer`);
+      throw new CheckError(FETCH_FAILED, T("fetch_no_answer", { what }));
     }
-    if (!r.ok) throw new CheckError(FETCH_FAILED, `${what} could not be fetched (HTTP ${r.status})`);
+    if (!r.ok) throw new CheckError(FETCH_FAILED, T("fetch_http", { what, status: String(r.status) }));
     return r;
   }
 
   // -- bytes ------------------------------------------------------------------------------
 
   function b64decode(s, what) {
-    if (typeof s !== "string") throw new CheckError("bad_receipt", `${what}: expected base64 text`);
+    if (typeof s !== "string") throw new CheckError("bad_receipt", T("expected_base64_text", { what }));
     if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) {
-      throw new CheckError("bad_base64", `${what}: not valid base64`);
+      throw new CheckError("bad_base64", T("not_base64", { what }));
     }
     let bin;
     try {
       bin = atob(s);
     } catch (e) {
-      throw new CheckError("bad_base64", `${what}: not valid base64`);
+      throw new CheckError("bad_base64", T("not_base64", { what }));
     }
     const out = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -119,16 +122,16 @@
     return n;
   }
 
-  // proof.py _check_hash
+  // proof.py _check_hash; `what` names the hash, asked for only on a refusal
   function checkHash(what, value) {
     if (value.length !== HASH_SIZE) {
-      throw new CheckError("bad_hash_length", `${what} is ${value.length} bytes, want ${HASH_SIZE}`);
+      throw new CheckError("bad_hash_length", T("bad_hash_length", { what: what(), got: value.length, want: HASH_SIZE }, value.length));
     }
   }
 
   // proof.py _check_proof_hashes
   function checkProofHashes(proof) {
-    proof.forEach((h, i) => checkHash(`proof[${i}]`, h));
+    proof.forEach((h, i) => checkHash(() => T("what_proof_hash", { i: String(i) }), h));
   }
 
   // proof.py _decompose_inclusion: `inner` hashes lie below the level where the
@@ -166,7 +169,7 @@
   // proof.py _expect_root
   function expectRoot(what, computed, expected) {
     if (!equal(computed, expected)) {
-      throw new CheckError("root_mismatch", `${what} mismatch: proof yields ${hex(computed)}, expected ${hex(expected)}`);
+      throw new CheckError("root_mismatch", T("root_mismatch", { what: T(what), computed: hex(computed), expected: hex(expected) }));
     }
   }
 
@@ -175,15 +178,15 @@
     index = BigInt(index);
     size = BigInt(size);
     if (!(0n <= index && index < size)) {
-      throw new CheckError("bad_index", `index ${index} is not below tree size ${size}`);
+      throw new CheckError("bad_index", T("bad_index", { index: String(index), size: String(size) }));
     }
-    checkHash("leaf hash", leafHash);
+    checkHash(() => T("what_leaf_hash"), leafHash);
     checkProofHashes(proof);
     const [inner, border] = decomposeInclusion(index, size);
     if (proof.length !== inner + border) {
       throw new CheckError(
         "bad_proof_length",
-        `inclusion proof for index ${index} in size ${size} has ${proof.length} hashes, want ${inner + border}`,
+        T("bad_inclusion_length", { index: String(index), size: String(size), got: proof.length, want: inner + border }, proof.length),
       );
     }
     const res = await chainInner(leafHash, proof.slice(0, inner), index);
@@ -193,25 +196,25 @@
   // proof.py verify_inclusion (docs/spec/log.md §3.1, inclusion steps 1-7): is the
   // leaf with `leafHash` at `index` in the tree of `size` with `root`?
   async function verifyInclusion(leafHash, index, size, proof, root) {
-    checkHash("root", root);
+    checkHash(() => T("what_root"), root);
     const computed = await rootFromInclusionProof(leafHash, index, size, proof);
-    expectRoot("root", computed, root);
+    expectRoot("what_root", computed, root);
   }
 
   // proof.py _check_consistency_sizes
   function checkConsistencySizes(size1, size2) {
     if (size1 < 0n || size2 < 0n) {
-      throw new CheckError("bad_proof", `tree sizes must not be negative, got ${size1} and ${size2}`);
+      throw new CheckError("bad_proof", T("negative_sizes", { size1: String(size1), size2: String(size2) }));
     }
-    if (size2 < size1) throw new CheckError("bad_size", `size2 (${size2}) is smaller than size1 (${size1})`);
+    if (size2 < size1) throw new CheckError("bad_size", T("size2_smaller", { size1: String(size1), size2: String(size2) }));
     // the empty tree is a prefix of every tree: such a proof proves nothing
-    if (size1 === 0n) throw new CheckError("bad_size", "a consistency proof from size 0 proves nothing and is refused");
+    if (size1 === 0n) throw new CheckError("bad_size", T("size_zero"));
   }
 
   // proof.py _check_equal_sizes
   function checkEqualSizes(size, proof) {
     if (proof.length !== 0) {
-      throw new CheckError("bad_proof_length", `sizes are equal (${size}) but the proof has ${proof.length} hashes, want 0`);
+      throw new CheckError("bad_proof_length", T("equal_sizes_proof", { size: String(size), got: proof.length }, proof.length));
     }
   }
 
@@ -226,10 +229,10 @@
       checkEqualSizes(size1, proof);
       return root1;
     }
-    checkHash("root1", root1);
+    checkHash(() => T("what_root1"), root1);
     checkProofHashes(proof);
     if (proof.length === 0) {
-      throw new CheckError("bad_proof_length", `empty consistency proof from size ${size1} to ${size2}`);
+      throw new CheckError("bad_proof_length", T("empty_consistency", { size1: String(size1), size2: String(size2) }));
     }
     let [inner, border] = decomposeInclusion(size1 - 1n, size2);
     const shift = bitLength(size1 & -size1) - 1; // trailing zeros of size1
@@ -248,13 +251,13 @@
       const want = proof.length - rest.length + inner + border;
       throw new CheckError(
         "bad_proof_length",
-        `consistency proof from ${size1} to ${size2} has ${proof.length} hashes, want ${want}`,
+        T("bad_consistency_length", { size1: String(size1), size2: String(size2), got: proof.length, want }, proof.length),
       );
     }
     const mask = (size1 - 1n) >> BigInt(shift);
     let hash1 = await chainInnerRight(seed, rest.slice(0, inner), mask);
     hash1 = await chainBorderRight(hash1, rest.slice(inner));
-    expectRoot("root1", hash1, root1);
+    expectRoot("what_root1", hash1, root1);
     const hash2 = await chainInner(seed, rest.slice(0, inner), mask);
     return chainBorderRight(hash2, rest.slice(inner));
   }
@@ -269,12 +272,12 @@
       // Nothing is hashed: the claim is only that the two roots are the same,
       // compared as given (as transparency-dev/merkle, whatever their length).
       checkEqualSizes(size1, proof);
-      expectRoot("root", root1, root2);
+      expectRoot("what_root", root1, root2);
       return;
     }
-    checkHash("root2", root2);
+    checkHash(() => T("what_root2"), root2);
     const computed = await rootFromConsistencyProof(size1, size2, proof, root1);
-    expectRoot("root2", computed, root2);
+    expectRoot("what_root2", computed, root2);
   }
 
   // -- keys, signed notes, checkpoints (docs/spec/checkpoints-and-tiles.md §1, §2) ---------------
@@ -313,14 +316,14 @@
   // note.py _check_name
   function checkName(name, what) {
     if (!isValidKeyName(name)) {
-      throw new CheckError("bad_key_name", `${what}: expected a non-empty key name without white space or '+', found ${JSON.stringify(name)}`);
+      throw new CheckError("bad_key_name", T("bad_key_name", { what, found: quoted(name) }));
     }
   }
 
   // note.py _b64decode: standard, padded and canonical base64, so that a note
   // has exactly one encoding
   function b64decodeCanonical(value, what, code) {
-    const want = `${what}: expected standard, padded, canonical base64, found ${JSON.stringify(value.slice(0, 100))}`;
+    const want = T("not_canonical_base64", { what, found: quoted(value.slice(0, 100)) });
     if (value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new CheckError(code, want);
     let raw;
     try {
@@ -338,10 +341,10 @@
     if (m) {
       throw new CheckError(
         "malformed_note",
-        `${what}: expected no control characters other than newline, found U+${m[0].charCodeAt(0).toString(16).padStart(4, "0")} at offset ${m.index}`,
+        T("note_control", { what, code: m[0].charCodeAt(0).toString(16).padStart(4, "0"), offset: String(m.index) }),
       );
     }
-    if (LONE_SURROGATE.test(s)) throw new CheckError("malformed_note", `${what}: expected valid UTF-8, found a lone surrogate`);
+    if (LONE_SURROGATE.test(s)) throw new CheckError("malformed_note", T("lone_surrogate", { what }));
   }
 
   // note.py key_id: SHA-256(name || "\n" || type || public key)[:4]
@@ -356,33 +359,28 @@
     // split at the first two "+" only: the base64 may hold "+"
     const [name, rest] = partition(text, "+");
     const [hex8, key64] = partition(rest, "+");
-    checkName(name, "verifier key");
+    checkName(name, T("what_vkey"));
+    const what = T("what_vkey_named", { name: quoted(name) });
     if (!HEX8.test(hex8)) {
-      throw new CheckError("bad_vkey", `verifier key ${JSON.stringify(name)}: expected an 8-digit hex key ID, found ${JSON.stringify(hex8)}`);
+      throw new CheckError("bad_vkey", T("vkey_bad_id", { what, found: quoted(hex8) }));
     }
-    const key = b64decodeCanonical(key64, `verifier key ${JSON.stringify(name)}`, "bad_vkey");
-    if (key.length === 0) throw new CheckError("bad_vkey", `verifier key ${JSON.stringify(name)}: key data is empty`);
+    const key = b64decodeCanonical(key64, what, "bad_vkey");
+    if (key.length === 0) throw new CheckError("bad_vkey", T("vkey_empty", { what }));
     const want = await keyId(name, key[0], key.slice(1));
     if (hex(want) !== hex8.toLowerCase()) {
-      throw new CheckError(
-        "key_id_mismatch",
-        `the trusted key's ID is ${hex8.toLowerCase()}, but the key hashes to ${hex(want)}: it was mistyped`,
-      );
+      throw new CheckError("key_id_mismatch", T("key_id_mismatch", { given: hex8.toLowerCase(), computed: hex(want) }));
     }
     if (key[0] !== ED25519) {
-      throw new CheckError("unsupported_algorithm", `the trusted key is of signature type ${key[0]}, not Ed25519 (1)`);
+      throw new CheckError("unsupported_algorithm", T("unsupported_algorithm", { type: String(key[0]) }));
     }
     if (key.length - 1 !== ED25519_KEY_SIZE) {
-      throw new CheckError("bad_vkey", `Ed25519 public key is ${key.length - 1} bytes, want ${ED25519_KEY_SIZE}`);
+      throw new CheckError("bad_vkey", T("vkey_size", { got: key.length - 1, want: ED25519_KEY_SIZE }, key.length - 1));
     }
     let cryptoKey;
     try {
       cryptoKey = await crypto.subtle.importKey("raw", key.slice(1), { name: "Ed25519" }, false, ["verify"]);
     } catch (e) {
-      throw new CheckError(
-        "no_ed25519",
-        "this browser cannot verify Ed25519 signatures (WebCrypto); use a current browser or `urne-verify receipt`",
-      );
+      throw new CheckError("no_ed25519", T("no_ed25519"));
     }
     return { name, keyId: want, key: cryptoKey, vkey: text };
   }
@@ -391,33 +389,33 @@
   // last "\n\n") and its signature lines "— <name> base64(key ID || signature)",
   // none verified yet.
   function parseNote(msg) {
-    checkChars(msg, "note");
+    checkChars(msg, T("what_note"));
     const split = msg.lastIndexOf("\n\n");
-    if (split < 0) throw new CheckError("malformed_note", "note: expected a blank line between text and signatures, found none");
+    if (split < 0) throw new CheckError("malformed_note", T("note_no_blank"));
     const text = msg.slice(0, split + 1);
     const block = msg.slice(split + 2);
     if (!block.endsWith("\n")) {
-      throw new CheckError("malformed_note", "note: expected signature lines each ending in a newline after the blank line");
+      throw new CheckError("malformed_note", T("note_signature_newline"));
     }
     const lines = block.slice(0, -1).split("\n");
     if (lines.length > MAX_SIGNATURES) {
-      throw new CheckError("malformed_note", `note: expected at most ${MAX_SIGNATURES} signatures, found ${lines.length}`);
+      throw new CheckError("malformed_note", T("note_too_many", { max: MAX_SIGNATURES, got: lines.length }));
     }
     const signatures = lines.map((line, i) => {
-      const what = `signature line ${i + 1}`;
+      const what = T("what_signature_line", { n: String(i + 1) });
       if (!line.startsWith(EM_DASH)) {
-        throw new CheckError("malformed_note", `${what}: expected it to start with an em dash and a space, found ${JSON.stringify(line.slice(0, 40))}`);
+        throw new CheckError("malformed_note", T("signature_line_dash", { what, found: quoted(line.slice(0, 40)) }));
       }
       const [name, b64] = partition(line.slice(EM_DASH.length), " ");
       checkName(name, what);
       const raw = b64decodeCanonical(b64, what, "malformed_note");
       if (raw.length < KEY_ID_SIZE + 1) {
-        throw new CheckError("malformed_note", `${what}: expected at least ${KEY_ID_SIZE + 1} bytes (key ID and signature), found ${raw.length}`);
+        throw new CheckError("malformed_note", T("signature_line_short", { what, want: KEY_ID_SIZE + 1, got: raw.length }));
       }
       return { name, keyId: raw.slice(0, KEY_ID_SIZE), signature: raw.slice(KEY_ID_SIZE) };
     });
     // note.py Note: the text ends in a newline (always true of a split note)
-    if (!text.endsWith("\n")) throw new CheckError("malformed_note", "note text must be non-empty and end in a newline");
+    if (!text.endsWith("\n")) throw new CheckError("malformed_note", T("note_text_newline"));
     return { text, signatures };
   }
 
@@ -432,52 +430,49 @@
       if (sig.name !== trusted.name || !equal(sig.keyId, trusted.keyId)) continue;
       const ok = sig.signature.length === ED25519_SIG_SIZE && (await crypto.subtle.verify({ name: "Ed25519" }, trusted.key, sig.signature, message));
       if (!ok) {
-        throw new CheckError(
-          "bad_signature",
-          "the checkpoint's signature by the trusted key does not verify: the checkpoint was changed",
-        );
+        throw new CheckError("bad_signature", T("bad_signature"));
       }
       return note;
     }
-    throw new CheckError("unknown_key", `the checkpoint carries no signature by the trusted key ${trusted.name}+${hex(trusted.keyId)}`);
+    throw new CheckError("unknown_key", T("unknown_key", { key: `${trusted.name}+${hex(trusted.keyId)}` }));
   }
 
   function malformed(message) {
-    return new CheckError("malformed_checkpoint", `checkpoint: ${message}`);
+    return new CheckError("malformed_checkpoint", T("malformed_checkpoint", { detail: message }));
   }
 
   // checkpoint.py _check_line
   function checkLine(value, what) {
-    if (value === "") throw malformed(`expected a non-empty ${what}, found an empty line`);
+    if (value === "") throw malformed(T("line_empty", { what }));
     const m = LINE_CONTROL.exec(value);
-    if (m) throw malformed(`${what}: expected no control characters, found U+${m[0].charCodeAt(0).toString(16).padStart(4, "0")}`);
-    if (LONE_SURROGATE.test(value)) throw malformed(`${what}: expected valid UTF-8, found a lone surrogate`);
+    if (m) throw malformed(T("line_control", { what, code: m[0].charCodeAt(0).toString(16).padStart(4, "0") }));
+    if (LONE_SURROGATE.test(value)) throw malformed(T("lone_surrogate", { what }));
   }
 
   // checkpoint.py Checkpoint.parse (and the checks of Checkpoint.__post_init__)
   function parseCheckpoint(text) {
-    if (!text.endsWith("\n")) throw malformed(`expected text ending in a newline, found ${JSON.stringify(text.slice(-20))}`);
+    if (!text.endsWith("\n")) throw malformed(T("checkpoint_newline", { found: quoted(text.slice(-20)) }));
     const lines = text.slice(0, -1).split("\n");
-    if (lines.length < 3) throw malformed(`expected at least 3 lines (origin, size, root hash), found ${lines.length}`);
+    if (lines.length < 3) throw malformed(T("checkpoint_lines", { got: lines.length }));
     const [origin, sizeText, rootText, ...extensions] = lines;
-    checkLine(origin, "origin");
+    checkLine(origin, T("what_origin"));
     if (!SIZE.test(sizeText)) {
-      throw malformed(`expected a decimal tree size without sign or leading zeroes, found ${JSON.stringify(sizeText)}`);
+      throw malformed(T("checkpoint_size", { found: quoted(sizeText) }));
     }
     // 2**63 has 19 digits; checking the length first keeps BigInt() cheap
-    if (sizeText.length > 19 || BigInt(sizeText) > MAX_TREE_SIZE) throw malformed(`expected a tree size below 2**63, found ${sizeText}`);
-    if (rootText === "") throw malformed("expected a non-empty root hash line, found an empty line");
+    if (sizeText.length > 19 || BigInt(sizeText) > MAX_TREE_SIZE) throw malformed(T("checkpoint_size_big", { found: sizeText }));
+    if (rootText === "") throw malformed(T("checkpoint_root_empty"));
     let root;
     try {
-      root = b64decode(rootText, "root hash");
+      root = b64decode(rootText, T("what_root_hash"));
     } catch (e) {
-      throw malformed(`expected a base64 root hash, found ${JSON.stringify(rootText)}`);
+      throw malformed(T("checkpoint_root_base64", { found: quoted(rootText) }));
     }
-    if (b64encode(root) !== rootText) throw malformed(`expected canonical padded base64 root hash, found ${JSON.stringify(rootText)}`);
+    if (b64encode(root) !== rootText) throw malformed(T("checkpoint_root_canonical", { found: quoted(rootText) }));
     if (root.length !== HASH_SIZE) {
-      throw new CheckError("bad_hash_length", `checkpoint: root hash is ${root.length} bytes, want ${HASH_SIZE}`);
+      throw new CheckError("bad_hash_length", T("checkpoint_root_length", { got: root.length, want: HASH_SIZE }, root.length));
     }
-    extensions.forEach((ext, i) => checkLine(ext, `extension line ${i + 1}`));
+    extensions.forEach((ext, i) => checkLine(ext, T("what_extension_line", { n: String(i + 1) })));
     return { origin, size: BigInt(sizeText), root, extensions };
   }
 
@@ -487,7 +482,7 @@
     const note = await openNote(signed, trusted);
     const cp = parseCheckpoint(note.text);
     if (cp.origin !== origin) {
-      throw new CheckError("origin_mismatch", `the checkpoint is of the log ${JSON.stringify(cp.origin)}, the receipt of ${JSON.stringify(origin)}`);
+      throw new CheckError("origin_mismatch", T("origin_mismatch", { checkpoint: quoted(cp.origin), receipt: quoted(origin) }));
     }
     return cp;
   }
@@ -501,28 +496,28 @@
     try {
       obj = JSON.parse(text);
     } catch (e) {
-      throw new CheckError("bad_receipt", `this is not a receipt: it is not JSON (${e.message})`);
+      throw new CheckError("bad_receipt", T("receipt_not_json", { error: e.message }));
     }
     if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      throw new CheckError("bad_receipt", "this is not a receipt: a receipt is a JSON object");
+      throw new CheckError("bad_receipt", T("receipt_not_object"));
     }
     const keys = Object.keys(obj).sort();
     if (keys.join() !== FIELDS.join()) {
-      throw new CheckError("bad_receipt", `a receipt has the fields ${FIELDS.join(", ")}; this one has ${keys.join(", ")}`);
+      throw new CheckError("bad_receipt", T("receipt_fields", { want: FIELDS.join(", "), got: keys.join(", ") }));
     }
-    if (obj.v !== 1) throw new CheckError("bad_receipt", `receipt version ${JSON.stringify(obj.v)}, this page reads 1`);
-    if (!Number.isSafeInteger(obj.index) || obj.index < 0) throw new CheckError("bad_receipt", "the receipt's index is not an integer >= 0");
+    if (obj.v !== 1) throw new CheckError("bad_receipt", T("receipt_version", { v: quoted(obj.v) }));
+    if (!Number.isSafeInteger(obj.index) || obj.index < 0) throw new CheckError("bad_receipt", T("receipt_index"));
     for (const k of ["origin", "log_key", "checkpoint"]) {
-      if (typeof obj[k] !== "string") throw new CheckError("bad_receipt", `the receipt's ${k} is not text`);
+      if (typeof obj[k] !== "string") throw new CheckError("bad_receipt", T("receipt_not_text", { field: k }));
     }
-    if (!Array.isArray(obj.inclusion_proof)) throw new CheckError("bad_receipt", "the receipt's inclusion_proof is not a list");
+    if (!Array.isArray(obj.inclusion_proof)) throw new CheckError("bad_receipt", T("receipt_proof_not_list"));
     return {
       origin: obj.origin,
       logKey: obj.log_key,
       index: obj.index,
-      entry: b64decode(obj.entry, "the receipt's entry"),
+      entry: b64decode(obj.entry, T("what_receipt_entry")),
       checkpoint: obj.checkpoint,
-      proof: obj.inclusion_proof.map((h, i) => b64decode(h, `inclusion_proof[${i}]`)),
+      proof: obj.inclusion_proof.map((h, i) => b64decode(h, T("what_inclusion_hash", { i: String(i) }))),
     };
   }
 
@@ -531,7 +526,7 @@
       const obj = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
       return { kind: obj.kind ?? "?", process: obj.process ?? obj.id ?? "?", json: JSON.stringify(obj, null, 2) };
     } catch (e) {
-      return { kind: "?", process: "?", json: "(not a JSON entry)" };
+      return { kind: "?", process: "?", json: T("entry_not_json") };
     }
   }
 
@@ -541,7 +536,7 @@
     try {
       await check;
     } catch (e) {
-      if (e instanceof CheckError && e.code === code) throw new CheckError(code, `${message} (${e.message})`);
+      if (e instanceof CheckError && e.code === code) throw new CheckError(code, T("explained", { message, detail: e.message }));
       throw e;
     }
   }
@@ -551,53 +546,54 @@
   async function checkReceipt(receiptText, vkeyText, report, latest) {
     const say = report || (() => {});
     if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
-      throw new CheckError("no_webcrypto", "this page can only check receipts when served over HTTPS (WebCrypto); use `urne-verify receipt`");
+      throw new CheckError("no_webcrypto", T("no_webcrypto"));
     }
     const receipt = parseReceipt(receiptText);
-    say("receipt", true, `A receipt for log index ${receipt.index}, log ${receipt.origin}.`);
+    say("receipt", true, T("step_receipt", { index: String(receipt.index), origin: receipt.origin }));
     const trusted = await parseVerifierKey(vkeyText);
-    say("key", true, `Trusted key ${trusted.name}+${hex(trusted.keyId)}.`);
+    say("key", true, T("step_key", { key: `${trusted.name}+${hex(trusted.keyId)}` }));
     const cp = await openCheckpoint(receipt.checkpoint, trusted, receipt.origin);
-    say("signature", true, `The checkpoint (tree size ${cp.size}) is signed by the trusted key.`);
+    say("signature", true, T("step_signature", { size: String(cp.size) }));
     const leaf = await hashLeaf(receipt.entry);
     await explained(
       verifyInclusion(leaf, receipt.index, cp.size, receipt.proof, cp.root),
       "root_mismatch",
-      "the inclusion proof leads to another root than the checkpoint's: the entry, its index or the proof was changed",
+      T("explain_inclusion"),
     );
-    say("inclusion", true, `The entry is leaf ${receipt.index} of that tree (inclusion proof of ${receipt.proof.length} hashes).`);
+    const n = receipt.proof.length;
+    say("inclusion", true, T("step_inclusion", { index: String(receipt.index), num: n }, n));
     const out = { index: receipt.index, size: cp.size, entry: describeEntry(receipt.entry), leafHash: b64encode(leaf), keyDiffers: receipt.logKey.trim() !== trusted.vkey };
     if (latest) {
       const now = await latest(trusted, receipt.origin, cp);
       out.latestSize = now;
-      say("consistency", true, `Today's log (size ${now}) is signed by the same key and still holds the entry (consistency proof).`);
+      say("consistency", true, T("step_consistency", { size: String(now) }));
     }
     return out;
   }
 
   // Step 5 against this server: its latest checkpoint and a consistency proof.
   async function fromThisServer(trusted, origin, then) {
-    const r = await fetchOrFail("/checkpoint", "the log's latest checkpoint");
+    const r = await fetchOrFail("/checkpoint", T("what_latest_checkpoint"));
     // strict UTF-8, byte order mark kept: the bytes the Python verifier would read
     let text;
     try {
       text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(await r.arrayBuffer());
     } catch (e) {
-      throw new CheckError("malformed_note", "the log's latest checkpoint is not valid UTF-8");
+      throw new CheckError("malformed_note", T("latest_not_utf8"));
     }
     const now = await openCheckpoint(text, trusted, origin);
     if (now.size < then.size) {
-      throw new CheckError("log_shrank", `the log's latest checkpoint (size ${now.size}) is smaller than the receipt's (${then.size}): the log went back`);
+      throw new CheckError("log_shrank", T("log_shrank", { now: String(now.size), then: String(then.size) }));
     }
     let proof = [];
     if (now.size > then.size) {
-      const q = await fetchOrFail(`/log/proof/consistency?size1=${then.size}&size2=${now.size}`, "the consistency proof");
-      proof = (await q.json()).proof.map((h, i) => b64decode(h, `consistency proof[${i}]`));
+      const q = await fetchOrFail(`/log/proof/consistency?size1=${then.size}&size2=${now.size}`, T("what_consistency_proof"));
+      proof = (await q.json()).proof.map((h, i) => b64decode(h, T("what_consistency_hash", { i: String(i) })));
     }
     await explained(
       verifyConsistency(then.size, now.size, proof, then.root, now.root),
       "root_mismatch",
-      "the consistency proof fails: the newer checkpoint does not extend the receipt's (the log was rewritten)",
+      T("explain_consistency"),
     );
     return now.size;
   }
@@ -621,6 +617,9 @@
   };
 
   // -- the page ---------------------------------------------------------------------------
+
+  // the kinds of entry (verifier/civic/entries.py KINDS), named in the reader's words
+  const ENTRY_KINDS = ["institution", "reservation", "process", "ballot", "paper", "close", "result"];
 
   // result: "valid", "invalid", or "unchecked" (could not check)
   function show(verdict, result, title, detail) {
@@ -653,7 +652,7 @@
         .then((t) => {
           area.value = JSON.stringify(JSON.parse(t), null, 2);
         })
-        .catch((e) => show(verdict, "unchecked", "No receipt loaded", `The receipt of entry ${index} could not be fetched: ${e.message}`));
+        .catch((e) => show(verdict, "unchecked", T("no_receipt_title"), T("no_receipt_detail", { index, error: e.message })));
     }
 
     form.addEventListener("submit", async (ev) => {
@@ -672,18 +671,19 @@
       };
       try {
         const out = await checkReceipt(area.value, keyInput.value, report, current.checked ? fromThisServer : null);
-        let detail = `Entry ${out.index} (${out.entry.kind} of ${out.entry.process}) is in the log whose key you trust, under a checkpoint of size ${out.size}.`;
-        if (out.latestSize !== undefined) detail += ` Today's log (size ${out.latestSize}) still holds it.`;
-        if (out.keyDiffers) detail += " Note: the receipt names another key than the one you trust; only the key you trust was used.";
-        show(verdict, "valid", "Valid receipt", detail);
+        const kind = ENTRY_KINDS.includes(out.entry.kind) ? T(`kind_${out.entry.kind}`) : out.entry.kind;
+        const parts = [T("valid_detail", { index: String(out.index), kind, process: out.entry.process, size: String(out.size) })];
+        if (out.latestSize !== undefined) parts.push(T("valid_still_held", { size: String(out.latestSize) }));
+        if (out.keyDiffers) parts.push(T("valid_key_differs"));
+        show(verdict, "valid", T("valid_title"), parts.join(" "));
         document.getElementById("entry-json").textContent = out.entry.json;
         document.getElementById("leaf-hash").textContent = out.leafHash;
         entryBox.hidden = false;
       } catch (e) {
         const code = e instanceof CheckError ? e.code : "error";
         report(code, false, e.message);
-        if (code === FETCH_FAILED) show(verdict, "unchecked", "Could not check", `${e.message} (${code}). Try again later; the receipt itself is not in question.`);
-        else show(verdict, "invalid", "Not valid", `${e.message} (${code})`);
+        if (code === FETCH_FAILED) show(verdict, "unchecked", T("unchecked_title"), T("unchecked_detail", { message: e.message, code }));
+        else show(verdict, "invalid", T("invalid_title"), T("invalid_detail", { message: e.message, code }));
         verdict.dataset.code = code;
       }
     });

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,14 +38,17 @@ def world(tmp_path: Path) -> Iterator[tuple[TestClient, CivicRecord, Institution
 def test_pages_carry_a_strict_policy(world: tuple[TestClient, CivicRecord, Institution]) -> None:
     client, civic, inst = world
     open_in(civic, inst.process("pet", "petition"))
-    for path in ("/", "/p/pet", "/receipt", "/p/nothing"):
-        r = client.get(path)
-        assert r.status_code == (404 if path == "/p/nothing" else 200)
+    for path in ("/", "/p/pet", "/receipt", "/p/nothing", "/docs", "/no/such/page"):
+        r = client.get(path, headers={"Accept": "text/html"})
+        assert r.status_code == (404 if path in ("/p/nothing", "/no/such/page") else 200)
         assert r.headers["content-type"].startswith("text/html")
         assert r.headers["content-security-policy"] == CSP
         assert "'unsafe-inline'" not in CSP and "'unsafe-eval'" not in CSP
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "<script>" not in r.text  # scripts come from /static only
+        # the one inline script element is data, which no browser runs
+        inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", r.text)
+        assert inline == ['<script type="application/json" id="urne-strings">'], inline
     assert client.get("/static/receipt.js").status_code == 200
     assert client.get("/openapi.json").json()["paths"].get("/p/{process_id}") is None
 
@@ -77,6 +81,7 @@ def test_texts_in_the_readers_language(world: tuple[TestClient, CivicRecord, Ins
     assert text_in({"en": "Hello", "fr": "Bonjour"}, "de") == "Hello"
     assert text_in({"fr": "Bonjour", "ca": "Bon dia"}, "de") == "Bon dia"
     assert text_in("Plain", "fr") == "Plain"
+    assert text_in({"en": "Hello", "fr": "Bonjour", "ca": "Hola"}, ["de", "ca", "fr"]) == "Hola"
     client, civic, inst = world
     p = authoring.proposal("a", {"en": "Park", "ca": "Parc"}, {"en": "A park", "ca": "Un parc"})
     open_in(civic, inst.process("v", "vote", proposals=[p, proposal("b", "B")]))

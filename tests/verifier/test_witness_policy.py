@@ -128,6 +128,7 @@ def test_the_split_view_is_caught_by_the_witnesses_and_the_citizen(tmp_path: Pat
     args = ["--log-key", key.verifier.vkey, *_args(ws, 2)]
     a = runner.invoke(urne_verify, ["receipt", str(alice_receipt), *args])
     assert a.exit_code == 0 and "seen by 3 of 3 witnesses" in a.output, a.output
+    assert "the entry existed by 2027-01-15 08:00:00 UTC (witnessed" in a.output  # T
     b = runner.invoke(urne_verify, ["receipt", str(bob_receipt), *args])
     assert b.exit_code == 1 and "INVALID (no_quorum)" in b.output
     # without a witness policy, Bob's receipt passes: that is the attack the policy stops

@@ -6,6 +6,13 @@ browser fetches pages, scripts, tallies, checkpoints and proofs over HTTP as a
 citizen's would. Chromium is the system's (``URNE_CHROMIUM``, else ``chromium``
 on the PATH): Playwright never downloads a browser here. Without it the browser
 tests are skipped, and under ``CI=true`` they fail.
+
+One browser per test module: Playwright's synchronous API runs an event loop
+in the test thread while a browser is open, so a browser kept for the whole
+session would make ``asyncio.run`` fail in the tests collected after these.
+
+Screenshots and other artefacts go to ``URNE_ARTIFACTS`` (default
+``test-artifacts/`` at the repository root, ignored by git).
 """
 
 from __future__ import annotations
@@ -15,13 +22,15 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
 from tests.support.civic import Institution, open_in
+from tests.support.paths import ROOT
 from tests.support.site import NOW, Site
 from urne.api.main import create_app
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -94,7 +103,47 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         log.close()
 
 
+#: A petition with enough signatures for its chart, and counts in the
+#: thousands (a paper batch): added by the ``chart_petition`` fixture.
+CHART_PETITION = "chart"
+
+
+@pytest.fixture(scope="module")
+def chart_petition(site: Site) -> str:
+    """The id of a petition whose page draws the signatures chart."""
+    if CHART_PETITION not in site.civic.process_ids():
+        inst, civic = site.institution, site.civic
+        open_in(civic, inst.process(CHART_PETITION, "petition", rule={"threshold": 1500}))
+        for _ in range(12):
+            site.cast(CHART_PETITION)
+        civic.append(inst.paper(CHART_PETITION, "market-1", signatures=1234))
+        for _ in range(12):
+            site.cast(CHART_PETITION)
+    return CHART_PETITION
+
+
+#: A vote that opens after the tests' clock (``NOW``): added by ``upcoming_vote``.
+UPCOMING_VOTE = "later"
+
+
+@pytest.fixture(scope="module")
+def upcoming_vote(site: Site) -> str:
+    """The id of a vote that is not open yet."""
+    if UPCOMING_VOTE not in site.civic.process_ids():
+        manifest = site.institution.process(UPCOMING_VOTE, "vote", opens="2026-09-01T08:00:00Z")
+        open_in(site.civic, manifest)
+    return UPCOMING_VOTE
+
+
 @pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where the tests leave what a person looks at (screenshots)."""
+    where = Path(os.environ.get("URNE_ARTIFACTS") or ROOT / "test-artifacts")
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         message = "Chromium is not installed (apt-get install chromium, or set URNE_CHROMIUM)"
@@ -111,17 +160,48 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh page; any console error or CSP violation fails the test."""
-    context = browser.new_context()
+def _watched(context: Any) -> Any:
     pg = context.new_page()
     errors: list[str] = []
     pg.urne_errors = errors  # a test that provokes an error clears it
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    return pg
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page; any console error or CSP violation fails the test."""
+    context = browser.new_context()
+    pg = _watched(context)
     try:
         yield pg
     finally:
         context.close()
+    assert not pg.urne_errors, f"errors in the browser console: {pg.urne_errors}"
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """``new_page(lang="fr", width=390)``: a fresh page in a browser whose
+    language (``Accept-Language``, ``navigator.language``) is ``lang`` and
+    whose window is ``width`` CSS pixels wide. As ``page``, any console error
+    or CSP violation fails the test."""
+    opened: list[tuple[Any, Any]] = []
+
+    def open_page(lang: str = "en", width: int = 1280, height: int = 900) -> Any:
+        context = browser.new_context(
+            locale={"en": "en-GB", "fr": "fr-FR"}.get(lang, lang),
+            viewport={"width": width, "height": height},
+        )
+        pg = _watched(context)
+        opened.append((context, pg))
+        return pg
+
+    try:
+        yield open_page
+    finally:
+        for context, _ in opened:
+            context.close()
+    errors = [e for _, pg in opened for e in pg.urne_errors]
     assert not errors, f"errors in the browser console: {errors}"

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.axe import run_axe
 from tests.support.civic import Citizen, proposal
 from tests.support.service import Served, served_app
 from urne.ledger.issuance.roll import issued_count
@@ -26,7 +27,7 @@ from urne.verifier.civic.entries import decode_entry
 
 pytestmark = pytest.mark.browser
 
-PEOPLE = 12
+PEOPLE = 40
 VOTES = {
     "single": {"method": "single", "min": 1, "max": 1, "revoting": True},
     "approve": {"method": "approval", "min": 1, "max": 3, "revoting": True},
@@ -511,4 +512,62 @@ def test_the_whole_path_with_the_keyboard_alone(browser: Any, site: Site) -> Non
     kb.press("Enter")
     b.page.wait_for_selector("#receipt-verdict[data-result=valid]")
     assert b.what() == "Your vote: Option B"
+    b.close()
+
+
+# -- in French, accessible, on a phone ------------------------------------------------------
+
+
+def test_the_path_in_french(browser: Any, site: Site) -> None:
+    b = Booth(browser, site, locale="fr-FR")
+    b.goto("pet")
+    assert b.page.get_attribute("html", "lang") == "fr"
+    assert b.page.inner_text("h1").startswith("Participer")
+    assert b.page.inner_text("#get-credential") == "Obtenir mon attestation"
+    b.page.fill("#code", "AAAA-BBBB-CCCC")
+    b.page.click("#get-credential")
+    code, text = b.refused()
+    assert code == "unknown_code" and text.startswith("Ce code ne figure pas sur la liste")
+    b.join(site.code("pet"))
+    assert b.page.inner_text("#cast") == "Signer la pétition"
+    b.cast()
+    assert b.what() == "Votre signature de la pétition «\u00a0Process pet\u00a0»"
+    assert b.page.inner_text("#receipt-detail").startswith("Enregistré, et votre reçu se vérifie")
+    b.close(network_errors=True)
+    v = Booth(browser, site, locale="fr-FR")
+    v.goto("bud")
+    v.join(site.code("bud"))
+    v.choose("park", "bikes")
+    assert v.page.inner_text("#budget-total") == "Total de 900 sur un budget de 1\u202f000"
+    v.cast()
+    assert v.what() == "Vos projets\u00a0: A park, Bike lanes (900 sur un budget de 1\u202f000)"
+    v.close()
+
+
+STATES = ["fresh", "joined", "receipt", "closed"]
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("locale", ["en-US", "fr-FR"])
+@pytest.mark.parametrize("state", STATES)
+def test_axe_finds_no_violation_on_the_wallet_page(
+    browser: Any, site: Site, state: str, locale: str, width: int
+) -> None:
+    b = Booth(browser, site, locale=locale)
+    b.page.set_viewport_size({"width": width, "height": 900})
+    b.goto("shut" if state == "closed" else "bud")
+    if state in ("joined", "receipt"):
+        b.join(site.code("bud"))
+        b.choose("bikes")
+    if state == "receipt":
+        b.cast()
+    result = run_axe(b.page)
+    assert result["violations"] == []
+    assert result["passes"] > 20
+    assert b.page.evaluate("document.documentElement.scrollWidth") <= width
+    lang = locale[:2]
+    if width == 390 or state == "receipt":
+        out = Path(os.environ.get("URNE_ARTIFACTS", "test-artifacts")) / "screenshots"
+        out.mkdir(parents=True, exist_ok=True)
+        b.page.screenshot(path=str(out / f"take-part-{state}-{lang}-{width}.png"), full_page=True)
     b.close()

@@ -18,6 +18,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -209,6 +210,11 @@ def receipt(
         typer.echo(f"1. checkpoint signed by {verifier.name} (size {cp.size}): ok")
         if policy is not None:
             typer.echo(f"   {_witnessed(policy, signed.note, 'and')}: ok")
+            when = policy.existed_by(policy.check(signed.note))
+            if when is not None:
+                stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                typer.echo(f"   the entry existed by {stamp} (witnessed: {policy.quorum} "
+                           "witnesses' clocks)")  # fmt: skip
         typer.echo(f"2. entry {rc.index} is in that tree (inclusion proof): ok")
         if log is not None:
             now = check_against_log(rc, verifier, HttpSource(log, deadline=timeout).get)

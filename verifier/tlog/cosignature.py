@@ -247,6 +247,15 @@ class WitnessPolicy:
         """The cosignatures on ``note``, refused without the quorum (``no_quorum``)."""
         return verify_cosignatures(note, self.witnesses, self.quorum)
 
+    def existed_by(self, found: Sequence[Cosignature]) -> int | None:
+        """The witnessed time of a checkpoint: by then, ``quorum`` of the
+        trusted witnesses (by their clocks) had seen it, so everything it holds
+        existed. The quorum-th earliest of their times; None below the quorum
+        or without a policy."""
+        if self.quorum == 0 or len(found) < self.quorum:
+            return None
+        return sorted(c.timestamp for c in found)[self.quorum - 1]
+
     def describe(self, found: Sequence[Cosignature]) -> str:
         """ "seen by 2 of 3 independent witnesses (a, b)", for people."""
         names = ", ".join(c.witness.name for c in found)
