@@ -571,6 +571,9 @@ def receipt_strings() -> dict[str, Phrase]:
                 n,
             )
         ),
+        "step_witnesses": gettext(
+            "The checkpoint is seen by %(seen)s of %(of)s independent witnesses (%(names)s)."
+        ),
         "step_consistency": gettext(
             "Today's log (size %(size)s) is signed by the same key and still holds the entry "
             "(consistency proof)."
@@ -588,6 +591,21 @@ def receipt_strings() -> dict[str, Phrase]:
             "under a checkpoint of size %(size)s."
         ),
         "valid_still_held": gettext("Today's log (size %(size)s) still holds it."),
+        "valid_witnessed": gettext(
+            "Seen by %(seen)s of %(of)s independent witnesses: nobody was shown another "
+            "log than theirs."
+        ),
+        "not_a_witness_key": gettext(
+            "%(name)s is not a witness's key (a witness key is an Ed25519 key of type 0x04)"
+        ),
+        "bad_cosignature": gettext(
+            "the cosignature of witness %(name)s does not verify over this checkpoint"
+        ),
+        "no_quorum": gettext(
+            "the checkpoint is cosigned by %(seen)s of the %(of)s witnesses you trust; you "
+            "asked for %(quorum)s"
+        ),
+        "bad_policy": gettext("a quorum of %(quorum)s cannot be met by %(of)s witnesses"),
         "valid_key_differs": gettext(
             "Note: the receipt names another key than the one you trust; "
             "only the key you trust was used."

@@ -532,9 +532,12 @@ def _final_result(st: ProcessState) -> dict[str, int] | None:
 @router.get("/receipt", response_class=HTMLResponse)
 def receipt_page(request: Request, log: LogDep) -> HTMLResponse:
     index = request.query_params.get("index", "")
+    witnessing = getattr(request.app.state, "witnessing", None)
     return render_page(
         request,
         "receipt.html",
         strings=i18n.receipt_strings,
         index=index if index.isdigit() and len(index) <= 19 else "",
+        witness_keys=[w.key.vkey for w in witnessing.witnesses] if witnessing else [],
+        witness_quorum=witnessing.policy.quorum if witnessing else None,
     )

@@ -437,6 +437,57 @@
     throw new CheckError("unknown_key", T("unknown_key", { key: `${trusted.name}+${hex(trusted.keyId)}` }));
   }
 
+  // cosignature.py WitnessKey.from_vkey: `<name>+<hex key ID>+<base64(0x04 || key)>`.
+  const COSIGNATURE_V1 = 0x04;
+  const MAX_TIMESTAMP = (1n << 63n) - 1n;
+
+  async function parseWitnessKey(vkey) {
+    const text = String(vkey).trim();
+    const [name, rest] = partition(text, "+");
+    const [hex8, key64] = partition(rest, "+");
+    checkName(name, T("what_vkey"));
+    const what = T("what_vkey_named", { name: quoted(name) });
+    if (!HEX8.test(hex8)) throw new CheckError("bad_vkey", T("vkey_bad_id", { what, found: quoted(hex8) }));
+    const key = b64decodeCanonical(key64, what, "bad_vkey");
+    if (key.length !== 1 + ED25519_KEY_SIZE || key[0] !== COSIGNATURE_V1) {
+      throw new CheckError("unsupported_algorithm", T("not_a_witness_key", { name }));
+    }
+    const want = await keyId(name, COSIGNATURE_V1, key.slice(1));
+    if (hex(want) !== hex8.toLowerCase()) {
+      throw new CheckError("key_id_mismatch", T("key_id_mismatch", { given: hex8.toLowerCase(), computed: hex(want) }));
+    }
+    const cryptoKey = await crypto.subtle.importKey("raw", key.slice(1), { name: "Ed25519" }, false, ["verify"]);
+    return { name, keyId: want, key: cryptoKey, vkey: text };
+  }
+
+  // cosignature.py verify_cosignatures: lines of other keys are ignored; a line
+  // of a trusted witness must be 76 bytes, carry a time of at most 2**63-1 and
+  // verify over "cosignature/v1\ntime <t>\n" + the checkpoint text; fewer
+  // than `quorum` distinct witnesses refuse the checkpoint.
+  async function checkCosignatures(note, witnesses, quorum) {
+    const found = [];
+    for (const w of witnesses) {
+      const sig = note.signatures.find((s) => s.name === w.name && equal(s.keyId, w.keyId));
+      if (!sig) continue;
+      if (sig.signature.length !== 8 + ED25519_SIG_SIZE) {
+        throw new CheckError("bad_cosignature", T("bad_cosignature", { name: w.name }));
+      }
+      const time = new DataView(sig.signature.buffer, sig.signature.byteOffset, 8).getBigUint64(0);
+      if (time > MAX_TIMESTAMP) throw new CheckError("bad_cosignature", T("bad_cosignature", { name: w.name }));
+      const message = concat(enc.encode(`cosignature/v1\ntime ${time}\n`), enc.encode(note.text));
+      const ok = await crypto.subtle.verify({ name: "Ed25519" }, w.key, sig.signature.slice(8), message);
+      if (!ok) throw new CheckError("bad_cosignature", T("bad_cosignature", { name: w.name }));
+      found.push({ name: w.name, time: Number(time) });
+    }
+    if (found.length < quorum) {
+      throw new CheckError(
+        "no_quorum",
+        T("no_quorum", { seen: String(found.length), of: String(witnesses.length), quorum: String(quorum) }),
+      );
+    }
+    return found;
+  }
+
   function malformed(message) {
     return new CheckError("malformed_checkpoint", T("malformed_checkpoint", { detail: message }));
   }
@@ -543,7 +594,7 @@
 
   // Runs every check; `report(step, ok, text)` is told of each. Resolves to a
   // summary, or rejects with a CheckError naming the first failure.
-  async function checkReceipt(receiptText, vkeyText, report, latest) {
+  async function checkReceipt(receiptText, vkeyText, report, latest, policy) {
     const say = report || (() => {});
     if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
       throw new CheckError("no_webcrypto", T("no_webcrypto"));
@@ -554,6 +605,12 @@
     say("key", true, T("step_key", { key: `${trusted.name}+${hex(trusted.keyId)}` }));
     const cp = await openCheckpoint(receipt.checkpoint, trusted, receipt.origin);
     say("signature", true, T("step_signature", { size: String(cp.size) }));
+    let witnessed = null;
+    if (policy && policy.witnesses.length) {
+      const found = await checkCosignatures(parseNote(receipt.checkpoint), policy.witnesses, policy.quorum);
+      witnessed = { seen: found.length, of: policy.witnesses.length, names: found.map((f) => f.name) };
+      say("witnesses", true, T("step_witnesses", { seen: String(witnessed.seen), of: String(witnessed.of), names: witnessed.names.join(", ") }));
+    }
     const leaf = await hashLeaf(receipt.entry);
     await explained(
       verifyInclusion(leaf, receipt.index, cp.size, receipt.proof, cp.root),
@@ -562,7 +619,7 @@
     );
     const n = receipt.proof.length;
     say("inclusion", true, T("step_inclusion", { index: String(receipt.index), num: n }, n));
-    const out = { index: receipt.index, size: cp.size, entry: describeEntry(receipt.entry), leafHash: b64encode(leaf), keyDiffers: receipt.logKey.trim() !== trusted.vkey };
+    const out = { index: receipt.index, size: cp.size, entry: describeEntry(receipt.entry), leafHash: b64encode(leaf), keyDiffers: receipt.logKey.trim() !== trusted.vkey, witnessed };
     if (latest) {
       const now = await latest(trusted, receipt.origin, cp);
       out.latestSize = now;
@@ -607,6 +664,8 @@
     rootFromInclusionProof,
     rootFromConsistencyProof,
     parseVerifierKey,
+    parseWitnessKey,
+    checkCosignatures,
     parseNote,
     openNote,
     parseCheckpoint,
@@ -641,6 +700,23 @@
     const steps = document.getElementById("checks");
     const entryBox = document.getElementById("entry");
 
+    // The witnesses the reader trusts: one verifier key a line, and how many must have cosigned.
+    const witnessInput = document.getElementById("witness-keys");
+    const quorumInput = document.getElementById("witness-quorum");
+    async function readPolicy() {
+      if (!witnessInput) return null;
+      const keys = witnessInput.value.split("\n").map((l) => l.trim()).filter((l) => l);
+      if (!keys.length) return null;
+      const witnesses = [];
+      for (const k of keys) witnesses.push(await parseWitnessKey(k));
+      const asked = quorumInput.value.trim();
+      const quorum = asked === "" ? witnesses.length : Number(asked);
+      if (!Number.isInteger(quorum) || quorum < 0 || quorum > witnesses.length) {
+        throw new CheckError("bad_policy", T("bad_policy", { quorum: asked, of: String(witnesses.length) }));
+      }
+      return { witnesses, quorum };
+    }
+
     file.addEventListener("change", async () => {
       if (file.files.length) area.value = await file.files[0].text();
     });
@@ -670,10 +746,12 @@
         steps.append(li);
       };
       try {
-        const out = await checkReceipt(area.value, keyInput.value, report, current.checked ? fromThisServer : null);
+        const policy = await readPolicy();
+        const out = await checkReceipt(area.value, keyInput.value, report, current.checked ? fromThisServer : null, policy);
         const kind = ENTRY_KINDS.includes(out.entry.kind) ? T(`kind_${out.entry.kind}`) : out.entry.kind;
         const parts = [T("valid_detail", { index: String(out.index), kind, process: out.entry.process, size: String(out.size) })];
         if (out.latestSize !== undefined) parts.push(T("valid_still_held", { size: String(out.latestSize) }));
+        if (out.witnessed) parts.push(T("valid_witnessed", { seen: String(out.witnessed.seen), of: String(out.witnessed.of) }));
         if (out.keyDiffers) parts.push(T("valid_key_differs"));
         show(verdict, "valid", T("valid_title"), parts.join(" "));
         document.getElementById("entry-json").textContent = out.entry.json;
