@@ -46,6 +46,8 @@ from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.ledger.log import MAX_ENTRY_SIZE
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import ProcessState
+from urne.verifier.tlog.cosignature import verify_cosignatures
+from urne.verifier.tlog.note import parse_note
 
 __all__ = ["EntriesFastPath", "entries", "router"]
 
@@ -177,6 +179,57 @@ def get_process(process_id: str, civic: CivicDep, log: LogDep, roll: RollDep) ->
 def get_tally(process_id: str, civic: CivicDep) -> dict[str, Any]:
     _state(civic, process_id)
     return civic.tally(process_id)
+
+
+class WitnessedEntry(BaseModel):
+    #: close, result, or threshold (the signature or paper batch that reached it)
+    what: str
+    index: int
+    receipt: ReceiptOut
+    #: POSIX seconds by which the quorum of witnesses had seen it; null before
+    existed_by: int | None
+
+
+class WitnessedProcess(BaseModel):
+    process: str
+    entries: list[WitnessedEntry]
+
+
+@router.get(
+    "/{process_id}/witnessed",
+    summary="The witnessed time of a process's close, result and threshold",
+    responses=error_responses(
+        {404: "unknown_process: no such process; no_witnesses: this log has no witnesses"}
+    ),
+)
+def get_witnessed(process_id: str, civic: CivicDep, witnessing: WitnessingDep) -> WitnessedProcess:
+    """Each of these entries with its best receipt: against the first
+    checkpoint holding it that the quorum of witnesses cosigned, whose times
+    say by when it existed (docs/spec/witness.md §9). ``urne-verify receipt
+    --witness ...`` checks each receipt and prints that time."""
+    if witnessing is None:
+        raise Missing("no_witnesses", "this log is not configured with witnesses")
+    st = _state(civic, process_id)
+    wanted: list[tuple[str, int]] = []
+    if st.closed_at is not None:
+        wanted.append(("close", st.closed_at))
+    wanted += [("result", i) for i, _ in list(st.results)]
+    reached = civic.tally(process_id).get("reached_at")
+    if reached is not None:
+        wanted.append(("threshold", int(reached)))
+    out = []
+    for what, index in wanted:
+        receipt = witnessing.receipt(index)
+        found = verify_cosignatures(parse_note(receipt.checkpoint), witnessing.policy.witnesses)
+        out.append(
+            WitnessedEntry(
+                what=what,
+                index=index,
+                receipt=ReceiptOut(**receipt.to_json()),
+                existed_by=witnessing.policy.existed_by(found),
+            )
+        )
+    return WitnessedProcess(process=process_id, entries=out)
 
 
 _ENTRY_BODY = {

@@ -105,6 +105,28 @@ def get_cosigned_checkpoint(log: LogDep, witnessing: WitnessingDep) -> Response:
     )
 
 
+class CosignedPage(BaseModel):
+    checkpoints: list[str]
+    next: int | None
+
+
+@router.get(
+    "/log/cosigned",
+    summary="The quorum-cosigned checkpoints, smallest first (a page of at most 1,000)",
+    responses=error_responses({400: INVALID_PARAMETER, 404: "no_witnesses"}),
+)
+def get_cosigned(
+    witnessing: WitnessingDep, after: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0
+) -> CosignedPage:
+    """What dates entries: each checkpoint, with its witnesses' times, is a
+    moment by which every entry it holds existed (docs/spec/witness.md §9).
+    ``next``: the ``after`` of the next page, null after the last."""
+    if witnessing is None:
+        raise Missing("no_witnesses", "this log is not configured with witnesses")
+    notes, more = witnessing.cosigned_page(after)
+    return CosignedPage(checkpoints=notes, next=more)
+
+
 @router.get(
     "/tile/{path:path}",
     response_class=Response,

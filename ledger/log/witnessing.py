@@ -162,6 +162,24 @@ class Witnessing:
             size = conn.execute(q).scalar()
         return None if size is None else self.log.checkpoint_at(size)
 
+    def cosigned_page(self, after: int, limit: int = 1000) -> tuple[list[str], int | None]:
+        """The quorum-cosigned checkpoints larger than ``after``, smallest
+        first, at most ``limit`` (with their cosignatures); and where the next
+        page starts (None after the last)."""
+        q = (
+            sa.select(_table.c.size)
+            .where(_table.c.size > after)
+            .where(_table.c.witness.in_([w.label for w in self.witnesses]))
+            .group_by(_table.c.size)
+            .having(sa.func.count() >= max(self.policy.quorum, 1))
+            .order_by(_table.c.size)
+            .limit(limit)
+        )
+        with self.log.engine.connect() as conn:
+            sizes = [int(x) for x in conn.execute(q).scalars()]
+        notes = [self.cosigned(self.log.checkpoint_at(size)) for size in sizes]
+        return notes, sizes[-1] if len(sizes) == limit else None
+
     def receipt(self, index: int) -> Receipt:
         """The best receipt of entry ``index`` (see the module's docstring)."""
         size = self.first_cosigned(index)

@@ -61,6 +61,7 @@ class Institution:
         rule: dict[str, Any] | None = None,
         proposals: list[dict[str, Any]] | None = None,
         opens: str = "2026-01-01T00:00:00Z",
+        closes: str = "2026-12-31T23:59:59Z",
         issuer_key: dict[str, Any] | None = None,
     ) -> bytes:
         """A manifest; ``issuer_key`` replaces its ``issuer`` (a t-of-n key)."""
@@ -89,7 +90,7 @@ class Institution:
                 "text": {"en": "What this is about."},
                 "institution": b64encode(self.key.public_key),
                 "opens": opens,
-                "closes": "2026-12-31T23:59:59Z",
+                "closes": closes,
                 "issuer": issuer_key
                 or {"public_key": b64encode(issuer.public_key), "threshold": 1, "shares": 1},
                 "officials": [

@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -66,6 +67,7 @@ from urne.verifier.check.fetch import (
 )
 from urne.verifier.check.state import AuditState, load_state, read_leaves, save_state
 from urne.verifier.check.witnesses import compare as compare_witness
+from urne.verifier.check.witnesses import date_entries, dated_checkpoints
 from urne.verifier.check.workers import CredentialWorkers, cores
 from urne.verifier.civic.entries import Ballot, decode_entry
 from urne.verifier.civic.process import EntryRefused, NotAuthorized
@@ -268,6 +270,10 @@ class AuditReport:
     cosigned_by: list[str] = field(default_factory=list)
     #: what each witness compared with said (urne.verifier.check.witnesses)
     witnesses: list[dict[str, Any]] = field(default_factory=list)
+    #: quorum-cosigned checkpoints that dated the entries
+    witnessed_checkpoints: int = 0
+    #: per process, entries first witnessed after it closed (not proven in time)
+    witnessed_late: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -503,6 +509,10 @@ def audit(
             if view.outcome in ("split_view", "unproven_extension"):
                 report.fail(Finding(2, view.outcome, view.detail, evidence=view.evidence))
                 caught = True
+        if policy is not None and isinstance(source, HttpSource):
+            caught = (
+                _witnessed_time(report, source, log_key, policy, signed, subtrees, state) or caught
+            )
         if caught:
             return report  # not past a log that a witness contradicts
         # Remember what was verified: the tree is consistent even where entries
@@ -516,6 +526,47 @@ def audit(
         credentials.close()
         reader.close()
         subtrees.close()
+
+
+def _posix(t: str) -> int:
+    return int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp())
+
+
+def _witnessed_time(
+    report: AuditReport,
+    source: Source,
+    log_key: Ed25519Verifier,
+    policy: WitnessPolicy,
+    signed: SignedCheckpoint,
+    subtrees: Subtrees,
+    state: AuditState,
+) -> bool:
+    """Date the entries by the log's quorum-cosigned checkpoints
+    (docs/spec/witness.md §9); True when that found something."""
+    try:
+        dated = dated_checkpoints(source.get, log_key, policy)
+    except FetchError as exc:
+        if exc.code != NOT_SERVED:
+            raise
+        return False  # a log without witnesses dates nothing
+    except VerificationError as exc:
+        report.fail(Finding(2, exc.code, f"a cosigned checkpoint the log serves: {exc}"))
+        return True
+    deadlines = {
+        pid: (
+            _posix(st.process.opens),
+            _posix(st.process.closes),
+            [*st.ballot_indices, *(i for i, _ in st.paper)],
+        )
+        for pid, st in state.registry.processes.items()
+    }
+    findings, late = date_entries(dated, signed, subtrees.node, deadlines)
+    report.witnessed_checkpoints = len(dated)
+    report.witnessed_late = late
+    for f in findings:
+        step = 2 if f.code == "split_view" else 6
+        report.fail(Finding(step, f.code, f.message, index=f.index, evidence=f.evidence))
+    return bool(findings)
 
 
 def _time_went_back(

@@ -92,6 +92,9 @@ class Limits:
 
     checkpoint: int = MAX_CHECKPOINT_BYTES
     proof: int = MAX_PROOF_BYTES
+    #: a page of ``log/cosigned``: at most 1,000 checkpoints of a few
+    #: hundred bytes to 16 KiB (100 signature lines)
+    cosigned: int = 1000 * (16 << 10)
     entry: int = MAX_ENTRY_SIZE
 
     def for_path(self, path: str) -> tuple[int, str]:
@@ -107,6 +110,8 @@ class Limits:
             return ref.width * HASH_SIZE, f"a tile of {ref.width} hashes"
         if path.startswith("log/proof/"):
             return self.proof, "a proof answer"
+        if path.startswith("log/cosigned"):
+            return self.cosigned, "a page of cosigned checkpoints"
         if path == "checkpoint":
             return self.checkpoint, "a checkpoint"
         return self.checkpoint, "an answer"

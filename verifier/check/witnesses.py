@@ -24,6 +24,7 @@ log's key. Against the audited checkpoint of size ``N`` and root ``R``:
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import json
 from collections.abc import Callable
@@ -37,7 +38,8 @@ from urne.verifier.tlog.cosignature import WitnessPolicy, verify_cosignatures
 from urne.verifier.tlog.note import Ed25519Verifier
 from urne.verifier.tlog.proof import verify_consistency
 
-__all__ = ["WitnessView", "compare", "monitoring_path"]
+__all__ = ["Dated", "Dating", "WitnessView", "compare", "date_entries", "dated_checkpoints",
+           "monitoring_path"]  # fmt: skip
 
 Node = Callable[[int, int], bytes]
 
@@ -164,3 +166,123 @@ def _from_log(
         return view
     view.outcome = fine
     return view
+
+
+# -- witnessed time -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dated:
+    """A quorum-cosigned checkpoint: by ``time`` (the quorum-th earliest of its
+    witnesses' times), every entry below ``size`` existed."""
+
+    size: int
+    root: bytes
+    time: int
+    note: str
+
+
+#: The most cosigned checkpoints an audit reads (a thousand a page).
+MAX_DATED = 1_000_000
+
+
+def dated_checkpoints(
+    get_log: Callable[[str], bytes], log_key: Ed25519Verifier, policy: WitnessPolicy
+) -> list[Dated]:
+    """Every quorum-cosigned checkpoint the log serves (``log/cosigned``),
+    each checked: signed by the log's key, cosigned by the policy's quorum.
+    A ``VerificationError`` for one that is not; a ``FetchError`` when the
+    log does not serve them."""
+    out: list[Dated] = []
+    after = 0
+    while True:
+        try:
+            page = json.loads(get_log(f"log/cosigned?after={after}"))
+            notes, more = page["checkpoints"], page["next"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FetchError(f"log/cosigned: not a page of checkpoints ({exc})") from exc
+        for note in notes:
+            signed = open_checkpoint(str(note), log_key)
+            when = policy.existed_by(policy.check(signed.note))
+            assert when is not None  # check() refused a note below the quorum
+            cp = signed.checkpoint
+            if out and cp.size <= out[-1].size:
+                raise FormatError("log/cosigned: checkpoints not in increasing size")
+            out.append(Dated(cp.size, cp.root, when, signed.signed))
+        if more is None or not notes:
+            return out
+        if len(out) > MAX_DATED:
+            raise FetchError(f"log/cosigned: more than {MAX_DATED:,} cosigned checkpoints")
+        after = int(more)
+
+
+@dataclass(frozen=True)
+class Dating:
+    """What witnessed time says of one entry, or of one cosigned checkpoint."""
+
+    code: str
+    message: str
+    index: int | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def date_entries(
+    dated: list[Dated],
+    audited: SignedCheckpoint,
+    node: Node,
+    deadlines: dict[str, tuple[int, int, list[int]]],
+) -> tuple[list[Dating], dict[str, int]]:
+    """Each cosigned checkpoint against the rebuilt tree (its root must be
+    the tree's at its size: else ``split_view``), then each entry of each
+    process ``{id: (opens, closes, entry indices)}`` (POSIX seconds) dated by
+    the first cosigned checkpoint holding it: one that existed before the
+    process opened is ``witnessed_before_opening``. Returns the findings and,
+    per process, how many entries were first witnessed after it closed (not
+    proven in time: reported, not a finding, for the log may have shown a
+    checkpoint to its witnesses late)."""
+    found: list[Dating] = []
+    ours = audited.checkpoint
+    usable = [d for d in dated if d.size <= ours.size]
+    for d in usable:
+        try:
+            root = (
+                ours.root
+                if d.size == ours.size
+                else merkle.fold_range([node(*n) for n in merkle.range_nodes(0, d.size)])
+            )
+        except KeyError:
+            continue  # below what this run rebuilt: checked by an earlier run
+        if root != d.root:
+            found.append(Dating("split_view", f"a cosigned checkpoint of size {d.size} is not "
+                                "this log's tree at that size",
+                                evidence={"checkpoint": audited.signed,
+                                          "witness_checkpoint": d.note,
+                                          "root_at_witness_size": _b64(root)}))  # fmt: skip
+    late: dict[str, int] = {}
+    sizes = [d.size for d in usable]
+    for pid, (opens, closes, indices) in deadlines.items():
+        for i in indices:
+            k = bisect.bisect_right(sizes, i)
+            if k == len(sizes):
+                continue  # not cosigned yet
+            d = usable[k]
+            if d.time < opens:
+                try:
+                    proof = [
+                        merkle.fold_range([node(*n) for n in merkle.range_nodes(b, e)])
+                        for b, e in merkle.inclusion_ranges(i, d.size)
+                    ]
+                    leaf = node(0, i)
+                except KeyError:
+                    proof, leaf = [], b""
+                found.append(Dating(
+                    "witnessed_before_opening",
+                    f"entry {i} of process {pid!r} was in a checkpoint witnessed at {d.time}, "
+                    f"before the process opened ({opens})",
+                    index=i,
+                    evidence={"witnessed_checkpoint": d.note, "leaf_hash": _b64(leaf),
+                              "inclusion_proof": [_b64(h) for h in proof], "opens": opens},
+                ))  # fmt: skip
+            elif d.time > closes:
+                late[pid] = late.get(pid, 0) + 1
+    return found, late

@@ -327,6 +327,10 @@ def audit_command(
                    f"witnesses ({names})")  # fmt: skip
     for view in report.witnesses:
         typer.echo(f"witness {view['witness']}: size {view['size']}, {view['outcome']}")
+    if report.witnessed_checkpoints:
+        typer.echo(f"entries dated by {report.witnessed_checkpoints} cosigned checkpoints")
+    for pid, n in sorted(report.witnessed_late.items()):
+        typer.echo(f"  {pid}: {n} entries first witnessed after it closed (not proven in time)")
     for n, title in STEPS.items():
         outcome = _OUTCOME[report.steps[n]]
         if n == 2 and state is None and outcome == "ok":
