@@ -44,6 +44,7 @@ from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from urne.api.negotiation import weighted
 from urne.verifier.errors import UrneError
 
 __all__ = [
@@ -203,21 +204,7 @@ NotFoundPage = Callable[[Request], Response]
 def _quality(accept: str, media_type: str) -> float:
     """The q-value ``accept`` gives ``media_type`` itself (0 if unnamed):
     wildcards do not count, so ``*/*`` (curl, most API clients) names no page."""
-    best = 0.0
-    for part in accept.split(",")[:32]:
-        kind, *params = part.split(";")
-        if kind.strip().lower() != media_type:
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        best = max(best, q if 0.0 <= q <= 1.0 else 0.0)
-    return best
+    return max((q for kind, q in weighted(accept) if kind.lower() == media_type), default=0.0)
 
 
 def wants_html(request: Request) -> bool:

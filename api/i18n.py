@@ -47,6 +47,8 @@ from babel.support import Translations
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
+from urne.api.negotiation import weighted
+
 __all__ = [
     "COOKIE",
     "COOKIE_MAX_AGE",
@@ -103,22 +105,9 @@ def accepted_languages(header: str) -> list[str]:
     most wanted first: by q-value (``q=0`` means "not this one", a q-value
     that is no number in [0, 1] counts as 0), ties in the header's order."""
     ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate(header.split(",")[:MAX_RANGES]):
-        tag, *params = part.split(";")
+    for position, (tag, q) in enumerate(weighted(header, MAX_RANGES)):
         primary = _primary(tag)
-        if primary is None:  # "*" and garbage
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-                if not 0.0 <= q <= 1.0:  # NaN included
-                    q = 0.0
-        if q > 0:
+        if primary is not None and q > 0:  # not "*" nor garbage
             ranked.append((-q, position, primary))
     ranked.sort()
     return list(dict.fromkeys(primary for _, _, primary in ranked))

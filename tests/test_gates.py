@@ -30,6 +30,7 @@ SERVER_ONLY = {
     "alembic",
     "starlette",
     "jinja2",
+    "babel",
     "pydantic-settings",
     "httptools",
     "uvloop",

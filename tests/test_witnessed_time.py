@@ -22,18 +22,16 @@ import pytest
 
 from tests.support.civic import Citizen, Institution, open_in
 from tests.support.service import serving
+from tests.support.witnesses import witness_servers
 from urne.api.main import create_app
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
-from urne.ledger.log.witnessing import WitnessEndpoint, Witnessing, wait_cosigned
+from urne.ledger.log.witnessing import Witnessing, wait_cosigned
 from urne.verifier.check.audit import HttpSource, audit
 from urne.verifier.check.receipt import Receipt, check_receipt
 from urne.verifier.tlog.checkpoint import open_checkpoint
-from urne.verifier.tlog.cosignature import CosignatureSigner, WitnessPolicy
+from urne.verifier.tlog.cosignature import WitnessPolicy
 from urne.verifier.tlog.proof import verify_inclusion
-from urne.verifier.witness.core import Witness
-from urne.verifier.witness.server import WitnessServer
-from urne.verifier.witness.state import SqliteStore
 
 #: The operator's clock: half a year ahead of the witnesses' (which is now).
 AHEAD = datetime(2027, 7, 1, tzinfo=UTC)
@@ -58,17 +56,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
             f"sqlite:///{tmp_path / 'l.db'}", key_dir=tmp_path / "k", origin="wt.test/log"
         )
         stack.callback(log.close)
-        endpoints = []
-        for i in range(3):
-            signer = CosignatureSigner.generate(f"w{i}.example")
-            store = SqliteStore(tmp_path / f"w{i}.db", [log.origin])
-            server = WitnessServer(
-                ("127.0.0.1", 0), Witness(signer, {log.origin: [log.verifier]}, store)
-            )
-            server.serve_in_thread()
-            stack.callback(server.server_close)
-            stack.callback(server.shutdown)
-            endpoints.append(WitnessEndpoint(signer.witness, server.url))
+        endpoints = witness_servers(stack, tmp_path, log, 3)
         witnessing = Witnessing(log, endpoints, 2, interval=0.05)
         clock = [AHEAD]
         app = create_app(log, rate_limit=None, witnessing=witnessing, clock=lambda: clock[0])

@@ -132,32 +132,26 @@ class Witnessing:
         """``cp``'s note with the cosignatures it has."""
         return cp.text + "".join(self.lines(cp.size))
 
-    def first_cosigned(self, index: int) -> int | None:
-        """The size of the first checkpoint holding entry ``index`` that has
-        the quorum of cosignatures, if one has it yet."""
-        q = (
+    def _cosigned_sizes(self) -> sa.Select[int]:
+        """The sizes of the checkpoints with the quorum of cosignatures (at least one)."""
+        return (
             sa.select(_table.c.size)
-            .where(_table.c.size > index)
             .where(_table.c.witness.in_([w.label for w in self.witnesses]))
             .group_by(_table.c.size)
             .having(sa.func.count() >= max(self.policy.quorum, 1))
-            .order_by(_table.c.size)
-            .limit(1)
         )
+
+    def first_cosigned(self, index: int) -> int | None:
+        """The size of the first checkpoint holding entry ``index`` that has
+        the quorum of cosignatures, if one has it yet."""
+        q = self._cosigned_sizes().where(_table.c.size > index).order_by(_table.c.size).limit(1)
         with self.log.engine.connect() as conn:
             size: int | None = conn.execute(q).scalar()
         return size
 
     def latest_cosigned(self) -> StoredCheckpoint | None:
         """The largest checkpoint with the quorum of cosignatures."""
-        q = (
-            sa.select(_table.c.size)
-            .where(_table.c.witness.in_([w.label for w in self.witnesses]))
-            .group_by(_table.c.size)
-            .having(sa.func.count() >= max(self.policy.quorum, 1))
-            .order_by(_table.c.size.desc())
-            .limit(1)
-        )
+        q = self._cosigned_sizes().order_by(_table.c.size.desc()).limit(1)
         with self.log.engine.connect() as conn:
             size = conn.execute(q).scalar()
         return None if size is None else self.log.checkpoint_at(size)
@@ -166,15 +160,7 @@ class Witnessing:
         """The quorum-cosigned checkpoints larger than ``after``, smallest
         first, at most ``limit`` (with their cosignatures); and where the next
         page starts (None after the last)."""
-        q = (
-            sa.select(_table.c.size)
-            .where(_table.c.size > after)
-            .where(_table.c.witness.in_([w.label for w in self.witnesses]))
-            .group_by(_table.c.size)
-            .having(sa.func.count() >= max(self.policy.quorum, 1))
-            .order_by(_table.c.size)
-            .limit(limit)
-        )
+        q = self._cosigned_sizes().where(_table.c.size > after).order_by(_table.c.size).limit(limit)
         with self.log.engine.connect() as conn:
             sizes = [int(x) for x in conn.execute(q).scalars()]
         notes = [self.cosigned(self.log.checkpoint_at(size)) for size in sizes]

@@ -6,7 +6,6 @@ its times never went back, and it resumes where its state file says."""
 
 from __future__ import annotations
 
-import base64
 import http.client
 import itertools
 import json
@@ -28,9 +27,10 @@ import pytest
 
 from tests.support import reference
 from tests.support.deployment import Deployment, describe
+from tests.support.witnesses import View
 from urne.verifier.tlog.checkpoint import Checkpoint
 from urne.verifier.tlog.cosignature import WitnessKey, verify_cosignatures
-from urne.verifier.tlog.note import Ed25519Signer, parse_note, sign_note
+from urne.verifier.tlog.note import Ed25519Signer, parse_note
 from urne.verifier.witness.core import origin_hash
 
 pytestmark = pytest.mark.slow
@@ -43,22 +43,6 @@ def _port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-class View:
-    """One history a log shows: its leaves, under its key."""
-
-    def __init__(self, key: Ed25519Signer, leaves: list[bytes]) -> None:
-        self.key, self.leaves = key, leaves
-
-    def checkpoint(self, size: int) -> str:
-        root = reference.mth(self.leaves[:size])
-        return sign_note(Checkpoint(self.key.name, size, root).to_text(), self.key)
-
-    def body(self, old: int, size: int) -> bytes:
-        proof = reference.proof(old, self.leaves[:size]) if 0 < old < size else []
-        lines = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
-        return f"old {old}\n{lines}\n{self.checkpoint(size)}".encode()
 
 
 def _post(url: str, body: bytes) -> tuple[int, str]:
@@ -132,7 +116,7 @@ def test_the_command_line_and_http_answers(tmp_path: Path) -> None:
     try:
         status, body = _post(w.url, view.body(0, 2))
         assert status == 200 and body.startswith("\u2014 test.example/witness ")
-        note = parse_note(view.checkpoint(2) + body)
+        note = parse_note(view.note(2) + body)
         [c] = verify_cosignatures(note, [w.key], quorum=1)
         assert abs(c.timestamp - time.time()) < 60
         assert _post(w.url, view.body(0, 4)) == (409, "2\n")
@@ -189,7 +173,7 @@ def test_sigkill_at_random_moments_never_cosigns_two_roots_for_one_size(tmp_path
                 continue
             if status == 200:
                 with lock:
-                    cosigned.append((name, view.checkpoint(size) + body, size))
+                    cosigned.append((name, view.note(size) + body, size))
                 old = size
             elif status == 409:
                 old = int(body)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import reference
 from tests.support.paths import ROOT
+from tests.support.witnesses import View
 from urne.verifier.errors import FormatError, SignatureError
 from urne.verifier.tlog.checkpoint import Checkpoint
 from urne.verifier.tlog.cosignature import (
@@ -178,24 +178,6 @@ def test_litewitness_s_conversation_gets_the_specification_s_answers(store: Any)
     assert witness.store.get(LITE["origin"]).size == 5
 
 
-class Log:
-    """A log of leaves 0..n-1 under one key, as seen by whoever it serves."""
-
-    def __init__(self, key: Ed25519Signer, leaves: list[bytes]) -> None:
-        self.key = key
-        self.leaves = leaves
-
-    def root(self, size: int) -> bytes:
-        return reference.mth(self.leaves[:size])
-
-    def request(self, old: int, size: int | None = None) -> bytes:
-        size = len(self.leaves) if size is None else size
-        note = sign_note(Checkpoint(self.key.name, size, self.root(size)).to_text(), self.key)
-        proof = reference.proof(old, self.leaves[:size]) if 0 < old < size else []
-        lines = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
-        return f"old {old}\n{lines}\n{note}".encode()
-
-
 def _witness_of(key: Ed25519Signer, store: Any, clock: list[float]) -> Witness:
     return Witness(
         CosignatureSigner.generate("w.example/1"),
@@ -207,20 +189,20 @@ def _witness_of(key: Ed25519Signer, store: Any, clock: list[float]) -> Witness:
 
 def test_two_views_under_one_key_are_refused_as_soon_as_the_second_is_submitted() -> None:
     key = Ed25519Signer.generate("split.example/log")
-    a = Log(key, [b"entry %d" % i for i in range(10)])
-    b = Log(key, [b"entry %d" % i for i in range(6)] + [b"other %d" % i for i in range(4)])
+    a = View(key, [b"entry %d" % i for i in range(10)])
+    b = View(key, [b"entry %d" % i for i in range(6)] + [b"other %d" % i for i in range(4)])
     witness = _witness_of(key, MemoryStore(), [1_800_000_000.0])
-    witness.add_checkpoint(a.request(0, 6))  # both views share the first six entries
-    witness.add_checkpoint(a.request(6))
+    witness.add_checkpoint(a.body(0, 6))  # both views share the first six entries
+    witness.add_checkpoint(a.body(6))
     with pytest.raises(WitnessRefusal) as stale:  # the other view, from what it last showed
-        witness.add_checkpoint(b.request(6))
+        witness.add_checkpoint(b.body(6))
     assert stale.value.status == 409 and stale.value.stored_size == 10
     with pytest.raises(WitnessRefusal) as e:  # at the size the witness holds: another root
-        witness.add_checkpoint(b.request(10))
+        witness.add_checkpoint(b.body(10))
     assert e.value.status == 422 and e.value.code == "root_mismatch"
     b.leaves.append(b"more")
     with pytest.raises(WitnessRefusal) as longer:  # a longer version of the other view
-        proof_from_10 = b.request(10)
+        proof_from_10 = b.body(10)
         witness.add_checkpoint(proof_from_10)
     assert longer.value.status == 422 and longer.value.code == "bad_consistency_proof"
     assert witness.store.get(key.name).root == a.root(10)
@@ -228,12 +210,12 @@ def test_two_views_under_one_key_are_refused_as_soon_as_the_second_is_submitted(
 
 def test_the_cosignature_time_never_goes_back() -> None:
     key = Ed25519Signer.generate("t.example/log")
-    log = Log(key, [b"a", b"b"])
+    log = View(key, [b"a", b"b"])
     clock = [1_800_000_100.0]
     witness = _witness_of(key, MemoryStore(), clock)
-    witness.add_checkpoint(log.request(0, 1))
+    witness.add_checkpoint(log.body(0, 1))
     clock[0] = 1_800_000_000.0  # the witness's clock was set back
-    line = witness.add_checkpoint(log.request(1))
+    line = witness.add_checkpoint(log.body(1))
     note = parse_note(sign_note(Checkpoint(key.name, 2, log.root(2)).to_text(), key) + line)
     [c] = verify_cosignatures(note, [witness.signer.witness])
     assert c.timestamp == 1_800_000_100
@@ -241,11 +223,11 @@ def test_the_cosignature_time_never_goes_back() -> None:
 
 def test_of_two_racing_requests_from_one_old_size_one_wins(tmp_path: Path) -> None:
     key = Ed25519Signer.generate("race.example/log")
-    a = Log(key, [b"x%d" % i for i in range(8)])
-    b = Log(key, [b"x%d" % i for i in range(3)] + [b"y%d" % i for i in range(6)])
+    a = View(key, [b"x%d" % i for i in range(8)])
+    b = View(key, [b"x%d" % i for i in range(3)] + [b"y%d" % i for i in range(6)])
     store = SqliteStore(tmp_path / "w.db", [key.name])
     witness = _witness_of(key, store, [1_800_000_000.0])
-    witness.add_checkpoint(a.request(0, 3))
+    witness.add_checkpoint(a.body(0, 3))
     results: list[object] = []
     barrier = threading.Barrier(2)
 
@@ -256,7 +238,7 @@ def test_of_two_racing_requests_from_one_old_size_one_wins(tmp_path: Path) -> No
         except WitnessRefusal as exc:
             results.append(exc.status)
 
-    threads = [threading.Thread(target=submit, args=(v.request(3),)) for v in (a, b)]
+    threads = [threading.Thread(target=submit, args=(v.body(3),)) for v in (a, b)]
     for t in threads:
         t.start()
     for t in threads:
@@ -279,9 +261,9 @@ def test_the_state_file_is_private_and_refused_when_it_is_not(tmp_path: Path) ->
 
 def test_requests_the_witness_cannot_read_are_400s() -> None:
     key = Ed25519Signer.generate("m.example/log")
-    log = Log(key, [b"a"])
+    log = View(key, [b"a"])
     witness = _witness_of(key, MemoryStore(), [1_800_000_000.0])
-    good = log.request(0)
+    good = log.body(0)
     bad = {
         b"no blank line": b"old 0\n" + good.split(b"\n\n", 1)[1].replace(b"\n\n", b"\n"),
         b"leading zero": good.replace(b"old 0", b"old 00", 1),

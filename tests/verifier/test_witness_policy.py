@@ -7,7 +7,6 @@ replayed from an older checkpoint."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 from pathlib import Path
@@ -15,44 +14,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.support import reference
+from tests.support.witnesses import View
 from urne.verifier.cli.main import app as urne_verify
 from urne.verifier.errors import SignatureError
-from urne.verifier.tlog.checkpoint import Checkpoint
 from urne.verifier.tlog.cosignature import CosignatureSigner, WitnessPolicy
-from urne.verifier.tlog.note import Ed25519Signer, NoteSignature, parse_note, sign_note
+from urne.verifier.tlog.note import Ed25519Signer, NoteSignature, parse_note
 from urne.verifier.witness.core import Witness, WitnessRefusal
 from urne.verifier.witness.state import SqliteStore
 
 runner = CliRunner()
 T = 1_800_000_000
-
-
-class View:
-    def __init__(self, key: Ed25519Signer, leaves: list[bytes]) -> None:
-        self.key, self.leaves = key, leaves
-
-    def note(self, size: int) -> str:
-        root = reference.mth(self.leaves[:size])
-        return sign_note(Checkpoint(self.key.name, size, root).to_text(), self.key)
-
-    def body(self, old: int, size: int) -> bytes:
-        proof = reference.proof(old, self.leaves[:size]) if 0 < old < size else []
-        lines = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
-        return f"old {old}\n{lines}\n{self.note(size)}".encode()
-
-    def receipt(self, index: int, note: str) -> dict[str, object]:
-        size = Checkpoint.parse(parse_note(note).text).size
-        proof = reference.path(index, self.leaves[:size])
-        return {
-            "v": 1,
-            "origin": self.key.name,
-            "log_key": self.key.verifier.vkey,
-            "index": index,
-            "entry": base64.b64encode(self.leaves[index]).decode(),
-            "checkpoint": note,
-            "inclusion_proof": [base64.b64encode(h).decode() for h in proof],
-        }
 
 
 def _witnesses(tmp_path: Path, key: Ed25519Signer, n: int = 3) -> list[Witness]:

@@ -15,13 +15,10 @@ import pytest
 
 from tests.support.civic import IN_2026, Citizen, Institution, open_in
 from tests.support.service import serving
+from tests.support.witnesses import witness_servers
 from urne.api.main import create_app
 from urne.ledger.log import Log
-from urne.ledger.log.witnessing import WitnessEndpoint, Witnessing, wait_cosigned
-from urne.verifier.tlog.cosignature import CosignatureSigner
-from urne.verifier.witness.core import Witness
-from urne.verifier.witness.server import WitnessServer
-from urne.verifier.witness.state import SqliteStore
+from urne.ledger.log.witnessing import Witnessing, wait_cosigned
 
 pytestmark = pytest.mark.browser
 
@@ -37,17 +34,7 @@ def witnessed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Witnessed]:
     with ExitStack() as stack:
         log = Log.open(f"sqlite:///{tmp / 'l.db'}", key_dir=tmp / "k", origin="rw.test/log")
         stack.callback(log.close)
-        endpoints = []
-        for i in range(2):
-            signer = CosignatureSigner.generate(f"w{i}.example")
-            store = SqliteStore(tmp / f"w{i}.db", [log.origin])
-            server = WitnessServer(
-                ("127.0.0.1", 0), Witness(signer, {log.origin: [log.verifier]}, store)
-            )
-            server.serve_in_thread()
-            stack.callback(server.server_close)
-            stack.callback(server.shutdown)
-            endpoints.append(WitnessEndpoint(signer.witness, server.url))
+        endpoints = witness_servers(stack, tmp, log, 2)
         witnessing = Witnessing(log, endpoints, 2, interval=0.05)
         app = create_app(log, rate_limit=None, witnessing=witnessing, clock=lambda: IN_2026)
         witnessing.start()
