@@ -135,3 +135,25 @@ def test_forged_unknown_and_replayed_cosignatures(tmp_path: Path) -> None:
     with pytest.raises(SignatureError) as e:
         policy.check(unknown)
     assert e.value.code == "no_quorum"
+
+
+def test_a_policy_file_names_the_witnesses_and_the_quorum(tmp_path: Path) -> None:
+    key = Ed25519Signer.generate("file.example/log")
+    view = View(key, [b"e%d" % i for i in range(3)])
+    ws = _witnesses(tmp_path, key)
+    f = tmp_path / "cp"
+    f.write_text(_cosigned(view, ws[:2], 0, 3))
+    policy = tmp_path / "policy.toml"
+    keys = ", ".join(f'"{w.signer.witness.vkey}"' for w in ws)
+    base = ["checkpoint", str(f), "--log-key", key.verifier.vkey, "--witness-policy", str(policy)]
+    policy.write_text(f"witnesses = [{keys}]\nquorum = 2\n")
+    ok = runner.invoke(urne_verify, base)
+    assert ok.exit_code == 0 and "seen by 2 of 3 witnesses" in ok.output, ok.output
+    policy.write_text(f"witnesses = [{keys}]\n")  # quorum: all of them
+    assert "INVALID (no_quorum)" in runner.invoke(urne_verify, base).output
+    for bad in ("witnesses = 3\n", "quorum = [\n", f"witnesses = [{keys}]\nquorum = true\n"):
+        policy.write_text(bad)
+        r = runner.invoke(urne_verify, base)
+        assert r.exit_code == 2, bad
+    both = runner.invoke(urne_verify, [*base, "--quorum", "1"])
+    assert both.exit_code == 2 and "not both" in both.output

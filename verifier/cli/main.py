@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -87,7 +88,40 @@ Quorum = Annotated[
 ]  # fmt: skip
 
 
-def _policy(witnesses: list[str] | None, quorum: int | None) -> WitnessPolicy | None:
+PolicyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--witness-policy",
+        help="A TOML file naming the witnesses and the quorum: witnesses = [VKEY, ...], "
+        "quorum = K (instead of --witness and --quorum).",
+    ),
+]
+
+
+def _policy_file(path: Path) -> tuple[list[str], int | None]:
+    try:
+        data = tomllib.loads(_read(path).decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        typer.echo(f"error: {path} is not a TOML policy: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    keys, quorum = data.get("witnesses"), data.get("quorum")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or not keys:
+        typer.echo(f'error: {path}: expected witnesses = ["VKEY", ...]', err=True)
+        raise typer.Exit(2)
+    if quorum is not None and (not isinstance(quorum, int) or isinstance(quorum, bool)):
+        typer.echo(f"error: {path}: quorum is a whole number", err=True)
+        raise typer.Exit(2)
+    return keys, quorum
+
+
+def _policy(
+    witnesses: list[str] | None, quorum: int | None, policy_file: Path | None = None
+) -> WitnessPolicy | None:
+    if policy_file is not None:
+        if witnesses or quorum is not None:
+            typer.echo("error: --witness-policy or --witness/--quorum, not both", err=True)
+            raise typer.Exit(2)
+        witnesses, quorum = _policy_file(policy_file)
     if not witnesses:
         if quorum:
             typer.echo("error: --quorum needs --witness keys", err=True)
@@ -141,10 +175,11 @@ def checkpoint(
     log_key: LogKey,
     witness: Witnesses = None,
     quorum: Quorum = None,
+    witness_policy: PolicyFile = None,
 ) -> None:
     """Check that FILE is a checkpoint signed by the log's key (and cosigned by witnesses)."""
     verifier = _verifier(log_key)
-    policy = _policy(witness, quorum)
+    policy = _policy(witness, quorum, witness_policy)
     data = _read(file)
     try:
         signed = open_checkpoint(data, verifier)
@@ -195,10 +230,11 @@ def receipt(
     timeout: Timeout = DEFAULT_DEADLINE,
     witness: Witnesses = None,
     quorum: Quorum = None,
+    witness_policy: PolicyFile = None,
 ) -> None:
     """Check a receipt offline; with --log, also that the log still holds the entry."""
     verifier = _verifier(log_key)
-    policy = _policy(witness, quorum)
+    policy = _policy(witness, quorum, witness_policy)
     try:
         rc = Receipt.parse(_read(file))
     except VerificationError as exc:
@@ -287,10 +323,11 @@ def audit_command(
             "with the log audited (a split view is a finding); repeat for each.",
         ),
     ] = None,
+    witness_policy: PolicyFile = None,
 ) -> None:
     """Audit the whole log: the numbered checklist of docs/spec/verification.md."""
     verifier = _verifier(log_key)
-    policy = _policy(witness, quorum)
+    policy = _policy(witness, quorum, witness_policy)
     for url in witness_at or []:
         if not url.startswith(("http://", "https://")):
             typer.echo(f"error: --witness-at {url!r}: expected an http(s) URL", err=True)
