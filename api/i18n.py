@@ -581,8 +581,8 @@ def receipt_strings() -> dict[str, Phrase]:
         ),
         "valid_still_held": gettext("Today's log (size %(size)s) still holds it."),
         "valid_witnessed": gettext(
-            "Seen by %(seen)s of %(of)s independent witnesses: nobody was shown another "
-            "log than theirs."
+            "Seen by %(seen)s of %(of)s independent witnesses: this receipt is of the log "
+            "they were shown."
         ),
         "not_a_witness_key": gettext(
             "%(name)s is not a witness's key (a witness key is an Ed25519 key of type 0x04)"
@@ -604,6 +604,12 @@ def receipt_strings() -> dict[str, Phrase]:
         "unchecked_title": gettext("Could not check"),
         "unchecked_detail": gettext(
             "%(message)s (%(code)s). Try again later; the receipt itself is not in question."
+        ),
+        "not_witnessed_title": gettext("Not witnessed yet"),
+        "not_witnessed_detail": gettext(
+            "%(message)s (%(code)s). A receipt given when the entry was cast is cosigned "
+            "moments later: get this entry's current receipt and check it again. A receipt "
+            "the witnesses never cosign is of a log they were not shown."
         ),
         "no_receipt_title": gettext("No receipt loaded"),
         "no_receipt_detail": gettext(

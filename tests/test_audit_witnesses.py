@@ -9,6 +9,7 @@ alone."""
 from __future__ import annotations
 
 import base64
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -150,37 +151,48 @@ def test_cosignatures_forged_unknown_or_replayed_fail_step_1(
     forged = NoteSignature(impostor.name, ws.all[0].signer.witness.key_id, impostor.signature)
     stranger = CosignatureSigner.generate("stranger.example").cosign(text, T).line()
     cases = {
-        "forged": ([forged.line(), new_lines[1]], "bad_cosignature"),
-        "unknown": ([stranger, new_lines[1]], "no_quorum"),
-        "replayed": (old_lines, "bad_cosignature"),  # size 20's lines on size 40
+        "forged": [forged.line(), new_lines[1]],
+        "replayed": old_lines,  # size 20's lines on size 40
     }
-    for name, (lines, code) in cases.items():
+    for name, lines in cases.items():
         d = _cosigned_export(tmp_path, signer, lines, name)
         r = audit(DirectorySource(d), signer.verifier, policy=ws.policy(2))
-        assert [(f.step, f.code) for f in r.findings] == [(1, code)], name
+        assert [(f.step, f.code) for f in r.findings] == [(1, "bad_cosignature")], name
+    # a cosignature by a key nobody trusts counts for nothing: too few to audit
+    # with this policy, which says nothing against the log (could not check)
+    d = _cosigned_export(tmp_path, signer, [stranger, new_lines[1]], "unknown")
+    with pytest.raises(FetchError) as e:
+        audit(DirectorySource(d), signer.verifier, policy=ws.policy(2))
+    assert e.value.code == "no_quorum"
 
 
-def test_a_witness_time_going_back_is_caught(signer: Ed25519Signer, tmp_path: Path) -> None:
-    ws = Witnesses(signer, 1)
+def test_a_witness_whose_time_went_back_is_reported_and_left_out(
+    signer: Ed25519Signer, tmp_path: Path
+) -> None:
+    ws = Witnesses(signer, 2)
     state = tmp_path / "state"
     d20 = exported_log(tmp_path, "d20", signer, LEAVES[:20])  # the auditor saw size 20...
     (d20 / "checkpoint").write_text(
         (d20 / "checkpoint").read_text() + "".join(ws.see(signer, LEAVES, 20))
-    )  # ...cosigned at T
+    )  # ...cosigned by both at T
     assert audit(DirectorySource(d20), signer.verifier, state_dir=state, policy=ws.policy(1)).ok
-    # a witness (or its key, stolen) cosigns the next checkpoint with an earlier time
+    # witness 0 (or its key, in other hands) cosigns the next one an hour earlier
     rogue = Witness(ws.all[0].signer, {ORIGIN: [signer.verifier]}, Memory(), clock=lambda: T - 3600)
-    line = rogue.add_checkpoint(_body(signer, LEAVES, 0, len(LEAVES)))
-    d = _cosigned_export(tmp_path, signer, [line], "later")
+    back = rogue.add_checkpoint(_body(signer, LEAVES, 0, len(LEAVES)))
+    ws.clock[0] = T + 60
+    honest = ws.all[1].add_checkpoint(_body(signer, LEAVES, 20, len(LEAVES)))
+    d = _cosigned_export(tmp_path, signer, [back, honest], "later")
+    shutil.copytree(state, tmp_path / "state2")
     r = audit(DirectorySource(d), signer.verifier, state_dir=state, policy=ws.policy(1))
-    assert [(f.step, f.code) for f in r.findings] == [(1, "time_went_back")]
-    ev = r.findings[0].evidence
-    times = []
-    for note in (ev["previous"], ev["current"]):
-        open_checkpoint(note, signer.verifier)
-        [c] = ws.policy(1).check(parse_note(note))
-        times.append(c.timestamp)
-    assert times[1] < times[0]
+    assert r.ok, r.findings  # the log did nothing wrong
+    assert r.cosigned_by == ["w1.example"]  # the other witness's word is left out
+    [view] = r.witnesses
+    assert (view["witness"], view["outcome"]) == ("w0.example", "time_went_back")
+    # with a quorum of both, nothing can be audited with this policy
+    with pytest.raises(FetchError) as e:
+        audit(DirectorySource(d), signer.verifier, state_dir=tmp_path / "state2",
+              policy=ws.policy(2))  # fmt: skip
+    assert e.value.code == "no_quorum"
 
 
 def test_the_split_view_at_the_same_size_and_below(signer: Ed25519Signer, tmp_path: Path) -> None:
@@ -204,14 +216,24 @@ def test_the_split_view_at_the_same_size_and_below(signer: Ed25519Signer, tmp_pa
             assert root != theirs.root
 
 
-def test_a_log_that_withholds_the_consistency_proof(signer: Ed25519Signer, tmp_path: Path) -> None:
+def test_a_log_that_withholds_or_fakes_the_consistency_proof(
+    signer: Ed25519Signer, tmp_path: Path
+) -> None:
     ws = Witnesses(signer, 1)
     ws.see(signer, LEAVES, len(LEAVES))  # the witness saw 40 entries...
     d = exported_log(tmp_path, "short", signer, LEAVES[:30])  # ...the auditor is shown 30
+    # no proof at all: the audit cannot tell, and says so (no finding)
+    r = audit(DirectorySource(d), signer.verifier, witnesses=ws.readers())
+    assert r.ok and r.witnesses[0]["outcome"] == "inconclusive"
+    # a proof that does not prove it: a finding, with what the log answered
+    proof = d / "log" / "proof" / "consistency?size1=30&size2=40"
+    proof.parent.mkdir(parents=True)
+    proof.write_text('{"proof": ["' + base64.b64encode(bytes(32)).decode() + '"]}')
     r = audit(DirectorySource(d), signer.verifier, witnesses=ws.readers())
     assert [(f.step, f.code) for f in r.findings] == [(2, "unproven_extension")]
     ev = r.findings[0].evidence
     assert open_checkpoint(ev["witness_checkpoint"], signer.verifier).checkpoint.size == 40
+    assert '"proof"' in ev["log_answer"]
     # the witness itself refuses that view: it is not the one it cosigned
     with pytest.raises(WitnessRefusal):
         ws.all[0].add_checkpoint(_body(signer, LEAVES, 40, 30))

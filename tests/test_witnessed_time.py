@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +127,18 @@ def test_entries_first_witnessed_after_the_close_are_counted(served: Served) -> 
     r = audit(HttpSource(served.url), served.log.verifier, policy=served.policy)
     assert r.ok, r.findings  # not proven in time is not proven late: reported, not a finding
     assert r.witnessed_late == {"late": 2}
+
+
+def test_a_clock_a_little_ahead_is_within_the_tolerance(served: Served) -> None:
+    """The witnesses' clocks may lag the operator's by a few minutes
+    (CLOCK_TOLERANCE): a ballot they date a minute before the opening is no
+    finding."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    opens = now + timedelta(seconds=60)
+    served.clock[0] = opens + timedelta(seconds=1)
+    _process(served, "soon", "petition", opens.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "2027-12-31T00:00:00Z")  # fmt: skip
+    served.civic.append(Citizen.enrol(served.inst, "soon").ballot())
+    assert wait_cosigned(served.witnessing, served.log.size - 1, 20) is not None
+    r = audit(HttpSource(served.url), served.log.verifier, policy=served.policy)
+    assert r.ok, r.findings

@@ -232,7 +232,7 @@ def serve(
         try:
             parse_witnesses(s.witnesses)
         except UrneError as exc:
-            fail(f"--witness: {exc}", 2)
+            fail(f"--witness: {exc} ({exc.code})", 2)
     log = open_service_log(s)
     spare_codes: dict[str, list[tuple[str, str]]] = {}
     codes_file = s.key_dir / DEMO_CODES

@@ -205,7 +205,7 @@ class WitnessedProcess(BaseModel):
 def get_witnessed(process_id: str, civic: CivicDep, witnessing: WitnessingDep) -> WitnessedProcess:
     """Each of these entries with its best receipt: against the first
     checkpoint holding it that the quorum of witnesses cosigned, whose times
-    say by when it existed (docs/spec/witness.md §9). ``urne-verify receipt
+    say by when it existed (docs/spec/witness.md §8). ``urne-verify receipt
     --witness ...`` checks each receipt and prints that time."""
     if witnessing is None:
         raise Missing("no_witnesses", "this log is not configured with witnesses")

@@ -119,7 +119,7 @@ def get_cosigned(
     witnessing: WitnessingDep, after: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0
 ) -> CosignedPage:
     """What dates entries: each checkpoint, with its witnesses' times, is a
-    moment by which every entry it holds existed (docs/spec/witness.md §9).
+    moment by which every entry it holds existed (docs/spec/witness.md §8).
     ``next``: the ``after`` of the next page, null after the last."""
     if witnessing is None:
         raise Missing("no_witnesses", "this log is not configured with witnesses")

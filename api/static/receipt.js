@@ -689,6 +689,32 @@
     verdict.querySelector(".detail").textContent = detail;
   }
 
+  // "Get the witnessed receipt": this server's current receipt of the same
+  // entry replaces the pasted one, and the check runs again.
+  function offerWitnessed(area, form) {
+    const button = document.getElementById("get-witnessed");
+    if (!button) return;
+    button.hidden = false;
+    button.onclick = async () => {
+      button.hidden = true;
+      let index;
+      try {
+        index = JSON.parse(area.value).index;
+      } catch (e) {
+        return;
+      }
+      try {
+        const r = await fetchOrFail(`/entries/${index}/receipt`, T("what_receipt_entry"));
+        const fresh = await r.json();
+        if (fresh.entry !== JSON.parse(area.value).entry) return;
+        area.value = JSON.stringify(fresh, null, 2);
+        form.requestSubmit();
+      } catch (e) {
+        /* the verdict already says it could not be checked */
+      }
+    };
+  }
+
   function setup() {
     const form = document.getElementById("receipt-form");
     if (!form) return;
@@ -761,7 +787,13 @@
         const code = e instanceof CheckError ? e.code : "error";
         report(code, false, e.message);
         if (code === FETCH_FAILED) show(verdict, "unchecked", T("unchecked_title"), T("unchecked_detail", { message: e.message, code }));
-        else show(verdict, "invalid", T("invalid_title"), T("invalid_detail", { message: e.message, code }));
+        else if (code === "no_quorum") {
+          // Not a verdict on the log: a receipt given at casting time is
+          // cosigned moments later. This server's current receipt of the entry
+          // may carry the cosignatures (asking names the entry to the server).
+          show(verdict, "unchecked", T("not_witnessed_title"), T("not_witnessed_detail", { message: e.message, code }));
+          offerWitnessed(area, form);
+        } else show(verdict, "invalid", T("invalid_title"), T("invalid_detail", { message: e.message, code }));
         verdict.dataset.code = code;
       }
     });

@@ -41,7 +41,7 @@ import sqlalchemy as sa
 
 from urne.ledger.db.engine import write_connection
 from urne.ledger.errors import InvalidRequest
-from urne.ledger.log.models import LogCosignature
+from urne.ledger.log.models import LogCheckpoint, LogCosignature
 from urne.ledger.log.store import Log, StoredCheckpoint
 from urne.verifier.check.receipt import Receipt
 from urne.verifier.errors import SignatureError
@@ -160,11 +160,30 @@ class Witnessing:
         """The quorum-cosigned checkpoints larger than ``after``, smallest
         first, at most ``limit`` (with their cosignatures); and where the next
         page starts (None after the last)."""
-        q = self._cosigned_sizes().where(_table.c.size > after).order_by(_table.c.size).limit(limit)
-        with self.log.engine.connect() as conn:
-            sizes = [int(x) for x in conn.execute(q).scalars()]
-        notes = [self.cosigned(self.log.checkpoint_at(size)) for size in sizes]
-        return notes, sizes[-1] if len(sizes) == limit else None
+        page = (
+            self._cosigned_sizes().where(_table.c.size > after).order_by(_table.c.size).limit(limit)
+        ).subquery()
+        cp = LogCheckpoint.__table__  # type: ignore[attr-defined]
+        labels = {w.label: k for k, w in enumerate(self.witnesses)}
+        with self.log.engine.connect() as conn:  # two queries a page, whatever its length
+            notes: dict[int, str] = {
+                int(size): str(note)
+                for size, note in conn.execute(
+                    sa.select(cp.c.size, cp.c.note).where(cp.c.size.in_(sa.select(page.c.size)))
+                )
+            }
+            rows = conn.execute(
+                sa.select(_table.c.size, _table.c.witness, _table.c.line).where(
+                    _table.c.size.in_(sa.select(page.c.size))
+                )
+            ).all()
+        lines: dict[int, list[tuple[int, str]]] = {}
+        for size, witness, line in rows:
+            if witness in labels:
+                lines.setdefault(int(size), []).append((labels[witness], str(line)))
+        sizes = sorted(int(x) for x in notes)
+        out = [str(notes[z]) + "".join(line for _, line in sorted(lines.get(z, []))) for z in sizes]
+        return out, sizes[-1] if len(sizes) == limit else None
 
     def receipt(self, index: int) -> Receipt:
         """The best receipt of entry ``index`` (see the module's docstring)."""
@@ -228,8 +247,12 @@ class Witnessing:
                 old = self.submit(w, cp, old)
                 done, backoff = cp.size, self.interval
             except _Conflict as c:
+                if c.size == old:  # it names the size just sent: it is not listening
+                    self.last_error[w.label] = str(c)
+                    self._wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
                 old = c.size
-                continue  # again at once, from the size the witness holds
+                continue  # again, from the size the witness holds
             except _Diverged as exc:
                 self.last_error[w.label] = str(exc)
                 log_.error("witness %s: %s", w.label, exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,43 @@ def test_refusals_of_the_wallet_itself(served: Served, tmp_path: Path) -> None:
     with pytest.raises(ServiceRefused) as refused:
         w.join(served.url, "nowhere", "ABCD-EFGH-JKMN")
     assert (refused.value.code, refused.value.http_status) == ("unknown_process", 404)
+
+
+def test_receipts_are_upgraded_to_the_witnessed_ones_and_saved_one_per_file(
+    tmp_path: Path,
+) -> None:
+    """With witnesses, the receipt given at casting time is not cosigned yet:
+    re-checking fetches the service's current one, cosigned, and keeps it; and
+    ``urne-wallet receipts --save DIR`` writes files ``urne-verify receipt`` reads."""
+    from typer.testing import CliRunner
+
+    from urne.verifier.check.receipt import Receipt
+    from urne.verifier.citizen.cli import app as wallet_cli
+    from urne.verifier.cli.main import app as verify_cli
+    from urne.verifier.tlog.note import parse_note
+
+    with served_app(tmp_path / "svc", witnesses=2) as s:
+        codes = s.open("pet", "petition")
+        wallet_dir = tmp_path / "w"
+        w = Wallet(wallet_dir)
+        w.join(s.url, "pet", codes[0])
+        receipt, _ = w.cast("pet", None)
+        assert len(parse_note(receipt.checkpoint).signatures) == 1  # the log's alone
+        deadline = time.monotonic() + 20  # the witnesses cosign within moments
+        while True:
+            [(again, problem)] = w.recheck(w.joined("pet"))
+            if len(parse_note(again.checkpoint).signatures) == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert problem is None and len(parse_note(again.checkpoint).signatures) == 3
+        kept = Receipt.from_json(w.joined("pet").receipts[0])
+        assert kept == again and kept.entry == receipt.entry  # saved, for next time
+        runner = CliRunner()
+        out = runner.invoke(wallet_cli, ["--wallet", str(wallet_dir), "receipts",
+                                         "--save", str(tmp_path / "saved")])  # fmt: skip
+        assert out.exit_code == 0, out.output
+        [saved] = sorted((tmp_path / "saved").iterdir())
+        assert saved.name == f"pet-{receipt.index}.json"
+        check = runner.invoke(verify_cli, ["receipt", str(saved), "--log-key",
+                                           s.log.verifier.vkey])  # fmt: skip
+        assert check.exit_code == 0 and "VALID receipt" in check.output

@@ -142,7 +142,7 @@ def test_the_command_line_and_http_answers(tmp_path: Path) -> None:
         [*WITNESS, "status", "--config", str(tmp_path / "logs.toml"), "--state",
          str(tmp_path / "w.db")], capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    assert "cli.example/log  size 4" in status_out
+    assert "cli.example/log  size 4  last cosigned 20" in status_out
 
 
 def test_sigkill_at_random_moments_never_cosigns_two_roots_for_one_size(tmp_path: Path) -> None:

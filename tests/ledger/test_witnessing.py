@@ -26,6 +26,7 @@ from urne.ledger.log.witnessing import (
 )
 from urne.verifier.check.receipt import Receipt, check_receipt
 from urne.verifier.errors import UrneError
+from urne.verifier.tlog.checkpoint import open_checkpoint
 from urne.verifier.tlog.cosignature import CosignatureSigner, WitnessPolicy
 from urne.verifier.tlog.note import parse_note
 from urne.verifier.witness.core import Witness
@@ -92,6 +93,22 @@ def test_receipts_upgrade_to_a_quorum_cosigned_checkpoint(setup: tuple) -> None:
     # the earliest entry's best receipt is against the first cosigned checkpoint holding it
     early = witnessing.receipt(first)
     assert check_receipt(early, log.verifier).checkpoint.size == size
+    # the cosigned checkpoints, a page at a time, each with the quorum
+    pages, after = [], 0
+    while True:
+        notes, more = witnessing.cosigned_page(after, limit=1)
+        pages += notes
+        if more is None:
+            break
+        assert more > after
+        after = more
+    assert len(pages) >= 2
+    sizes = []
+    for note in pages:
+        cp = open_checkpoint(note, log.verifier)
+        assert len(witnesses.policy(2).check(cp.note)) >= 2
+        sizes.append(cp.checkpoint.size)
+    assert sizes == sorted(set(sizes)) and size in sizes
 
 
 def test_an_absent_witness_never_blocks_appends_nor_the_quorum(setup: tuple) -> None:

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -196,16 +196,29 @@ class Served:
 
 
 @contextmanager
-def served_app(directory: Path, *, clock: datetime = IN_2026) -> Iterator[Served]:
+def served_app(
+    directory: Path, *, clock: datetime = IN_2026, witnesses: int = 0
+) -> Iterator[Served]:
     """A :class:`Served` service on an SQLite log in ``directory``, whose clock
-    stands still at ``clock``."""
-    log = Log.open(
-        f"sqlite:///{directory / 'log.db'}", key_dir=directory / "keys", origin="w.test/log"
-    )
-    keyring = IssuerKeyring(directory / "keys")
-    app = create_app(log, keyring=keyring, clock=lambda: clock, rate_limit=None)
-    try:
-        with serving(app) as base:
-            yield Served(base, log, app.state.civic, keyring, Institution())
-    finally:
-        log.close()
+    stands still at ``clock``; with ``witnesses``, that many witnesses
+    cosign its checkpoints (all of them a quorum)."""
+    from tests.support.witnesses import witness_servers
+    from urne.ledger.log.witnessing import Witnessing
+
+    with ExitStack() as stack:
+        log = Log.open(
+            f"sqlite:///{directory / 'log.db'}", key_dir=directory / "keys", origin="w.test/log"
+        )
+        stack.callback(log.close)
+        witnessing = None
+        if witnesses:
+            endpoints = witness_servers(stack, directory, log, witnesses)
+            witnessing = Witnessing(log, endpoints, interval=0.05)
+            witnessing.start()
+            stack.callback(witnessing.close)
+        keyring = IssuerKeyring(directory / "keys")
+        app = create_app(
+            log, keyring=keyring, clock=lambda: clock, rate_limit=None, witnessing=witnessing
+        )
+        base = stack.enter_context(serving(app))
+        yield Served(base, log, app.state.civic, keyring, Institution())

@@ -281,3 +281,33 @@ def test_requests_the_witness_cannot_read_are_400s() -> None:
         witness.add_checkpoint(good.replace(b"old 0", b"old 2", 1))
     assert e.value.status == 400  # old larger than the checkpoint
     assert origin_hash("m.example/log") == hashlib.sha256(b"m.example/log").hexdigest()
+
+
+def test_a_resubmission_racing_an_extension_never_sends_the_time_back(tmp_path: Path) -> None:
+    """Request A (5 -> 10) reads the state and the clock; request B (5 -> 5,
+    the same checkpoint again) then runs to the end with a later time. A's
+    compare-and-swap must lose (409): otherwise size 10 would be cosigned at
+    an earlier time than size 5, and the stored time would go back."""
+    key = Ed25519Signer.generate("race.example/log")
+    view = View(key, [b"r%d" % i for i in range(10)])
+    store = SqliteStore(tmp_path / "w.db", [key.name])
+    times = iter([100, 101, 102])
+    interleave: dict[str, bytes] = {}
+    lines: dict[str, str] = {}
+
+    def clock() -> float:
+        t = next(times)
+        if "b" in interleave:  # A has read the state and now the clock: B runs
+            lines["b"] = witness.add_checkpoint(interleave.pop("b"))
+        return t
+
+    witness = Witness(
+        CosignatureSigner.generate("w.example"), {key.name: [key.verifier]}, store, clock=clock
+    )
+    witness.add_checkpoint(view.body(0, 5))  # stored: size 5 at 100
+    interleave["b"] = view.body(5, 5)
+    with pytest.raises(WitnessRefusal) as e:
+        witness.add_checkpoint(view.body(5, 10))
+    assert e.value.status == 409 and e.value.stored_size == 5
+    assert store.get(key.name).timestamp == 102  # B's, and never less after
+    store.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -571,3 +572,33 @@ def test_axe_finds_no_violation_on_the_wallet_page(
         out.mkdir(parents=True, exist_ok=True)
         b.page.screenshot(path=str(out / f"take-part-{state}-{lang}-{width}.png"), full_page=True)
     b.close()
+
+
+def test_with_witnesses_the_kept_receipt_becomes_the_witnessed_one(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The receipt given at casting time is not cosigned yet; a moment later
+    the page keeps the service's witnessed one, which a download gives."""
+    with served_app(tmp_path / "svc", witnesses=2) as served:
+        witnessed = Site(served)
+        witnessed.open("pet", "petition")
+        b = Booth(browser, witnessed)
+        b.goto("pet")
+        b.join(witnessed.code("pet"))
+        receipt = b.cast()
+        link = b.page.locator("#receipt-list li a.receipt-download").first
+
+        def kept_signatures() -> int:
+            with b.page.expect_download() as download:
+                link.click()
+            kept = json.loads(Path(download.value.path()).read_text())
+            assert kept["index"] == receipt.index
+            return len(kept["checkpoint"].split("\n\n", 1)[1].splitlines())
+
+        deadline = time.monotonic() + 20
+        while kept_signatures() < 3:  # the log's, and the two witnesses'
+            assert time.monotonic() < deadline, "the kept receipt was never upgraded"
+            b.page.click("#recheck")
+            b.page.wait_for_selector("#my-receipts[data-checked=yes]")
+        assert b.page.locator("#receipt-list li").first.get_attribute("data-check") == "valid"
+        b.close()

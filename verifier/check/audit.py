@@ -76,7 +76,12 @@ from urne.verifier.credentials.credential import invalid_credentials
 from urne.verifier.errors import FetchError, VerificationError
 from urne.verifier.tlog import merkle
 from urne.verifier.tlog.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint
-from urne.verifier.tlog.cosignature import Cosignature, WitnessPolicy, verify_cosignatures
+from urne.verifier.tlog.cosignature import (
+    Cosignature,
+    WitnessKey,
+    WitnessPolicy,
+    verify_cosignatures,
+)
 from urne.verifier.tlog.note import Ed25519Verifier, parse_note
 from urne.verifier.tlog.rfc9162 import HASH_SIZE, hash_leaf
 from urne.verifier.tlog.tiles import (
@@ -441,15 +446,19 @@ def audit(
     entries) or a ``state_dir`` whose state cannot be used (``bad_state``).
 
     With ``policy``, the audited checkpoint is the log's latest cosigned one
-    (``checkpoint/cosigned``, else ``checkpoint``) and must carry the
-    policy's quorum (step 1). Each of ``witnesses`` (a name, and a reader of
-    that witness's paths) is compared with the audited log once its tree is
-    rebuilt (step 2: ``split_view``, ``unproven_extension``;
-    docs/spec/witness.md §6)."""
+    (``checkpoint/cosigned``, else ``checkpoint``): a trusted witness's line
+    that does not verify is a finding (step 1); too few cosignatures to meet
+    the policy is a ``FetchError`` (``no_quorum``: nothing to audit with this
+    policy yet, which says nothing against the log), and so is a cosigned
+    checkpoint older than the state (``not_witnessed_yet``). A witness whose
+    time went back is reported and left out of the quorum. Each of
+    ``witnesses`` (a name, and a reader of that witness's paths) is compared
+    with the audited log once its tree is rebuilt (step 2: ``split_view``,
+    ``unproven_extension``; docs/spec/witness.md §6)."""
     report = AuditReport(origin=log_key.name, source=str(source))
     sdir = Path(state_dir) if state_dir is not None else None
     state = load_state(sdir, log_key) if sdir is not None else AuditState.fresh(log_key)
-    report.previous_size = state.size
+    report.previous_size = first = state.size
 
     # 1. the checkpoint's signature (and its witnesses', with a policy)
     try:
@@ -458,17 +467,31 @@ def audit(
         report.fail(Finding(1, exc.code, f"the checkpoint is not signed by the log's key: {exc}"))
         return report
     if policy is not None:
-        try:
-            found = policy.check(signed.note)
+        try:  # a trusted witness's line that does not verify: the log served a forgery
+            found = verify_cosignatures(signed.note, policy.witnesses)
         except VerificationError as exc:
             report.fail(Finding(1, exc.code, f"the checkpoint is not cosigned as required: {exc}"))
             return report
-        report.cosigned_by = [c.witness.name for c in found]
-        went_back = _time_went_back(found, signed.checkpoint.size, state.checkpoint, policy)
-        if went_back is not None:
-            report.fail(Finding(1, "time_went_back", went_back, evidence={
-                "previous": state.checkpoint, "current": signed.signed}))  # fmt: skip
-            return report
+        back = _times_gone_back(found, signed.checkpoint.size, state.checkpoint, policy)
+        for witness, why in back.items():  # the witness's doing, not the log's
+            report.witnesses.append({"witness": witness.name, "size": signed.checkpoint.size,
+                                     "outcome": "time_went_back", "detail": why})  # fmt: skip
+        trusted = [c for c in found if c.witness not in back]
+        if len(trusted) < policy.quorum:  # not a verdict on the log: nothing to audit yet
+            raise FetchError(
+                f"the newest checkpoint this log serves is cosigned by {len(trusted)} of the "
+                f"{len(policy.witnesses)} witnesses trusted here, the policy needs "
+                f"{policy.quorum}: audit again once they have seen it",
+                code="no_quorum",
+            )
+        if signed.checkpoint.size < state.size:
+            raise FetchError(
+                f"the newest checkpoint with the witnesses' quorum (size "
+                f"{signed.checkpoint.size}) is older than what this auditor verified "
+                f"(size {state.size}): audit again once they have seen more",
+                code="not_witnessed_yet",
+            )
+        report.cosigned_by = [c.witness.name for c in trusted]
     report.passed(1)
     cp = signed.checkpoint
     report.size, report.root = cp.size, _b64(cp.root)
@@ -511,7 +534,8 @@ def audit(
                 caught = True
         if policy is not None and isinstance(source, HttpSource):
             caught = (
-                _witnessed_time(report, source, log_key, policy, signed, subtrees, state) or caught
+                _witnessed_time(report, source, log_key, policy, signed, subtrees, state, first)
+                or caught
             )
         if caught:
             return report  # not past a log that a witness contradicts
@@ -540,11 +564,27 @@ def _witnessed_time(
     signed: SignedCheckpoint,
     subtrees: Subtrees,
     state: AuditState,
+    first_new: int,
 ) -> bool:
-    """Date the entries by the log's quorum-cosigned checkpoints
-    (docs/spec/witness.md §9); True when that found something."""
+    """Date this run's new ballots and paper batches by the log's
+    quorum-cosigned checkpoints (docs/spec/witness.md §8). Returns True when
+    a cosigned checkpoint contradicts the rebuilt tree (the state must not
+    advance); an entry witnessed before its opening is a step-6 finding."""
+    if policy.quorum == 0:
+        return False  # no quorum, no witnessed time
+    entries = sorted(
+        (i, pid)
+        for pid, st in state.registry.processes.items()
+        for i in (*st.ballot_indices, *(j for j, _ in st.paper))
+        if i >= first_new
+    )
+    deadlines = {
+        pid: (_posix(st.process.opens), _posix(st.process.closes))
+        for pid, st in state.registry.processes.items()
+    }
+    counted = _Counted(dated_checkpoints(source.get, log_key, policy))
     try:
-        dated = dated_checkpoints(source.get, log_key, policy)
+        findings, late = date_entries(counted, signed, subtrees.node, entries, deadlines)
     except FetchError as exc:
         if exc.code != NOT_SERVED:
             raise
@@ -552,47 +592,48 @@ def _witnessed_time(
     except VerificationError as exc:
         report.fail(Finding(2, exc.code, f"a cosigned checkpoint the log serves: {exc}"))
         return True
-    deadlines = {
-        pid: (
-            _posix(st.process.opens),
-            _posix(st.process.closes),
-            [*st.ballot_indices, *(i for i, _ in st.paper)],
-        )
-        for pid, st in state.registry.processes.items()
-    }
-    findings, late = date_entries(dated, signed, subtrees.node, deadlines)
-    report.witnessed_checkpoints = len(dated)
+    report.witnessed_checkpoints = counted.n
     report.witnessed_late = late
     for f in findings:
         step = 2 if f.code == "split_view" else 6
         report.fail(Finding(step, f.code, f.message, index=f.index, evidence=f.evidence))
-    return bool(findings)
+    return any(f.code == "split_view" for f in findings)
 
 
-def _time_went_back(
+class _Counted(Iterator[Any]):
+    """An iterator that counts what it gave."""
+
+    def __init__(self, inner: Iterator[Any]) -> None:
+        self.inner, self.n = inner, 0
+
+    def __next__(self) -> Any:
+        item = next(self.inner)
+        self.n += 1
+        return item
+
+
+def _times_gone_back(
     found: Sequence[Cosignature], size: int, previous: str | None, policy: WitnessPolicy
-) -> str | None:
-    """A witness whose cosignature of this (larger) checkpoint carries an
-    earlier time than its cosignature of the checkpoint audited before."""
+) -> dict[WitnessKey, str]:
+    """The witnesses whose cosignature of this (larger) checkpoint carries an
+    earlier time than their cosignature of the one audited before: a witness
+    misbehaving (its clock, or its key in other hands), which the log cannot
+    cause; their word is left out of the quorum."""
     if previous is None:
-        return None
+        return {}
     try:
         if Checkpoint.parse(parse_note(previous).text).size >= size:
-            return None  # the same checkpoint cosigned again: times may be any
-        before = {
-            c.witness: c.timestamp
-            for c in verify_cosignatures(parse_note(previous), policy.witnesses)
-        }
+            return {}  # the same checkpoint cosigned again: times may be any
+        earlier = verify_cosignatures(parse_note(previous), policy.witnesses)
+        before = {c.witness: c.timestamp for c in earlier}
     except VerificationError:
-        return None  # cosigned by keys this policy does not name the first time
-    for c in found:
-        if c.witness in before and c.timestamp < before[c.witness]:
-            return (
-                f"witness {c.witness.name} cosigned this checkpoint at {c.timestamp}, before "
-                f"the time of its cosignature of the smaller one audited earlier "
-                f"({before[c.witness]})"
-            )
-    return None
+        return {}
+    return {
+        c.witness: f"cosigned size {size} at {c.timestamp}, before its cosignature of the "
+        f"smaller checkpoint audited earlier ({before[c.witness]})"
+        for c in found
+        if c.witness in before and c.timestamp < before[c.witness]
+    }
 
 
 def _latest(source: Source, policy: WitnessPolicy | None) -> bytes:

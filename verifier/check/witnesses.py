@@ -24,10 +24,9 @@ log's key. Against the audited checkpoint of size ``N`` and root ``R``:
 from __future__ import annotations
 
 import base64
-import bisect
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,14 +111,7 @@ def compare(
         return view
     if cp.size < ours.size:
         try:
-            if cp.size == 0:
-                root, proof = hashlib.sha256(b"").digest(), []
-            else:
-                root = merkle.fold_range([node(*n) for n in merkle.range_nodes(0, cp.size)])
-                proof = [
-                    merkle.fold_range([node(*n) for n in merkle.range_nodes(b, e)])
-                    for b, e in merkle.consistency_ranges(cp.size, ours.size)
-                ]
+            root, proof = _prefix(node, cp.size, ours.size)
         except KeyError:
             return _from_log(
                 view, cp.size, cp.root, ours.size, ours.root, get_log, evidence, "behind"
@@ -130,15 +122,36 @@ def compare(
                 f"the witness holds a checkpoint of size {cp.size} whose root is not the "
                 "root of the log's first entries at that size"
             )
-            view.evidence = {
-                **evidence,
-                "root_at_witness_size": _b64(root),
-                "consistency_proof": [_b64(h) for h in proof],
-            }
+            view.evidence = _split_evidence(audited.signed, theirs.signed, root, proof)
         else:
             view.outcome = "behind"
         return view
     return _from_log(view, ours.size, ours.root, cp.size, cp.root, get_log, evidence, "ahead")
+
+
+def _split_evidence(ours: str, theirs: str, root: bytes, proof: list[bytes]) -> dict[str, Any]:
+    """Two checkpoints the log's key signed that cannot both be true: the
+    rebuilt root at the smaller size, and the consistency proof from it to
+    the audited root, both from the log's own tiles."""
+    return {
+        "checkpoint": ours,
+        "witness_checkpoint": theirs,
+        "root_at_witness_size": _b64(root),
+        "consistency_proof": [_b64(h) for h in proof],
+    }
+
+
+def _prefix(node: Node, m: int, n: int) -> tuple[bytes, list[bytes]]:
+    """The rebuilt tree's root at ``m`` and the consistency proof from it to ``n``
+    (``KeyError`` where the audit kept no node)."""
+    if m == 0:
+        return hashlib.sha256(b"").digest(), []
+    root = merkle.fold_range([node(*x) for x in merkle.range_nodes(0, m)])
+    proof = [
+        merkle.fold_range([node(*x) for x in merkle.range_nodes(b, e)])
+        for b, e in merkle.consistency_ranges(m, n)
+    ]
+    return root, proof
 
 
 def _from_log(
@@ -156,13 +169,18 @@ def _from_log(
         view.outcome = fine
         return view
     try:
-        answer = json.loads(get_log(f"log/proof/consistency?size1={size1}&size2={size2}"))
+        data = get_log(f"log/proof/consistency?size1={size1}&size2={size2}")
+    except FetchError as exc:  # no answer says nothing of the log's history
+        view.outcome, view.detail = "inconclusive", f"the log did not answer: {exc}"
+        return view
+    try:
+        answer = json.loads(data)
         proof = [base64.b64decode(h, validate=True) for h in answer["proof"]]
         verify_consistency(size1, size2, proof, root1, root2)
-    except (FetchError, ValueError, KeyError, TypeError, ProofError, FormatError) as exc:
+    except (ValueError, KeyError, TypeError, ProofError, FormatError) as exc:
         view.outcome = "unproven_extension"
         view.detail = f"the log does not prove that size {size1} extends to {size2}: {exc}"
-        view.evidence = {**evidence, "log_answer": str(exc)}
+        view.evidence = {**evidence, "log_answer": data.decode("utf-8", "replace")[:4096]}
         return view
     view.outcome = fine
     return view
@@ -182,38 +200,43 @@ class Dated:
     note: str
 
 
-#: The most cosigned checkpoints an audit reads (a thousand a page).
-MAX_DATED = 1_000_000
+#: The most pages of cosigned checkpoints an audit reads (a thousand each).
+MAX_PAGES = 1000
+#: Seconds the witnesses' clocks may be behind the operator's before an
+#: entry they saw counts as seen before its process opened.
+CLOCK_TOLERANCE = 300
 
 
 def dated_checkpoints(
     get_log: Callable[[str], bytes], log_key: Ed25519Verifier, policy: WitnessPolicy
-) -> list[Dated]:
-    """Every quorum-cosigned checkpoint the log serves (``log/cosigned``),
-    each checked: signed by the log's key, cosigned by the policy's quorum.
-    A ``VerificationError`` for one that is not; a ``FetchError`` when the
-    log does not serve them."""
-    out: list[Dated] = []
-    after = 0
-    while True:
+) -> Iterator[Dated]:
+    """The quorum-cosigned checkpoints the log serves (``log/cosigned``), a
+    page at a time, each checked: signed by the log's key, cosigned by the
+    policy's quorum. A ``VerificationError`` for one that is not; a
+    ``FetchError`` for pages that are no pages or never end."""
+    after, last = 0, -1
+    for _ in range(MAX_PAGES):
         try:
             page = json.loads(get_log(f"log/cosigned?after={after}"))
             notes, more = page["checkpoints"], page["next"]
+            if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+                raise TypeError("checkpoints is not a list of texts")
+            if more is not None and (type(more) is not int or more <= after):
+                raise TypeError("next is not a size beyond this page's")
         except (ValueError, KeyError, TypeError) as exc:
             raise FetchError(f"log/cosigned: not a page of checkpoints ({exc})") from exc
         for note in notes:
-            signed = open_checkpoint(str(note), log_key)
+            signed = open_checkpoint(note, log_key)
             when = policy.existed_by(policy.check(signed.note))
-            assert when is not None  # check() refused a note below the quorum
             cp = signed.checkpoint
-            if out and cp.size <= out[-1].size:
+            if when is None or cp.size <= last:
                 raise FormatError("log/cosigned: checkpoints not in increasing size")
-            out.append(Dated(cp.size, cp.root, when, signed.signed))
+            last = cp.size
+            yield Dated(cp.size, cp.root, when, signed.signed)
         if more is None or not notes:
-            return out
-        if len(out) > MAX_DATED:
-            raise FetchError(f"log/cosigned: more than {MAX_DATED:,} cosigned checkpoints")
-        after = int(more)
+            return
+        after = more
+    raise FetchError(f"log/cosigned: more than {MAX_PAGES:,} pages")
 
 
 @dataclass(frozen=True)
@@ -227,62 +250,62 @@ class Dating:
 
 
 def date_entries(
-    dated: list[Dated],
+    dated: Iterable[Dated],
     audited: SignedCheckpoint,
     node: Node,
-    deadlines: dict[str, tuple[int, int, list[int]]],
+    entries: list[tuple[int, str]],
+    deadlines: dict[str, tuple[int, int]],
 ) -> tuple[list[Dating], dict[str, int]]:
-    """Each cosigned checkpoint against the rebuilt tree (its root must be
-    the tree's at its size: else ``split_view``), then each entry of each
-    process ``{id: (opens, closes, entry indices)}`` (POSIX seconds) dated by
-    the first cosigned checkpoint holding it: one that existed before the
-    process opened is ``witnessed_before_opening``. Returns the findings and,
-    per process, how many entries were first witnessed after it closed (not
-    proven in time: reported, not a finding, for the log may have shown a
-    checkpoint to its witnesses late)."""
+    """Each cosigned checkpoint against the rebuilt tree (another root at its
+    size: ``split_view``), then each of ``entries`` (``(index, process)``, in
+    index order: this run's ballots and paper batches) dated by the first
+    cosigned checkpoint holding it, against its process's ``(opens, closes)``
+    (POSIX seconds): one the witnesses saw more than :data:`CLOCK_TOLERANCE`
+    before the process opened is ``witnessed_before_opening``. Returns the
+    findings and, per process, how many entries were first witnessed after it
+    closed (not proven in time: reported, not a finding, since a log may show
+    its witnesses a checkpoint later than it signed it). Reads ``dated`` once,
+    keeping one checkpoint at a time."""
     found: list[Dating] = []
+    late: dict[str, int] = {}
     ours = audited.checkpoint
-    usable = [d for d in dated if d.size <= ours.size]
-    for d in usable:
+    k = 0
+    for d in dated:
+        if d.size > ours.size:
+            break  # beyond what was audited: the next run's
         try:
-            root = (
-                ours.root
-                if d.size == ours.size
-                else merkle.fold_range([node(*n) for n in merkle.range_nodes(0, d.size)])
+            root, proof = (
+                (ours.root, []) if d.size == ours.size else _prefix(node, d.size, ours.size)
             )
         except KeyError:
-            continue  # below what this run rebuilt: checked by an earlier run
+            root = d.root  # below what this run rebuilt: an earlier run checked it
+            proof = []
         if root != d.root:
-            found.append(Dating("split_view", f"a cosigned checkpoint of size {d.size} is not "
-                                "this log's tree at that size",
-                                evidence={"checkpoint": audited.signed,
-                                          "witness_checkpoint": d.note,
-                                          "root_at_witness_size": _b64(root)}))  # fmt: skip
-    late: dict[str, int] = {}
-    sizes = [d.size for d in usable]
-    for pid, (opens, closes, indices) in deadlines.items():
-        for i in indices:
-            k = bisect.bisect_right(sizes, i)
-            if k == len(sizes):
-                continue  # not cosigned yet
-            d = usable[k]
-            if d.time < opens:
-                try:
-                    proof = [
-                        merkle.fold_range([node(*n) for n in merkle.range_nodes(b, e)])
-                        for b, e in merkle.inclusion_ranges(i, d.size)
-                    ]
-                    leaf = node(0, i)
-                except KeyError:
-                    proof, leaf = [], b""
+            found.append(Dating(
+                "split_view",
+                f"a cosigned checkpoint of size {d.size} is not this log's tree at that size",
+                evidence=_split_evidence(audited.signed, d.note, root, proof),
+            ))  # fmt: skip
+            return found, late
+        while k < len(entries) and entries[k][0] < d.size:
+            i, pid = entries[k]
+            k += 1
+            opens, closes = deadlines[pid]
+            if d.time + CLOCK_TOLERANCE < opens:
+                leaf = node(0, i)
+                inclusion = [
+                    merkle.fold_range([node(*n) for n in merkle.range_nodes(b, e)])
+                    for b, e in merkle.inclusion_ranges(i, d.size)
+                ]
                 found.append(Dating(
                     "witnessed_before_opening",
-                    f"entry {i} of process {pid!r} was in a checkpoint witnessed at {d.time}, "
-                    f"before the process opened ({opens})",
+                    f"entry {i} of process {pid!r} was in a checkpoint the witnesses saw at "
+                    f"{d.time}, before the process opened ({opens})",
                     index=i,
                     evidence={"witnessed_checkpoint": d.note, "leaf_hash": _b64(leaf),
-                              "inclusion_proof": [_b64(h) for h in proof], "opens": opens},
+                              "inclusion_proof": [_b64(h) for h in inclusion],
+                              "opens": opens},
                 ))  # fmt: skip
-            elif d.time > closes:
+            elif d.time > closes + CLOCK_TOLERANCE:
                 late[pid] = late.get(pid, 0) + 1
     return found, late

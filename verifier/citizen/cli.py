@@ -50,6 +50,10 @@ NEXT: dict[str, str] = {
     "another_log": "the log was started afresh: join again with another --wallet",
     "already_voted": "you have voted already, and this process allows no change",
     "rate_limited": "the service is busy; try again in a minute",
+    "over_budget": "choose projects whose costs add up to at most the budget",
+    "min_share": "choose projects that spend more of the budget",
+    "min_projects": "choose more projects",
+    "max_projects": "choose fewer projects",
 }
 
 
@@ -63,6 +67,14 @@ WalletOpt = Annotated[
         "--wallet", help="The wallet directory (default: $URNE_WALLET or ~/.urne-wallet)."
     ),
 ]
+
+
+@app.callback()
+def main(wallet: WalletOpt = None) -> None:
+    """A citizen's wallet: join a process with your one-time code, sign, vote, keep and
+    re-check your receipts. --wallet goes before or after the command."""
+    if wallet is not None:  # before the command: the default of every command
+        os.environ["URNE_WALLET"] = str(wallet)
 
 
 def _fail(message: str, status: int) -> NoReturn:
@@ -200,7 +212,12 @@ def list_processes(wallet: WalletOpt = None) -> None:
 def receipts(
     process: Annotated[str | None, typer.Argument(help="One process; default: all.")] = None,
     save: Annotated[
-        Path | None, typer.Option("--save", help="Write the receipts as JSON to this file.")
+        Path | None,
+        typer.Option(
+            "--save",
+            help="Write each receipt to this directory, one JSON file each "
+            "(<process>-<index>.json), for urne-verify receipt.",
+        ),
     ] = None,
     wallet: WalletOpt = None,
 ) -> None:
@@ -218,7 +235,7 @@ def receipts(
             what = f"{state.process} #{receipt.index}: {describe(receipt.entry)}"
             if len(checked) > 1:  # the last ballot of a pseudonym is the one counted
                 what += " (counts)" if k == len(checked) - 1 else " (replaced by a later one)"
-            kept.append(receipt.to_json())
+            kept.append({**receipt.to_json(), "_process": state.process})
             if problem is None:
                 typer.echo(f"ok       {what} (still in the log)")
             elif isinstance(problem, FetchError):
@@ -228,7 +245,12 @@ def receipts(
                 failed += 1
                 typer.echo(f"INVALID  {what}: {problem} ({problem.code})")
     if save is not None:
-        save.write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+        save.mkdir(parents=True, exist_ok=True)
+        for obj in kept:
+            name = f"{obj['_process']}-{obj['index']}.json"
+            body = {k: v for k, v in obj.items() if k != "_process"}
+            (save / name).write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+        typer.echo(f"{len(kept)} receipt(s) written to {save}")
     if failed:
         raise typer.Exit(1)
     if unreachable:

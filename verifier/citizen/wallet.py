@@ -59,7 +59,7 @@ from urne.verifier.credentials.credential import (
     verify_credential,
 )
 from urne.verifier.errors import FetchError, FormatError, UrneError
-from urne.verifier.tlog.note import Ed25519Verifier
+from urne.verifier.tlog.note import Ed25519Verifier, parse_note
 
 __all__ = ["FORMAT", "Joined", "Wallet", "WalletError", "describe"]
 
@@ -437,15 +437,39 @@ class Wallet:
         included under a checkpoint that extends the receipt's."""
         client = CitizenClient(state.server)
         out: list[tuple[Receipt, UrneError | None]] = []
-        for obj in state.receipts:
+        upgraded = False
+        for k, obj in enumerate(state.receipts):
             receipt = Receipt.from_json(obj)
+            better = self._witnessed(client, state, receipt)
+            if better is not None:
+                receipt, upgraded = better, True
+                state.receipts[k] = better.to_json()
             try:
                 check_against_log(receipt, state.verifier, lambda p: client.raw("/" + p))
             except UrneError as exc:
                 out.append((receipt, exc))
             else:
                 out.append((receipt, None))
+        if upgraded:
+            self.save(state)
         return out
+
+    @staticmethod
+    def _witnessed(client: CitizenClient, state: Joined, receipt: Receipt) -> Receipt | None:
+        """The service's current receipt of the same entry, if it carries more
+        signatures (witnesses' cosignatures gathered since) and checks; else
+        None. A receipt given at casting time is upgraded so (docs/spec/witness.md §4)."""
+        try:
+            newer = Receipt.from_json(client.get_json(f"/entries/{receipt.index}/receipt"))
+            if newer.entry != receipt.entry:
+                return None
+            check_receipt(newer, state.verifier)
+            count = len(parse_note(newer.checkpoint).signatures)
+            if count <= len(parse_note(receipt.checkpoint).signatures):
+                return None
+        except (UrneError, ValueError, KeyError, TypeError):
+            return None
+        return newer
 
 
 def describe(entry: bytes) -> str:

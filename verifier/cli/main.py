@@ -264,6 +264,13 @@ def receipt(
         _could_not_check(exc.code, str(exc))
     except VerificationError as exc:
         typer.echo(f"INVALID ({exc.code}): {_one_line(exc)}")
+        if exc.code == "no_quorum":
+            typer.echo(
+                "  a receipt given when the entry was cast is cosigned moments later: ask the "
+                f"service for its current one (GET /entries/{rc.index}/receipt, or "
+                "`urne-wallet receipts`) and check that; a receipt the witnesses never "
+                "cosign is of a log they were not shown"
+            )
         raise typer.Exit(1) from exc
     typer.echo("VALID receipt")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import signal
 import sys
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -135,9 +136,13 @@ def status(
         _fail(str(exc))
     for origin in logs:
         s = store.get(origin)
-        typer.echo(
-            f"{origin}  size {s.size}  time {s.timestamp}  /{origin_hash(origin)}/checkpoint"
+        when = (
+            datetime.fromtimestamp(s.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            if s.timestamp
+            else "never cosigned"
         )
+        path = f"/{origin_hash(origin)}/checkpoint"
+        typer.echo(f"{origin}  size {s.size}  last cosigned {when}  {path}")
 
 
 def main() -> None:

@@ -41,7 +41,14 @@ from typing import Protocol
 from urne.verifier.errors import FormatError, ProofError, SignatureError, UrneError
 from urne.verifier.tlog.checkpoint import Checkpoint
 from urne.verifier.tlog.cosignature import MAX_TIMESTAMP, CosignatureSigner
-from urne.verifier.tlog.note import Ed25519Verifier, Note, format_note, open_note, parse_note
+from urne.verifier.tlog.note import (
+    MAX_SIGNATURES,
+    Ed25519Verifier,
+    Note,
+    format_note,
+    open_note,
+    parse_note,
+)
 from urne.verifier.tlog.proof import verify_consistency
 
 __all__ = [
@@ -207,6 +214,8 @@ class Witness:
             note = parse_note(signed)
         except FormatError as exc:
             raise _bad(f"the checkpoint is not a signed note: {exc}") from exc
+        if len(note.signatures) >= MAX_SIGNATURES:  # no room for the cosignature
+            raise _bad(f"a checkpoint carries at most {MAX_SIGNATURES - 1} signatures here")
         origin = note.text.split("\n", 1)[0]
         keys = self.logs.get(origin)
         if keys is None:

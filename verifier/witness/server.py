@@ -18,8 +18,10 @@ closed.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,6 +30,7 @@ from urne.verifier.witness.core import MAX_BODY, Witness, WitnessRefusal, origin
 __all__ = ["WitnessServer"]
 
 _TEXT = "text/plain; charset=utf-8"
+_LENGTH = re.compile(r"[0-9]{1,9}")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -53,10 +56,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         if self.path != "/add-checkpoint":
+            self.close_connection = True  # its body, unread, is no next request
             self._send(404, "no such endpoint\n")
             return
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        length = self.headers.get("Content-Length", "")
+        if _LENGTH.fullmatch(length) is None:
             self.close_connection = True
             self._send(411, "a Content-Length is required\n")
             return
@@ -64,7 +68,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(413, f"a request is at most {MAX_BODY} bytes\n")
             return
-        body = self.rfile.read(int(length))
+        body = self._read(int(length))
+        if body is None:
+            self.close_connection = True
+            self._send(408, "the request body did not arrive in time\n")
+            return
         try:
             line = self.server.witness.add_checkpoint(body)
         except WitnessRefusal as exc:
@@ -75,7 +83,30 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, line)
 
+    def _read(self, n: int) -> bytes | None:
+        """``n`` bytes of body within the server's timeout for the whole of
+        it (a client sending a byte at a time holds no thread for long)."""
+        deadline = time.monotonic() + self.server.request_timeout
+        chunks: list[bytes] = []
+        while n > 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.connection.settimeout(left)
+            try:
+                chunk = self.rfile.read1(n)
+            except TimeoutError:
+                return None
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            n -= len(chunk)
+        self.connection.settimeout(self.server.request_timeout)
+        return b"".join(chunks)
+
     def do_GET(self) -> None:
+        if self.headers.get("Content-Length") not in (None, "0"):
+            self.close_connection = True  # a GET with a body: never read as a next request
         witness = self.server.witness
         if self.path == "/":
             logs = "".join(f"  {o}\n" for o in sorted(witness.logs))
@@ -96,6 +127,7 @@ class WitnessServer(ThreadingHTTPServer):
     """The HTTP witness on ``(host, port)`` (port 0: any free one)."""
 
     daemon_threads = True
+    request_queue_size = 64
 
     def __init__(
         self,

@@ -9,9 +9,10 @@ configuration instead; its row stays).
 Durability: WAL with ``synchronous=FULL``, so a committed compare-and-swap
 survives the process being killed, and the machine losing power, before the
 witness answers. Each thread has its own connection; the compare-and-swap is
-one ``UPDATE ... WHERE origin = ? AND size = ? AND root IS ?`` that must
-change exactly one row, so two requests racing from the same old size
-cannot both win.
+one ``UPDATE ... WHERE origin = ? AND size = ? AND root IS ? AND
+timestamp = ?`` that must change exactly one row, so of two requests racing
+from the same stored state one wins (and a cosignature's time never goes
+back).
 """
 
 from __future__ import annotations
@@ -91,9 +92,20 @@ class SqliteStore:
                 (origin,),
             )
             changed = db.execute(
+                # the whole old state, its time included: a request that read
+                # it before another one cosigned again loses, so times never go back
                 "UPDATE log SET size = ?, root = ?, note = ?, timestamp = ? "
-                "WHERE origin = ? AND size = ? AND root IS ?",
-                (new.size, new.root, new.note, new.timestamp, origin, old.size, old.root),
+                "WHERE origin = ? AND size = ? AND root IS ? AND timestamp = ?",
+                (
+                    new.size,
+                    new.root,
+                    new.note,
+                    new.timestamp,
+                    origin,
+                    old.size,
+                    old.root,
+                    old.timestamp,
+                ),
             ).rowcount
             if changed != 1:
                 db.execute("ROLLBACK")

@@ -264,11 +264,17 @@ function choiceProblem(choice) {
     if (rule.capped && total * 100 < rule.budget * rule.min_share_percent) {
       return fill(S.min_share, { least: numbers.format(Math.ceil((rule.budget * rule.min_share_percent) / 100)) });
     }
-    if (choice.length < rule.min_projects) return fill(S.min_projects, { n: rule.min_projects });
-    if (rule.max_projects !== null && choice.length > rule.max_projects) return fill(S.max_projects, { n: rule.max_projects });
+    if (choice.length < rule.min_projects) {
+      return rule.min_projects === 1 ? S.min_projects_one : fill(S.min_projects, { n: rule.min_projects });
+    }
+    if (rule.max_projects !== null && choice.length > rule.max_projects) {
+      return rule.max_projects === 1 ? S.max_projects_one : fill(S.max_projects, { n: rule.max_projects });
+    }
   }
   return "";
 }
+
+let touched = false; // no red before the citizen has chosen or tried to cast
 
 function updateChoice() {
   if (data.type === "petition") return;
@@ -276,10 +282,20 @@ function updateChoice() {
   if (data.type === "budget") {
     const total = choice.reduce((n, id) => n + titles.get(id).cost, 0);
     $("budget-total").textContent = fill(S.total, { total: numbers.format(total), budget: numbers.format(data.rule.budget) });
-    $("budget-used").value = Math.min(total, data.rule.budget);
+    const meter = $("budget-used");
+    // over the budget, the bar is full and its colour the meter's "bad" one
+    meter.max = Math.max(total, data.rule.budget);
+    meter.low = meter.high = data.rule.budget;
+    meter.optimum = 0;
+    meter.value = total;
   }
   const problem = choiceProblem(choice);
   const hint = $("choice-hint");
+  if (!touched && choice.length === 0) {
+    hint.textContent = "";
+    hint.dataset.problem = "";
+    return;
+  }
   hint.textContent = problem || (data.type === "vote" && data.rule.method === "single" ? "" : fill(S.chosen, { n: choice.length }));
   hint.dataset.problem = problem ? "yes" : "";
 }
@@ -351,6 +367,22 @@ async function retryPending() {
 
 // -- the page -----------------------------------------------------------------------------
 
+/** A moment after casting, keep the witnessed receipt if the log has one. */
+function laterWitnessed(receipt) {
+  setTimeout(async () => {
+    const record = await load();
+    const k = record.receipts.findIndex((r) => r.index === receipt.index);
+    if (k < 0) return;
+    const better = await witnessed(record.receipts[k]);
+    if (!better) return;
+    record.receipts[k] = better;
+    await save(record);
+    const shown = $("receipt-download");
+    if (shown.download === `receipt-${data.process}-${receipt.index}.json`) showReceipt(better);
+    listReceipts(record);
+  }, 1500);
+}
+
 function showReceipt(receipt) {
   const entry = core.b64decode(receipt.entry, "entry");
   $("step-receipt").hidden = false;
@@ -385,7 +417,13 @@ function listReceipts(record, checks) {
     li.dataset.index = receipt.index;
     const what = describe(core.b64decode(receipt.entry, "entry"));
     const status = i === counting ? S.counts : S.replaced;
-    li.textContent = `${what} (#${receipt.index}, ${status})`;
+    li.textContent = `${what} (#${receipt.index}, ${status}) `;
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 1)], { type: "application/json" }));
+    link.download = `receipt-${data.process}-${receipt.index}.json`;
+    link.textContent = S.download;
+    link.className = "receipt-download";
+    li.append(link);
     li.dataset.counts = i === counting ? "yes" : "no";
     const check = lastChecks[i];
     if (check) {
@@ -396,8 +434,37 @@ function listReceipts(record, checks) {
   });
 }
 
+/** The service's current receipt of the same entry, if it carries more
+ * signatures (witnesses' cosignatures gathered since casting) and checks; else null. */
+async function witnessed(receipt) {
+  try {
+    const newer = await call("GET", `/entries/${receipt.index}/receipt`);
+    if (newer.entry !== receipt.entry) return null;
+    const count = (r) => window.UrneReceipt.parseNote(r.checkpoint).signatures.length;
+    if (count(newer) <= count(receipt)) return null;
+    await window.UrneReceipt.checkReceipt(JSON.stringify(newer), data.log_key, null, null);
+    return newer;
+  } catch (e) {
+    return null;
+  }
+}
+
+/** Replace each kept receipt by its witnessed version where there is one. */
+async function upgrade(record) {
+  let changed = false;
+  for (let i = 0; i < record.receipts.length; i++) {
+    const better = await witnessed(record.receipts[i]);
+    if (better) {
+      record.receipts[i] = better;
+      changed = true;
+    }
+  }
+  if (changed) await save(record);
+  return record;
+}
+
 async function recheck() {
-  const record = await load();
+  const record = await upgrade(await load());
   const checks = [];
   for (const receipt of record.receipts) {
     try {
@@ -431,6 +498,7 @@ function render(record) {
     $("ballot-form").hidden = !data.rule.revoting;
   }
   listReceipts(record);
+  $("export").hidden = !record;
   document.body.dataset.wallet = held ? "joined" : record && record.blinding ? "joining" : "new";
 }
 
@@ -525,16 +593,20 @@ async function setup() {
     guarded($("get-credential"), async () => {
       say(S.asking);
       await join(code);
-      say(S.have_credential, "ok");
+      $("wallet-message").hidden = true; // the credential's own section says it
       $("step-ballot").hidden = false;
-      $("step-credential").focus?.();
     });
   });
-  $("ballot-form").addEventListener("change", updateChoice);
+  $("ballot-form").addEventListener("change", () => {
+    touched = true;
+    updateChoice();
+  });
   $("ballot-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const choice = chosen();
     const problem = choiceProblem(choice);
+    touched = true;
+    updateChoice();
     if (problem) {
       say(problem, "error");
       return;
@@ -544,7 +616,7 @@ async function setup() {
       const receipt = await cast(choice);
       $("wallet-message").hidden = true;
       showReceipt(receipt);
-      $("receipt-verdict").focus();
+      laterWitnessed(receipt);
     });
   });
   $("retry").addEventListener("click", () =>
@@ -571,7 +643,7 @@ async function setup() {
     guarded($("get-credential"), async () => {
       say(S.resuming);
       await obtainCredential(record);
-      say(S.have_credential, "ok");
+      $("wallet-message").hidden = true;
     });
   }
   document.body.dataset.ready = "yes";
