@@ -602,3 +602,72 @@ def test_with_witnesses_the_kept_receipt_becomes_the_witnessed_one(
             b.page.wait_for_selector("#my-receipts[data-checked=yes]")
         assert b.page.locator("#receipt-list li").first.get_attribute("data-check") == "valid"
         b.close()
+
+
+def test_a_server_error_while_casting_keeps_the_ballot_to_send_again(
+    browser: Any, site: Site
+) -> None:
+    b = Booth(browser, site)
+    b.goto("approve")
+    b.join(site.code("approve"))
+    before = site.tally("approve")["ballots"]
+    refusal = json.dumps({"error": {"code": "internal_error", "message": "boom"}})
+    b.page.route(
+        "**/entries",
+        lambda route: route.fulfill(status=500, body=refusal, content_type="application/json"),
+    )
+    b.choose("c")
+    b.page.click("#cast")
+    assert b.refused()[0] == "offline"  # not a refusal: it may or may not be done
+    assert b.page.is_visible("#pending")
+    b.page.unroute("**/entries")
+    b.page.click("#retry")
+    receipt = b._receipt(0)
+    assert site.entry(receipt.index)["choice"] == ["c"]
+    assert site.tally("approve")["ballots"] == before + 1
+    b.close(network_errors=True)
+
+
+def test_two_tabs_joining_with_one_code_hold_one_credential(browser: Any, site: Site) -> None:
+    b = Booth(browser, site)
+    second = b.context.new_page()
+    code = site.code("single")
+    before = site.issued("single")
+    b.goto("single")
+    second.goto(f"{site.url}/p/single/take-part")
+    second.wait_for_selector("body[data-ready=yes]")
+    for page in (b.page, second):
+        page.fill("#code", code)
+    b.page.click("#get-credential", no_wait_after=True)
+    second.click("#get-credential", no_wait_after=True)
+    for page in (b.page, second):
+        page.wait_for_selector("body[data-wallet=joined]")
+    assert site.issued("single") == before + 1
+    b.choose("a")
+    b.cast()
+    second.reload()
+    second.wait_for_selector("body[data-ready=yes]")
+    assert second.locator("#receipt-list li").count() == 1  # one wallet, seen by both
+    b.close()
+
+
+def test_a_refused_code_is_not_sent_again_at_the_next_load(browser: Any, site: Site) -> None:
+    b = Booth(browser, site)
+    b.goto("single")
+    b.page.fill("#code", "AAAA-BBBB-CCCC")
+    b.page.click("#get-credential")
+    assert b.refused()[0] == "unknown_code"
+    kept = b.page.evaluate(
+        """async () => {
+          const wallet = await import("/static/wallet/take-part.js");
+          const record = await wallet.load();
+          return record ? { code: "code" in record, blinding: Boolean(record.blinding) } : null;
+        }"""
+    )
+    assert kept == {"code": False, "blinding": True}  # B kept for the right code, not the code
+    sent = len([u for u in b.requests if "/issuance/" in u])
+    b.page.reload()
+    b.page.wait_for_selector("body[data-ready=yes]")
+    assert b.page.evaluate("document.body.dataset.wallet") == "joining"
+    assert len([u for u in b.requests if "/issuance/" in u]) == sent
+    b.close(network_errors=True)

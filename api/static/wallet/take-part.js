@@ -79,6 +79,13 @@ async function remove() {
   });
 }
 
+/** Run `work` holding this record's lock, so that two tabs (or a late
+ * upgrade and a revote) never write over each other's changes. */
+function locked(work) {
+  if (!navigator.locks) return work(); // a browser without Web Locks: one tab, as before
+  return navigator.locks.request(`urne-wallet ${RECORD_KEY}`, () => work());
+}
+
 function newRecord() {
   return {
     format: FORMAT,
@@ -137,6 +144,8 @@ async function call(method, path, body) {
   }
   if (!r.ok) {
     const err = obj && obj.error;
+    // a server's own trouble is no answer to the request: it may or may not be done
+    if (r.status >= 500) throw new Offline(`HTTP ${r.status}`);
     if (err && typeof err.code === "string") throw new Refused(err.code, String(err.message || ""), r.status);
     if (r.status === 429) throw new Refused("too_many_requests", "", 429);
     throw new Offline(`HTTP ${r.status}`);
@@ -242,7 +251,16 @@ async function join(code) {
   }
   record.code = code;
   await save(record); // before the request: an answer lost can be asked for again
-  return obtainCredential(record);
+  try {
+    return await obtainCredential(record);
+  } catch (e) {
+    if (e instanceof Refused) {
+      // refused for good: the code is not sent again at the next load (B is kept)
+      delete record.code;
+      await save(record);
+    }
+    throw e;
+  }
 }
 
 // -- casting ------------------------------------------------------------------------------
@@ -370,13 +388,16 @@ async function retryPending() {
 /** A moment after casting, keep the witnessed receipt if the log has one. */
 function laterWitnessed(receipt) {
   setTimeout(async () => {
-    const record = await load();
-    const k = record.receipts.findIndex((r) => r.index === receipt.index);
-    if (k < 0) return;
-    const better = await witnessed(record.receipts[k]);
+    const better = await witnessed(receipt);
     if (!better) return;
-    record.receipts[k] = better;
-    await save(record);
+    const record = await locked(async () => {
+      const now = await load(); // as it is now, after anything cast meanwhile
+      const k = now.receipts.findIndex((r) => r.index === receipt.index);
+      if (k < 0) return now;
+      now.receipts[k] = better;
+      await save(now);
+      return now;
+    });
     const shown = $("receipt-download");
     if (shown.download === `receipt-${data.process}-${receipt.index}.json`) showReceipt(better);
     listReceipts(record);
@@ -537,7 +558,9 @@ async function importFile(file) {
     }
   }
   const mine = await load();
-  if (mine && mine.pseudonym_seed !== obj.pseudonym_seed && (mine.credential || mine.receipts.length)) {
+  const holds = mine && (mine.credential || mine.receipts.length || mine.blinding);
+  if (holds && mine.pseudonym_seed !== obj.pseudonym_seed) {
+    // a credential, receipts, or an issuance under way (its code maybe spent): kept
     throw new core.WalletError("another_wallet", "another wallet is here");
   }
   const record = {
@@ -545,7 +568,7 @@ async function importFile(file) {
     issuer: data.issuer,
     pseudonym_seed: obj.pseudonym_seed,
     credential: obj.credential,
-    blinding: obj.blinding || null,
+    blinding: obj.blinding || (mine && mine.pseudonym_seed === obj.pseudonym_seed ? mine.blinding : null),
     seq: Number.isSafeInteger(obj.seq) && obj.seq >= 0 ? obj.seq : 0,
     pending: obj.pending || null,
     receipts: Array.isArray(obj.receipts) ? obj.receipts : [],
@@ -592,7 +615,7 @@ async function setup() {
     }
     guarded($("get-credential"), async () => {
       say(S.asking);
-      await join(code);
+      await locked(() => join(code));
       $("wallet-message").hidden = true; // the credential's own section says it
       $("step-ballot").hidden = false;
     });
@@ -613,7 +636,7 @@ async function setup() {
     }
     guarded($("cast"), async () => {
       say(S.casting);
-      const receipt = await cast(choice);
+      const receipt = await locked(() => cast(choice));
       $("wallet-message").hidden = true;
       showReceipt(receipt);
       laterWitnessed(receipt);
@@ -622,12 +645,12 @@ async function setup() {
   $("retry").addEventListener("click", () =>
     guarded($("retry"), async () => {
       say(S.casting);
-      const receipt = await retryPending();
+      const receipt = await locked(() => retryPending());
       $("wallet-message").hidden = true;
       showReceipt(receipt);
     }),
   );
-  $("recheck").addEventListener("click", () => guarded($("recheck"), recheck));
+  $("recheck").addEventListener("click", () => guarded($("recheck"), () => locked(recheck)));
   $("export").addEventListener("click", async () => {
     const mine = await load();
     if (!mine) say(S.no_wallet, "error");
@@ -635,14 +658,17 @@ async function setup() {
   });
   $("import").addEventListener("change", () => {
     const file = $("import").files[0];
-    if (file) guarded(null, () => importFile(file)).then(() => ($("import").value = ""));
+    if (file) guarded(null, () => locked(() => importFile(file))).then(() => ($("import").value = ""));
   });
 
   // A reload in the middle of issuance: the same code and B again.
   if (record && !record.credential && record.blinding && record.code && data.status !== "closed" && data.status !== "ended") {
     guarded($("get-credential"), async () => {
       say(S.resuming);
-      await obtainCredential(record);
+      await locked(async () => {
+        const now = await load(); // another tab may have finished it
+        if (now && !now.credential && now.blinding && now.code) await obtainCredential(now);
+      });
       $("wallet-message").hidden = true;
     });
   }
