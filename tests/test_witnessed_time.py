@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.civic import Citizen, Institution, open_in
 from tests.support.service import serving
-from tests.support.witnesses import witness_servers
+from tests.support.witnessing import witness_servers
 from urne.api.main import create_app
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.civic import Citizen, Institution, open_in
+from tests.support.witnessing import endpoint, witness_server
 from urne.api.main import create_app
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
@@ -29,26 +30,15 @@ from urne.verifier.errors import UrneError
 from urne.verifier.tlog.checkpoint import open_checkpoint
 from urne.verifier.tlog.cosignature import CosignatureSigner, WitnessPolicy
 from urne.verifier.tlog.note import parse_note
-from urne.verifier.witness.core import Witness
-from urne.verifier.witness.server import WitnessServer
-from urne.verifier.witness.state import SqliteStore
 
 
 class Witnesses:
     def __init__(self, tmp: Path, log: Log, n: int = 3) -> None:
-        self.servers: list[WitnessServer] = []
-        for i in range(n):
-            signer = CosignatureSigner.generate(f"w{i}.example")
-            store = SqliteStore(tmp / f"w{i}.db", [log.origin])
-            server = WitnessServer(
-                ("127.0.0.1", 0), Witness(signer, {log.origin: [log.verifier]}, store)
-            )
-            server.serve_in_thread()
-            self.servers.append(server)
+        self.servers = [witness_server(tmp, log, f"w{i}.example") for i in range(n)]
 
     @property
     def endpoints(self) -> list[WitnessEndpoint]:
-        return [WitnessEndpoint(s.witness.signer.witness, s.url) for s in self.servers]
+        return [endpoint(s) for s in self.servers]
 
     def policy(self, quorum: int) -> WitnessPolicy:
         return WitnessPolicy(tuple(e.key for e in self.endpoints), quorum)

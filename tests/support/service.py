@@ -202,7 +202,7 @@ def served_app(
     """A :class:`Served` service on an SQLite log in ``directory``, whose clock
     stands still at ``clock``; with ``witnesses``, that many witnesses
     cosign its checkpoints (all of them a quorum)."""
-    from tests.support.witnesses import witness_servers
+    from tests.support.witnessing import witness_servers
     from urne.ledger.log.witnessing import Witnessing
 
     with ExitStack() as stack:

@@ -1,40 +1,15 @@
-"""Witnesses and logs for the witness tests: real ``urne-witness`` servers in
-threads of the test process (HTTP on loopback, SQLite state), and a log's
-view (its leaves under its key) that makes checkpoints and add-checkpoint
-requests from the slow reference tree."""
+"""A log's view for the witness tests: its leaves under its key, which
+makes checkpoints, add-checkpoint requests and receipts from the slow
+reference tree. Verifier-side only (the verifier's tests run without the
+server extra); witnesses of a served log: ``tests.support.witnessing``."""
 
 from __future__ import annotations
 
 import base64
-from contextlib import ExitStack
-from pathlib import Path
 
 from tests.support import reference
-from urne.ledger.log import Log
-from urne.ledger.log.witnessing import WitnessEndpoint
 from urne.verifier.tlog.checkpoint import Checkpoint
-from urne.verifier.tlog.cosignature import CosignatureSigner
 from urne.verifier.tlog.note import Ed25519Signer, parse_note, sign_note
-from urne.verifier.witness.core import Witness
-from urne.verifier.witness.server import WitnessServer
-from urne.verifier.witness.state import SqliteStore
-
-
-def witness_servers(stack: ExitStack, tmp: Path, log: Log, n: int) -> list[WitnessEndpoint]:
-    """``n`` witnesses of ``log`` (named ``w0.example``...), served until
-    ``stack`` closes; their endpoints, as ``urne serve --witness`` names them."""
-    endpoints = []
-    for i in range(n):
-        signer = CosignatureSigner.generate(f"w{i}.example")
-        store = SqliteStore(tmp / f"w{i}.db", [log.origin])
-        server = WitnessServer(
-            ("127.0.0.1", 0), Witness(signer, {log.origin: [log.verifier]}, store)
-        )
-        server.serve_in_thread()
-        stack.callback(server.server_close)
-        stack.callback(server.shutdown)
-        endpoints.append(WitnessEndpoint(signer.witness, server.url))
-    return endpoints
 
 
 class View:

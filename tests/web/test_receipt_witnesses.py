@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.civic import IN_2026, Citizen, Institution, open_in
 from tests.support.service import serving
-from tests.support.witnesses import witness_servers
+from tests.support.witnessing import witness_servers
 from urne.api.main import create_app
 from urne.ledger.log import Log
 from urne.ledger.log.witnessing import Witnessing, wait_cosigned

@@ -112,9 +112,12 @@ class Booth:
         self.page.goto(f"{self.site.url}/p/{pid}/take-part{fragment}")
         self.page.wait_for_selector("body[data-ready=yes]")
 
-    def join(self, code: str) -> None:
+    def submit_code(self, code: str) -> None:
         self.page.fill("#code", code)
         self.page.click("#get-credential")
+
+    def join(self, code: str) -> None:
+        self.submit_code(code)
         self.page.wait_for_selector("body[data-wallet=joined]")
 
     def refused(self) -> tuple[str, str]:
@@ -269,12 +272,10 @@ def test_revote_the_last_ballot_counts(browser: Any, site: Site) -> None:
 def test_a_wrong_code_then_a_used_code_are_said_plainly(browser: Any, site: Site) -> None:
     b = Booth(browser, site)
     b.goto("single")
-    b.page.fill("#code", "AAAA-BBBB-CCCC")
-    b.page.click("#get-credential")
+    b.submit_code("AAAA-BBBB-CCCC")
     code, text = b.refused()
     assert code == "unknown_code" and "Check each character against your letter" in text
-    b.page.fill("#code", "12")
-    b.page.click("#get-credential")
+    b.submit_code("12")
     assert b.refused()[0] == "bad_code"
     assert b.page.is_visible("#step-code")
     # someone else (another browser) used this code first
@@ -283,8 +284,7 @@ def test_a_wrong_code_then_a_used_code_are_said_plainly(browser: Any, site: Site
     other.goto("single")
     other.join(used)
     other.close()
-    b.page.fill("#code", used)
-    b.page.click("#get-credential")
+    b.submit_code(used)
     code, text = b.refused()
     assert code == "already_issued" and "help desk" in text
     assert b.page.is_visible("#step-code")
@@ -328,8 +328,7 @@ def test_an_offline_service_loses_nothing(browser: Any, site: Site) -> None:
     b.goto("approve")
     b.page.route("**/issuance/**", lambda route: route.abort("internetdisconnected"))
     code = site.code("approve")
-    b.page.fill("#code", code)
-    b.page.click("#get-credential")
+    b.submit_code(code)
     kind, text = b.refused()
     assert kind == "offline" and "nothing was lost" in text
     b.page.unroute("**/issuance/**")
@@ -351,8 +350,7 @@ def test_a_reload_in_the_middle_of_issuance_burns_no_code(browser: Any, site: Si
         route.abort("connectionreset")  # ...and the answer never arrives
 
     b.page.route("**/issuance/**", answered_then_cut)
-    b.page.fill("#code", code)
-    b.page.click("#get-credential")
+    b.submit_code(code)
     assert b.refused()[0] == "offline"
     assert site.issued("single") == before + 1  # spent, from the issuer's side
     b.page.unroute("**/issuance/**")
@@ -525,8 +523,7 @@ def test_the_path_in_french(browser: Any, site: Site) -> None:
     assert b.page.get_attribute("html", "lang") == "fr"
     assert b.page.inner_text("h1").startswith("Participer")
     assert b.page.inner_text("#get-credential") == "Obtenir mon attestation"
-    b.page.fill("#code", "AAAA-BBBB-CCCC")
-    b.page.click("#get-credential")
+    b.submit_code("AAAA-BBBB-CCCC")
     code, text = b.refused()
     assert code == "unknown_code" and text.startswith("Ce code ne figure pas sur la liste")
     b.join(site.code("pet"))
@@ -654,8 +651,7 @@ def test_two_tabs_joining_with_one_code_hold_one_credential(browser: Any, site: 
 def test_a_refused_code_is_not_sent_again_at_the_next_load(browser: Any, site: Site) -> None:
     b = Booth(browser, site)
     b.goto("single")
-    b.page.fill("#code", "AAAA-BBBB-CCCC")
-    b.page.click("#get-credential")
+    b.submit_code("AAAA-BBBB-CCCC")
     assert b.refused()[0] == "unknown_code"
     kept = b.page.evaluate(
         """async () => {
