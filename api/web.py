@@ -491,10 +491,12 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
     elif p.type == "vote":
         top = max(tally["total"].values(), default=0)
         bars = {q.id: bar_width(tally["total"][q.id], top) for q in p.proposals}
+    witnessed = _witnessed_times(request, st, tally)
     return render_page(
         request,
         "process.html",
         strings=i18n.live_strings,
+        witnessed=witnessed,
         p=p,
         title=text_in(p.title, langs),
         text=plain_text(text_in(p.text, langs)),
@@ -517,6 +519,26 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         bar_full=BAR_FULL,
         now=now.astimezone(UTC),
     )
+
+
+def _witnessed_times(
+    request: Request, st: ProcessState, tally: dict[str, Any]
+) -> dict[str, datetime]:
+    """Where the log has witnesses: by when (on the witnesses' clocks) the
+    close and the entry that reached the threshold existed
+    (docs/spec/witness.md §8); each is checkable with its receipt."""
+    witnessing = getattr(request.app.state, "witnessing", None)
+    if witnessing is None:
+        return {}
+    wanted = {"close": st.closed_at, "threshold": tally.get("reached_at")}
+    out = {}
+    for what, index in wanted.items():
+        if index is None:
+            continue
+        when = witnessing.existed_by(witnessing.receipt(int(index)))
+        if when is not None:
+            out[what] = datetime.fromtimestamp(when, UTC)
+    return out
 
 
 def _final_result(st: ProcessState) -> dict[str, int] | None:

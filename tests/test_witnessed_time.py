@@ -142,3 +142,20 @@ def test_a_clock_a_little_ahead_is_within_the_tolerance(served: Served) -> None:
     assert wait_cosigned(served.witnessing, served.log.size - 1, 20) is not None
     r = audit(HttpSource(served.url), served.log.verifier, policy=served.policy)
     assert r.ok, r.findings
+
+
+def test_the_process_page_says_by_when_the_witnesses_saw_the_close_and_threshold(
+    served: Served,
+) -> None:
+    _process(served, "shown", "petition", "2027-01-01T00:00:00Z", "2027-12-31T00:00:00Z",
+             rule={"threshold": 1})  # fmt: skip
+    served.civic.append(Citizen.enrol(served.inst, "shown").ballot())
+    served.civic.append(served.inst.close("shown"))
+    assert wait_cosigned(served.witnessing, served.log.size - 1, 20) is not None
+    page = httpx2.get(f"{served.url}/p/shown", headers={"Accept-Language": "en"}, timeout=10)
+    year = str(datetime.now(UTC).year)
+    assert 'id="close-witnessed"' in page.text and 'id="threshold-witnessed"' in page.text
+    close = page.text.split('id="close-witnessed">', 1)[1].split("</span>", 1)[0]
+    assert close.startswith("witnessed by") and year in close
+    fr = httpx2.get(f"{served.url}/p/shown?lang=fr", timeout=10).text
+    assert "vu par les témoins au plus tard le" in fr

@@ -46,8 +46,6 @@ from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.ledger.log import MAX_ENTRY_SIZE
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import ProcessState
-from urne.verifier.tlog.cosignature import verify_cosignatures
-from urne.verifier.tlog.note import parse_note
 
 __all__ = ["EntriesFastPath", "entries", "router"]
 
@@ -220,13 +218,12 @@ def get_witnessed(process_id: str, civic: CivicDep, witnessing: WitnessingDep) -
     out = []
     for what, index in wanted:
         receipt = witnessing.receipt(index)
-        found = verify_cosignatures(parse_note(receipt.checkpoint), witnessing.policy.witnesses)
         out.append(
             WitnessedEntry(
                 what=what,
                 index=index,
                 receipt=ReceiptOut(**receipt.to_json()),
-                existed_by=witnessing.policy.existed_by(found),
+                existed_by=witnessing.existed_by(receipt),
             )
         )
     return WitnessedProcess(process=process_id, entries=out)

@@ -45,7 +45,7 @@ from urne.ledger.log.models import LogCheckpoint, LogCosignature
 from urne.ledger.log.store import Log, StoredCheckpoint
 from urne.verifier.check.receipt import Receipt
 from urne.verifier.errors import SignatureError
-from urne.verifier.tlog.cosignature import WitnessKey, WitnessPolicy
+from urne.verifier.tlog.cosignature import WitnessKey, WitnessPolicy, verify_cosignatures
 from urne.verifier.tlog.note import parse_note
 
 __all__ = ["MAX_BACKOFF", "WitnessEndpoint", "Witnessing", "parse_witnesses"]
@@ -184,6 +184,12 @@ class Witnessing:
         sizes = sorted(int(x) for x in notes)
         out = [str(notes[z]) + "".join(line for _, line in sorted(lines.get(z, []))) for z in sizes]
         return out, sizes[-1] if len(sizes) == limit else None
+
+    def existed_by(self, receipt: Receipt) -> int | None:
+        """The witnessed time of ``receipt``'s checkpoint (POSIX seconds): by then
+        the quorum of witnesses had seen it; None below the quorum."""
+        found = verify_cosignatures(parse_note(receipt.checkpoint), self.policy.witnesses)
+        return self.policy.existed_by(found)
 
     def receipt(self, index: int) -> Receipt:
         """The best receipt of entry ``index`` (see the module's docstring)."""
