@@ -667,3 +667,49 @@ def test_a_refused_code_is_not_sent_again_at_the_next_load(browser: Any, site: S
     assert b.page.evaluate("document.body.dataset.wallet") == "joining"
     assert len([u for u in b.requests if "/issuance/" in u]) == sent
     b.close(network_errors=True)
+
+
+def test_more_paths_in_french(browser: Any, site: Site) -> None:
+    """A vote and a revote, a used code, a closed process and a reload in the
+    middle of issuance, as a French reader meets them."""
+    b = Booth(browser, site, locale="fr-FR")
+    b.goto("shut")
+    assert b.page.inner_text("#closed-note").startswith("Ce processus est clos")
+    b.goto("single")
+    used = site.code("single")
+    other = Booth(browser, site, locale="fr-FR")
+    other.goto("single")
+    other.join(used)
+    other.close()
+    b.submit_code(used)
+    code, text = b.refused()
+    assert code == "already_issued" and text.startswith("Ce code a déjà servi")
+    assert "guichet d'aide" in text
+    b.join(site.code("single"))
+    b.choose("a")
+    b.cast()
+    assert b.what() == "Votre vote\u00a0: Option A"
+    assert b.page.inner_text("#cast") == "Voter à nouveau"
+    b.choose("b")
+    b.cast()
+    items = b.page.locator("#receipt-list li")
+    assert "remplacé par votre bulletin suivant" in items.nth(0).inner_text()
+    assert "c'est celui qui compte" in items.nth(1).inner_text()
+    b.close(network_errors=True)
+
+    r = Booth(browser, site, locale="fr-FR")  # a reload in the middle of issuance
+    r.goto("approve")
+
+    def answered_then_cut(route: Any) -> None:
+        route.fetch()
+        route.abort("connectionreset")
+
+    r.page.route("**/issuance/**", answered_then_cut)
+    r.submit_code(site.code("approve"))
+    kind, text = r.refused()
+    assert kind == "offline" and text.startswith("Le service n'a pas répondu")
+    r.page.unroute("**/issuance/**")
+    r.page.reload()
+    r.page.wait_for_selector("body[data-wallet=joined]")
+    assert r.page.inner_text("#credential-held").startswith("Vous détenez votre attestation")
+    r.close(network_errors=True)
