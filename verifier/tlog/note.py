@@ -193,14 +193,11 @@ def decode_vkey(vkey: str) -> tuple[str, int, bytes]:
     return name, key[0], key[1:]
 
 
-def _skey_id(skey: str) -> bytes:
-    return bytes.fromhex(skey[len(_PRIVATE_PREFIX) :].split("+")[1])
-
-
-def decode_skey(skey: str) -> tuple[str, int, bytes]:
+def decode_skey(skey: str, alg: int) -> tuple[str, bytes]:
     """``PRIVATE+KEY+<name>+<hex key ID>+<base64(type || 32-byte seed)>`` as
-    ``(name, type, seed)``. The caller checks the key ID against the derived
-    public key. Error messages never include the secret."""
+    ``(name, seed)``, refused unless its type is ``alg`` and its key ID is
+    that of the derived public key (golang.org/x/mod sumdb/note
+    ``NewSigner``). Error messages never include the secret."""
     if not skey.startswith(_PRIVATE_PREFIX):
         raise FormatError("signer key: expected it to start with 'PRIVATE+KEY+'", code="bad_skey")
     name, _, rest = skey[len(_PRIVATE_PREFIX) :].partition("+")
@@ -219,7 +216,19 @@ def decode_skey(skey: str) -> tuple[str, int, bytes]:
             f"signer key {name!r}: seed is {len(key) - 1} bytes, want {_ED25519_KEY_SIZE}",
             code="bad_skey",
         )
-    return name, key[0], key[1:]
+    if key[0] != alg:
+        raise FormatError(
+            f"signer key {name!r}: expected signature type {alg:#04x}, found {key[0]:#04x}",
+            code="unsupported_algorithm",
+        )
+    public = bytes(nacl.signing.SigningKey(key[1:]).verify_key)
+    if key_id(name, alg, public) != bytes.fromhex(hex8):
+        raise FormatError(
+            f"signer key {name!r}: key ID in the string is {hex8.lower()}, "
+            f"but the derived public key hashes to {key_id(name, alg, public).hex()}",
+            code="key_id_mismatch",
+        )
+    return name, key[1:]
 
 
 # -- the note --------------------------------------------------------------------
@@ -427,21 +436,7 @@ class Ed25519Signer:
         As golang.org/x/mod sumdb/note ``NewSigner``: the key ID must be that of
         the derived public key. Error messages never include the secret.
         """
-        name, alg, seed = decode_skey(skey)
-        if alg != ED25519:
-            raise FormatError(
-                f"signer key {name!r}: expected signature type {ED25519:#04x} (Ed25519), "
-                f"found {alg:#04x}",
-                code="unsupported_algorithm",
-            )
-        signer = cls(name, seed)
-        if key_id(name, alg, signer.verifier.public_key) != _skey_id(skey):
-            raise FormatError(
-                f"signer key {name!r}: key ID in the string is {_skey_id(skey).hex()}, "
-                f"but the derived public key hashes to {signer.verifier.key_id.hex()}",
-                code="key_id_mismatch",
-            )
-        return signer
+        return cls(*decode_skey(skey, ED25519))
 
     @property
     def key_id(self) -> bytes:

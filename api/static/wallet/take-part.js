@@ -69,16 +69,6 @@ async function save(record) {
   });
 }
 
-async function remove() {
-  const d = await db();
-  return new Promise((resolve, reject) => {
-    const tx = d.transaction(STORE, "readwrite", { durability: "strict" });
-    tx.objectStore(STORE).delete(RECORD_KEY);
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-  });
-}
-
 /** Run `work` holding this record's lock, so that two tabs (or a late
  * upgrade and a revote) never write over each other's changes. */
 function locked(work) {
@@ -677,4 +667,4 @@ async function setup() {
 
 setup();
 
-export { core, load, remove };
+export { load }; // for the tests, which read the record
