@@ -9,6 +9,15 @@ point) and ``POST /entries`` (the signed entry). It never sees the pseudonym's
 key, and the code is sent only to the issuance endpoint (a link carries it in
 the URL's fragment, which browsers do not send).
 
+A secret vote's page (docs/secret-ballot.md) also encrypts and proves the
+ballot in the browser (``static/wallet/secret.js``). It reads the manifest and
+the election key from their entries in the log, each checked against the
+log's key with its inclusion proof (the indices are below, in the page's
+data), computes the manifest's fingerprint from the manifest's bytes itself,
+and seals each ballot before the citizen chooses to cast it or to check it
+(Benaloh's cast-or-audit: a checked ballot reveals its randomness and is
+never cast).
+
 The cryptography is @noble/curves and @noble/hashes, vendored unmodified in
 ``static/vendor`` and loaded through the import map below; the map is inline,
 so the page's Content-Security-Policy admits exactly it, by its SHA-256.
@@ -81,7 +90,15 @@ def take_part(request: Request, process_id: str, civic: CivicDep, log: LogDep) -
         "proposals": proposals,
         "log_key": log.verifier.vkey,
         "origin": log.origin,
+        "secret": None,
     }
+    sec = st.secret
+    if sec is not None:
+        data["secret"] = {
+            # where the page reads the manifest's bytes and the election key, in the log
+            "manifest_index": st.index,
+            "key_index": sec.key_at,
+        }
     return web.render_page(
         request,
         "take_part.html",
@@ -93,6 +110,8 @@ def take_part(request: Request, process_id: str, civic: CivicDep, log: LogDep) -
         status=status,
         proposals=proposals,
         rule=manifest["rule"],
+        secret=sec is not None,
+        key_ready=sec is not None and sec.key_at is not None,
         data=data,
         import_map=IMPORT_MAP,
     )

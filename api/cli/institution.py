@@ -33,6 +33,7 @@ from urne.verifier.citizen import authoring
 from urne.verifier.citizen.rollcsv import RollFileError, read_roll_csv
 from urne.verifier.citizen.signing import AuthorKey, sign_entry
 from urne.verifier.civic.entries import IDENTIFIER, b64encode
+from urne.verifier.civic.process import count
 from urne.verifier.credentials import bls
 from urne.verifier.errors import FormatError
 from urne.verifier.tlog.tiles import MAX_ENTRY_SIZE
@@ -68,7 +69,7 @@ def institution_keygen(
 DESCRIPTION = {"id", "type", "title", "text", "opens", "closes", "rule"}
 
 
-DESCRIPTION_OPTIONAL = {"issuer", "officials", "proposals"}
+DESCRIPTION_OPTIONAL = {"issuer", "officials", "proposals", "secret"}
 
 
 def manifest_from_description(
@@ -91,6 +92,18 @@ def manifest_from_description(
         }:
             raise FormatError(f'a proposal is {{"id", "title", "body"[, "cost"]}}, not {p!r}')
         proposals.append(authoring.proposal(p["id"], p["title"], p["body"], cost=p.get("cost")))
+    extra: dict[str, Any] = {}
+    if "secret" in desc:
+        # a secret vote (docs/secret-ballot.md §3): the trustees as each one's
+        # `urne-trustee keygen` printed them, and the threshold
+        sec = desc["secret"]
+        if not isinstance(sec, dict) or set(sec) != {"threshold", "trustees"}:
+            raise FormatError('"secret" is {"threshold": t, "trustees": [...]}')
+        extra["secret"] = {
+            "group": "ristretto255",
+            "threshold": sec["threshold"],
+            "trustees": sec["trustees"],
+        }
     return sign_entry(
         {
             "v": 1,
@@ -106,6 +119,7 @@ def manifest_from_description(
             "officials": desc.get("officials", []),
             "proposals": proposals,
             "rule": desc["rule"],
+            **extra,
         },
         institution,
     )
@@ -298,8 +312,67 @@ def publish_result(client: UrneClient, process_id: str, log_key: str | None) -> 
     ``(report, receipt)``."""
     assert client.key is not None
     report = recount_export(client, process_id, log_key)
-    entry = authoring.result(process_id, client.key.key, report.last_index, report.tally)
+    tally, through = report.tally, report.last_index
+    st = report.state
+    if st is not None and st.secret is not None and st.closed_at is not None:
+        # a secret vote's decryptions follow its close; its result counts through the close
+        through = st.closed_at
+        tally = count(st, through)
+    entry = authoring.result(process_id, client.key.key, through, tally)
     return report, client.post_entry(entry)
+
+
+def election_key(client: UrneClient, process_id: str, log_key: str | None) -> tuple[Any, Any]:
+    """A secret vote's election key, from the trustees' entries in the process's
+    open data (checked in full): ``(the key entry's body, receipt)``."""
+    from urne.verifier.secret import dkg
+    from urne.verifier.secret.group import ristretto255
+
+    assert client.key is not None
+    report = recount_export(client, process_id, log_key)
+    sec = None if report.state is None else report.state.secret
+    if sec is None:
+        fail(f"{process_id} is not a secret vote")
+    if sec.key is not None:
+        fail(f"{process_id}'s key ceremony already ended, at index {sec.key_at}")
+    qualified = sec.qualified_now()
+    if len(qualified) < sec.spec.threshold:
+        fail(
+            f"{len(qualified)} qualified trustees (dealt, checked, not disqualified): "
+            f"{list(qualified)}; the vote needs {sec.spec.threshold}. Dealt: {sorted(sec.deals)}, "
+            f"checked: {sorted(sec.checks)}, disqualified: {sorted(sec.disqualified)}"
+        )
+    key = dkg.joint_key(ristretto255(), [sec.deals[i][1].commitments[0] for i in qualified])
+    entry = authoring.election_key(process_id, client.key.key, key, qualified)
+    return {"key": b64encode(key), "qualified": list(qualified)}, client.post_entry(entry)
+
+
+@process_app.command("election-key")
+def process_election_key(
+    process_id: Annotated[str, typer.Argument(help="The secret vote.")],
+    server: ServerOpt,
+    key: KeyFileOpt,
+    log_key: Annotated[
+        str | None,
+        typer.Option("--log-key", help="The log's verifier key, as published."),
+    ] = None,
+    receipt: ReceiptOpt = None,
+) -> None:
+    """End a secret vote's key ceremony: check every trustee's entry on the log and
+    sign the election key of the qualified trustees (docs/secret-ballot.md §4)."""
+    from urne.verifier.errors import VerificationError
+
+    client = client_for(server, key)
+    try:
+        body, answer = election_key(client, process_id, log_key)
+    except ServiceError as exc:
+        fail(str(exc))
+    except VerificationError as exc:
+        fail(f"the export of {process_id} does not check: {exc} ({exc.code})")
+    typer.echo(f"qualified trustees: {body['qualified']}")
+    typer.echo(f"election key: {body['key']}")
+    typer.echo(f"published: election key at index {answer['index']}")
+    save_receipt(answer, receipt)
 
 
 @process_app.command("publish")

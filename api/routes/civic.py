@@ -44,7 +44,7 @@ from urne.api.errors import (
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.ledger.log import MAX_ENTRY_SIZE
-from urne.verifier.civic.entries import decode_entry
+from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.civic.process import ProcessState
 
 __all__ = ["EntriesFastPath", "entries", "router"]
@@ -96,6 +96,14 @@ class ProcessDetail(ProcessSummary):
     credentials_issued: int
     roll_size: int
     codes_replaced: int = Field(description="codes the help desk replaced (letters lost)")
+    secret: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "a secret vote's trustees (the manifest's `secret`) with the manifest's "
+            "fingerprint, the election key and its log index once the ceremony ended, "
+            "the qualified trustees and those who decrypted (docs/secret-ballot.md)"
+        ),
+    )
 
 
 class ReceiptOut(BaseModel):
@@ -168,7 +176,25 @@ def get_process(process_id: str, civic: CivicDep, log: LogDep, roll: RollDep) ->
         credentials_issued=issued_count(roll, process_id),
         roll_size=roll_size(roll, process_id),
         codes_replaced=codes_replaced(roll, process_id),
+        secret=_secret_of(st, manifest),
     )
+
+
+def _secret_of(st: ProcessState, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    sec = st.secret
+    if sec is None:
+        return None
+    return {
+        **manifest["secret"],
+        "fingerprint": b64encode(sec.fingerprint),
+        "election_key": None if sec.key is None else b64encode(sec.key),
+        "election_key_index": sec.key_at,
+        "qualified": list(sec.qualified),
+        "dealt": sorted(sec.deals),
+        "checked": sorted(sec.checks),
+        "disqualified": sorted(sec.disqualified),
+        "decrypted": sorted(sec.decryptions),
+    }
 
 
 @router.get(

@@ -91,6 +91,8 @@ class ProcessExport:
     last_index: int
     #: the indices of the registrations and the reservation behind the manifest
     authority: tuple[int, ...] = ()
+    #: a secret vote's ceremony entries and decryptions below the size
+    secret: tuple[int, ...] = ()
 
     @property
     def log(self) -> Log:
@@ -110,6 +112,7 @@ class ProcessExport:
             + self.paper
             + self.results
             + (self.closed_at is not None)
+            + len(self.secret)
         )
 
     def indices(self) -> Iterator[int]:
@@ -124,6 +127,7 @@ class ProcessExport:
             (i for i, _ in islice(st.paper, self.paper)),
             (i for i, _ in islice(st.results, self.results)),
             () if self.closed_at is None else (self.closed_at,),
+            self.secret,
         ]
         return heapq.merge(*streams)
 
@@ -149,7 +153,9 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
         closed_at = (
             state.closed_at if state.closed_at is not None and state.closed_at < size else None
         )
+        secret = () if state.secret is None else tuple(i for i in state.secret.indices if i < size)
         last = max(
+            secret[-1] if secret else -1,
             state.index,
             state.ballot_indices[ballots - 1] if ballots else -1,
             state.paper[paper - 1][0] if paper else -1,
@@ -167,6 +173,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
         closed_at=closed_at,
         last_index=last,
         authority=authority,
+        secret=secret,
     )
 
 

@@ -317,10 +317,16 @@ _KIND_RANK = {
     "institution": 0,
     "reservation": 1,
     "process": 2,
-    "ballot": 3,
-    "paper": 3,
-    "close": 4,
-    "result": 5,
+    # a secret vote's key ceremony, in its own order, before any ballot
+    "deal": 3,
+    "complaint": 4,
+    "check": 5,
+    "election-key": 6,
+    "ballot": 7,
+    "paper": 7,
+    "close": 8,
+    "decryption": 9,
+    "result": 10,
 }
 
 
@@ -355,6 +361,9 @@ def _last_entry(st: ProcessState, through: int) -> int:
     paper = bisect_right(st.paper, through, key=_entry_index)
     results = bisect_right(st.results, through, key=_entry_index)
     closed = st.closed_at if st.closed_at is not None and st.closed_at <= through else -1
+    if st.secret is not None and st.secret.decryptions and closed >= 0:
+        # a secret vote's count through its close changes as trustees decrypt
+        return max(i for i, _ in st.secret.decryptions.values())
     return max(
         st.index,
         st.ballot_indices[ballots - 1] if ballots else -1,
@@ -395,7 +404,8 @@ class _ServiceRegistry(Registry):
     def __init__(
         self, precounted: Callable[[str, int], dict[str, Any] | None], *, operator: bytes
     ) -> None:
-        super().__init__(credential_check=None, operator=operator)
+        # credentials and secret ballots' proofs are verified before sequencing
+        super().__init__(credential_check=None, operator=operator, ballot_proofs=False)
         self._precounted = precounted
 
     def tally(self, process_id: str, through: int) -> dict[str, Any]:
@@ -505,7 +515,17 @@ class CivicRecord:
         entry, credential = self._prepare(leaf)
         if credential is not None and not self.credentials.verify(*credential):
             raise _bad_credential()
+        self._secret_proofs(entry)
         return entry
+
+    def _secret_proofs(self, entry: Entry) -> None:
+        """A secret ballot's proofs (docs/secret-ballot.md §5), before sequencing:
+        a few milliseconds each, never under the sequencer's lock."""
+        body = entry.body
+        if isinstance(body, Ballot) and body.encrypted is not None:
+            st = self._known(body.process)
+            if st.secret is not None:
+                st.secret.check_ballot(body, verify_proofs=True)
 
     def _prepare(self, leaf: bytes) -> tuple[Entry, tuple[bytes, str, bytes, bytes] | None]:
         """Form and deadlines; for a ballot, the credential still to verify
@@ -622,6 +642,8 @@ class CivicRecord:
             entry, credential = await asyncio.to_thread(self._prepare, leaf)
         if credential is not None and not await self.credentials.verify_async(*credential):
             raise _bad_credential()
+        if isinstance(entry.body, Ballot) and entry.body.encrypted is not None:
+            await asyncio.to_thread(self._secret_proofs, entry)
         recount = None
         if isinstance(entry.body, Result):  # counting may take long: never on the loop
             recount = await asyncio.to_thread(self._recount, entry)

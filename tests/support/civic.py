@@ -63,8 +63,10 @@ class Institution:
         opens: str = "2026-01-01T00:00:00Z",
         closes: str = "2026-12-31T23:59:59Z",
         issuer_key: dict[str, Any] | None = None,
+        **extra: Any,
     ) -> bytes:
-        """A manifest; ``issuer_key`` replaces its ``issuer`` (a t-of-n key)."""
+        """A manifest; ``issuer_key`` replaces its ``issuer`` (a t-of-n key);
+        ``extra`` adds fields (a secret vote's ``secret``)."""
         issuer = self.issuers.setdefault(pid, IssuerKey.generate())
         if proposals is None:
             proposals = {
@@ -99,6 +101,7 @@ class Institution:
                 ],
                 "proposals": proposals,
                 "rule": rule if rule is not None else RULES[ptype],
+                **extra,
             },
             self.key,
         )

@@ -362,6 +362,8 @@ class ExportReport:
     #: the recount through the last entry
     tally: dict[str, Any] = field(default_factory=dict)
     outcome: Outcome | None = None
+    #: the process's state after the last entry (a secret vote's ceremony in it)
+    state: ProcessState | None = None
 
 
 class _Credentials:
@@ -520,6 +522,7 @@ def check_export(lines: Iterable[bytes], log_key: Ed25519Verifier) -> ExportRepo
     report.last_index = last
     state = registry.state(header.process)
     report.tally = registry.tally(header.process, last)
+    report.state = registry.state(header.process)
     report.outcome = outcome_of(state, last, lambda t: registry.tally(header.process, t))
     return report
 

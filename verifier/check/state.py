@@ -122,7 +122,8 @@ class AuditState:
     registry: Registry = field(init=False)
 
     def __post_init__(self) -> None:
-        self.registry = Registry(credential_check=None, operator=self.operator)
+        # credentials and secret ballots' proofs are checked in batches, in workers
+        self.registry = Registry(credential_check=None, operator=self.operator, ballot_proofs=False)
 
     @classmethod
     def fresh(cls, log_key: Ed25519Verifier) -> AuditState:
@@ -272,15 +273,20 @@ def _rebuild(state: AuditState, directory: Path, entries: object, ballots: objec
     for k, item in enumerate(_list(ballots, "ballots")):
         what = f"ballots[{k}]"
         row = _list(item, what)
-        if len(row) != 5:
-            raise _Damaged(f"{what}: expected [process, pseudonym, index, seq, choice]")
-        process, pseudonym, index, seq, choice = row
+        if len(row) not in (5, 6):
+            raise _Damaged(
+                f"{what}: expected [process, pseudonym, index, seq, choice(, ciphertexts)]"
+            )
+        process, pseudonym, index, seq, choice = row[:5]
+        cts = row[5] if len(row) == 6 else None
         recorded = RecordedBallot(
             _str(process, what),
             _b64(pseudonym, what, 32),
             _int(index, what),
             _int(seq, what),
             None if choice is None else tuple(_str(c, what) for c in _list(choice, what)),
+            # a secret ballot's ciphertexts, 64 bytes each (its proofs were checked)
+            None if cts is None else tuple(_b64(c, what, 64) for c in _list(cts, what)),
         )
         stored.append((recorded.index, recorded))
     state.entries.sort(key=lambda item: item[0])
@@ -450,6 +456,7 @@ def _encode(state: AuditState, leaves_sha256: bytes) -> bytes:
                 b.seq,
                 None if b.choice is None else list(b.choice),
             ]
+            + ([] if b.ciphertexts is None else [[b64(c) for c in b.ciphertexts]])
             for b in state.registry.ballots()
         ],
         "findings": state.findings,

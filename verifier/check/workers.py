@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future
+from typing import Any
 
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
@@ -54,6 +55,37 @@ def verify_batch(
     return invalid_credentials(public_key, items, backend=bls.get_backend(backend))
 
 
+#: What a worker needs to check a secret vote's ballots: the manifest's
+#: fingerprint, the election key, the number of proposals and the bounds.
+SecretContext = tuple[bytes, bytes, int, int, int]
+
+
+def invalid_proofs(ctx: SecretContext, items: list[tuple[bytes, dict[str, Any]]]) -> list[int]:
+    """The indices of the secret ballots ``(pseudonym, encrypted)`` whose form or
+    proofs are wrong (docs/secret-ballot.md §5)."""
+    from urne.verifier.errors import VerificationError
+    from urne.verifier.secret.ballot import EncryptedBallot, ballot_context
+    from urne.verifier.secret.group import ristretto255
+
+    fingerprint, key, options, lo, hi = ctx
+    g = ristretto255()
+    bad = []
+    for k, (pseudonym, encrypted) in enumerate(items):
+        try:
+            b = EncryptedBallot.decode(g, encrypted, options, (lo, hi))
+            b.verify(ballot_context(g, fingerprint, key, pseudonym), key, (lo, hi))
+        except VerificationError:
+            bad.append(k)
+    return bad
+
+
+def run_task(task: tuple[Any, ...]) -> list[int]:
+    """In a worker process: one batch, of credentials or of secret ballots' proofs."""
+    if task[0] == "proofs":
+        return invalid_proofs(task[1], task[2])
+    return verify_batch(*task)
+
+
 _WORKER = """
 import os, pickle, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
@@ -63,9 +95,9 @@ def read():
     head = inp.read(8)
     return pickle.loads(inp.read(int.from_bytes(head, "big"))) if len(head) == 8 else None
 sys.path[:0] = read()
-from urne.verifier.check.workers import verify_batch
+from urne.verifier.check.workers import run_task
 while (task := read()) is not None:
-    answer = pickle.dumps(verify_batch(*task))
+    answer = pickle.dumps(run_task(task))
     out.write(len(answer).to_bytes(8, "big") + answer)
     out.flush()
 """
@@ -143,6 +175,14 @@ class CredentialWorkers:
     def submit(self, public_key: bytes, items: list[tuple[str, bytes, bytes]]) -> Future[list[int]]:
         future: Future[list[int]] = Future()
         self._tasks.put((future, _frame((self.backend, public_key, items))))
+        return future
+
+    def submit_proofs(
+        self, ctx: SecretContext, items: list[tuple[bytes, dict[str, Any]]]
+    ) -> Future[list[int]]:
+        """A batch of a secret vote's ballots: a future of the invalid ones' indices."""
+        future: Future[list[int]] = Future()
+        self._tasks.put((future, _frame(("proofs", ctx, items))))
         return future
 
     def shutdown(self) -> None:

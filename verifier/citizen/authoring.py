@@ -17,13 +17,20 @@ from urne.verifier.civic.entries import b64encode
 
 __all__ = [
     "ballot",
+    "check",
     "close",
+    "complaint",
+    "deal",
+    "decryption",
+    "election_key",
     "paper_batch",
     "proposal",
     "registration",
     "reservation",
     "result",
+    "secret_ballot",
     "signature",
+    "trustee_public",
 ]
 
 Text = str | Mapping[str, str]
@@ -160,4 +167,124 @@ def reservation(
             "issuer": dict(issuer),
         },
         operator,
+    )
+
+
+# -- the secret ballot (docs/secret-ballot.md) ---------------------------------------
+
+
+def secret_ballot(
+    process_id: str,
+    pseudonym: EntrySigner,
+    credential: bytes,
+    encrypted: Mapping[str, Any],
+    *,
+    seq: int = 0,
+) -> bytes:
+    """A secret vote's ballot: ``encrypted`` is ``EncryptedBallot.to_json()``, made
+    for this pseudonym (its proofs name it)."""
+    obj: dict[str, Any] = {
+        "v": 1,
+        "kind": "ballot",
+        "process": process_id,
+        "pseudonym": b64encode(pseudonym.public_key),
+        "credential": b64encode(credential),
+        "seq": seq,
+        "encrypted": dict(encrypted),
+    }
+    return sign_entry(obj, pseudonym)
+
+
+def trustee_public(name: str, key: bytes, share_key: bytes, proof: bytes) -> dict[str, Any]:
+    """A trustee as the manifest's ``secret.trustees`` names it (§3)."""
+    return {
+        "name": name,
+        "key": b64encode(key),
+        "share_key": b64encode(share_key),
+        "proof": b64encode(proof),
+    }
+
+
+def deal(
+    process_id: str,
+    trustee: EntrySigner,
+    index: int,
+    commitments: Sequence[bytes],
+    proof: bytes,
+    shares: Sequence[tuple[int, bytes, bytes]],
+) -> bytes:
+    """Trustee ``index``'s deal (§4): ``shares`` are ``(to, ephemeral, masked)``."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "deal",
+            "process": process_id,
+            "trustee": index,
+            "commitments": [b64encode(a) for a in commitments],
+            "proof": b64encode(proof),
+            "shares": [
+                {"to": to, "ephemeral": b64encode(r), "masked": b64encode(m)} for to, r, m in shares
+            ],
+        },
+        trustee,
+    )
+
+
+def complaint(
+    process_id: str, trustee: EntrySigner, index: int, against: int, key: bytes, proof: bytes
+) -> bytes:
+    """Trustee ``index``'s complaint about the share ``against`` dealt it (§4)."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "complaint",
+            "process": process_id,
+            "trustee": index,
+            "against": against,
+            "key": b64encode(key),
+            "proof": b64encode(proof),
+        },
+        trustee,
+    )
+
+
+def check(process_id: str, trustee: EntrySigner, index: int) -> bytes:
+    """Trustee ``index`` has checked every deal before this entry (§4)."""
+    return sign_entry({"v": 1, "kind": "check", "process": process_id, "trustee": index}, trustee)
+
+
+def election_key(
+    process_id: str, institution: EntrySigner, key: bytes, qualified: Sequence[int]
+) -> bytes:
+    """The end of the key ceremony, signed by the institution (§4)."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "election-key",
+            "process": process_id,
+            "key": b64encode(key),
+            "qualified": list(qualified),
+        },
+        institution,
+    )
+
+
+def decryption(
+    process_id: str,
+    trustee: EntrySigner,
+    index: int,
+    shares: Sequence[bytes],
+    proofs: Sequence[bytes],
+) -> bytes:
+    """Trustee ``index``'s decryption shares of the totals, with their proofs (§6)."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "decryption",
+            "process": process_id,
+            "trustee": index,
+            "shares": [b64encode(d) for d in shares],
+            "proofs": [b64encode(p) for p in proofs],
+        },
+        trustee,
     )

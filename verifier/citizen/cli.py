@@ -3,6 +3,7 @@
 
     urne-wallet join https://vote.example.org consulta-2026 --code 7K3M-Q9XD-2HRT
     urne-wallet vote consulta-2026 yes
+    urne-wallet challenge consulta-2026 yes --out challenge.json
     urne-wallet receipts
 
 It needs nothing of the server side. Every refusal is one line naming what
@@ -20,15 +21,20 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from urne.verifier.citizen.service import ServiceRefused
 from urne.verifier.citizen.wallet import Joined, Wallet, describe
 from urne.verifier.errors import FetchError, UrneError
+from urne.verifier.secret.challenge import encode_challenge
 
 app = typer.Typer(
     help="A citizen's wallet: join a process with your one-time code, sign, vote, "
     "keep and re-check your receipts.",
     no_args_is_help=True,
     add_completion=False,
+)
+
+_NOT_AS_LOGGED = (
+    "the service describes this vote otherwise than its log does: do not vote with it, and "
+    "tell the organisers"
 )
 
 #: What to do next, after the service's refusals a citizen meets.
@@ -54,7 +60,19 @@ NEXT: dict[str, str] = {
     "min_share": "choose projects that spend more of the budget",
     "min_projects": "choose more projects",
     "max_projects": "choose fewer projects",
+    "no_election_key": "the vote is secret and its trustees have not published the election "
+    "key yet; try again once they have",
+    "not_secret": "this vote is public: cast with `urne-wallet vote`, there is nothing to "
+    "challenge",
+    "fingerprint_mismatch": _NOT_AS_LOGGED,
+    "bad_manifest": _NOT_AS_LOGGED,
+    "bad_election_key": _NOT_AS_LOGGED,
+    "bad_process_answer": _NOT_AS_LOGGED,
+    "bad_choice_count": "choose as many proposals as the vote's rule takes",
 }
+
+#: Refusals after which the list of a process's proposals helps.
+_CHOICES = ("unknown_proposal", "bad_choice_count")
 
 
 def _wallet_dir() -> Path:
@@ -138,21 +156,25 @@ def join(
     )
 
 
+def _choices_hint(w: Wallet, process: str, exc: UrneError) -> NoReturn:
+    """A refusal of the choice, with the proposals to choose from."""
+    if exc.code not in _CHOICES or isinstance(exc, FetchError):
+        _refused(exc)
+    try:
+        hint = f"; the choices are: {', '.join(w.proposals(process))}"
+    except UrneError:
+        hint = ""
+    _fail(f"{exc} ({exc.code}){hint}", 1)
+
+
 def _cast(process: str, choice: list[str] | None, wallet: Path | None) -> None:
     w = _open(wallet)
     try:
         receipt, own = w.cast(process, choice)
-    except ServiceRefused as exc:
-        if exc.code in ("unknown_proposal", "bad_choice_count"):
-            try:
-                hint = f"; the choices are: {', '.join(w.proposals(process))}"
-            except UrneError:
-                hint = ""
-            _fail(f"{exc} ({exc.code}){hint}", 1)
-        _refused(exc)
-    except UrneError as exc:  # the wallet's, or no answer
-        _refused(exc)
-    what = describe(receipt.entry)
+    except UrneError as exc:  # the service's, the wallet's, or no answer
+        _choices_hint(w, process, exc)
+    kept = w.joined(process).choice_of(receipt.entry)  # a secret ballot's choice
+    what = describe(receipt.entry, kept)
     if not own:
         typer.echo(
             f"your earlier entry, not acknowledged then, is recorded: {what}, at index "
@@ -160,6 +182,11 @@ def _cast(process: str, choice: list[str] | None, wallet: Path | None) -> None:
         )
         return
     typer.echo(f"recorded: {what}, at log index {receipt.index} (receipt checked)")
+    if kept is not None:
+        typer.echo(
+            "The log shows your ballot encrypted: only the totals are ever decrypted. The "
+            f"choice is kept in {w.path(process)}, for you alone."
+        )
 
 
 @app.command()
@@ -178,6 +205,41 @@ def vote(
 ) -> None:
     """Vote (again, where the process allows it: the last ballot counts)."""
     _cast(process, choice, wallet)
+
+
+@app.command()
+def challenge(
+    process: Annotated[str, typer.Argument(help="The secret vote.")],
+    choice: Annotated[list[str], typer.Argument(help="The proposal id(s) to make it for.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="The file to write (default: <process>-challenge.json)."),
+    ] = None,
+    wallet: WalletOpt = None,
+) -> None:
+    """Make a ballot of a secret vote as `vote` would, and open it instead of casting it:
+    a challenge file, to check on another device with `urne-verify challenge`."""
+    w = _open(wallet)
+    try:
+        ch = w.challenge(process, choice)
+        server = w.joined(process).server
+    except UrneError as exc:
+        _choices_hint(w, process, exc)
+    path = out if out is not None else Path(f"{process}-challenge.json")
+    try:
+        path.write_bytes(encode_challenge(ch))
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror}", 2)
+    shown = ", ".join(ch.choice) or "no proposal"
+    typer.echo(
+        f"challenge file written to {path}: a ballot for {shown}, made as a cast one would "
+        "be, with the randomness that shows what it encrypts. It was not cast, and must not be."
+    )
+    typer.echo(f"Check it on another device: urne-verify challenge {path} --service {server}")
+    typer.echo(
+        "Whoever reads the file learns the choice it shows, not your vote: vote with "
+        "`urne-wallet vote`, with a ballot made anew."
+    )
 
 
 @app.command()
@@ -232,7 +294,8 @@ def receipts(
     for state in states:
         checked = w.recheck(state)
         for k, (receipt, problem) in enumerate(checked):
-            what = f"{state.process} #{receipt.index}: {describe(receipt.entry)}"
+            shown = describe(receipt.entry, state.choice_of(receipt.entry))
+            what = f"{state.process} #{receipt.index}: {shown}"
             if len(checked) > 1:  # the last ballot of a pseudonym is the one counted
                 what += " (counts)" if k == len(checked) - 1 else " (replaced by a later one)"
             kept.append({**receipt.to_json(), "_process": state.process})

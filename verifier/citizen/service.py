@@ -57,12 +57,20 @@ class CitizenClient:
     def post_json(self, path: str, body: bytes) -> Any:
         return _json("POST", self.base + path, self._request("POST", path, body))
 
-    def raw(self, path: str, *, max_bytes: int = MAX_ANSWER) -> bytes:
-        """The bytes of ``GET path``, at most ``max_bytes`` of them."""
-        return self._request("GET", path, None, max_bytes)
+    def raw(self, path: str, *, max_bytes: int = MAX_ANSWER, head: bool = False) -> bytes:
+        """The bytes of ``GET path``, at most ``max_bytes`` of them; with
+        ``head``, the first ``max_bytes`` of a longer answer (the rest unread)
+        instead of a FetchError."""
+        return self._request("GET", path, None, max_bytes, head=head)
 
     def _request(
-        self, method: str, path: str, body: bytes | None, max_bytes: int = MAX_ANSWER
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        max_bytes: int = MAX_ANSWER,
+        *,
+        head: bool = False,
     ) -> bytes:
         url = self.base + path
         request = urllib.request.Request(
@@ -82,6 +90,8 @@ class CitizenClient:
                 f"{method} {url}: no answer ({' '.join(str(reason).split())})"
             ) from exc
         if len(data) > max_bytes:
+            if head:
+                return data[:max_bytes]
             raise FetchError(f"{method} {url}: an answer of more than {max_bytes:,} bytes")
         return data
 

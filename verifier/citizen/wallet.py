@@ -23,6 +23,14 @@ Nothing is lost between two steps:
   the process's open data, with its receipt. Revoting rules keep a retry from
   counting twice.
 
+In a secret vote (docs/secret-ballot.md) a ballot is encrypted under the
+election key the service publishes, for the manifest whose bytes the wallet
+reads with their inclusion proof under the log key it trusts (the published
+fingerprint is recomputed from them). The randomness of a cast ballot is
+forgotten at once; the choice is kept in the wallet file (``choices``),
+since the log shows the ballot encrypted. A *challenge* is a ballot made the
+same way and opened instead of cast (``urne.verifier.secret.challenge``).
+
 Every receipt is checked against the log's key the wallet trusts (given at
 joining with ``log_key``, else the service's own ``GET /log`` answer, which
 the wallet says it trusted), and again, later, against the grown log.
@@ -51,7 +59,14 @@ from urne.verifier.citizen.blinding import (
 from urne.verifier.citizen.keyfile import fsync_dir, private_dir, read_private
 from urne.verifier.citizen.service import CitizenClient, ServiceRefused
 from urne.verifier.civic.canonical import canonical
-from urne.verifier.civic.entries import IDENTIFIER, b64decode, b64encode, decode_entry
+from urne.verifier.civic.entries import (
+    IDENTIFIER,
+    ElectionKey,
+    Process,
+    b64decode,
+    b64encode,
+    decode_entry,
+)
 from urne.verifier.credentials.credential import (
     CREDENTIAL_SIZE,
     ISSUER_PUBLIC_KEY_SIZE,
@@ -59,6 +74,9 @@ from urne.verifier.credentials.credential import (
     verify_credential,
 )
 from urne.verifier.errors import FetchError, FormatError, UrneError
+from urne.verifier.secret.ballot import EncryptedBallot, ballot_context, encrypt_ballot
+from urne.verifier.secret.challenge import Challenge, Election, make_challenge
+from urne.verifier.secret.group import ristretto255
 from urne.verifier.tlog.note import Ed25519Verifier, parse_note
 
 __all__ = ["FORMAT", "Joined", "Wallet", "WalletError", "describe"]
@@ -70,6 +88,10 @@ _ALREADY_IN = {"already_signed", "already_voted", "stale_seq"}
 #: The most bytes of a process's open data read to find an entry whose
 #: acknowledgement was lost (about 400 bytes a ballot: a million ballots).
 _MAX_EXPORT = 512 << 20
+#: The most bytes of a secret vote's open data read to find its election key,
+#: which precedes every ballot: after the manifest, at most 32 deals of a few
+#: kilobytes, their complaints and checks.
+_MAX_CEREMONY = 8 << 20
 
 
 class WalletError(UrneError):
@@ -100,6 +122,9 @@ class Joined:
     #: an entry signed and not yet acknowledged
     pending: bytes | None = None
     receipts: list[dict[str, Any]] = field(default_factory=list)
+    #: a secret vote: the choice of each ballot signed, by its ``seq`` (the log
+    #: shows the ballot encrypted; its randomness is never kept)
+    choices: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def pseudonym(self) -> Pseudonym:
@@ -109,6 +134,13 @@ class Joined:
     def verifier(self) -> Ed25519Verifier:
         return Ed25519Verifier.from_vkey(self.log_key)
 
+    def choice_of(self, entry: bytes) -> list[str] | None:
+        """The choice this wallet kept for a secret ballot it signed, if any."""
+        obj = json.loads(entry)
+        if "encrypted" not in obj:
+            return None
+        return self.choices.get(int(obj["seq"]))
+
     def to_json(self) -> dict[str, Any]:
         blinding = None
         if self.blinding is not None:
@@ -116,7 +148,7 @@ class Joined:
                 "r": format(self.blinding["r"], "x"),
                 "blinded": b64encode(self.blinding["blinded"]),
             }
-        return {
+        out = {
             "format": FORMAT,
             "server": self.server,
             "issuer_url": self.issuer_url,
@@ -131,6 +163,9 @@ class Joined:
             "pending": None if self.pending is None else b64encode(self.pending),
             "receipts": self.receipts,
         }
+        if self.choices:  # a secret vote's only
+            out["choices"] = {str(k): v for k, v in sorted(self.choices.items())}
+        return out
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> Joined:
@@ -139,6 +174,11 @@ class Joined:
                 raise ValueError(f"format is not {FORMAT!r}")
             blinding = obj["blinding"]
             credential, pending = obj["credential"], obj["pending"]
+            choices = obj.get("choices", {})
+            if not isinstance(choices, dict) or not all(
+                isinstance(v, list) and all(isinstance(c, str) for c in v) for v in choices.values()
+            ):
+                raise ValueError("choices: expected lists of proposal ids by seq")
             return cls(
                 server=str(obj["server"]),
                 issuer_url=str(obj["issuer_url"]),
@@ -159,6 +199,7 @@ class Joined:
                 seq=int(obj["seq"]),
                 pending=None if pending is None else b64decode(pending, "pending"),
                 receipts=[dict(r) for r in obj["receipts"]],
+                choices={int(k): list(v) for k, v in choices.items()},
             )
         except (AttributeError, KeyError, TypeError, ValueError, FormatError) as exc:
             raise WalletError(
@@ -380,13 +421,22 @@ class Wallet:
         if state.pending is not None:  # the earlier call's entry, not acknowledged then
             return self._post(client, state, state.pending, retry=True), False
         assert state.credential is not None
-        entry = (
-            authoring.signature(process_id, state.pseudonym, state.credential, seq=state.seq)
-            if choice is None
-            else authoring.ballot(
+        election = None if choice is None else self._secret_vote(client, state)
+        if choice is None:
+            entry = authoring.signature(
+                process_id, state.pseudonym, state.credential, seq=state.seq
+            )
+        elif election is None:
+            entry = authoring.ballot(
                 process_id, state.pseudonym, state.credential, list(choice), seq=state.seq
             )
-        )
+        else:
+            ballot, randomness, selected = self._encrypt(state, election, choice)
+            randomness.clear()  # a cast ballot's randomness would show its choice: forgotten
+            entry = authoring.secret_ballot(
+                process_id, state.pseudonym, state.credential, ballot.to_json(), seq=state.seq
+            )
+            state.choices[state.seq] = [election.proposals[k] for k in selected]
         state.pending = entry
         state.seq += 1
         self.save(state)  # before the post: a retry sends these very bytes
@@ -404,6 +454,7 @@ class Wallet:
             found = self._find(client, state, entry) if retry and exc.code in _ALREADY_IN else None
             if found is None:
                 state.pending = None  # refused for good: nothing of it is in the log
+                state.choices.pop(int(json.loads(entry).get("seq", -1)), None)
                 self.save(state)
                 raise
             answer = found
@@ -415,6 +466,147 @@ class Wallet:
         state.receipts.append(receipt.to_json())
         self.save(state)
         return receipt
+
+    # -- a secret vote ---------------------------------------------------------------------
+
+    def challenge(self, process_id: str, choice: Sequence[str]) -> Challenge:
+        """A challenge file for ``choice``: a ballot made exactly as :meth:`cast`
+        makes one (this wallet's pseudonym, the published key and manifest),
+        opened instead of cast. Nothing is posted and nothing is kept: the
+        ballot must never be cast."""
+        state = self.joined(process_id)
+        election = self._secret_vote(CitizenClient(state.server), state)
+        if election is None:
+            raise WalletError(
+                f"{process_id!r} is not a secret vote: its ballots show their choice, there is "
+                "nothing to challenge",
+                code="not_secret",
+            )
+        assert election.key is not None
+        ballot, randomness, selected = self._encrypt(state, election, choice)
+        return make_challenge(
+            process_id,
+            state.pseudonym.public_key,
+            election.fingerprint,
+            election.key,
+            ballot,
+            election.proposals,
+            selected,
+            randomness,
+        )
+
+    @staticmethod
+    def _secret_vote(client: CitizenClient, state: Joined) -> Election | None:
+        """The secret vote ``state.process`` is, or None for a public process,
+        as its manifest says: the manifest read with its inclusion proof under
+        the log key this wallet trusts (a service cannot pass a secret vote
+        off as public), the fingerprint published recomputed from its bytes
+        (``fingerprint_mismatch``), the election key published found in the
+        log (``bad_election_key``)."""
+        answer = client.get_json(f"/processes/{state.process}")
+        index = answer.get("index") if isinstance(answer, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise WalletError(
+                f"the service's description of {state.process!r} names no manifest",
+                code="bad_process_answer",
+            )
+        receipt = Receipt.from_json(client.get_json(f"/entries/{index}/receipt"))
+        if receipt.index != index:
+            raise WalletError(
+                f"the service's receipt of the manifest is of index {receipt.index}, not {index}",
+                code="bad_receipt",
+            )
+        check_receipt(receipt, state.verifier)
+        manifest = decode_entry(receipt.entry).body
+        if not isinstance(manifest, Process) or manifest.id != state.process:
+            raise WalletError(
+                f"the entry at index {index} is not the manifest of {state.process!r}",
+                code="bad_manifest",
+            )
+        if manifest.secret is None:
+            return None
+        if answer.get("secret") is None:
+            raise WalletError(
+                f"the service describes {state.process!r} as a public vote; its manifest on the "
+                "log makes it secret",
+                code="fingerprint_mismatch",
+            )
+        election = Election.from_process(answer)
+        if election.key is None:
+            raise WalletError(
+                f"the trustees of {state.process!r} have not finished making its election "
+                "key: no ballot can be encrypted yet",
+                code="no_election_key",
+            )
+        Wallet._logged_key(client, state, election.key)
+        return election.with_manifest(receipt.entry)
+
+    @staticmethod
+    def _logged_key(client: CitizenClient, state: Joined, key: bytes) -> None:
+        """The election key the service publishes must be the one of the
+        ``election-key`` entry of the log this wallet trusts (``bad_election_key``):
+        found in the process's open data, where it precedes every ballot, and
+        read with its inclusion proof."""
+        head = client.raw(f"/processes/{state.process}/entries.jsonl",
+                          max_bytes=_MAX_CEREMONY, head=True)  # fmt: skip
+        index = None
+        for line in head.split(b"\n")[1:]:
+            try:
+                obj = json.loads(line)
+                entry = obj["entry"]
+            except (ValueError, KeyError, TypeError):
+                break  # the line the bound cut, or the end
+            if isinstance(entry, dict) and entry.get("kind") == "election-key":
+                index = obj.get("index")
+                break
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise WalletError(
+                f"the log holds no election key of {state.process!r} among the first entries "
+                "of its open data",
+                code="bad_election_key",
+            )
+        receipt = Receipt.from_json(client.get_json(f"/entries/{index}/receipt"))
+        if receipt.index != index:
+            raise WalletError(
+                f"the service's receipt of the election key is of index {receipt.index}, not "
+                f"{index}",
+                code="bad_election_key",
+            )
+        check_receipt(receipt, state.verifier)
+        body = decode_entry(receipt.entry).body
+        if not isinstance(body, ElectionKey) or body.process != state.process or body.key != key:
+            raise WalletError(
+                f"the election key the service publishes for {state.process!r} is not the one "
+                f"of its log (index {index})",
+                code="bad_election_key",
+            )
+
+    @staticmethod
+    def _encrypt(
+        state: Joined, election: Election, choice: Sequence[str]
+    ) -> tuple[EncryptedBallot, list[int], tuple[int, ...]]:
+        """``choice`` encrypted for this wallet's pseudonym: the ballot, its
+        randomness (for a challenge only) and the indices chosen."""
+        index = {pid: k for k, pid in enumerate(election.proposals)}
+        unknown = [c for c in choice if c not in index]
+        if unknown:
+            raise WalletError(f"unknown proposal(s) {unknown}", code="unknown_proposal")
+        if len(set(choice)) != len(choice):
+            raise WalletError("a proposal is named twice", code="duplicate_choice")
+        lo, hi = election.bounds
+        if not lo <= len(choice) <= hi:
+            raise WalletError(
+                f"{len(choice)} choices; this vote takes {lo} to {hi}", code="bad_choice_count"
+            )
+        assert election.key is not None
+        g = ristretto255()
+        key = g.decode(election.key, "the election key")
+        ctx = ballot_context(g, election.fingerprint, key, state.pseudonym.public_key)
+        selected = tuple(sorted(index[c] for c in choice))
+        ballot, randomness = encrypt_ballot(
+            ctx, key, len(election.proposals), selected, election.bounds
+        )
+        return ballot, randomness, selected
 
     @staticmethod
     def _find(client: CitizenClient, state: Joined, entry: bytes) -> Any:
@@ -472,9 +664,14 @@ class Wallet:
         return newer
 
 
-def describe(entry: bytes) -> str:
-    """What an entry records, in words: "your signature on pet", "your vote: a"."""
+def describe(entry: bytes, secret_choice: Sequence[str] | None = None) -> str:
+    """What an entry records, in words: "your signature on pet", "your vote: a";
+    for a secret ballot, the choice the wallet kept (``Joined.choice_of``)."""
     obj = decode_entry(entry).obj
+    if "encrypted" in obj:
+        if secret_choice is None:
+            return f"your secret ballot in {obj['process']} (its choice is not in this wallet)"
+        return f"your secret ballot in {obj['process']}: {', '.join(secret_choice) or '(none)'}"
     if "choice" not in obj:
         return f"your signature on {obj['process']}"
     return f"your ballot in {obj['process']}: {', '.join(obj['choice']) or '(none)'}"

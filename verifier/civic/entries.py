@@ -1,4 +1,4 @@
-"""Log entries: the seven kinds, their byte-exact form, and author signatures.
+"""Log entries: the kinds, their byte-exact form, and author signatures.
 
 Every entry is the RFC 8785 canonical JSON of one object with ``"v": 1``, a
 ``"kind"`` and an Ed25519 signature ``"sig"`` by its author over::
@@ -23,6 +23,11 @@ kind             author                        key
 ``paper``        an official of the manifest   ``official`` in the batch
 ``close``        the institution               the manifest's ``institution``
 ``result``       the institution               the manifest's ``institution``
+``deal``,        a trustee of a secret vote    the manifest's ``secret.trustees``
+``complaint``,
+``check``,
+``decryption``
+``election-key`` the institution               the manifest's ``institution``
 ===============  ============================  ==================================
 
 Who may sign at all (registered institutions and their roles, reserved
@@ -55,7 +60,13 @@ __all__ = [
     "ROLES",
     "Ballot",
     "BudgetRule",
+    "Check",
     "Close",
+    "Complaint",
+    "Deal",
+    "DealtShare",
+    "Decryption",
+    "ElectionKey",
     "Entry",
     "Official",
     "Paper",
@@ -65,6 +76,8 @@ __all__ = [
     "Registration",
     "Reservation",
     "Result",
+    "SecretSpec",
+    "TrusteeRef",
     "VoteRule",
     "b64decode",
     "b64encode",
@@ -75,7 +88,22 @@ __all__ = [
 ]
 
 DOMAIN = b"urne/v1/"
-KINDS = ("institution", "reservation", "process", "ballot", "paper", "close", "result")
+KINDS = (
+    "institution",
+    "reservation",
+    "process",
+    "ballot",
+    "paper",
+    "close",
+    "result",
+    # the secret ballot (docs/secret-ballot.md): the trustees' key ceremony and
+    # their decryption of the tally
+    "deal",
+    "complaint",
+    "check",
+    "election-key",
+    "decryption",
+)
 #: What a registered institution may do: ``open`` processes (reserve ids, sign
 #: manifests, closes and results) and ``register`` other institutions.
 ROLES = ("open", "register")
@@ -242,6 +270,30 @@ class BudgetRule:
 
 
 @dataclass(frozen=True, slots=True)
+class TrusteeRef:
+    """A trustee of a secret vote, as the manifest names it."""
+
+    name: str
+    key: bytes  # Ed25519: signs the trustee's entries
+    share_key: bytes  # ristretto255 E = g^e: receives the dealt shares
+    proof: bytes  # knowledge of e (docs/secret-ballot.md §3)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSpec:
+    group: str
+    threshold: int
+    trustees: tuple[TrusteeRef, ...]
+
+    def index_of(self, key: bytes) -> int | None:
+        """The trustee's number (from 1) for its Ed25519 key."""
+        for i, t in enumerate(self.trustees, start=1):
+            if t.key == key:
+                return i
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Process:
     id: str
     type: Literal["petition", "vote", "budget"]
@@ -256,6 +308,8 @@ class Process:
     officials: tuple[Official, ...]
     proposals: tuple[Proposal, ...]
     rule: PetitionRule | VoteRule | BudgetRule
+    #: a secret vote's trustees (docs/secret-ballot.md §3); None for a public process
+    secret: SecretSpec | None = None
 
     def proposal(self, pid: str) -> Proposal | None:
         for p in self.proposals:
@@ -276,7 +330,10 @@ class Ballot:
     pseudonym: bytes
     credential: bytes
     seq: int
-    choice: tuple[str, ...] | None  # None for a petition signature
+    choice: tuple[str, ...] | None  # None for a petition signature and a secret ballot
+    #: a secret ballot's ``encrypted`` object, checked against its process by the
+    #: rules (urne.verifier.civic.process), which know the number of proposals
+    encrypted: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +384,66 @@ class Reservation:
     issuer_shares: int
 
 
-Body = Registration | Reservation | Process | Ballot | Paper | Close | Result
+@dataclass(frozen=True, slots=True)
+class DealtShare:
+    to: int
+    ephemeral: bytes
+    masked: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    process: str
+    trustee: int
+    commitments: tuple[bytes, ...]
+    proof: bytes
+    shares: tuple[DealtShare, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    process: str
+    trustee: int
+    against: int
+    key: bytes
+    proof: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    process: str
+    trustee: int
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionKey:
+    process: str
+    key: bytes
+    qualified: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decryption:
+    process: str
+    trustee: int
+    shares: tuple[bytes, ...]
+    proofs: tuple[bytes, ...]
+
+
+Body = (
+    Registration
+    | Reservation
+    | Process
+    | Ballot
+    | Paper
+    | Close
+    | Result
+    | Deal
+    | Complaint
+    | Check
+    | ElectionKey
+    | Decryption
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +556,7 @@ def _process(o: dict[str, Any]) -> Process:
             "proposals",
             "rule",
         },
+        frozenset({"secret"}),
     )
     ptype = o["type"]
     if ptype not in PROCESS_TYPES:
@@ -488,7 +605,55 @@ def _process(o: dict[str, Any]) -> Process:
         officials=tuple(officials),
         proposals=proposals,
         rule=_rule(ptype, o["rule"], proposals),
+        secret=_secret(o["secret"], ptype, len(proposals)) if "secret" in o else None,
     )
+
+
+_MAX_TRUSTEES = 32
+_MAX_OPTIONS_SECRET = 64
+
+
+def _secret(o: object, ptype: str, proposals: int) -> SecretSpec:
+    what = "process.secret"
+    if ptype == "vote" and proposals > _MAX_OPTIONS_SECRET:
+        raise FormatError(
+            f"{what}: a secret vote has at most {_MAX_OPTIONS_SECRET} proposals",
+            code="too_many_options",
+        )
+    if ptype != "vote":
+        raise FormatError(
+            f"{what}: only a vote may be secret; a secret budget is not offered "
+            "(docs/secret-ballot.md §9)",
+            code="secret_not_offered",
+        )
+    if not isinstance(o, dict):
+        raise FormatError(f"{what}: expected an object")
+    _fields(o, what, {"group", "threshold", "trustees"})
+    if o["group"] != "ristretto255":
+        raise FormatError(f'{what}.group: expected "ristretto255"', code="bad_group")
+    raw = o["trustees"]
+    if not isinstance(raw, list) or not 1 <= len(raw) <= _MAX_TRUSTEES:
+        raise FormatError(f"{what}.trustees: expected 1 to {_MAX_TRUSTEES} trustees")
+    trustees = []
+    for i, t in enumerate(raw):
+        w = f"{what}.trustees[{i}]"
+        if not isinstance(t, dict):
+            raise FormatError(f"{w}: expected an object")
+        _fields(t, w, {"name", "key", "share_key", "proof"})
+        trustees.append(
+            TrusteeRef(
+                _str(t["name"], f"{w}.name", max_len=200),
+                b64decode(t["key"], f"{w}.key", size=32),
+                b64decode(t["share_key"], f"{w}.share_key", size=32),
+                b64decode(t["proof"], f"{w}.proof", size=64),
+            )
+        )
+    if len({t.key for t in trustees}) != len(trustees) or len(
+        {t.share_key for t in trustees}
+    ) != len(trustees):
+        raise FormatError(f"{what}.trustees: a key appears twice")
+    threshold = _int(o["threshold"], f"{what}.threshold", lo=1, hi=len(trustees))
+    return SecretSpec("ristretto255", threshold, tuple(trustees))
 
 
 def _issuer(issuer: object, what: str) -> tuple[bytes, int, int]:
@@ -556,15 +721,21 @@ def _ballot(o: dict[str, Any]) -> Ballot:
         o,
         "ballot",
         {"v", "kind", "sig", "process", "pseudonym", "credential", "seq"},
-        frozenset({"choice"}),
+        frozenset({"choice", "encrypted"}),
     )
+    if "choice" in o and "encrypted" in o:
+        raise FormatError("ballot: a choice or an encrypted choice, not both", code="bad_choice")
     choice = _ids(o["choice"], "ballot.choice") if "choice" in o else None
+    encrypted = o.get("encrypted")
+    if encrypted is not None and not isinstance(encrypted, dict):
+        raise FormatError("ballot.encrypted: expected an object", code="bad_encrypted_ballot")
     return Ballot(
         process=_ident(o["process"], "ballot.process"),
         pseudonym=b64decode(o["pseudonym"], "ballot.pseudonym", size=32),
         credential=b64decode(o["credential"], "ballot.credential", size=bls.G1_COMPRESSED_SIZE),
         seq=_int(o["seq"], "ballot.seq"),
         choice=choice,
+        encrypted=encrypted,
     )
 
 
@@ -619,6 +790,88 @@ def _result(o: dict[str, Any]) -> Result:
     )
 
 
+def _trustee(v: object, what: str) -> int:
+    return _int(v, what, lo=1, hi=_MAX_TRUSTEES)
+
+
+def _points(v: object, what: str, *, lo: int, hi: int) -> tuple[bytes, ...]:
+    if not isinstance(v, list) or not lo <= len(v) <= hi:
+        raise FormatError(f"{what}: expected a list of {lo} to {hi} values")
+    return tuple(b64decode(x, f"{what}[{i}]", size=32) for i, x in enumerate(v))
+
+
+def _deal(o: dict[str, Any]) -> Deal:
+    _fields(o, "deal", {"v", "kind", "sig", "process", "trustee", "commitments", "proof", "shares"})
+    raw = o["shares"]
+    if not isinstance(raw, list) or len(raw) >= _MAX_TRUSTEES:
+        raise FormatError(f"deal.shares: expected a list of fewer than {_MAX_TRUSTEES}")
+    shares = []
+    for i, x in enumerate(raw):
+        w = f"deal.shares[{i}]"
+        if not isinstance(x, dict):
+            raise FormatError(f"{w}: expected an object")
+        _fields(x, w, {"to", "ephemeral", "masked"})
+        shares.append(
+            DealtShare(
+                _trustee(x["to"], f"{w}.to"),
+                b64decode(x["ephemeral"], f"{w}.ephemeral", size=32),
+                b64decode(x["masked"], f"{w}.masked", size=32),
+            )
+        )
+    return Deal(
+        _ident(o["process"], "deal.process"),
+        _trustee(o["trustee"], "deal.trustee"),
+        _points(o["commitments"], "deal.commitments", lo=1, hi=_MAX_TRUSTEES),
+        b64decode(o["proof"], "deal.proof", size=64),
+        tuple(shares),
+    )
+
+
+def _complaint(o: dict[str, Any]) -> Complaint:
+    _fields(o, "complaint", {"v", "kind", "sig", "process", "trustee", "against", "key", "proof"})
+    return Complaint(
+        _ident(o["process"], "complaint.process"),
+        _trustee(o["trustee"], "complaint.trustee"),
+        _trustee(o["against"], "complaint.against"),
+        b64decode(o["key"], "complaint.key", size=32),
+        b64decode(o["proof"], "complaint.proof", size=64),
+    )
+
+
+def _check(o: dict[str, Any]) -> Check:
+    _fields(o, "check", {"v", "kind", "sig", "process", "trustee"})
+    return Check(_ident(o["process"], "check.process"), _trustee(o["trustee"], "check.trustee"))
+
+
+def _election_key(o: dict[str, Any]) -> ElectionKey:
+    _fields(o, "election-key", {"v", "kind", "sig", "process", "key", "qualified"})
+    q = o["qualified"]
+    if not isinstance(q, list) or not 1 <= len(q) <= _MAX_TRUSTEES:
+        raise FormatError(f"election-key.qualified: expected 1 to {_MAX_TRUSTEES} trustees")
+    qualified = tuple(_trustee(x, f"election-key.qualified[{i}]") for i, x in enumerate(q))
+    if list(qualified) != sorted(set(qualified)):
+        raise FormatError("election-key.qualified: trustees in increasing order, once each")
+    return ElectionKey(
+        _ident(o["process"], "election-key.process"),
+        b64decode(o["key"], "election-key.key", size=32),
+        qualified,
+    )
+
+
+def _decryption(o: dict[str, Any]) -> Decryption:
+    _fields(o, "decryption", {"v", "kind", "sig", "process", "trustee", "shares", "proofs"})
+    shares = _points(o["shares"], "decryption.shares", lo=1, hi=_MAX_OPTIONS_SECRET)
+    p = o["proofs"]
+    if not isinstance(p, list) or len(p) != len(shares):
+        raise FormatError("decryption.proofs: one proof per share")
+    return Decryption(
+        _ident(o["process"], "decryption.process"),
+        _trustee(o["trustee"], "decryption.trustee"),
+        shares,
+        tuple(b64decode(x, f"decryption.proofs[{i}]", size=64) for i, x in enumerate(p)),
+    )
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "institution": _registration,
     "reservation": _reservation,
@@ -627,6 +880,11 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "paper": _paper,
     "close": _close,
     "result": _result,
+    "deal": _deal,
+    "complaint": _complaint,
+    "check": _check,
+    "election-key": _election_key,
+    "decryption": _decryption,
 }
 
 

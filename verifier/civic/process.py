@@ -48,7 +48,12 @@ from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import (
     Ballot,
     BudgetRule,
+    Check,
     Close,
+    Complaint,
+    Deal,
+    Decryption,
+    ElectionKey,
     Entry,
     Paper,
     PetitionRule,
@@ -60,6 +65,7 @@ from urne.verifier.civic.entries import (
     b64encode,
     verify_entry_signature,
 )
+from urne.verifier.civic.secret import SecretState, open_secret
 from urne.verifier.errors import VerificationError
 
 __all__ = [
@@ -127,6 +133,8 @@ class _Cast:
     index: int
     seq: int
     choice: tuple[str, ...] | None
+    #: a secret ballot's ciphertexts (alpha || beta per proposal)
+    ciphertexts: tuple[bytes, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +149,8 @@ class RecordedBallot:
     index: int
     seq: int
     choice: tuple[str, ...] | None
+    #: a secret ballot's ciphertexts (alpha || beta per proposal), proofs checked
+    ciphertexts: tuple[bytes, ...] | None = None
 
 
 @dataclass
@@ -160,6 +170,8 @@ class ProcessState:
     sheets: dict[str, str] = field(default_factory=dict)
     #: the accepted result, at most one: the final result, through ``closed_at``
     results: list[tuple[int, Result]] = field(default_factory=list)
+    #: a secret vote's ceremony, key and decryptions (None for a public process)
+    secret: SecretState | None = None
 
 
 def check_budget_choice(rule: BudgetRule, costs: dict[str, int], choice: tuple[str, ...]) -> None:
@@ -181,12 +193,20 @@ def check_budget_choice(rule: BudgetRule, costs: dict[str, int], choice: tuple[s
 class Registry:
     """All processes of one log. Feed it every entry in log order."""
 
-    def __init__(self, credential_check: CredentialCheck | None, *, operator: bytes) -> None:
+    def __init__(
+        self,
+        credential_check: CredentialCheck | None,
+        *,
+        operator: bytes,
+        ballot_proofs: bool = True,
+    ) -> None:
         """``operator``: the log operator's Ed25519 public key (the key of the
         log's checkpoints), the root of every registration and the signer of
         every reservation. ``credential_check=None`` skips credentials here: an
         auditor collects them and verifies them in batches instead (see
-        ``urne.verifier.check.audit``)."""
+        ``urne.verifier.check.audit``). ``ballot_proofs=False`` likewise skips
+        the proofs of secret ballots (their form is still checked): the service
+        verifies them before sequencing, the auditor in its workers."""
         if not isinstance(operator, bytes) or len(operator) != 32:
             raise ValueError("the operator's key is a 32-byte Ed25519 public key")
         self.operator = operator
@@ -197,6 +217,7 @@ class Registry:
         #: reserved process ids: the reservation and its index
         self.reservations: dict[str, tuple[int, Reservation]] = {}
         self._credential_check = credential_check
+        self._ballot_proofs = ballot_proofs
         #: (process, choice) pairs :meth:`restore_ballot` found valid: a choice's
         #: validity depends on nothing else, and checking a budget choice again for
         #: each of a million ballots would cost most of a run.
@@ -255,6 +276,9 @@ class Registry:
         if isinstance(body, Result):
             self._check_result(entry, body, st)
             return
+        if isinstance(body, Deal | Complaint | Check | ElectionKey | Decryption):
+            self._secret(st).check(entry, body, st.closed_at)
+            return
         if st.closed_at is not None:
             raise EntryConflict(
                 f"process {body.process!r} was closed at index {st.closed_at}",
@@ -302,6 +326,12 @@ class Registry:
                 code="process_reserved",
             )
 
+    @staticmethod
+    def _secret(st: ProcessState) -> SecretState:
+        if st.secret is None:
+            raise EntryRefused(f"process {st.process.id!r} is not a secret vote", code="not_secret")
+        return st.secret
+
     def _check_manifest(self, entry: Entry, p: Process) -> None:
         if p.id in self.processes:
             raise EntryConflict(f"process {p.id!r} already exists", code="process_exists")
@@ -329,9 +359,18 @@ class Registry:
                 code="wrong_issuer_key",
             )
         verify_entry_signature(entry, p.institution)
+        if p.secret is not None:
+            open_secret(p, entry)  # the trustees' proofs of their share keys
 
     def _check_choice(self, p: Process, choice: tuple[str, ...] | None) -> None:
         rule = p.rule
+        if p.secret is not None:
+            if choice is not None:
+                raise EntryRefused(
+                    "a ballot of a secret vote carries its choice encrypted, never in clear",
+                    code="secret_ballot_in_clear",
+                )
+            return
         if isinstance(rule, PetitionRule):
             if choice is not None:
                 raise EntryRefused("a petition signature has no choice", code="bad_choice")
@@ -354,6 +393,13 @@ class Registry:
     def _check_ballot(self, entry: Entry, b: Ballot, st: ProcessState) -> None:
         p = st.process
         self._check_choice(p, b.choice)
+        if st.secret is not None:
+            st.secret.check_ballot(b, verify_proofs=self._ballot_proofs)
+        elif b.encrypted is not None:
+            raise EntryRefused(
+                f"process {p.id!r} is not a secret vote: its ballots carry a choice",
+                code="not_secret",
+            )
         verify_entry_signature(entry, b.pseudonym)
         self._check_revote(st, b.pseudonym, b.seq)
         if self._credential_check is not None and not self._credential_check(
@@ -444,6 +490,8 @@ class Registry:
                 f"this one counts through {r.through}",
                 code="bad_through",
             )
+        if st.secret is not None:
+            st.secret.require_decrypted()
         want = self.tally(r.process, r.through)
         if canonical(want) != canonical(r.tally):
             raise EntryRefused(
@@ -467,18 +515,31 @@ class Registry:
             return
         if isinstance(body, Process):
             self.processes[body.id] = ProcessState(
-                body, index, reserved_at=self.reservations[body.id][0]
+                body,
+                index,
+                reserved_at=self.reservations[body.id][0],
+                secret=None if body.secret is None else SecretState.start(body, entry),
             )
             return
         st = self.processes[body.process]
+        if isinstance(body, Deal | Complaint | Check | ElectionKey | Decryption):
+            assert st.secret is not None
+            st.secret.apply(body, index)
+            return
         if isinstance(body, Ballot):
-            self._record_cast(st, body.pseudonym, _Cast(index, body.seq, body.choice))
+            cts = None
+            if st.secret is not None:
+                cts = st.secret.ciphertexts_of(body)
+                st.secret.count_in(body.pseudonym, cts)
+            self._record_cast(st, body.pseudonym, _Cast(index, body.seq, body.choice, cts))
         elif isinstance(body, Paper):
             st.paper.append((index, body))
             st.batches.add(body.batch)
             st.sheets[body.sheet] = body.batch
         elif isinstance(body, Close):
             st.closed_at = index
+            if st.secret is not None:
+                st.secret.close()
         elif isinstance(body, Result):
             st.results.append((index, body))
 
@@ -498,7 +559,7 @@ class Registry:
         all an auditor keeps to rebuild this registry in a later run, without
         storing (or verifying again) every signature and credential."""
         out = [
-            RecordedBallot(pid, pseudonym, cast.index, cast.seq, cast.choice)
+            RecordedBallot(pid, pseudonym, cast.index, cast.seq, cast.choice, cast.ciphertexts)
             for pid, st in self.processes.items()
             for pseudonym, casts in st.casts.items()
             for cast in casts
@@ -531,8 +592,18 @@ class Registry:
         if choice not in self._restored_choices:
             self._check_choice(st.process, ballot.choice)
             self._restored_choices.add(choice)
+        if st.secret is not None:
+            st.secret.check_restored(ballot.ciphertexts)
+        elif ballot.ciphertexts is not None:
+            raise EntryRefused("a public vote's ballot has no ciphertexts", code="not_secret")
         self._check_revote(st, ballot.pseudonym, ballot.seq)
-        self._record_cast(st, ballot.pseudonym, _Cast(ballot.index, ballot.seq, ballot.choice))
+        if st.secret is not None and ballot.ciphertexts is not None:
+            st.secret.count_in(ballot.pseudonym, ballot.ciphertexts)
+        self._record_cast(
+            st,
+            ballot.pseudonym,
+            _Cast(ballot.index, ballot.seq, ballot.choice, ballot.ciphertexts),
+        )
 
     # -- counting ---------------------------------------------------------------------
 
@@ -543,7 +614,9 @@ class Registry:
 
 def count(st: ProcessState, through: int) -> dict[str, Any]:
     """The tally of one process's state counting its entries at indices <= ``through``
-    (docs/spec/counting.md): a function of that state alone."""
+    (docs/spec/counting.md): a function of that state alone. A secret vote's
+    counts are known once its trustees have decrypted the totals at the close
+    (docs/secret-ballot.md §6); before, they are ``null``."""
     p = st.process
     last: dict[bytes, tuple[str, ...] | None] = {}
     first_index: list[int] = []
@@ -565,6 +638,11 @@ def count(st: ProcessState, through: int) -> dict[str, Any]:
     }
     if isinstance(p.rule, PetitionRule):
         out.update(_petition(p.rule, first_index, paper))
+    elif isinstance(p.rule, VoteRule) and st.secret is not None:
+        totals = (
+            st.secret.totals() if st.closed_at is not None and through >= st.closed_at else None
+        )
+        out.update(_secret_vote(p, totals, paper))
     elif isinstance(p.rule, VoteRule):
         out.update(_vote(p, last.values(), paper))
     else:
@@ -607,6 +685,36 @@ def _vote(
     top = max(total.values(), default=0)
     winners = sorted(k for k, v in total.items() if v == top) if top else []
     return {"counts": online, "paper_counts": on_paper, "total": total, "winners": winners}
+
+
+def _secret_vote(
+    p: Process, totals: list[int] | None, paper: list[tuple[int, Paper]]
+) -> dict[str, Any]:
+    """A secret vote's tally: the decrypted online totals (``null`` until the
+    trustees have decrypted them) with the paper counts, as a public vote's."""
+    on_paper = {q.id: 0 for q in p.proposals}
+    for _, pb in paper:
+        for c, n in (pb.counts or {}).items():
+            on_paper[c] += n
+    if totals is None:
+        return {
+            "secret": True,
+            "counts": None,
+            "paper_counts": on_paper,
+            "total": None,
+            "winners": None,
+        }
+    online = {q.id: n for q, n in zip(p.proposals, totals, strict=True)}
+    total = {k: online[k] + on_paper[k] for k in online}
+    top = max(total.values(), default=0)
+    winners = sorted(k for k, v in total.items() if v == top) if top else []
+    return {
+        "secret": True,
+        "counts": online,
+        "paper_counts": on_paper,
+        "total": total,
+        "winners": winners,
+    }
 
 
 def _budget(

@@ -34,13 +34,20 @@ from urne.verifier.check.audit import (
     write_report,
 )
 from urne.verifier.check.audit import audit as run_audit
-from urne.verifier.check.fetch import DEFAULT_DEADLINE
+from urne.verifier.check.fetch import DEFAULT_DEADLINE, fetch_url
 from urne.verifier.check.opendata import check_export, check_results_csv
 from urne.verifier.check.receipt import Receipt, check_against_log, check_receipt
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.canonical import fingerprint as canonical_fingerprint
 from urne.verifier.cli.pb import pb_command
 from urne.verifier.errors import FetchError, FormatError, VerificationError
+from urne.verifier.secret.challenge import (
+    MAX_CHALLENGE_BYTES,
+    Election,
+    check_challenge,
+    check_published,
+    read_challenge,
+)
 from urne.verifier.tlog.checkpoint import open_checkpoint
 from urne.verifier.tlog.cosignature import WitnessPolicy
 from urne.verifier.tlog.note import Ed25519Verifier, Note
@@ -381,9 +388,14 @@ def audit_command(
             outcome += " (nothing verified before; pass --state DIR to compare the next run)"
         typer.echo(f"{n}. {title}: {outcome}")
     if report.steps[4] is not None:
+        proofs = (
+            f", secret ballots' proofs: {report.ballot_proofs_checked}"
+            if report.ballot_proofs_checked
+            else ""
+        )
         typer.echo(
             f"entries checked: {report.entries_checked}, credentials: "
-            f"{report.credentials_checked}, results compared: {report.results_compared}"
+            f"{report.credentials_checked}{proofs}, results compared: {report.results_compared}"
         )
     for f in report.findings:
         at = f" at index {f.index}" if f.index is not None else ""
@@ -471,6 +483,159 @@ def export_command(
         )
     typer.echo(f"tally: {canonical(dict(outcome.tally)).decode()}")
     typer.echo("VALID export")
+
+
+# -- challenge files (docs/secret-ballot.md §5) ---------------------------------------
+
+#: The most bytes read of the service's description of a process (its manifest
+#: is at most 65,535 bytes), of one entry of ``/log/entries`` (its bytes in
+#: base64) and of a receipt (an entry, a checkpoint and its proof).
+_MAX_PROCESS_ANSWER = 1 << 20
+_MAX_ENTRY_ANSWER = 128 << 10
+_MAX_RECEIPT_ANSWER = 256 << 10
+
+
+def _answer(url: str, max_bytes: int, what: str, timeout: float) -> object:
+    data = fetch_url(url, max_bytes=max_bytes, what=what, deadline=timeout)
+    try:
+        return json.loads(data)
+    except ValueError:
+        _could_not_check("bad_process_answer", f"GET {url}: the answer is not JSON")
+
+
+def _manifest_bytes(
+    base: str, election: Election, verifier: Ed25519Verifier | None, timeout: float
+) -> tuple[bytes, str]:
+    """The manifest entry's bytes as the log serves them, and how they were
+    read: with --log-key, with their inclusion proof under that key."""
+    if verifier is None:
+        url = f"{base}/log/entries/{election.index}"
+        obj = _answer(url, _MAX_ENTRY_ANSWER, "an entry", timeout)
+        data = obj.get("data") if isinstance(obj, dict) else None
+        try:
+            if not isinstance(data, str):
+                raise ValueError("no data")
+            return base64.b64decode(data, validate=True), "as the log serves it"
+        except ValueError:
+            _could_not_check("bad_process_answer", f"GET {url}: no entry's bytes in the answer")
+    url = f"{base}/entries/{election.index}/receipt"
+    try:
+        rc = Receipt.from_json(_answer(url, _MAX_RECEIPT_ANSWER, "a receipt", timeout))
+    except FormatError as exc:
+        _could_not_check("bad_process_answer", f"GET {url}: not a receipt ({exc})")
+    if rc.index != election.index:
+        raise VerificationError(
+            f"asked for the receipt of the manifest at index {election.index}, the service "
+            f"answered one of index {rc.index}",
+            code="bad_receipt",
+        )
+    size = check_receipt(rc, verifier).checkpoint.size
+    return rc.entry, f"in the log signed by {verifier.name} (size {size}, inclusion proof)"
+
+
+def _read_at_most(file: Path, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of ``file``: what is beyond is refused unread."""
+    try:
+        with file.open("rb") as fh:
+            return fh.read(max_bytes)
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command("challenge")
+def challenge_command(
+    file: Annotated[
+        Path, typer.Argument(help="A challenge file (urne-challenge/1), as a wallet wrote it.")
+    ],
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service",
+            help="The service's URL: check the file against the process it publishes "
+            "(proposals, rule, manifest fingerprint, election key).",
+        ),
+    ] = None,
+    process_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--process",
+            help="Offline: the process as GET /processes/<id> describes it, saved as JSON.",
+        ),
+    ] = None,
+    log_key: Annotated[
+        str | None,
+        typer.Option(
+            "--log-key",
+            help="With --service: the log's verifier key; the manifest is then read with "
+            "its inclusion proof under that key.",
+        ),
+    ] = None,
+    timeout: Timeout = DEFAULT_DEADLINE,
+) -> None:
+    """Check a challenge file: the ballot it opens encrypts the choice it shows."""
+    if (service is None) == (process_file is None):
+        typer.echo(
+            "error: give --service URL, or --process FILE (not both): the proposals' order "
+            "and the rule a challenge is checked with are its process's",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if log_key is not None and service is None:
+        typer.echo("error: --log-key goes with --service", err=True)
+        raise typer.Exit(2)
+    verifier = None if log_key is None else _verifier(log_key)
+    if service is not None and not service.startswith(("http://", "https://")):
+        typer.echo(f"error: --service {service!r}: expected an http(s) URL", err=True)
+        raise typer.Exit(2)
+    try:
+        ch = read_challenge(_read_at_most(file, MAX_CHALLENGE_BYTES + 1))
+    except FormatError as exc:
+        _could_not_check(exc.code, f"{file} is not a challenge file: {exc}")
+    typer.echo(f"1. a challenge of {ch.process} for the pseudonym "
+               f"{base64.b64encode(ch.pseudonym).decode()}: read")  # fmt: skip
+    try:
+        if service is not None:
+            base = service.rstrip("/")
+            answer = _answer(f"{base}/processes/{ch.process}", _MAX_PROCESS_ANSWER,
+                             "a process", timeout)  # fmt: skip
+            try:
+                election = Election.from_process(answer)
+            except FormatError as exc:
+                _could_not_check(exc.code, str(exc))
+            manifest, how = _manifest_bytes(base, election, verifier, timeout)
+            election = election.with_manifest(manifest)
+            source = f"{base} publishes"
+        else:
+            assert process_file is not None
+            saved = _read_at_most(process_file, _MAX_PROCESS_ANSWER)
+            try:
+                election = Election.from_process(json.loads(saved))
+            except (ValueError, FormatError) as exc:
+                code = exc.code if isinstance(exc, FormatError) else "bad_process_answer"
+                _could_not_check(code, f"{process_file}: {exc}")
+            source, how = f"{process_file} shows", ""
+        check_published(ch, election)
+        typer.echo(f"2. the key and the manifest's fingerprint are those {source} for "
+                   f"{election.process}: ok")  # fmt: skip
+        if election.recomputed:
+            typer.echo(f"   the fingerprint is the SHA-256 of the manifest at index "
+                       f"{election.index}, {how}")  # fmt: skip
+        selected = check_challenge(ch, election.proposals, election.bounds)
+    except FetchError as exc:
+        _could_not_check(exc.code, str(exc))
+    except VerificationError as exc:
+        typer.echo(f"INVALID ({exc.code}): {_one_line(exc)}")
+        raise typer.Exit(1) from exc
+    typer.echo("3. the ballot's proofs verify for this pseudonym, manifest and key: ok")
+    typer.echo("4. each ciphertext is the encryption of the choice shown, with the randomness "
+               "revealed: ok")  # fmt: skip
+    shown = ", ".join(election.titles[k] for k in selected) or "no proposal"
+    typer.echo(
+        f"This ballot encrypts: {shown}. A ballot made like it and cast would count for "
+        "that choice."
+    )
+    typer.echo("VALID challenge")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,27 @@
 //     very same bytes: if the first post did arrive, the service refuses the
 //     copy and the page finds the entry in the process's open data.
 // Every string shown comes from the page (#wallet-strings), in its language.
+//
+// A secret vote (docs/secret-ballot.md): the ballot is encrypted and proven
+// here (secret.js) under the election key, in the context of the manifest's
+// fingerprint F. The page reads the manifest and the election key from their
+// entries in the log, each checked with its inclusion proof against the log
+// key, and computes F = SHA-256(manifest bytes) itself; the service's own
+// `fingerprint` must agree. Cast-or-audit (Benaloh): as soon as a choice is
+// valid, the page seals a ballot and shows its fingerprint (SHA-256 of the
+// JCS of its `encrypted` field), before the citizen says what to do with it.
+// "Cast" sends that very ballot and forgets its randomness; "Check this
+// ballot first" opens it instead (its randomness and choice, checked here and
+// offered as a urne-challenge/1 file), and it is never cast: a new ballot,
+// with fresh randomness, is sealed for casting. So the page cannot know, when
+// it encrypts, which ballots will be checked. The record keeps the choice of
+// each cast ballot (`choices`, by seq, as urne-wallet's file does) to say
+// "Your vote: ..." on the citizen's own devices: the log never shows it. No
+// randomness of a cast ballot is kept.
 
+import { sha256 } from "@noble/hashes/sha2.js";
 import * as core from "./core.js";
+import * as secret from "./secret.js";
 
 const FORMAT = "urne-wallet-process/1";
 const ALREADY_IN = new Set(["already_signed", "already_voted", "stale_seq"]);
@@ -98,6 +117,7 @@ function newRecord() {
 function exported(record) {
   const out = { ...record };
   delete out.code;
+  if (!out.choices || !Object.keys(out.choices).length) delete out.choices; // a secret vote's only
   if (out.blinding) out.blinding = { r: out.blinding.r, blinded: out.blinding.blinded };
   return out;
 }
@@ -154,27 +174,36 @@ function say(text, kind = "info") {
   box.textContent = text;
 }
 
+/** What went wrong, as a sentence for the citizen, and its code. */
+function sentence(e) {
+  if (e instanceof Offline) return [S.offline, "offline"];
+  if (e instanceof Refused || e instanceof core.WalletError) return [S[e.code] || fill(S.refused, { message: e.message }), e.code];
+  return [fill(S.error, { message: e && e.message ? e.message : String(e) }), "error"];
+}
+
 function sayError(e) {
-  const box = $("wallet-message");
-  if (e instanceof Offline) {
-    say(S.offline, "error");
-    box.dataset.code = "offline";
-  } else if (e instanceof Refused || e instanceof core.WalletError) {
-    say(S[e.code] || fill(S.refused, { message: e.message }), "error");
-    box.dataset.code = e.code;
-  } else {
-    say(fill(S.error, { message: e && e.message ? e.message : String(e) }), "error");
-    box.dataset.code = "error";
-  }
+  const [text, code] = sentence(e);
+  say(text, "error");
+  $("wallet-message").dataset.code = code;
 }
 
 const titles = new Map(data.proposals.map((p) => [p.id, p]));
 
-function describe(entryBytes) {
+function names(choice) {
+  const named = choice.map((id) => (titles.has(id) ? titles.get(id).title : id));
+  return named.length ? named.join(", ") : S.no_choice;
+}
+
+/** What an entry of ours says, in words; a secret ballot's choice is the one
+ * this browser kept (`record.choices`), never read from the log. */
+function describe(entryBytes, record) {
   const obj = JSON.parse(new TextDecoder().decode(entryBytes));
+  if ("encrypted" in obj) {
+    const kept = record && record.choices ? record.choices[String(obj.seq)] : undefined;
+    return Array.isArray(kept) ? fill(S.your_vote, { choices: names(kept) }) : S.your_encrypted_ballot;
+  }
   if (!("choice" in obj)) return fill(S.your_signature, { title: data.title });
-  const names = obj.choice.map((id) => (titles.has(id) ? titles.get(id).title : id));
-  const choices = names.length ? names.join(", ") : S.no_choice;
+  const choices = names(obj.choice);
   if (data.type === "budget") {
     const total = obj.choice.reduce((n, id) => n + (titles.get(id)?.cost || 0), 0);
     return fill(S.your_projects, { choices, total: numbers.format(total), budget: numbers.format(data.rule.budget) });
@@ -318,6 +347,7 @@ async function post(record, entry, retry) {
     const found = retry && e instanceof Refused && ALREADY_IN.has(e.code) ? await find(entry) : null;
     if (!found) {
       record.pending = null; // refused for good: nothing of it is in the log
+      forgetChoice(record, entry);
       await save(record);
       throw e;
     }
@@ -357,15 +387,259 @@ async function find(entry) {
   return null;
 }
 
-async function cast(choice) {
+function forgetChoice(record, entry) {
+  if (!record.choices) return;
+  const obj = JSON.parse(new TextDecoder().decode(entry));
+  if (!record.receipts.some((r) => JSON.parse(new TextDecoder().decode(core.b64decode(r.entry, "entry"))).seq === obj.seq)) {
+    delete record.choices[String(obj.seq)];
+  }
+}
+
+/** Cast `choice`; for a secret vote, `sealed` is the ballot whose fingerprint
+ * was shown (its randomness is dropped here, before anything is stored). */
+async function cast(choice, sealed) {
   const record = await load();
   const seed = core.b64decode(record.pseudonym_seed, "seed", core.SEED_SIZE);
   const credential = core.b64decode(record.credential, "credential", core.CREDENTIAL_SIZE);
-  const entry = core.ballotEntry(data.process, seed, credential, record.seq, data.type === "petition" ? null : choice);
+  let entry;
+  if (sealed) {
+    entry = core.signEntry(
+      {
+        v: 1,
+        kind: "ballot",
+        process: data.process,
+        pseudonym: core.b64encode(core.publicKeyOf(seed)),
+        credential: core.b64encode(credential),
+        seq: record.seq,
+        encrypted: sealed.encrypted,
+      },
+      seed,
+    );
+    record.choices = { ...(record.choices || {}), [String(record.seq)]: [...choice] };
+  } else {
+    entry = core.ballotEntry(data.process, seed, credential, record.seq, data.type === "petition" ? null : choice);
+  }
   record.pending = core.b64encode(entry);
   record.seq += 1;
   await save(record); // before the post: a retry sends these very bytes
   return post(record, entry, false);
+}
+
+// -- a secret vote: the context, the sealed ballot, the challenge -----------------------------
+
+const SECRET = data.secret; // null for a public process
+let contextPromise = null;
+
+function entryObject(bytes) {
+  return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+}
+
+/** Entry `index` of the log, its receipt checked against the log key: its bytes. */
+async function loggedEntry(index, code) {
+  const receipt = await call("GET", `/entries/${index}/receipt`);
+  if (receipt.index !== index) throw new core.WalletError(code, `the service answered for entry ${receipt.index}`);
+  try {
+    await window.UrneReceipt.checkReceipt(JSON.stringify(receipt), data.log_key, null, null);
+  } catch (e) {
+    throw new core.WalletError(code, e.message);
+  }
+  return core.b64decode(receipt.entry, "entry");
+}
+
+/** The log index of the election key: in the page's data, or, when the
+ * ceremony ended after the page was served, in the same page served now. */
+async function keyIndex() {
+  if (SECRET.key_index !== null) return SECRET.key_index;
+  let fresh;
+  try {
+    const r = await fetch(location.pathname, { cache: "no-store" });
+    const page = new DOMParser().parseFromString(await r.text(), "text/html");
+    fresh = JSON.parse(page.getElementById("take-part-data").textContent);
+  } catch (e) {
+    throw new Offline(e.message);
+  }
+  if (!fresh.secret || fresh.secret.key_index === null) throw new core.WalletError("no_election_key", "no election key yet");
+  SECRET.key_index = fresh.secret.key_index;
+  return SECRET.key_index;
+}
+
+/** What encrypting needs: F, the election key, the proposals' ids and the
+ * rule's bounds, every one from the log. */
+async function loadContext() {
+  const manifestBytes = await loggedEntry(SECRET.manifest_index, "bad_manifest");
+  let manifest;
+  try {
+    manifest = entryObject(manifestBytes);
+  } catch (e) {
+    throw new core.WalletError("bad_manifest", "not JSON");
+  }
+  const proposals = Array.isArray(manifest.proposals) ? manifest.proposals.map((q) => q.id) : [];
+  const sameProposals = proposals.length === data.proposals.length && proposals.every((id, k) => id === data.proposals[k].id);
+  if (manifest.kind !== "process" || manifest.id !== data.process || !manifest.secret || !manifest.rule || !sameProposals) {
+    throw new core.WalletError("bad_manifest", "not this vote's manifest");
+  }
+  const fingerprint = sha256(manifestBytes); // F, computed here
+  const info = await call("GET", `/processes/${encodeURIComponent(data.process)}`);
+  if (!info.secret || info.secret.fingerprint !== core.b64encode(fingerprint)) {
+    throw new core.WalletError("fingerprint_mismatch", "the service's fingerprint is not the manifest's");
+  }
+  if (!info.secret.election_key) throw new core.WalletError("no_election_key", "no election key yet");
+  const keyEntry = entryObject(await loggedEntry(await keyIndex(), "bad_election_key"));
+  if (keyEntry.kind !== "election-key" || keyEntry.process !== data.process || keyEntry.key !== info.secret.election_key) {
+    throw new core.WalletError("bad_election_key", "the election key in the log is not the service's");
+  }
+  const key = core.b64decode(keyEntry.key, "election key", 32);
+  return { fingerprint, key, proposals, min: manifest.rule.min, max: manifest.rule.max };
+}
+
+function context() {
+  if (!contextPromise) {
+    contextPromise = loadContext().catch((e) => {
+      contextPromise = null; // asked again next time
+      throw e;
+    });
+  }
+  return contextPromise;
+}
+
+/** SHA-256 of the JCS of a ballot's `encrypted` field, as 16 groups of 4 hex digits. */
+function ballotFingerprint(encrypted) {
+  return core.hex(sha256(core.canonical(encrypted))).match(/.{4}/g).join(" ");
+}
+
+let sealed = null; // the ballot whose fingerprint is shown: {choice, encrypted, randomness, ...}
+let sealing = null; // the sealing under way, if any
+let sealGeneration = 0;
+const opened = new Set(); // the fingerprints of checked ballots: never cast
+
+function sameChoice(a, b) {
+  return a.length === b.length && a.every((id, k) => id === b[k]);
+}
+
+async function sealBallot(choice) {
+  const ctx = await context();
+  const record = await load();
+  const seed = core.b64decode(record.pseudonym_seed, "seed", core.SEED_SIZE);
+  const pseudonym = core.publicKeyOf(seed);
+  const selected = choice.map((id) => ctx.proposals.indexOf(id));
+  const out = secret.encryptBallot({
+    fingerprint: ctx.fingerprint,
+    key: ctx.key,
+    pseudonym,
+    options: ctx.proposals.length,
+    selected,
+    min: ctx.min,
+    max: ctx.max,
+  });
+  return { choice: [...choice], selected, pseudonym, ctx, encrypted: out.encrypted, randomness: out.randomness, fingerprint: ballotFingerprint(out.encrypted) };
+}
+
+function showSealed() {
+  const ready = Boolean(sealed);
+  $("sealed-ready").hidden = !ready;
+  $("sealed-state").hidden = ready;
+  $("sealed-fingerprint").textContent = ready ? sealed.fingerprint : "";
+  $("sealed").dataset.fingerprint = ready ? sealed.fingerprint : "";
+}
+
+/** Seal a ballot for the current choice (after any change of it), quietly:
+ * what goes wrong is said when the citizen casts or checks. */
+function reseal() {
+  if (!SECRET) return;
+  sealed = null;
+  const generation = ++sealGeneration;
+  const choice = chosen();
+  const held = document.body.dataset.wallet === "joined" && !$("step-ballot").hidden && !$("ballot-form").hidden;
+  $("sealed-state").dataset.code = "";
+  if (!held || choiceProblem(choice)) {
+    $("sealed-state").textContent = S.sealed_choose;
+    showSealed();
+    sealing = null;
+    return;
+  }
+  $("sealed-state").textContent = S.sealing;
+  showSealed();
+  sealing = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0)); // the sentence shows first
+    const s = await sealBallot(choice);
+    if (generation === sealGeneration) {
+      sealed = s;
+      showSealed();
+    }
+    return s;
+  })();
+  sealing.catch((e) => {
+    if (generation === sealGeneration) {
+      const [text, code] = sentence(e); // no key yet, or no network: said here, quietly
+      $("sealed-state").textContent = text;
+      $("sealed-state").dataset.code = code;
+      showSealed();
+    }
+  });
+}
+
+/** The sealed ballot of `choice` (the one shown, else one sealed now), taken
+ * for one use only: cast, or opened, never both. */
+async function takeSealed(choice) {
+  if (sealing) {
+    try {
+      await sealing;
+    } catch (e) {
+      /* sealed again below, where the error is said */
+    }
+  }
+  let s = sealed;
+  if (!s || s.taken || !sameChoice(s.choice, choice)) s = await sealBallot(choice);
+  // from here to the return, nothing waits: no one else can take the same ballot
+  if (s.taken || opened.has(s.fingerprint)) throw new core.WalletError("error", "this ballot was already used");
+  s.taken = true;
+  if (sealed === s) sealed = null;
+  showSealed();
+  return s;
+}
+
+/** Cast-or-audit's audit: open the sealed ballot, check it here, offer its
+ * challenge file, and never cast it. */
+async function challenge(choice) {
+  const s = await takeSealed(choice);
+  opened.add(s.fingerprint); // whatever happens next, this one is never cast
+  const { ctx } = s;
+  const file = secret.challengeFile({
+    process: data.process,
+    pseudonym: s.pseudonym,
+    fingerprint: ctx.fingerprint,
+    key: ctx.key,
+    encrypted: s.encrypted,
+    proposals: ctx.proposals,
+    selected: s.selected,
+    randomness: s.randomness,
+  });
+  const text = `${JSON.stringify(file, null, 1)}\n`;
+  // the file as it will be read back: its proofs, then its ciphertexts against the choice it shows
+  const back = secret.readChallenge(JSON.parse(text), ctx.proposals);
+  secret.verifyBallot({ fingerprint: back.fingerprint, key: back.key, pseudonym: back.pseudonym, options: ctx.proposals.length, min: ctx.min, max: ctx.max, encrypted: back.encrypted });
+  secret.openChallenge({ key: back.key, encrypted: back.encrypted, selected: back.selected, randomness: back.randomness });
+  const shown = back.selected.map((k) => ctx.proposals[k]);
+  $("step-challenge").hidden = false;
+  const verdict = $("challenge-verdict");
+  verdict.className = "verdict valid";
+  verdict.dataset.result = "valid";
+  $("challenge-what").textContent = fill(S.challenge_holds, { choices: names(shown) });
+  $("challenge-detail").textContent = S.challenge_checked;
+  $("challenge-fingerprint").textContent = s.fingerprint;
+  const link = $("challenge-download");
+  link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  link.download = `challenge-${data.process}-${s.fingerprint.slice(0, 9).replace(" ", "")}.json`;
+  // the manifest read with its inclusion proof under the log key this page trusts
+  $("challenge-command").textContent = `urne-verify challenge ${link.download} --service ${location.origin} --log-key '${data.log_key}'`;
+  $("step-challenge").dataset.fingerprint = s.fingerprint;
+  $("step-challenge").scrollIntoView({ block: "nearest" });
+}
+
+async function castSecret(choice) {
+  const s = await takeSealed(choice);
+  s.randomness = null; // it leaves now: its randomness is dropped, never stored
+  return locked(() => cast(choice, s));
 }
 
 async function retryPending() {
@@ -389,19 +663,21 @@ function laterWitnessed(receipt) {
       return now;
     });
     const shown = $("receipt-download");
-    if (shown.download === `receipt-${data.process}-${receipt.index}.json`) showReceipt(better);
+    if (shown.download === `receipt-${data.process}-${receipt.index}.json`) showReceipt(better, record);
     listReceipts(record);
   }, 1500);
 }
 
-function showReceipt(receipt) {
+function showReceipt(receipt, record) {
   const entry = core.b64decode(receipt.entry, "entry");
   $("step-receipt").hidden = false;
   const verdict = $("receipt-verdict");
   verdict.className = "verdict valid";
   verdict.dataset.result = "valid";
-  $("receipt-what").textContent = describe(entry);
-  $("receipt-detail").textContent = `${fill(S.receipt_valid, { index: receipt.index })} ${S.receipt_kept}`;
+  $("receipt-what").textContent = describe(entry, record);
+  const obj = entryObject(entry);
+  const sealedNote = "encrypted" in obj ? ` ${S.secret_receipt} ${fill(S.sealed_as, { fingerprint: ballotFingerprint(obj.encrypted) })}` : "";
+  $("receipt-detail").textContent = `${fill(S.receipt_valid, { index: receipt.index })}${sealedNote} ${S.receipt_kept}`;
   const link = $("receipt-download");
   link.href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 1)], { type: "application/json" }));
   link.download = `receipt-${data.process}-${receipt.index}.json`;
@@ -426,7 +702,7 @@ function listReceipts(record, checks) {
   receipts.forEach((receipt, i) => {
     const li = document.createElement("li");
     li.dataset.index = receipt.index;
-    const what = describe(core.b64decode(receipt.entry, "entry"));
+    const what = describe(core.b64decode(receipt.entry, "entry"), record);
     const status = i === counting ? S.counts : S.replaced;
     li.textContent = `${what} (#${receipt.index}, ${status}) `;
     const link = document.createElement("a");
@@ -499,9 +775,10 @@ function render(record) {
   $("step-ballot").hidden = !held || !open;
   const pending = Boolean(record && record.pending);
   $("pending").hidden = !pending;
-  if (pending) $("pending-text").textContent = fill(S.pending, { what: describe(core.b64decode(record.pending, "pending")) });
+  if (pending) $("pending-text").textContent = fill(S.pending, { what: describe(core.b64decode(record.pending, "pending"), record) });
   const castButton = $("cast");
   castButton.disabled = pending;
+  if (SECRET) $("challenge").disabled = pending;
   const signed = data.type === "petition" && record && record.receipts.length > 0;
   $("ballot-form").hidden = Boolean(signed);
   if (data.type !== "petition" && record && record.receipts.length) {
@@ -514,13 +791,15 @@ function render(record) {
 }
 
 async function guarded(button, work) {
-  if (button) button.disabled = true;
+  // casting and checking a secret ballot take turns: both wait while either runs
+  const buttons = button && SECRET && ["cast", "challenge"].includes(button.id) ? [$("cast"), $("challenge")] : [button];
+  for (const b of buttons) if (b) b.disabled = true;
   try {
     await work();
   } catch (e) {
     sayError(e);
   } finally {
-    if (button) button.disabled = false;
+    for (const b of buttons) if (b) b.disabled = false;
     try {
       render(await load());
     } catch (e) {
@@ -563,6 +842,16 @@ async function importFile(file) {
     pending: obj.pending || null,
     receipts: Array.isArray(obj.receipts) ? obj.receipts : [],
   };
+  // a secret vote's choices: the file's (urne-wallet writes them too), and this browser's own
+  const theirs = obj.choices === undefined ? {} : obj.choices;
+  const fine = (v) => Array.isArray(v) && v.every((id) => typeof id === "string");
+  const isObject = theirs && typeof theirs === "object" && !Array.isArray(theirs);
+  if (!isObject || !Object.entries(theirs).every(([k, v]) => /^(0|[1-9][0-9]*)$/.test(k) && fine(v))) {
+    throw new core.WalletError("bad_wallet", "choices: expected lists of proposal ids by seq");
+  }
+  const ours = mine && mine.pseudonym_seed === obj.pseudonym_seed && mine.choices ? mine.choices : {};
+  const choices = { ...ours, ...theirs };
+  if (Object.keys(choices).length) record.choices = choices;
   await save(record);
   say(S.imported, "ok");
 }
@@ -608,11 +897,12 @@ async function setup() {
       await locked(() => join(code));
       $("wallet-message").hidden = true; // the credential's own section says it
       $("step-ballot").hidden = false;
-    });
+    }).then(reseal);
   });
   $("ballot-form").addEventListener("change", () => {
     touched = true;
     updateChoice();
+    reseal();
   });
   $("ballot-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -626,18 +916,34 @@ async function setup() {
     }
     guarded($("cast"), async () => {
       say(S.casting);
-      const receipt = await locked(() => cast(choice));
+      const receipt = SECRET ? await castSecret(choice) : await locked(() => cast(choice));
       $("wallet-message").hidden = true;
-      showReceipt(receipt);
+      showReceipt(receipt, await load());
       laterWitnessed(receipt);
-    });
+    }).then(reseal);
   });
+  if (SECRET) {
+    $("challenge").addEventListener("click", () => {
+      const choice = chosen();
+      const problem = choiceProblem(choice);
+      touched = true;
+      updateChoice();
+      if (problem) {
+        say(problem, "error");
+        return;
+      }
+      guarded($("challenge"), async () => {
+        $("wallet-message").hidden = true;
+        await challenge(choice);
+      }).then(reseal);
+    });
+  }
   $("retry").addEventListener("click", () =>
     guarded($("retry"), async () => {
       say(S.casting);
       const receipt = await locked(() => retryPending());
       $("wallet-message").hidden = true;
-      showReceipt(receipt);
+      showReceipt(receipt, await load());
     }),
   );
   $("recheck").addEventListener("click", () => guarded($("recheck"), () => locked(recheck)));
@@ -648,7 +954,12 @@ async function setup() {
   });
   $("import").addEventListener("change", () => {
     const file = $("import").files[0];
-    if (file) guarded(null, () => locked(() => importFile(file))).then(() => ($("import").value = ""));
+    if (file) {
+      guarded(null, () => locked(() => importFile(file))).then(() => {
+        $("import").value = "";
+        reseal();
+      });
+    }
   });
 
   // A reload in the middle of issuance: the same code and B again.
@@ -660,8 +971,9 @@ async function setup() {
         if (now && !now.credential && now.blinding && now.code) await obtainCredential(now);
       });
       $("wallet-message").hidden = true;
-    });
+    }).then(reseal);
   }
+  reseal();
   document.body.dataset.ready = "yes";
 }
 

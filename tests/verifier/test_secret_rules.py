@@ -1,0 +1,235 @@
+"""The rules of a secret vote, as the registry applies them on both sides of the
+trust boundary (docs/secret-ballot.md §3-§6): an honest run end to end, and
+each attack the rules catch, replayed."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from tests.support.civic import Citizen, Institution, RegistryLog, proposal
+from tests.support.secret import Board
+from urne.verifier.citizen import authoring
+from urne.verifier.civic.entries import decode_entry
+
+PID = "secret-vote"
+PROPOSALS = [proposal(x, f"Option {x}") for x in "abcd"]
+
+
+def _open(reg: RegistryLog, board: Board, inst: Institution, **rule: Any) -> bytes:
+    manifest = inst.process(
+        PID,
+        "vote",
+        proposals=PROPOSALS,
+        rule={"method": "single", "min": 1, "max": 1, "revoting": True, **rule},
+        secret=board.manifest_field(),
+    )
+    reg.add(manifest)
+    board.opened(manifest)
+    return manifest
+
+
+def _cast(board: Board, c: Citizen, selected: list[int], bounds: tuple[int, int] = (1, 1)) -> bytes:
+    enc = board.encrypted(c.pseudonym.public_key, 4, selected, bounds)
+    seq = c.seq
+    c.seq += 1
+    return authoring.secret_ballot(PID, c.pseudonym, c.credential, enc, seq=seq)
+
+
+@pytest.fixture
+def setup() -> tuple[RegistryLog, Board, Institution]:
+    reg, board, inst = RegistryLog(), Board.make(PID, 3, 2), Institution()
+    _open(reg, board, inst)
+    return reg, board, inst
+
+
+def test_an_honest_secret_vote_with_revotes_and_an_absent_trustee(setup: Any) -> None:
+    reg, board, inst = setup
+    board.ceremony(reg.add, inst.key)
+    rng = random.Random(7)
+    citizens = [Citizen.enrol(inst, PID) for _ in range(12)]
+    last: dict[int, int] = {}
+    for _ in range(20):
+        k = rng.randrange(len(citizens))
+        choice = rng.randrange(4)
+        reg.add(_cast(board, citizens[k], [choice]))
+        last[k] = choice
+    closed = reg.add(inst.close(PID))
+    st = reg.reg.state(PID)
+    assert st.secret is not None and st.secret.aggregates is not None
+    assert reg.reg.tally(PID, closed)["counts"] is None  # nothing decrypted yet
+    reg.refuse(inst.result(PID, closed, reg.reg.tally(PID, closed)), "not_decrypted")
+    reg.add(board.decryption(1, st.secret.aggregates))
+    reg.add(board.decryption(3, st.secret.aggregates))  # trustee 2 is absent
+    want = {x: 0 for x in "abcd"}
+    for choice in last.values():
+        want["abcd"[choice]] += 1
+    t = reg.reg.tally(PID, closed)
+    assert t["counts"] == want and t["ballots"] == len(last)
+    assert t["winners"] == sorted(k for k, v in want.items() if v == max(want.values()))
+    reg.add(inst.result(PID, closed, t))
+    wrong = dict(t, counts=dict(want, a=want["a"] + 1))
+    reg.refuse(inst.result(PID, closed, wrong), "result_exists")
+
+
+def test_a_wrong_published_result_is_refused(setup: Any) -> None:
+    reg, board, inst = setup
+    board.ceremony(reg.add, inst.key)
+    c = Citizen.enrol(inst, PID)
+    reg.add(_cast(board, c, [2]))
+    closed = reg.add(inst.close(PID))
+    st = reg.reg.state(PID)
+    for j in (1, 2):
+        reg.add(board.decryption(j, st.secret.aggregates))
+    t = reg.reg.tally(PID, closed)
+    assert t["counts"] == {"a": 0, "b": 0, "c": 1, "d": 0}
+    reg.refuse(
+        inst.result(PID, closed, dict(t, counts={"a": 1, "b": 0, "c": 0, "d": 0})), "wrong_result"
+    )
+
+
+def test_ballots_wait_for_the_election_key_and_never_come_in_clear(setup: Any) -> None:
+    reg, board, inst = setup
+    c = Citizen.enrol(inst, PID)
+    board.key = board.trustees[0].share_key  # any key: the ceremony has not ended
+    reg.refuse(_cast(board, c, [0]), "no_election_key")
+    board.ceremony(reg.add, inst.key)
+    reg.refuse(authoring.ballot(PID, c.pseudonym, c.credential, ["a"]), "secret_ballot_in_clear")
+
+
+def test_a_ballot_copied_under_another_pseudonym_is_refused(setup: Any) -> None:
+    reg, board, inst = setup
+    board.ceremony(reg.add, inst.key)
+    alice, mallory = Citizen.enrol(inst, PID), Citizen.enrol(inst, PID)
+    leaf = _cast(board, alice, [1])
+    reg.add(leaf)
+    copied = decode_entry(leaf).obj["encrypted"]
+    reg.refuse(
+        authoring.secret_ballot(PID, mallory.pseudonym, mallory.credential, copied),
+        "bad_ballot_proof",
+    )
+
+
+def test_a_ballot_selecting_two_in_a_single_choice_vote_is_refused(setup: Any) -> None:
+    reg, board, inst = setup
+    board.ceremony(reg.add, inst.key)
+    c = Citizen.enrol(inst, PID)
+    # honest proofs for 0..2 selections, under a vote that takes exactly one
+    enc = board.encrypted(c.pseudonym.public_key, 4, [0, 1], (0, 0 + 2))
+    bad = authoring.secret_ballot(PID, c.pseudonym, c.credential, enc)
+    with pytest.raises(Exception) as e:  # the count proof has 3 branches, not 1
+        reg.reg.check(decode_entry(bad), reg.n)
+    assert getattr(e.value, "code", None) == "bad_proof"
+
+
+def test_a_cheating_dealer_is_disqualified_with_evidence(setup: Any) -> None:
+    reg, board, inst = setup
+    reg.add(board.deal(1, cheat_to=3))
+    reg.add(board.deal(2))
+    reg.add(board.deal(3))
+    [complaint] = board.complaints(3)
+    assert board.complaints(2) == []
+    reg.add(complaint)
+    st = reg.reg.state(PID).secret
+    assert st is not None and 1 in st.disqualified
+    for j in (1, 2, 3):
+        reg.add(board.check(j))
+    reg.refuse(board.election_key(inst.key, [1, 2, 3]), "wrong_qualified")
+    reg.add(board.election_key(inst.key, [2, 3]))
+    c = Citizen.enrol(inst, PID)
+    reg.add(_cast(board, c, [3]))
+    closed = reg.add(inst.close(PID))
+    for j in (2, 3):
+        reg.add(board.decryption(j, st.aggregates))
+    assert reg.reg.tally(PID, closed)["counts"] == {"a": 0, "b": 0, "c": 0, "d": 1}
+    reg.refuse(board.decryption(1, st.aggregates), "not_qualified")
+
+
+def test_an_unfounded_complaint_is_refused(setup: Any) -> None:
+    reg, board, _ = setup
+    for i in (1, 2, 3):
+        reg.add(board.deal(i))
+    # trustee 3 pretends trustee 1 cheated: it reveals the true key, whose share is right
+    from urne.verifier.secret import dkg
+    from urne.verifier.secret.group import ristretto255
+
+    g, tr = ristretto255(), board.trustees[2]
+    k, proof = dkg.complain(g, board.fingerprint, 1, 3, tr.e, board.deals[1].shares[3])
+    reg.refuse(authoring.complaint(PID, tr.key, 3, 1, k, proof.to_bytes()), "complaint_unfounded")
+    # and a forged reveal is no evidence either
+    other = g.base(12345)
+    reg.refuse(authoring.complaint(PID, tr.key, 3, 1, other, proof.to_bytes()), "bad_complaint")
+
+
+def test_a_trustee_who_deals_twice_is_refused_the_second_time(setup: Any) -> None:
+    reg, board, _ = setup
+    reg.add(board.deal(1))
+    reg.refuse(board.deal(1), "already_dealt")
+
+
+def test_a_deal_signed_by_a_key_that_is_not_the_trustees_is_refused(setup: Any) -> None:
+    reg, board, _ = setup
+    from urne.verifier.citizen.signing import AuthorKey
+
+    real = board.trustees[0].key
+    board.trustees[0].key = AuthorKey.generate()
+    with pytest.raises(Exception) as e:
+        reg.reg.check(decode_entry(board.deal(1)), reg.n)
+    assert getattr(e.value, "code", None) == "bad_entry_signature"
+    board.trustees[0].key = real
+
+
+def test_a_substituted_election_key_is_refused(setup: Any) -> None:
+    reg, board, inst = setup
+    for i in (1, 2, 3):
+        reg.add(board.deal(i))
+    for j in (1, 2, 3):
+        reg.add(board.check(j))
+    from urne.verifier.secret.group import ristretto255
+
+    g = ristretto255()
+    substituted = authoring.election_key(PID, inst.key, g.base(424242), [1, 2, 3])
+    reg.refuse(substituted, "wrong_election_key")
+
+
+def test_a_wrong_decryption_share_is_refused(setup: Any) -> None:
+    reg, board, inst = setup
+    board.ceremony(reg.add, inst.key)
+    reg.add(_cast(board, Citizen.enrol(inst, PID), [0]))
+    reg.add(inst.close(PID))
+    st = reg.reg.state(PID).secret
+    reg.refuse(board.decryption(2, st.aggregates, wrong=True), "bad_decryption")
+    reg.add(board.decryption(2, st.aggregates))
+    reg.refuse(board.decryption(2, st.aggregates), "already_decrypted")
+
+
+def test_too_few_qualified_trustees_give_no_key() -> None:
+    reg, board, inst = RegistryLog(), Board.make(PID, 3, 3), Institution()
+    _open(reg, board, inst)
+    for i in (1, 2):
+        reg.add(board.deal(i))
+    for j in (1, 2):
+        reg.add(board.check(j))
+    reg.refuse(board.deal(3), "dealing_over")
+    reg.refuse(board.election_key(inst.key, [1, 2]), "too_few_trustees")
+
+
+def test_a_secret_budget_is_not_offered() -> None:
+    board, inst = Board.make(PID), Institution()
+    from urne.verifier.errors import FormatError
+
+    with pytest.raises(FormatError) as e:
+        decode_entry(inst.process(PID, "budget", secret=board.manifest_field()))
+    assert e.value.code == "secret_not_offered"
+
+
+def test_a_trustee_key_without_its_proof_is_refused() -> None:
+    reg, board, inst = RegistryLog(), Board.make(PID), Institution()
+    field = board.manifest_field()
+    field["trustees"][1]["proof"] = field["trustees"][0]["proof"]
+    manifest = inst.process(PID, "vote", proposals=PROPOSALS, secret=field)
+    with pytest.raises(Exception) as e:
+        reg.add(manifest)
+    assert getattr(e.value, "code", None) == "bad_trustee_key"

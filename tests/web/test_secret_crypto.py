@@ -1,0 +1,299 @@
+"""The browser's secret ballot (/static/wallet/secret.js), in Chromium, against
+``urne.verifier.secret``: it reproduces every byte of
+docs/spec/secret-vectors.json from the same randomness and nonces, decides
+every case as the verifier does, and each side accepts the other's ballots and
+challenge files (made with real randomness) and refuses them tampered with."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import secret_vectors
+from tests.support.site import Site
+from urne.verifier.errors import ProofError
+from urne.verifier.secret.ballot import (
+    EncryptedBallot,
+    Opening,
+    ballot_context,
+    encrypt_ballot,
+    open_challenge,
+)
+from urne.verifier.secret.group import L, Ristretto255, random_scalar, ristretto255
+from urne.verifier.secret.proofs import encrypt
+
+pytestmark = pytest.mark.browser
+
+VECTORS: dict[str, Any] = json.loads(secret_vectors.PATH.read_text(encoding="ascii"))
+
+#: Runs in the page: every value of the vectors, computed by /static/wallet/secret.js.
+COMPUTE = (Path(__file__).parent / "secret_vectors.js").read_text(encoding="utf-8")
+
+#: Runs in the page: ballots of secret.js with the CSPRNG's randomness.
+ENCRYPT = """async (a) => {
+  const c = await import("/static/wallet/core.js");
+  const s = await import("/static/wallet/secret.js");
+  return a.ballots.map((b) => {
+    const out = s.encryptBallot({
+      fingerprint: c.fromHex(a.fingerprint), key: c.fromHex(a.key),
+      pseudonym: c.fromHex(a.pseudonym), ...b,
+    });
+    return { encrypted: out.encrypted, randomness: out.randomness.map(String) };
+  });
+}"""
+
+#: Runs in the page: secret.js's verdict on ballots (``accepted`` or the code).
+VERIFY = """async (a) => {
+  const c = await import("/static/wallet/core.js");
+  const s = await import("/static/wallet/secret.js");
+  return a.ballots.map((b) => {
+    try {
+      s.verifyBallot({
+        fingerprint: c.fromHex(a.fingerprint), key: c.fromHex(a.key),
+        pseudonym: c.fromHex(b.pseudonym), options: b.options, min: b.min, max: b.max,
+        encrypted: b.encrypted,
+      });
+      return "accepted";
+    } catch (e) {
+      return e.code || String(e);
+    }
+  });
+}"""
+
+#: Runs in the page: a ballot and its challenge file, made by secret.js.
+CHALLENGE = """async (a) => {
+  const c = await import("/static/wallet/core.js");
+  const s = await import("/static/wallet/secret.js");
+  const context = {
+    fingerprint: c.fromHex(a.fingerprint), key: c.fromHex(a.key), pseudonym: c.fromHex(a.pseudonym),
+  };
+  const out = s.encryptBallot({
+    ...context, ...a.rule, options: a.proposals.length, selected: a.selected,
+  });
+  const file = s.challengeFile({
+    ...context, process: a.process, encrypted: out.encrypted, proposals: a.proposals,
+    selected: a.selected, randomness: out.randomness,
+  });
+  return JSON.stringify(file);
+}"""
+
+#: Runs in the page: secret.js's reading of challenge files for a process's proposals.
+OPEN = """async (a) => {
+  const s = await import("/static/wallet/secret.js");
+  return a.files.map((text) => {
+    try {
+      const c = s.readChallenge(JSON.parse(text), a.proposals);
+      s.verifyBallot({ ...c, options: a.proposals.length, ...a.rule });
+      s.openChallenge(c);
+      return "opened";
+    } catch (e) {
+      return e.code || String(e);
+    }
+  });
+}"""
+
+
+@pytest.fixture
+def wallet(page: Any, site: Site) -> Any:
+    """The wallet page of a vote, where /static/wallet/*.js and the vendored
+    libraries load through the page's import map."""
+    page.goto(f"{site.url}/p/vote/take-part")
+    return page
+
+
+def _election() -> tuple[int, dict[str, str]]:
+    g = ristretto255()
+    x = random_scalar(g)
+    return x, {
+        "fingerprint": secrets.token_bytes(32).hex(),
+        "key": g.base(x).hex(),
+        "pseudonym": secrets.token_bytes(32).hex(),
+    }
+
+
+def _context(election: dict[str, str], pseudonym: str | None = None) -> Any:
+    g = ristretto255()
+    return ballot_context(
+        g,
+        bytes.fromhex(election["fingerprint"]),
+        bytes.fromhex(election["key"]),
+        bytes.fromhex(pseudonym or election["pseudonym"]),
+    )
+
+
+def _decrypt(x: int, ballot: EncryptedBallot) -> list[int]:
+    """The 0s and 1s of a ballot, under the key's secret."""
+    g = ristretto255()
+    plain = [g.sub(ct.beta, g.mul(x, ct.alpha)) for ct in ballot.ciphertexts]
+    assert all(p in (g.identity, g.generator) for p in plain)
+    return [int(p == g.generator) for p in plain]
+
+
+def test_the_browser_computes_the_verifier_s_bytes(wallet: Any) -> None:
+    got = wallet.evaluate(COMPUTE, VECTORS)
+    assert got["order"] == VECTORS["order"] == str(L)
+    assert got["hashes"] == [h["scalar"] for h in VECTORS["hash_to_scalar"]]
+    assert len(got["ballots"]) == len(VECTORS["ballots"]) == 9
+    for want, computed in zip(VECTORS["ballots"], got["ballots"], strict=True):
+        assert computed["encrypted"] == want["encrypted"], want["name"]
+        assert computed["randomness"] == want["randomness"], want["name"]
+        # every fixed value drawn, none more: the draw order is the file's
+        assert computed["drawn"] == len(want["randomness"]) + len(want["nonces"]), want["name"]
+        assert computed["verdict"] == "accepted", want["name"]
+
+
+def test_the_browser_refuses_what_the_verifier_refuses(wallet: Any) -> None:
+    got = wallet.evaluate(COMPUTE, VECTORS)
+    want = {case["name"]: case["code"] for case in VECTORS["refused"]}
+    assert len(want) == 5
+    assert got["refused"] == want
+
+
+def test_a_ballot_made_in_the_browser_verifies_in_python(wallet: Any) -> None:
+    g = ristretto255()
+    x, election = _election()
+    rules = [
+        {"options": 4, "min": 1, "max": 1, "selected": [2]},
+        {"options": 4, "min": 1, "max": 1, "selected": [2]},
+        {"options": 3, "min": 0, "max": 3, "selected": [0, 2]},
+    ]
+    made = wallet.evaluate(ENCRYPT, {**election, "ballots": rules})
+    assert len(made) == 3
+    for rule, ballot in zip(rules, made, strict=True):
+        bounds = (rule["min"], rule["max"])
+        decoded = EncryptedBallot.decode(g, ballot["encrypted"], rule["options"], bounds)
+        decoded.verify(_context(election), bytes.fromhex(election["key"]), bounds)
+        assert _decrypt(x, decoded) == [int(k in rule["selected"]) for k in range(rule["options"])]
+        # the randomness returned is the ciphertexts'
+        randomness = [int(r) for r in ballot["randomness"]]
+        assert all(0 < r < L for r in randomness)
+        for k, (ct, r) in enumerate(zip(decoded.ciphertexts, randomness, strict=True)):
+            assert ct == encrypt(g, bytes.fromhex(election["key"]), int(k in rule["selected"]), r)
+        # and it holds only for its pseudonym
+        other = _context(election, secrets.token_bytes(32).hex())
+        with pytest.raises(ProofError) as err:
+            decoded.verify(other, bytes.fromhex(election["key"]), bounds)
+        assert err.value.code == "bad_ballot_proof"
+    # the same choice twice: fresh randomness, other bytes
+    assert made[0]["randomness"] != made[1]["randomness"]
+    assert made[0]["encrypted"]["ciphertexts"] != made[1]["encrypted"]["ciphertexts"]
+
+
+def test_a_ballot_made_in_python_verifies_in_the_browser(wallet: Any) -> None:
+    _, election = _election()
+    key = bytes.fromhex(election["key"])
+    ballots = []
+    for options, bounds, selected in ((4, (1, 1), [3]), (5, (2, 2), [0, 4]), (3, (0, 3), [])):
+        ballot, _ = encrypt_ballot(_context(election), key, options, selected, bounds)
+        shape = {"options": options, "min": bounds[0], "max": bounds[1]}
+        encrypted = ballot.to_json()
+        ballots.append({**shape, "pseudonym": election["pseudonym"], "encrypted": encrypted})
+        # copied under another pseudonym
+        other = secrets.token_bytes(32).hex()
+        ballots.append({**shape, "pseudonym": other, "encrypted": encrypted})
+        # the count proof for other bounds
+        if bounds == (1, 1):
+            ballots.append(
+                {
+                    **shape,
+                    "min": 0,
+                    "max": 0,
+                    "encrypted": encrypted,
+                    "pseudonym": election["pseudonym"],
+                }
+            )
+    verdicts = wallet.evaluate(VERIFY, {**election, "ballots": ballots})
+    assert verdicts == [
+        "accepted",
+        "bad_ballot_proof",
+        "bad_ballot_proof",
+        "accepted",
+        "bad_ballot_proof",
+        "accepted",
+        "bad_ballot_proof",
+    ]
+
+
+def _open_in_python(file: dict[str, Any], proposals: list[str], bounds: tuple[int, int]) -> None:
+    """What ``urne-verify challenge`` does with a file: the ballot's proofs in
+    its context, then each ciphertext re-encrypted with the randomness shown."""
+    g = ristretto255()
+    assert file["format"] == "urne-challenge/1"
+    key = g.decode(base64.b64decode(file["key"], validate=True), "key")
+    ballot = EncryptedBallot.decode(g, file["encrypted"], len(proposals), bounds)
+    ctx = ballot_context(
+        g,
+        base64.b64decode(file["fingerprint"], validate=True),
+        key,
+        base64.b64decode(file["pseudonym"], validate=True),
+    )
+    ballot.verify(ctx, key, bounds)
+    randomness = tuple(
+        Ristretto255.decode_scalar(base64.b64decode(r, validate=True), "randomness")
+        for r in file["randomness"]
+    )
+    selected = tuple(proposals.index(p) for p in file["choice"])
+    open_challenge(g, key, ballot, Opening(selected, randomness))
+
+
+def test_a_challenge_file_made_in_the_browser_opens_in_python(wallet: Any) -> None:
+    _, election = _election()
+    proposals = ["river", "park", "bikes", "bench"]
+    rule = {"min": 1, "max": 1}
+    text = wallet.evaluate(
+        CHALLENGE,
+        {
+            **election,
+            "process": "secret-vote",
+            "proposals": proposals,
+            "rule": rule,
+            "selected": [1],
+        },
+    )
+    file = json.loads(text)
+    assert list(file) == [
+        "format",
+        "process",
+        "pseudonym",
+        "fingerprint",
+        "key",
+        "encrypted",
+        "choice",
+        "randomness",
+    ]
+    assert file["process"] == "secret-vote" and file["choice"] == ["park"]
+    assert base64.b64decode(file["key"]).hex() == election["key"]
+    assert base64.b64decode(file["fingerprint"]).hex() == election["fingerprint"]
+    assert base64.b64decode(file["pseudonym"]).hex() == election["pseudonym"]
+    assert set(file["encrypted"]) == {"ciphertexts", "proofs", "count"}
+    assert [len(base64.b64decode(r)) for r in file["randomness"]] == [32] * 4
+    _open_in_python(file, proposals, (1, 1))
+
+    # another choice shown: refused by both
+    tampered = {**file, "choice": ["bikes"]}
+    with pytest.raises(ProofError) as err:
+        _open_in_python(tampered, proposals, (1, 1))
+    assert err.value.code == "challenge_mismatch"
+    # another randomness shown: refused by both
+    swapped = {
+        **file,
+        "randomness": [file["randomness"][1], file["randomness"][0], *file["randomness"][2:]],
+    }
+    with pytest.raises(ProofError) as err:
+        _open_in_python(swapped, proposals, (1, 1))
+    assert err.value.code == "challenge_mismatch"
+
+    verdicts = wallet.evaluate(
+        OPEN,
+        {
+            "proposals": proposals,
+            "rule": rule,
+            "files": [text, json.dumps(tampered), json.dumps(swapped)],
+        },
+    )
+    assert verdicts == ["opened", "challenge_mismatch", "challenge_mismatch"]

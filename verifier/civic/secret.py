@@ -1,0 +1,426 @@
+"""The rules of a secret vote (docs/secret-ballot.md §3-§6): its trustees' key
+ceremony, its encrypted ballots and the decryption of its totals.
+
+:class:`SecretState` is part of a process's state (``ProcessState.secret``)
+and decides, like the rest of :class:`~urne.verifier.civic.process.Registry`,
+on both sides: the service refuses what it refuses, and an auditor replaying
+the log finds, with the entry as evidence, anything that should have been
+refused. The cryptography is ``urne.verifier.secret``'s.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+
+from urne.verifier.civic.canonical import canonical
+from urne.verifier.civic.entries import (
+    Ballot,
+    Check,
+    Complaint,
+    Deal,
+    Decryption,
+    ElectionKey,
+    Entry,
+    Process,
+    SecretSpec,
+    VoteRule,
+    b64encode,
+    verify_entry_signature,
+)
+from urne.verifier.errors import FormatError, ProofError, VerificationError
+from urne.verifier.secret import dkg, tally
+from urne.verifier.secret.ballot import EncryptedBallot, ballot_context
+from urne.verifier.secret.group import Ristretto255, ristretto255
+from urne.verifier.secret.proofs import Ciphertext, DleqProof, SchnorrProof
+
+__all__ = ["SecretState", "manifest_fingerprint", "open_secret"]
+
+
+def _refused(message: str, *, code: str) -> VerificationError:
+    from urne.verifier.civic.process import EntryRefused
+
+    return EntryRefused(message, code=code)
+
+
+def _conflict(message: str, *, code: str) -> VerificationError:
+    from urne.verifier.civic.process import EntryConflict
+
+    return EntryConflict(message, code=code)
+
+
+def manifest_fingerprint(entry: Entry) -> bytes:
+    """``F``: the SHA-256 of the manifest entry's canonical bytes."""
+    return hashlib.sha256(canonical(entry.obj)).digest()
+
+
+def open_secret(p: Process, entry: Entry) -> None:
+    """Check a secret manifest's trustees: each share key a point of the group,
+    with its proof of knowledge (``bad_trustee_key``)."""
+    assert p.secret is not None
+    g = ristretto255()
+    for i, t in enumerate(p.secret.trustees, start=1):
+        try:
+            share_key = g.decode(t.share_key, f"process.secret.trustees[{i - 1}].share_key")
+            SchnorrProof.decode(g, t.proof, "proof").verify(
+                dkg.share_context(g, p.id, t.key), dkg.LABEL_SHARE_KEY, share_key
+            )
+        except (FormatError, ProofError) as exc:
+            raise _refused(
+                f"trustee {i} ({t.name!r}): its share key is not proven ({exc})",
+                code="bad_trustee_key",
+            ) from exc
+
+
+@dataclass
+class SecretState:
+    process: Process
+    spec: SecretSpec
+    #: F: the SHA-256 of the manifest's bytes, in every proof's context
+    fingerprint: bytes
+    #: trustee -> (log index, deal)
+    deals: dict[int, tuple[int, Deal]] = field(default_factory=dict)
+    #: dealer -> the log index of the complaint that disqualified it
+    disqualified: dict[int, int] = field(default_factory=dict)
+    #: (complainer, dealer) pairs already decided
+    complaints: set[tuple[int, int]] = field(default_factory=set)
+    #: trustee -> log index of its check
+    checks: dict[int, int] = field(default_factory=dict)
+    key: bytes | None = None
+    key_at: int | None = None
+    qualified: tuple[int, ...] = ()
+    verification_keys: dict[int, bytes] = field(default_factory=dict)
+    #: at the close: the product of the counted ciphertexts, per proposal
+    aggregates: list[Ciphertext] | None = None
+    counted: int = 0
+    #: the product of the ciphertexts of each pseudonym's last ballot so far,
+    #: kept as ballots are accepted (a revote divides the ballot it replaces
+    #: out): the close only copies it, so nobody waits for a sum of every ballot
+    running: list[Ciphertext] = field(default_factory=list)
+    last: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
+    #: trustee -> (log index, D_k per proposal), valid ones only, in log order
+    decryptions: dict[int, tuple[int, tuple[bytes, ...]]] = field(default_factory=dict)
+    #: the log index of every ceremony entry and decryption, in log order
+    indices: list[int] = field(default_factory=list)
+    _totals: list[int] | None = None
+
+    @classmethod
+    def start(cls, p: Process, entry: Entry) -> SecretState:
+        assert p.secret is not None
+        return cls(p, p.secret, manifest_fingerprint(entry))
+
+    @property
+    def group(self) -> Ristretto255:
+        return ristretto255()
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        rule = self.process.rule
+        assert isinstance(rule, VoteRule)
+        return rule.min, rule.max
+
+    # -- the ceremony and the decryptions -------------------------------------------
+
+    def _trustee(self, entry: Entry, index: int) -> None:
+        if not 1 <= index <= len(self.spec.trustees):
+            raise _refused(
+                f"there is no trustee {index} in this process (it has {len(self.spec.trustees)})",
+                code="unknown_trustee",
+            )
+        verify_entry_signature(entry, self.spec.trustees[index - 1].key)
+
+    def _ceremony_open(self) -> None:
+        if self.key_at is not None:
+            raise _conflict(
+                f"the key ceremony ended with the election key at index {self.key_at}",
+                code="ceremony_over",
+            )
+
+    def check(
+        self,
+        entry: Entry,
+        body: Deal | Complaint | Check | ElectionKey | Decryption,
+        closed_at: int | None,
+    ) -> None:
+        if isinstance(body, ElectionKey):
+            verify_entry_signature(entry, self.process.institution)
+            self._ceremony_open()
+            if closed_at is not None:
+                raise _conflict("the process is closed", code="process_closed")
+            self._check_key(body)
+            return
+        self._trustee(entry, body.trustee)
+        if isinstance(body, Decryption):
+            self._check_decryption(body, closed_at)
+            return
+        self._ceremony_open()
+        if closed_at is not None:
+            raise _conflict("the process is closed", code="process_closed")
+        if isinstance(body, Deal):
+            self._check_deal(body)
+        elif isinstance(body, Complaint):
+            self._check_complaint(body)
+        elif body.trustee in self.checks:
+            raise _conflict(
+                f"trustee {body.trustee} checked already, at index {self.checks[body.trustee]}",
+                code="already_checked",
+            )
+
+    def _check_deal(self, d: Deal) -> None:
+        g, t = self.group, self.spec.threshold
+        if d.trustee in self.deals:
+            raise _conflict(
+                f"trustee {d.trustee} dealt already, at index {self.deals[d.trustee][0]}",
+                code="already_dealt",
+            )
+        if self.checks:
+            first = min(self.checks.values())
+            raise _conflict(
+                f"dealing ended with the first check, at index {first}", code="dealing_over"
+            )
+        if len(d.commitments) != t:
+            raise _refused(
+                f"a deal commits to {t} coefficients (the threshold); this one to "
+                f"{len(d.commitments)}",
+                code="bad_deal",
+            )
+        want = [j for j in range(1, len(self.spec.trustees) + 1) if j != d.trustee]
+        if [s.to for s in d.shares] != want:
+            raise _refused(
+                f"a deal has one share for every other trustee, in order: {want}", code="bad_deal"
+            )
+        try:
+            for k, a in enumerate(d.commitments):
+                g.decode(a, f"deal.commitments[{k}]")
+            for s in d.shares:
+                g.decode(s.ephemeral, f"deal.shares[to {s.to}].ephemeral")
+            SchnorrProof.decode(g, d.proof, "deal.proof").verify(
+                dkg.trustee_context(g, self.fingerprint, d.trustee),
+                dkg.LABEL_CONSTANT,
+                d.commitments[0],
+            )
+        except (FormatError, ProofError) as exc:
+            raise _refused(f"trustee {d.trustee}'s deal: {exc}", code="bad_deal") from exc
+
+    def _check_complaint(self, c: Complaint) -> None:
+        g = self.group
+        dealt = self.deals.get(c.against)
+        if dealt is None or c.against == c.trustee:
+            raise _refused(
+                f"trustee {c.against} dealt nothing to complain about", code="no_such_deal"
+            )
+        if (c.trustee, c.against) in self.complaints:
+            raise _conflict(
+                f"trustee {c.trustee} complained about trustee {c.against} already",
+                code="already_complained",
+            )
+        deal = dealt[1]
+        share = next(s for s in deal.shares if s.to == c.trustee)
+        try:
+            stands = dkg.verify_complaint(
+                g,
+                self.fingerprint,
+                c.against,
+                c.trustee,
+                self.spec.trustees[c.trustee - 1].share_key,
+                dkg.EncryptedShare(share.ephemeral, share.masked),
+                deal.commitments,
+                g.decode(c.key, "complaint.key"),
+                DleqProof.decode(g, c.proof, "complaint.proof"),
+            )
+        except (FormatError, ProofError) as exc:
+            raise _refused(
+                f"the complaint's revealed key is not proven: {exc}", code="bad_complaint"
+            ) from exc
+        if not stands:
+            raise _refused(
+                f"the share trustee {c.against} dealt to trustee {c.trustee} is correct: "
+                "the complaint is unfounded",
+                code="complaint_unfounded",
+            )
+
+    def qualified_now(self) -> tuple[int, ...]:
+        """The trustees who dealt and checked and were not disqualified."""
+        return tuple(
+            sorted(i for i in self.deals if i in self.checks and i not in self.disqualified)
+        )
+
+    def _check_key(self, k: ElectionKey) -> None:
+        qual = self.qualified_now()
+        if k.qualified != qual:
+            raise _refused(
+                f"the qualified trustees are {list(qual)} (dealt, checked, not disqualified); "
+                f"the entry names {list(k.qualified)}",
+                code="wrong_qualified",
+            )
+        if len(qual) < self.spec.threshold:
+            raise _refused(
+                f"{len(qual)} qualified trustees; decrypting needs {self.spec.threshold}",
+                code="too_few_trustees",
+            )
+        want = dkg.joint_key(self.group, [self.deals[i][1].commitments[0] for i in qual])
+        if k.key != want:
+            raise _refused(
+                f"the election key is not the product of the qualified trustees' "
+                f"commitments ({b64encode(want)})",
+                code="wrong_election_key",
+            )
+
+    def _check_decryption(self, d: Decryption, closed_at: int | None) -> None:
+        if closed_at is None or self.aggregates is None:
+            raise _conflict("trustees decrypt after the close", code="process_not_closed")
+        if d.trustee not in self.qualified:
+            raise _refused(
+                f"trustee {d.trustee} is not one of the qualified trustees {list(self.qualified)}",
+                code="not_qualified",
+            )
+        if d.trustee in self.decryptions:
+            raise _conflict(
+                f"trustee {d.trustee} decrypted already, at index {self.decryptions[d.trustee][0]}",
+                code="already_decrypted",
+            )
+        g = self.group
+        assert self.key is not None
+        try:
+            if len(d.shares) != len(self.aggregates):
+                raise FormatError(
+                    f"{len(d.shares)} shares for {len(self.aggregates)} proposals",
+                    code="bad_decryption",
+                )
+            shares = [
+                g.decode(x, f"decryption.shares[{k}]", allow_identity=True)
+                for k, x in enumerate(d.shares)
+            ]
+            proofs = [
+                DleqProof.decode(g, p, f"decryption.proofs[{k}]") for k, p in enumerate(d.proofs)
+            ]
+            tally.verify_decryption(
+                tally.decryption_context(g, self.fingerprint, self.key),
+                self.verification_keys[d.trustee],
+                self.aggregates,
+                shares,
+                proofs,
+            )
+        except (FormatError, ProofError) as exc:
+            raise _refused(
+                f"trustee {d.trustee}'s decryption is wrong: {exc}", code="bad_decryption"
+            ) from exc
+
+    def apply(self, body: Deal | Complaint | Check | ElectionKey | Decryption, index: int) -> None:
+        self.indices.append(index)
+        if isinstance(body, Deal):
+            self.deals[body.trustee] = (index, body)
+        elif isinstance(body, Complaint):
+            self.complaints.add((body.trustee, body.against))
+            self.disqualified.setdefault(body.against, index)
+        elif isinstance(body, Check):
+            self.checks[body.trustee] = index
+        elif isinstance(body, ElectionKey):
+            self.key, self.key_at, self.qualified = body.key, index, body.qualified
+            commitments = [self.deals[i][1].commitments for i in body.qualified]
+            self.verification_keys = {
+                j: dkg.verification_key(self.group, commitments, j) for j in body.qualified
+            }
+        else:
+            self.decryptions[body.trustee] = (index, body.shares)
+            self._totals = None
+
+    # -- ballots ------------------------------------------------------------------------
+
+    def check_ballot(self, b: Ballot, *, verify_proofs: bool) -> None:
+        if self.key is None:
+            raise _conflict(
+                "the trustees' key ceremony has not ended: no ballot before the election key",
+                code="no_election_key",
+            )
+        if b.encrypted is None:
+            raise _refused("a secret vote's ballot carries an encrypted choice", code="bad_choice")
+        EncryptedBallot.decode(self.group, b.encrypted, len(self.process.proposals), self.bounds)
+        if verify_proofs:
+            self.verify_proofs(b)
+
+    def context(self) -> tuple[bytes, bytes, int, int, int]:
+        """What checking a ballot's proofs needs: fingerprint, key, proposals, bounds."""
+        assert self.key is not None
+        lo, hi = self.bounds
+        return self.fingerprint, self.key, len(self.process.proposals), lo, hi
+
+    def verify_proofs(self, b: Ballot) -> None:
+        """The proofs alone (the form was checked): for the service before
+        sequencing and the auditor's workers (``bad_ballot_proof``)."""
+        assert self.key is not None and b.encrypted is not None
+        g = self.group
+        eb = EncryptedBallot.decode(g, b.encrypted, len(self.process.proposals), self.bounds)
+        try:
+            eb.verify(
+                ballot_context(g, self.fingerprint, self.key, b.pseudonym), self.key, self.bounds
+            )
+        except ProofError as exc:
+            raise _refused(str(exc), code="bad_ballot_proof") from exc
+
+    def ciphertexts_of(self, b: Ballot) -> tuple[bytes, ...]:
+        assert b.encrypted is not None
+        return tuple(base64.b64decode(c) for c in b.encrypted["ciphertexts"])
+
+    def check_restored(self, cts: tuple[bytes, ...] | None) -> None:
+        if self.key is None:
+            raise _conflict("no ballot before the election key", code="no_election_key")
+        if cts is None or len(cts) != len(self.process.proposals) or any(len(c) != 64 for c in cts):
+            raise _refused(
+                "a secret ballot has one 64-byte ciphertext per proposal", code="bad_choice"
+            )
+
+    # -- the close and the totals -------------------------------------------------------
+
+    def count_in(self, pseudonym: bytes, cts: tuple[bytes, ...]) -> None:
+        """An accepted ballot: it replaces the pseudonym's earlier one in the sums."""
+        g = self.group
+        if not self.running:
+            self.running = [Ciphertext(g.identity, g.identity)] * len(self.process.proposals)
+        before = self.last.get(pseudonym)
+        out = []
+        for k, (acc, c) in enumerate(zip(self.running, cts, strict=True)):
+            alpha, beta = g.add(acc.alpha, c[:32]), g.add(acc.beta, c[32:])
+            if before is not None:
+                alpha, beta = g.sub(alpha, before[k][:32]), g.sub(beta, before[k][32:])
+            out.append(Ciphertext(alpha, beta))
+        self.running = out
+        self.last[pseudonym] = cts
+
+    def close(self) -> None:
+        g = self.group
+        self.aggregates = self.running or [Ciphertext(g.identity, g.identity)] * len(
+            self.process.proposals
+        )
+        self.counted = len(self.last)
+
+    def require_decrypted(self) -> None:
+        if len(self.decryptions) < self.spec.threshold:
+            raise _conflict(
+                f"{len(self.decryptions)} trustees of the {self.spec.threshold} needed have "
+                "decrypted the totals",
+                code="not_decrypted",
+            )
+
+    def totals(self) -> list[int] | None:
+        """The online totals per proposal, from the first ``threshold``
+        decryptions in log order; ``None`` until there are that many."""
+        if self.aggregates is None or len(self.decryptions) < self.spec.threshold:
+            return None
+        if self._totals is None:
+            g = self.group
+            first = sorted(self.decryptions.items(), key=lambda kv: kv[1][0])
+            used = {j: list(shares) for j, (_, shares) in first[: self.spec.threshold]}
+            points = tally.combine(g, self.aggregates, used)
+            out = []
+            for k, pt in enumerate(points):
+                t = tally.discrete_log(g, pt, self.counted)
+                if t is None:  # cannot happen with proven shares of proven ballots
+                    raise _refused(
+                        f"proposal {k}: the decrypted total is not between 0 and {self.counted}",
+                        code="bad_decryption",
+                    )
+                out.append(t)
+            self._totals = out
+        return self._totals
