@@ -236,14 +236,20 @@ class RegistryLog:
         )
         self.reg = Registry(check, operator=self.operator.public_key)
         self.n = 0
+        #: every admitted entry, in log order (its index is its position)
+        self.entries: list[Any] = []
+
+    def _admit(self, leaf: bytes) -> None:
+        entry = decode_entry(leaf)
+        self.reg.admit(entry, self.n)
+        self.entries.append(entry)
+        self.n += 1
 
     def add(self, leaf: bytes) -> int:
         if decode_entry(leaf).kind == "process":
             for first in authority_for(leaf, self.operator, registered=registry_knows(self.reg)):
-                self.reg.admit(decode_entry(first), self.n)
-                self.n += 1
-        self.reg.admit(decode_entry(leaf), self.n)
-        self.n += 1
+                self._admit(first)
+        self._admit(leaf)
         return self.n - 1
 
     def refuse(self, leaf: bytes, code: str, status: int | None = None) -> None:

@@ -233,3 +233,41 @@ def test_a_trustee_key_without_its_proof_is_refused() -> None:
     with pytest.raises(Exception) as e:
         reg.add(manifest)
     assert getattr(e.value, "code", None) == "bad_trustee_key"
+
+
+def test_sums_at_the_close_on_every_core_equal_the_running_sums(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader of a whole log sums the last ballots at the close in worker
+    processes; the service keeps running sums, a revote dividing out the
+    ballot it replaces. Both give the same aggregates and totals."""
+    from urne.verifier.civic.process import Registry
+    from urne.verifier.secret import tally
+
+    reg, board, inst = RegistryLog(), Board.make(PID, 3, 2), Institution()
+    _open(reg, board, inst)
+    board.ceremony(reg.add, inst.key)
+    citizens = [Citizen.enrol(inst, PID) for _ in range(6)]
+    for k, c in enumerate(citizens + citizens[:3]):  # three revote
+        reg.add(_cast(board, c, [k % 4]))
+    closed = reg.add(inst.close(PID))
+    running = reg.reg.state(PID).secret
+    monkeypatch.setattr(tally, "PARALLEL_MIN", 0)
+    chunks: list[int] = []
+    real = tally.sum_in_worker
+
+    def spy(args: Any) -> list[bytes]:
+        chunks.append(len(args[0]))
+        return real(args)
+
+    monkeypatch.setattr(tally, "sum_in_worker", spy)
+    other = Registry(None, operator=reg.operator.public_key, running_sums=False)
+    for i, entry in enumerate(reg.entries):
+        other.admit(entry, i)
+    assert sum(chunks) == 6 and len(chunks) == tally.cores()  # summed in worker processes
+    at_close = other.state(PID).secret
+    assert at_close is not None and running is not None
+    assert at_close.aggregates == running.aggregates and at_close.counted == 6
+    for j in (1, 2):
+        reg.add(board.decryption(j, running.aggregates))
+    assert reg.reg.tally(PID, closed)["counts"] == {"a": 2, "b": 1, "c": 1, "d": 2}

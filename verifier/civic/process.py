@@ -199,6 +199,7 @@ class Registry:
         *,
         operator: bytes,
         ballot_proofs: bool = True,
+        running_sums: bool = True,
     ) -> None:
         """``operator``: the log operator's Ed25519 public key (the key of the
         log's checkpoints), the root of every registration and the signer of
@@ -206,7 +207,10 @@ class Registry:
         auditor collects them and verifies them in batches instead (see
         ``urne.verifier.check.audit``). ``ballot_proofs=False`` likewise skips
         the proofs of secret ballots (their form is still checked): the service
-        verifies them before sequencing, the auditor in its workers."""
+        verifies them before sequencing, the auditor in its workers.
+        ``running_sums=False`` sums a secret vote's ciphertexts at its close, on
+        every core, instead of as its ballots are accepted: for a reader of a
+        whole log at once, never for the service (the close would wait)."""
         if not isinstance(operator, bytes) or len(operator) != 32:
             raise ValueError("the operator's key is a 32-byte Ed25519 public key")
         self.operator = operator
@@ -218,6 +222,7 @@ class Registry:
         self.reservations: dict[str, tuple[int, Reservation]] = {}
         self._credential_check = credential_check
         self._ballot_proofs = ballot_proofs
+        self._running_sums = running_sums
         #: (process, choice) pairs :meth:`restore_ballot` found valid: a choice's
         #: validity depends on nothing else, and checking a budget choice again for
         #: each of a million ballots would cost most of a run.
@@ -518,7 +523,9 @@ class Registry:
                 body,
                 index,
                 reserved_at=self.reservations[body.id][0],
-                secret=None if body.secret is None else SecretState.start(body, entry),
+                secret=None
+                if body.secret is None
+                else SecretState.start(body, entry, sums=self._running_sums),
             )
             return
         st = self.processes[body.process]

@@ -99,6 +99,9 @@ class SecretState:
     #: out): the close only copies it, so nobody waits for a sum of every ballot
     running: list[Ciphertext] = field(default_factory=list)
     last: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
+    #: False: no running sums; the close sums the last ballots on every core
+    #: (a trustee reading a whole log at once, with nothing waiting on it)
+    sums: bool = True
     #: trustee -> (log index, D_k per proposal), valid ones only, in log order
     decryptions: dict[int, tuple[int, tuple[bytes, ...]]] = field(default_factory=dict)
     #: the log index of every ceremony entry and decryption, in log order
@@ -106,9 +109,9 @@ class SecretState:
     _totals: list[int] | None = None
 
     @classmethod
-    def start(cls, p: Process, entry: Entry) -> SecretState:
+    def start(cls, p: Process, entry: Entry, *, sums: bool = True) -> SecretState:
         assert p.secret is not None
-        return cls(p, p.secret, manifest_fingerprint(entry))
+        return cls(p, p.secret, manifest_fingerprint(entry), sums=sums)
 
     @property
     def group(self) -> Ristretto255:
@@ -375,6 +378,9 @@ class SecretState:
 
     def count_in(self, pseudonym: bytes, cts: tuple[bytes, ...]) -> None:
         """An accepted ballot: it replaces the pseudonym's earlier one in the sums."""
+        if not self.sums:
+            self.last[pseudonym] = cts
+            return
         g = self.group
         if not self.running:
             self.running = [Ciphertext(g.identity, g.identity)] * len(self.process.proposals)
@@ -390,6 +396,10 @@ class SecretState:
 
     def close(self) -> None:
         g = self.group
+        if not self.sums:
+            self.running = tally.aggregate_encoded(
+                g, list(self.last.values()), len(self.process.proposals), workers=tally.cores()
+            )
         self.aggregates = self.running or [Ciphertext(g.identity, g.identity)] * len(
             self.process.proposals
         )

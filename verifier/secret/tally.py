@@ -14,7 +14,12 @@
 from __future__ import annotations
 
 import math
+import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from urne.verifier.errors import ProofError
 from urne.verifier.secret.dkg import lagrange_at_zero
@@ -23,6 +28,7 @@ from urne.verifier.secret.proofs import Ciphertext, Context, DleqProof
 
 __all__ = [
     "aggregate",
+    "aggregate_encoded",
     "combine",
     "decryption_context",
     "decryption_label",
@@ -51,6 +57,73 @@ def aggregate(
             alphas[k] = group.add(alphas[k], ct.alpha)
             betas[k] = group.add(betas[k], ct.beta)
     return [Ciphertext(a, b) for a, b in zip(alphas, betas, strict=True)]
+
+
+#: A worker: a fresh interpreter (as urne.verifier.check.workers explains, not
+#: multiprocessing, which would run the caller's main script again), reading one
+#: pickled chunk on stdin and writing its sums, pickled, on stdout.
+_WORKER = """
+import os, pickle, sys
+sys.path[:0] = pickle.loads(bytes.fromhex(os.environ["URNE_WORKER_PATH"]))
+from urne.verifier.secret.tally import _sum_chunk
+out = pickle.dumps(_sum_chunk(pickle.loads(sys.stdin.buffer.read())))
+sys.stdout.buffer.write(out)
+"""
+
+
+def sum_in_worker(args: tuple[list[tuple[bytes, ...]], int]) -> list[bytes]:
+    """The sums of one chunk ``(ballots, options)``, in a worker process."""
+    env = {**os.environ, "URNE_WORKER_PATH": pickle.dumps([p for p in sys.path if p]).hex()}
+    run = subprocess.run(
+        [sys.executable, "-c", _WORKER], input=pickle.dumps(args), capture_output=True, env=env
+    )
+    if run.returncode != 0:
+        raise OSError(f"a summing worker failed: {run.stderr.decode(errors='replace')[-500:]}")
+    result: list[bytes] = pickle.loads(run.stdout)  # from our own child
+    return result
+
+
+def _sum_chunk(args: tuple[list[tuple[bytes, ...]], int]) -> list[bytes]:
+    """In a worker process: the sums of one chunk, ``alpha || beta`` per option."""
+    from urne.verifier.secret.group import ristretto255
+
+    chunk, options = args
+    g = ristretto255()
+    cts = [[Ciphertext(c[:32], c[32:]) for c in b] for b in chunk]
+    return [c.to_bytes() for c in aggregate(g, cts, options)]
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+#: Below this many ballots, summing in this process costs less than starting workers.
+PARALLEL_MIN = 20_000
+
+
+def aggregate_encoded(
+    group: Group, ballots: Sequence[Sequence[bytes]], options: int, *, workers: int = 1
+) -> list[Ciphertext]:
+    """:func:`aggregate` of ballots given as ``alpha || beta`` encodings, on
+    ``workers`` processes when there are many (ristretto255 only): each sum
+    costs two additions per option and ballot, a few seconds per 100,000
+    ballots of 4 options on one core, and the sums of chunks add up."""
+    if workers <= 1 or len(ballots) < PARALLEL_MIN or group.name != "ristretto255":
+        cts = [[Ciphertext(c[:32], c[32:]) for c in b] for b in ballots]
+        return aggregate(group, cts, options)
+    size = -(-len(ballots) // workers)
+    chunks = [
+        ([tuple(b) for b in ballots[k : k + size]], options) for k in range(0, len(ballots), size)
+    ]
+    with ThreadPoolExecutor(len(chunks)) as threads:
+        partial = list(threads.map(sum_in_worker, chunks))
+    return aggregate(
+        group, [[Ciphertext(c[:32], c[32:]) for c in part] for part in partial], options
+    )
 
 
 def share_decryption(

@@ -1,0 +1,172 @@
+"""A secret vote from start to end, through real processes and real HTTP only,
+on SQLite and on PostgreSQL (``conftest.py``): three trustees make their keys
+with ``urne-trustee keygen``; the institution opens the vote with them
+(threshold 2) and its roll with ``urne``; the trustees run their ceremony at
+once, each with its own ``urne-trustee ceremony``; the institution ends it
+with ``urne process election-key``; citizens vote with ``urne-wallet`` (one
+revotes); the institution closes; trustee 2 is absent, trustees 1 and 3 run
+``urne-trustee decrypt``; the institution publishes its recount, equal to the
+choices cast; the log passes ``urne-verify audit``, secret ballots' proofs
+included, and holds no choice in clear."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tests.support.deployment import Deployment
+from urne.verifier.civic.entries import decode_entry
+
+pytestmark = pytest.mark.slow  # real servers and processes
+
+PID = "secret-park"
+_T = "%Y-%m-%dT%H:%M:%SZ"
+PEOPLE = [f"RES-{i:03d}" for i in range(5)]
+#: each citizen's choices, in order: the last one counts
+CHOICES = {
+    "RES-000": [["meadow"], ["river"]],
+    "RES-001": [["river"]],
+    "RES-002": [["lake"]],
+    "RES-003": [["river"]],
+}
+
+
+def _description(path: Path, trustees: list[dict[str, str]]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    path.write_text(
+        json.dumps(
+            {
+                "id": PID,
+                "type": "vote",
+                "title": {"fr": "Le nom du parc", "en": "The park's name"},
+                "text": {"fr": "Un nom, en secret.", "en": "One name, in secret."},
+                "opens": (now - timedelta(days=1)).strftime(_T),
+                "closes": (now + timedelta(days=30)).strftime(_T),
+                "proposals": [
+                    {"id": x, "title": x.title(), "body": f"The {x}."}
+                    for x in ("meadow", "river", "lake")
+                ],
+                "rule": {"method": "single", "min": 1, "max": 1, "revoting": True},
+                "secret": {"threshold": 2, "trustees": trustees},
+            }
+        ),
+        encoding="utf-8",
+    )
+
+
+def test_a_secret_vote_end_to_end(deployment: Deployment) -> None:
+    dep = deployment
+    server = dep.serve()
+    url = server.url
+    http = httpx2.Client(base_url=url, timeout=30)
+    vkey = http.get("/log").json()["verifier_key"]
+
+    # the institution's key, registered by the operator
+    key = dep.workdir / "town.key"
+    out = dep.urne("institution", "keygen", "town-hall", "--out", key).stdout
+    public = next(x.split()[-1] for x in out.splitlines() if x.startswith("public key:"))
+    dep.urne("institution", "add", "town-hall", public)
+
+    # three trustees, each on "their own machine" (their own file)
+    trustees = []
+    for i in (1, 2, 3):
+        secret, pub = dep.workdir / f"trustee{i}.secret", dep.workdir / f"trustee{i}.json"
+        dep.run(
+            "urne-trustee", "keygen", "--process", PID, "--name", f"Trustee {i}",
+            "--out", secret, "--public", pub,
+        )  # fmt: skip
+        assert secret.stat().st_mode & 0o077 == 0, "a trustee's secret file is private"
+        trustees.append(json.loads(pub.read_text()))
+
+    desc = dep.workdir / "secret.json"
+    _description(desc, trustees)
+    dep.urne("process", "open", desc, "--server", url, "--key", key)
+    codes_file = dep.workdir / "codes.csv"
+    people = dep.workdir / "people.csv"
+    people.write_text("person\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
+    dep.urne(
+        "roll", "import", PID, people, "--server", url, "--key", key, "--codes-out", codes_file
+    )
+    with open(codes_file, newline="", encoding="utf-8") as fh:
+        codes = {row["person"]: row["code"] for row in csv.DictReader(fh)}
+
+    # before the ceremony ends, the vote takes no ballot
+    def wallet(person: str, *args: str, expect: int = 0) -> str:
+        r = dep.run("urne-wallet", *args, "--wallet", dep.workdir / person, expect=expect)
+        return r.stdout + r.stderr
+
+    wallet("RES-004", "join", url, PID, "--code", codes["RES-004"])
+    assert "no_election_key" in wallet("RES-004", "vote", PID, "river", expect=1)
+
+    # the ceremony: the three trustees at once, each its own process
+    results: dict[int, str] = {}
+
+    def ceremony(i: int) -> None:
+        r = dep.run(
+            "urne-trustee", "ceremony", "--service", url,
+            "--secret", dep.workdir / f"trustee{i}.secret", "--log-key", vkey,
+            "--wait", "120", "--poll", "0.2",
+        )  # fmt: skip
+        results[i] = r.stdout
+
+    threads = [threading.Thread(target=ceremony, args=(i,)) for i in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [1, 2, 3]
+    out = dep.urne(
+        "process", "election-key", PID, "--server", url, "--key", key, "--log-key", vkey
+    ).stdout
+    assert "qualified trustees: [1, 2, 3]" in out, out
+    process = http.get(f"/processes/{PID}").json()
+    assert process["secret"]["election_key"] and process["secret"]["qualified"] == [1, 2, 3]
+
+    # citizens vote in secret; RES-000 changes their mind
+    for person, choices in CHOICES.items():
+        wallet(person, "join", url, PID, "--code", codes[person])
+        for choice in choices:
+            wallet(person, "vote", PID, *choice)
+
+    # nothing on the log says what anyone chose
+    size = http.get("/log").json()["size"]
+    for i in range(size):
+        entry = decode_entry(_entry(http, i))
+        if entry.kind == "ballot":
+            assert "choice" not in entry.obj and "encrypted" in entry.obj
+
+    dep.urne("process", "close", PID, "--server", url, "--key", key)
+    # trustee 2 is absent; 1 and 3 decrypt
+    for i in (1, 3):
+        r = dep.run(
+            "urne-trustee", "decrypt", "--service", url,
+            "--secret", dep.workdir / f"trustee{i}.secret", "--log-key", vkey,
+        )  # fmt: skip
+        assert "Your decryption is on the log" in r.stdout, r.stdout
+    out = dep.urne(
+        "process", "publish", PID, "--server", url, "--key", key, "--log-key", vkey
+    ).stdout
+    assert "published: result at index" in out, out
+
+    want = {"meadow": 0, "river": 0, "lake": 0}
+    for choices in CHOICES.values():
+        want[choices[-1][0]] += 1  # the last ballot of each counts
+    assert want == {"meadow": 0, "river": 3, "lake": 1}
+    tally = http.get(f"/processes/{PID}/tally").json()
+    assert tally["counts"] == want and tally["ballots"] == 4 and tally["winners"] == ["river"]
+    assert tally["secret"] is True
+
+    r = dep.verify("audit", "--log", url, "--log-key", vkey)
+    assert "secret ballots' proofs: 5" in r.stdout, r.stdout
+    http.close()
+
+
+def _entry(http: httpx2.Client, index: int) -> bytes:
+    return base64.b64decode(http.get(f"/entries/{index}/receipt").json()["entry"])
