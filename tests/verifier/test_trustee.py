@@ -464,10 +464,27 @@ def test_a_file_that_lost_its_polynomial_posts_no_check(tmp_path: Path) -> None:
     assert ledger.kinds() == ["deal"]
 
 
-def test_no_decryption_when_the_log_holds_a_ballot_its_rules_refuse(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [False, True], ids=["here", "in-workers"])
+def test_no_decryption_when_the_log_holds_a_ballot_its_rules_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: bool
+) -> None:
     """What the trustee verifies itself before it decrypts: each ballot's
     credential and proofs (a copied encryption under another pseudonym would
-    let the totals repeat one voter's choice)."""
+    let the totals repeat one voter's choice); in this process, or, for many
+    ballots, in worker processes (forced here with tiny batches)."""
+    batches: list[int] = []
+    if workers:
+        from urne.verifier.check.workers import CredentialWorkers
+
+        monkeypatch.setattr(steps, "_PARALLEL_MIN", 0)
+        monkeypatch.setattr(steps, "_PROOF_BATCH", 1)
+        real = CredentialWorkers.submit_proofs
+
+        def spy(self: Any, ctx: Any, items: list[Any]) -> Any:
+            batches.append(len(items))
+            return real(self, ctx, items)
+
+        monkeypatch.setattr(CredentialWorkers, "submit_proofs", spy)
     ledger, inst = MemoryLedger(), Institution()
     trustees = Trustees(tmp_path, ledger, n=1, t=1)
     _open(ledger, trustees, inst)
@@ -489,6 +506,8 @@ def test_no_decryption_when_the_log_holds_a_ballot_its_rules_refuse(tmp_path: Pa
     ledger.cast[PID] = [first, second]
     trustees.run(1, steps.decrypt)
     assert ledger.kinds().count("decryption") == 1
+    # proofs checked twice (the credential refusal comes first), two ballots each time
+    assert batches == ([1, 1] * 2 if workers else [])
 
 
 def test_no_step_for_a_key_the_manifest_does_not_name(tmp_path: Path) -> None:
