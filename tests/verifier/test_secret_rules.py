@@ -72,6 +72,7 @@ def test_an_honest_secret_vote_with_revotes_and_an_absent_trustee(setup: Any) ->
     reg.add(inst.result(PID, closed, t))
     wrong = dict(t, counts=dict(want, a=want["a"] + 1))
     reg.refuse(inst.result(PID, closed, wrong), "result_exists")
+    reg.refuse(board.decryption(2, st.secret.aggregates), "result_exists")  # too late
 
 
 def test_a_wrong_published_result_is_refused(setup: Any) -> None:

@@ -282,6 +282,12 @@ class Registry:
             self._check_result(entry, body, st)
             return
         if isinstance(body, Deal | Complaint | Check | ElectionKey | Decryption):
+            if isinstance(body, Decryption) and st.results:
+                raise EntryConflict(
+                    f"process {body.process!r} has its result, at index {st.results[0][0]}; "
+                    "no decryption follows it",
+                    code="result_exists",
+                )
             self._secret(st).check(entry, body, st.closed_at)
             return
         if st.closed_at is not None:
