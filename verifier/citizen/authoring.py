@@ -58,6 +58,7 @@ def _cast(
     credential: bytes,
     seq: int,
     choice: Sequence[str] | None,
+    encrypted: Mapping[str, Any] | None = None,
 ) -> bytes:
     obj: dict[str, Any] = {
         "v": 1,
@@ -69,6 +70,8 @@ def _cast(
     }
     if choice is not None:
         obj["choice"] = list(choice)
+    if encrypted is not None:
+        obj["encrypted"] = dict(encrypted)
     return sign_entry(obj, pseudonym)
 
 
@@ -183,16 +186,7 @@ def secret_ballot(
 ) -> bytes:
     """A secret vote's ballot: ``encrypted`` is ``EncryptedBallot.to_json()``, made
     for this pseudonym (its proofs name it)."""
-    obj: dict[str, Any] = {
-        "v": 1,
-        "kind": "ballot",
-        "process": process_id,
-        "pseudonym": b64encode(pseudonym.public_key),
-        "credential": b64encode(credential),
-        "seq": seq,
-        "encrypted": dict(encrypted),
-    }
-    return sign_entry(obj, pseudonym)
+    return _cast(process_id, pseudonym, credential, seq, None, encrypted)
 
 
 def trustee_public(name: str, key: bytes, share_key: bytes, proof: bytes) -> dict[str, Any]:
