@@ -356,7 +356,7 @@ def _opening(w: _World) -> tuple[list[bytes], bytes, bytes, dict[int, Any]]:
                 i,
                 d.commitments,
                 d.proof.to_bytes(),
-                [(j, s.ephemeral, s.masked) for j, s in sorted(d.shares.items())],
+                [(j, s.ephemeral, s.masked, s.proof) for j, s in sorted(d.shares.items())],
             )
         )
     for i in (1, 2, 3):

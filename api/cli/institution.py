@@ -338,9 +338,11 @@ def election_key(client: UrneClient, process_id: str, log_key: str | None) -> tu
     qualified = sec.qualified_now()
     if len(qualified) < sec.spec.threshold:
         fail(
-            f"{len(qualified)} qualified trustees (dealt, checked, not disqualified): "
-            f"{list(qualified)}; the vote needs {sec.spec.threshold}. Dealt: {sorted(sec.deals)}, "
-            f"checked: {sorted(sec.checks)}, disqualified: {sorted(sec.disqualified)}"
+            f"too_few_trustees: {len(qualified)} qualified trustee(s) (dealt, checked, not "
+            f"disqualified): {list(qualified)}; the vote needs {sec.spec.threshold}. Dealt: "
+            f"{sorted(sec.deals)}, checked: {sorted(sec.checks)}, disqualified: "
+            f"{sorted(sec.disqualified)}. The others have not finished `urne-trustee "
+            "ceremony`: run this again once they have"
         )
     key = dkg.joint_key(ristretto255(), [sec.deals[i][1].commitments[0] for i in qualified])
     entry = authoring.election_key(process_id, client.key.key, key, qualified)

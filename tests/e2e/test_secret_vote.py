@@ -162,6 +162,8 @@ def test_a_secret_vote_end_to_end(deployment: Deployment) -> None:
     tally = http.get(f"/processes/{PID}/tally").json()
     assert tally["counts"] == want and tally["ballots"] == 4 and tally["winners"] == ["river"]
     assert tally["secret"] is True
+    page = http.get(f"/p/{PID}", headers={"Accept": "text/html"}).text
+    assert 'id="secret-counts"' in page and "This vote was secret" in page  # after the result
 
     r = dep.verify("audit", "--log", url, "--log-key", vkey)
     assert "secret ballots' proofs: 5" in r.stdout, r.stdout

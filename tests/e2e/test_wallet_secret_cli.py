@@ -84,7 +84,7 @@ def test_citizens_vote_secretly_with_the_wallet(tmp_path: Path) -> None:
         # before the trustees' election key: nothing is encrypted, nothing cast
         before = size()
         _, err = wallet("alice", "vote", PID, "meadow", expect=1)
-        assert "(no_election_key)" in err and "try again once they have" in err
+        assert "(no_election_key)" in err and "try again later" in err
         assert err.count("\n") == 1
         _, err = wallet("carol", "challenge", PID, "park", expect=1)
         assert "(no_election_key)" in err
@@ -219,3 +219,62 @@ def test_the_wallet_encrypts_nothing_for_a_service_that_is_not_its_log(
         receipt, fresh = w.cast(PID, ["meadow"])
         assert fresh and decode_entry(receipt.entry).obj["seq"] == 0
         assert w.joined(PID).choices == {0: ["meadow"]}
+
+
+def test_a_service_that_lies_about_the_key_is_caught_with_the_log_key(tmp_path: Path) -> None:
+    """A service that publishes another election key than its log's, and hands
+    out challenge files made under that key, is consistent with itself: without
+    the log key, `urne-verify challenge` cannot tell. With `--log-key`, the key
+    is read from the log's `election-key` entry with its inclusion proof, and
+    the lie is refused (`bad_election_key`)."""
+    import http.server
+    import threading
+    import urllib.request
+
+    from urne.verifier.secret.ballot import ballot_context, encrypt_ballot
+    from urne.verifier.secret.challenge import encode_challenge, make_challenge
+
+    board = Board.make(PID, n=3, t=2)
+    fake = G.base(random_scalar(G))
+    with served_app(tmp_path / "service") as served:
+        served.open(PID, "vote", people=1, proposals=PROPOSALS, rule=RULE,
+                    secret=board.manifest_field())  # fmt: skip
+        board.opened(served.log.entry(served.civic.process(PID).index))
+        board.ceremony(lambda leaf: post(served, leaf), served.inst.key)
+        vkey = CitizenClient(served.url).get_json("/log")["verifier_key"]
+
+        class Lying(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with urllib.request.urlopen(served.url + self.path) as r:
+                    body, status = r.read(), r.status
+                if self.path == f"/processes/{PID}":
+                    obj = json.loads(body)
+                    obj["secret"]["election_key"] = b64encode(fake)
+                    body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Lying)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{proxy.server_address[1]}"
+            nym = bytes(range(32))
+            ctx = ballot_context(G, board.fingerprint, fake, nym)
+            ballot, rs = encrypt_ballot(ctx, fake, 3, [1], (1, 2))
+            file = tmp_path / "lie.json"
+            file.write_bytes(encode_challenge(make_challenge(
+                PID, nym, board.fingerprint, fake, ballot, ["meadow", "river", "park"], [1], rs
+            )))  # fmt: skip
+            out, _ = run("urne-verify", "challenge", file, "--service", url, cwd=tmp_path)
+            assert out.endswith("VALID challenge\n")  # consistent with itself
+            out, _ = run("urne-verify", "challenge", file, "--service", url, "--log-key", vkey,
+                         cwd=tmp_path, expect=1)  # fmt: skip
+            assert "INVALID (bad_election_key)" in out, out
+        finally:
+            proxy.shutdown()
+            proxy.server_close()

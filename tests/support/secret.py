@@ -91,7 +91,7 @@ class Board:
             i,
             dealt.commitments,
             dealt.proof.to_bytes(),
-            [(j, s.ephemeral, s.masked) for j, s in sorted(dealt.shares.items())],
+            [(j, s.ephemeral, s.masked, s.proof) for j, s in sorted(dealt.shares.items())],
         )
 
     def complaints(self, j: int) -> list[bytes]:

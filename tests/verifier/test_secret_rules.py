@@ -213,8 +213,31 @@ def test_too_few_qualified_trustees_give_no_key() -> None:
         reg.add(board.deal(i))
     for j in (1, 2):
         reg.add(board.check(j))
-    reg.refuse(board.deal(3), "dealing_over")
+    reg.add(board.deal(3))  # too late for the others' checks: left out
+    reg.refuse(board.deal(1), "already_dealt")
+    reg.refuse(board.election_key(inst.key, [1, 2, 3]), "wrong_qualified")
     reg.refuse(board.election_key(inst.key, [1, 2]), "too_few_trustees")
+
+
+def test_no_single_trustee_ends_the_dealing_for_the_others() -> None:
+    """A trustee who checks before anyone deals, or right after the threshold
+    dealt, only leaves itself out: the others deal, check, and qualify."""
+    reg, board, inst = RegistryLog(), Board.make(PID, 5, 3), Institution()
+    _open(reg, board, inst)
+    reg.add(board.check(4))  # trustee 4 checks before anyone dealt
+    reg.refuse(board.deal(4), "dealing_over")
+    for i in (5, 1, 2):
+        reg.add(board.deal(i))
+    reg.add(board.check(5))  # trustee 5 checks right after three deals, its own included
+    reg.add(board.deal(3))  # trustee 3's deal is still accepted
+    for j in (1, 2, 3):
+        reg.add(board.check(j))
+    st = reg.reg.state(PID).secret
+    assert st is not None and st.qualified_now() == (1, 2, 3)  # checked last
+    assert st.may_qualify((1, 2, 5)) and not st.may_qualify((1, 2, 3, 5))  # 5 missed 3's deal
+    reg.refuse(board.election_key(inst.key, [1, 2, 3, 5]), "wrong_qualified")
+    reg.refuse(board.election_key(inst.key, [1, 2, 4]), "wrong_qualified")  # 4 never dealt
+    reg.add(board.election_key(inst.key, [1, 2, 3]))
 
 
 def test_a_secret_budget_is_not_offered() -> None:
@@ -272,3 +295,44 @@ def test_sums_at_the_close_on_every_core_equal_the_running_sums(
     for j in (1, 2):
         reg.add(board.decryption(j, running.aggregates))
     assert reg.reg.tally(PID, closed)["counts"] == {"a": 2, "b": 1, "c": 1, "d": 2}
+
+
+@pytest.mark.parametrize("shift", [0, 5], ids=["same-ephemeral", "shifted-ephemeral"])
+def test_a_dealer_cannot_make_a_complaint_reveal_another_dealers_share_key(
+    shift: int,
+) -> None:
+    """The attack: trustee 3 deals trustee 1 a share under the ephemeral key of
+    trustee 2's share to trustee 1 (or that key times g^shift), with random
+    bytes. Trustee 1 would complain, revealing K = R^{e_1}: the key of trustee
+    2's honest share, from which, with a few such reveals, trustee 3 alone
+    rebuilds the election secret. A deal proves it knows each ephemeral
+    key's exponent, so this deal is refused and no such complaint is made."""
+    import secrets as random_bytes
+
+    from urne.verifier.secret import dkg
+    from urne.verifier.secret.group import ristretto255
+
+    g = ristretto255()
+    reg, board, inst = RegistryLog(), Board.make(PID, 3, 2), Institution()
+    _open(reg, board, inst)
+    reg.add(board.deal(1))
+    reg.add(board.deal(2))
+    stolen = board.deals[2].shares[1]
+    honest = board.deal(3)  # trustee 3's real polynomial and commitments
+    d = board.deals[3]
+    forged = dkg.EncryptedShare(
+        g.add(stolen.ephemeral, g.base(shift)), random_bytes.token_bytes(32), d.shares[1].proof
+    )
+    leaf = authoring.deal(
+        PID,
+        board.trustees[2].key,
+        3,
+        d.commitments,
+        d.proof.to_bytes(),
+        [
+            (1, forged.ephemeral, forged.masked, forged.proof),
+            (2, d.shares[2].ephemeral, d.shares[2].masked, d.shares[2].proof),
+        ],
+    )
+    reg.refuse(leaf, "bad_deal")
+    reg.add(honest)  # its honest deal is accepted

@@ -380,7 +380,7 @@ def test_a_wrong_share_is_complained_about_and_its_dealer_left_out(tmp_path: Pat
             3,
             dealt.commitments,
             dealt.proof.to_bytes(),
-            [(j, x.ephemeral, x.masked) for j, x in sorted(dealt.shares.items())],
+            [(j, x.ephemeral, x.masked, x.proof) for j, x in sorted(dealt.shares.items())],
         )
     )
     threads = [

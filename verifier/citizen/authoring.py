@@ -205,9 +205,9 @@ def deal(
     index: int,
     commitments: Sequence[bytes],
     proof: bytes,
-    shares: Sequence[tuple[int, bytes, bytes]],
+    shares: Sequence[tuple[int, bytes, bytes, bytes]],
 ) -> bytes:
-    """Trustee ``index``'s deal (§4): ``shares`` are ``(to, ephemeral, masked)``."""
+    """Trustee ``index``'s deal (§4): ``shares`` are ``(to, ephemeral, masked, proof)``."""
     return sign_entry(
         {
             "v": 1,
@@ -217,7 +217,8 @@ def deal(
             "commitments": [b64encode(a) for a in commitments],
             "proof": b64encode(proof),
             "shares": [
-                {"to": to, "ephemeral": b64encode(r), "masked": b64encode(m)} for to, r, m in shares
+                {"to": to, "ephemeral": b64encode(r), "masked": b64encode(m), "proof": b64encode(p)}
+                for to, r, m, p in shares
             ],
         },
         trustee,

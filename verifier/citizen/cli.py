@@ -60,8 +60,8 @@ NEXT: dict[str, str] = {
     "min_share": "choose projects that spend more of the budget",
     "min_projects": "choose more projects",
     "max_projects": "choose fewer projects",
-    "no_election_key": "the vote is secret and its trustees have not published the election "
-    "key yet; try again once they have",
+    "no_election_key": "the vote is secret and its key ceremony has not ended (the institution "
+    "publishes the election key once the trustees are done); try again later",
     "not_secret": "this vote is public: cast with `urne-wallet vote`, there is nothing to "
     "challenge",
     "fingerprint_mismatch": _NOT_AS_LOGGED,

@@ -534,8 +534,8 @@ class Wallet:
         election = Election.from_process(answer)
         if election.key is None:
             raise WalletError(
-                f"the trustees of {state.process!r} have not finished making its election "
-                "key: no ballot can be encrypted yet",
+                f"the key ceremony of {state.process!r} has not ended (no election key on "
+                "the log yet): no ballot can be encrypted yet",
                 code="no_election_key",
             )
         Wallet._logged_key(client, state, election.key)

@@ -389,6 +389,7 @@ class DealtShare:
     to: int
     ephemeral: bytes
     masked: bytes
+    proof: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -810,12 +811,13 @@ def _deal(o: dict[str, Any]) -> Deal:
         w = f"deal.shares[{i}]"
         if not isinstance(x, dict):
             raise FormatError(f"{w}: expected an object")
-        _fields(x, w, {"to", "ephemeral", "masked"})
+        _fields(x, w, {"to", "ephemeral", "masked", "proof"})
         shares.append(
             DealtShare(
                 _trustee(x["to"], f"{w}.to"),
                 b64decode(x["ephemeral"], f"{w}.ephemeral", size=32),
                 b64decode(x["masked"], f"{w}.masked", size=32),
+                b64decode(x["proof"], f"{w}.proof", size=64),
             )
         )
     return Deal(

@@ -177,10 +177,11 @@ class SecretState:
                 f"trustee {d.trustee} dealt already, at index {self.deals[d.trustee][0]}",
                 code="already_dealt",
             )
-        if self.checks:
-            first = min(self.checks.values())
+        if d.trustee in self.checks:
             raise _conflict(
-                f"dealing ended with the first check, at index {first}", code="dealing_over"
+                f"trustee {d.trustee} checked already, at index {self.checks[d.trustee]}: "
+                "a trustee deals before it checks",
+                code="dealing_over",
             )
         if len(d.commitments) != t:
             raise _refused(
@@ -198,6 +199,13 @@ class SecretState:
                 g.decode(a, f"deal.commitments[{k}]")
             for s in d.shares:
                 g.decode(s.ephemeral, f"deal.shares[to {s.to}].ephemeral")
+                dkg.verify_ephemeral(
+                    g,
+                    self.fingerprint,
+                    d.trustee,
+                    s.to,
+                    dkg.EncryptedShare(s.ephemeral, s.masked, s.proof),
+                )
             SchnorrProof.decode(g, d.proof, "deal.proof").verify(
                 dkg.trustee_context(g, self.fingerprint, d.trustee),
                 dkg.LABEL_CONSTANT,
@@ -243,18 +251,48 @@ class SecretState:
                 code="complaint_unfounded",
             )
 
+    def _spans(self) -> dict[int, tuple[int, int]]:
+        """Trustees who dealt, then checked, and are not disqualified: the log
+        indices of their deal and their check."""
+        return {
+            i: (self.deals[i][0], self.checks[i])
+            for i in self.deals
+            if i in self.checks and i not in self.disqualified and self.deals[i][0] < self.checks[i]
+        }
+
+    def may_qualify(self, qualified: tuple[int, ...]) -> bool:
+        """Trustees who dealt and checked, none disqualified, each having
+        checked after every one of them dealt (a check covers the deals
+        before it): each holds a checked share of every other's polynomial."""
+        spans = self._spans()
+        if not qualified or any(i not in spans for i in qualified):
+            return False
+        return max(spans[i][0] for i in qualified) < min(spans[i][1] for i in qualified)
+
     def qualified_now(self) -> tuple[int, ...]:
-        """The trustees who dealt and checked and were not disqualified."""
-        return tuple(
-            sorted(i for i in self.deals if i in self.checks and i not in self.disqualified)
-        )
+        """The largest set :meth:`may_qualify` accepts; among equally large
+        ones, the one checked last. What ``urne process election-key`` names.
+
+        No trustee ends the dealing for the others: one who checks early (or
+        never) leaves out only itself, and a deal made after the others checked
+        is left out, not them. The institution signs the set (the election key
+        entry), and may name another set the rules accept."""
+        spans = self._spans()
+        best: tuple[int, ...] = ()
+        for cut in sorted({c for _, c in spans.values()}):
+            # everyone who dealt before the cut and checked at or after it
+            here = tuple(sorted(i for i, (d, c) in spans.items() if d < cut <= c))
+            if len(here) >= len(best):
+                best = here
+        return best
 
     def _check_key(self, k: ElectionKey) -> None:
-        qual = self.qualified_now()
-        if k.qualified != qual:
+        qual = k.qualified
+        if not self.may_qualify(qual):
             raise _refused(
-                f"the qualified trustees are {list(qual)} (dealt, checked, not disqualified); "
-                f"the entry names {list(k.qualified)}",
+                f"trustees {list(qual)} may not be the qualified trustees: each must have "
+                "dealt, then checked after every one of them dealt, and not be disqualified "
+                f"(these may: {list(self.qualified_now())})",
                 code="wrong_qualified",
             )
         if len(qual) < self.spec.threshold:
@@ -408,8 +446,8 @@ class SecretState:
     def require_decrypted(self) -> None:
         if len(self.decryptions) < self.spec.threshold:
             raise _conflict(
-                f"{len(self.decryptions)} trustees of the {self.spec.threshold} needed have "
-                "decrypted the totals",
+                f"{len(self.decryptions)} of the {self.spec.threshold} trustees needed have "
+                "decrypted the totals: another qualified trustee runs `urne-trustee decrypt`",
                 code="not_decrypted",
             )
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -39,6 +39,7 @@ from urne.verifier.check.opendata import check_export, check_results_csv
 from urne.verifier.check.receipt import Receipt, check_against_log, check_receipt
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.canonical import fingerprint as canonical_fingerprint
+from urne.verifier.civic.entries import ElectionKey, decode_entry
 from urne.verifier.cli.pb import pb_command
 from urne.verifier.errors import FetchError, FormatError, VerificationError
 from urne.verifier.secret.challenge import (
@@ -508,8 +509,41 @@ def _manifest_bytes(
 ) -> tuple[bytes, str]:
     """The manifest entry's bytes as the log serves them, and how they were
     read: with --log-key, with their inclusion proof under that key."""
+    return _entry_bytes(base, election.index, verifier, timeout, "the manifest")
+
+
+def _logged_key(
+    base: str, answer: Any, election: Election, verifier: Ed25519Verifier, timeout: float
+) -> int:
+    """With --log-key: the election key the service publishes is the one of the
+    log's ``election-key`` entry of this process, read with its inclusion proof
+    (``bad_election_key`` otherwise). Returns the entry's index."""
+    secret = answer.get("secret") if isinstance(answer, dict) else None
+    index = secret.get("election_key_index") if isinstance(secret, dict) else None
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        _could_not_check("bad_process_answer", "the process names no election-key entry")
+    data, _ = _entry_bytes(base, index, verifier, timeout, "the election key")
+    body = decode_entry(data).body
+    if (
+        not isinstance(body, ElectionKey)
+        or body.process != election.process
+        or body.key != election.key
+    ):
+        raise VerificationError(
+            f"the entry at index {index} is not {election.process}'s election key as the "
+            "service publishes it",
+            code="bad_election_key",
+        )
+    return index
+
+
+def _entry_bytes(
+    base: str, index: int, verifier: Ed25519Verifier | None, timeout: float, what: str
+) -> tuple[bytes, str]:
+    """An entry's bytes as the log serves them, and how they were read: with
+    --log-key, with their inclusion proof under that key."""
     if verifier is None:
-        url = f"{base}/log/entries/{election.index}"
+        url = f"{base}/log/entries/{index}"
         obj = _answer(url, _MAX_ENTRY_ANSWER, "an entry", timeout)
         data = obj.get("data") if isinstance(obj, dict) else None
         try:
@@ -518,14 +552,14 @@ def _manifest_bytes(
             return base64.b64decode(data, validate=True), "as the log serves it"
         except ValueError:
             _could_not_check("bad_process_answer", f"GET {url}: no entry's bytes in the answer")
-    url = f"{base}/entries/{election.index}/receipt"
+    url = f"{base}/entries/{index}/receipt"
     try:
         rc = Receipt.from_json(_answer(url, _MAX_RECEIPT_ANSWER, "a receipt", timeout))
     except FormatError as exc:
         _could_not_check("bad_process_answer", f"GET {url}: not a receipt ({exc})")
-    if rc.index != election.index:
+    if rc.index != index:
         raise VerificationError(
-            f"asked for the receipt of the manifest at index {election.index}, the service "
+            f"asked for the receipt of {what} at index {index}, the service "
             f"answered one of index {rc.index}",
             code="bad_receipt",
         )
@@ -606,6 +640,9 @@ def challenge_command(
             manifest, how = _manifest_bytes(base, election, verifier, timeout)
             election = election.with_manifest(manifest)
             source = f"{base} publishes"
+            if verifier is not None:
+                at = _logged_key(base, answer, election, verifier, timeout)
+                how += f"; the key is the log's election-key entry at index {at}, proven"
         else:
             assert process_file is not None
             saved = _read_at_most(process_file, _MAX_PROCESS_ANSWER)

@@ -8,7 +8,9 @@
    the others': the rogue-key attack), and, for every other trustee ``j``, the
    share ``f_i(j)`` encrypted to ``j``'s share key ``E_j = g^{e_j}``:
    ``R = g^rho``, ``K = E_j^rho``, ``masked = f_i(j) XOR pad(R, K)`` (hashed
-   ElGamal: a Diffie-Hellman key hashed into a one-time pad);
+   ElGamal: a Diffie-Hellman key hashed into a one-time pad), with a proof
+   that it knows ``rho`` (so that a complaint, which reveals ``K``, reveals
+   nothing but what the dealer itself could compute);
 2. **checks**: decrypts the shares dealt to it and checks each against the
    dealer's commitments, ``g^{f_i(j)} = prod_k A_ik^{j^k}``. For a bad share it
    publishes a **complaint** that reveals ``K`` with a proof that
@@ -54,12 +56,14 @@ __all__ = [
     "trustee_context",
     "verification_key",
     "verify_complaint",
+    "verify_ephemeral",
 ]
 
 TAG_PAD = b"urne/secret/v1/share-pad"
 LABEL_CONSTANT = b"deal-constant"
 LABEL_SHARE_KEY = b"share-key"
 LABEL_COMPLAINT = b"complaint"
+LABEL_EPHEMERAL = b"share-ephemeral"
 
 
 def trustee_context(group: Group, fingerprint: bytes, index: int) -> Context:
@@ -77,6 +81,8 @@ def share_context(group: Group, process_id: str, signing_key: bytes) -> Context:
 class EncryptedShare:
     ephemeral: bytes  # R = g^rho
     masked: bytes  # 32 bytes: the share, little-endian, XOR the pad
+    #: the dealer's proof that it knows rho (:func:`verify_ephemeral`)
+    proof: bytes = b""
 
     def to_bytes(self) -> bytes:
         return self.ephemeral + self.masked
@@ -150,8 +156,33 @@ def deal(
         rho = secrets.randbelow(order - 1) + 1
         r, k = group.base(rho), group.mul(rho, e)
         s = evaluate(coeffs, j, order).to_bytes(32, "little")
-        shares[j] = EncryptedShare(r, _xor(s, _pad(group, fingerprint, index, j, r, k)))
+        knows_rho = SchnorrProof.prove(
+            trustee_context(group, fingerprint, index), _ephemeral_label(j), rho
+        )
+        shares[j] = EncryptedShare(
+            r, _xor(s, _pad(group, fingerprint, index, j, r, k)), knows_rho.to_bytes()
+        )
     return Dealt(commitments, proof, shares, evaluate(coeffs, index, order))
+
+
+def _ephemeral_label(to: int) -> bytes:
+    return LABEL_EPHEMERAL + to.to_bytes(4, "big")
+
+
+def verify_ephemeral(
+    group: Group, fingerprint: bytes, dealer: int, to: int, enc: EncryptedShare
+) -> None:
+    """The dealer knows ``rho`` with ``R = g^rho`` (a Schnorr proof in its own
+    context, labelled with the recipient); raises ``ProofError``/``FormatError``.
+
+    Without it, a dealer could send trustee ``j`` an ``R`` taken (or derived)
+    from another dealer's share to ``j``: ``j``'s complaint would reveal
+    ``K = R^{e_j}``, the key of that honest dealer's share, and enough such
+    reveals give a dishonest trustee the election secret. With it, a complaint
+    only reveals a key its dealer could compute itself."""
+    SchnorrProof.decode(group, enc.proof, "share proof").verify(
+        trustee_context(group, fingerprint, dealer), _ephemeral_label(to), enc.ephemeral
+    )
 
 
 def expected_share_point(group: Group, commitments: Sequence[bytes], j: int) -> bytes:

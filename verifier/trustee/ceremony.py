@@ -305,7 +305,7 @@ def _make_deal(s: Session, pos: _Position) -> bytes:
         me,
         dealt.commitments,
         dealt.proof.to_bytes(),
-        [(j, x.ephemeral, x.masked) for j, x in sorted(dealt.shares.items())],
+        [(j, x.ephemeral, x.masked, x.proof) for j, x in sorted(dealt.shares.items())],
     )
 
 
