@@ -377,9 +377,11 @@ class SecretState:
             )
         if b.encrypted is None:
             raise _refused("a secret vote's ballot carries an encrypted choice", code="bad_choice")
-        EncryptedBallot.decode(self.group, b.encrypted, len(self.process.proposals), self.bounds)
+        eb = EncryptedBallot.decode(
+            self.group, b.encrypted, len(self.process.proposals), self.bounds
+        )
         if verify_proofs:
-            self.verify_proofs(b)
+            self._verify(eb, b.pseudonym)
 
     def context(self) -> tuple[bytes, bytes, int, int, int]:
         """What checking a ballot's proofs needs: fingerprint, key, proposals, bounds."""
@@ -388,14 +390,19 @@ class SecretState:
         return self.fingerprint, self.key, len(self.process.proposals), lo, hi
 
     def verify_proofs(self, b: Ballot) -> None:
-        """The proofs alone (the form was checked): for the service before
-        sequencing and the auditor's workers (``bad_ballot_proof``)."""
-        assert self.key is not None and b.encrypted is not None
+        """A ballot's form and proofs (``bad_ballot_proof``)."""
+        assert b.encrypted is not None
+        eb = EncryptedBallot.decode(
+            self.group, b.encrypted, len(self.process.proposals), self.bounds
+        )
+        self._verify(eb, b.pseudonym)
+
+    def _verify(self, eb: EncryptedBallot, pseudonym: bytes) -> None:
+        assert self.key is not None
         g = self.group
-        eb = EncryptedBallot.decode(g, b.encrypted, len(self.process.proposals), self.bounds)
         try:
             eb.verify(
-                ballot_context(g, self.fingerprint, self.key, b.pseudonym), self.key, self.bounds
+                ballot_context(g, self.fingerprint, self.key, pseudonym), self.key, self.bounds
             )
         except ProofError as exc:
             raise _refused(str(exc), code="bad_ballot_proof") from exc
