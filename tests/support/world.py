@@ -118,6 +118,10 @@ def build_world(log: Log, *, fillers: int = 2000, sparse_every: int = 45) -> Wor
         w.filler(1)
         if k % sparse_every == 0:
             w.ballot(("vote", "pet", "bud")[(k // sparse_every) % 3], k)
+            # committed before the next fillers are submitted: however fast the
+            # submissions, the sequencer's batches do not gather these ballots
+            # at the end of a few large batches (entries are decided by kind)
+            w.settle()
     w.submit("pet", w.inst.paper("pet", "stand-1", signatures=4))
     w.submit("vote", w.inst.paper("vote", "hall-1", counts={"a": 2, "c": 1}))
     w.submit("bud", w.inst.paper("bud", "hall-1", ballots=[["bikes", "bench"], ["park"]]))
