@@ -300,3 +300,19 @@ def test_hash_to_scalar_separates_the_parts(g: Ristretto255) -> None:
     assert hash_to_scalar(g, b"t", b"ab", b"c") != hash_to_scalar(g, b"t", b"a", b"bc")
     assert hash_to_scalar(g, b"t", b"abc") != hash_to_scalar(g, b"t", b"abc", b"")
     assert hash_to_scalar(g, b"t1", b"x") != hash_to_scalar(g, b"t", b"1x")
+
+
+def test_without_libsodium_nothing_secret_is_checked_and_it_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pysodium finds no libsodium: the group cannot be made, as "could not
+    check" with a code and the package to install, never as a verdict."""
+    import sys
+
+    from urne.verifier.errors import FetchError
+    from urne.verifier.secret.group import Ristretto255
+
+    monkeypatch.setitem(sys.modules, "pysodium", None)  # import pysodium raises ImportError
+    with pytest.raises(FetchError) as e:
+        Ristretto255()
+    assert e.value.code == "no_libsodium" and "libsodium23" in str(e.value)

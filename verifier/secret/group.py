@@ -36,7 +36,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from urne.verifier.errors import FormatError
+from urne.verifier.errors import FetchError, FormatError
 
 __all__ = [
     "BlsG1",
@@ -97,13 +97,16 @@ def _sodium() -> ctypes.CDLL:
     try:
         import pysodium
     except (ImportError, ValueError, OSError) as exc:  # no libsodium on the system
-        raise RuntimeError(
+        raise FetchError(
             "secret ballots need libsodium >= 1.0.18 (Debian and Ubuntu: "
-            "apt-get install libsodium23; macOS: brew install libsodium)"
+            "apt-get install libsodium23; macOS: brew install libsodium)",
+            code="no_libsodium",
         ) from exc
     lib: ctypes.CDLL = pysodium.sodium
     if not hasattr(lib, "crypto_core_ristretto255_add"):
-        raise RuntimeError("secret ballots need libsodium >= 1.0.18 (ristretto255)")
+        raise FetchError(
+            "secret ballots need libsodium >= 1.0.18 (ristretto255)", code="no_libsodium"
+        )
     return lib
 
 
