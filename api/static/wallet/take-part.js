@@ -904,16 +904,22 @@ async function setup() {
     updateChoice();
     reseal();
   });
-  $("ballot-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
+  // The choice made, or null after saying what is wrong with it.
+  const validChoice = () => {
     const choice = chosen();
     const problem = choiceProblem(choice);
     touched = true;
     updateChoice();
     if (problem) {
       say(problem, "error");
-      return;
+      return null;
     }
+    return choice;
+  };
+  $("ballot-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const choice = validChoice();
+    if (choice === null) return;
     guarded($("cast"), async () => {
       say(S.casting);
       const receipt = SECRET ? await castSecret(choice) : await locked(() => cast(choice));
@@ -924,14 +930,8 @@ async function setup() {
   });
   if (SECRET) {
     $("challenge").addEventListener("click", () => {
-      const choice = chosen();
-      const problem = choiceProblem(choice);
-      touched = true;
-      updateChoice();
-      if (problem) {
-        say(problem, "error");
-        return;
-      }
+      const choice = validChoice();
+      if (choice === null) return;
       guarded($("challenge"), async () => {
         $("wallet-message").hidden = true;
         await challenge(choice);
