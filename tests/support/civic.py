@@ -19,7 +19,7 @@ from urne.verifier.citizen.signing import AuthorKey, EntrySigner, OperatorKey, s
 from urne.verifier.civic.entries import Process, b64encode, decode_entry
 from urne.verifier.civic.process import EntryRefused, NotAuthorized, Registry
 from urne.verifier.credentials.credential import credential_message, verify_credential
-from urne.verifier.errors import SignatureError
+from urne.verifier.errors import FormatError, SignatureError
 
 if TYPE_CHECKING:  # the verifier's tests run without the server side installed
     from urne.ledger.civic.record import CivicRecord
@@ -253,8 +253,9 @@ class RegistryLog:
         return self.n - 1
 
     def refuse(self, leaf: bytes, code: str, status: int | None = None) -> None:
-        """``leaf`` is refused here with ``code`` (and ``status``, if given)."""
-        with pytest.raises((EntryRefused, SignatureError)) as e:
+        """``leaf`` is refused here with ``code`` (and ``status``, if given):
+        by a rule, a signature, or the form of what it carries."""
+        with pytest.raises((EntryRefused, SignatureError, FormatError)) as e:
             self.reg.check(decode_entry(leaf), self.n)
         assert e.value.code == code, str(e.value)
         if status is not None:

@@ -12,7 +12,7 @@ from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import Entry, decode_entry
 from urne.verifier.civic.secret import manifest_fingerprint
 from urne.verifier.secret import dkg, tally
-from urne.verifier.secret.ballot import ballot_context, encrypt_ballot
+from urne.verifier.secret.ballot import Spend, ballot_context, encrypt_ballot
 from urne.verifier.secret.group import random_scalar, ristretto255
 from urne.verifier.secret.proofs import SchnorrProof
 
@@ -152,8 +152,13 @@ class Board:
         add(self.election_key(institution, [x.index for x in self.trustees]))
 
     def encrypted(
-        self, pseudonym: bytes, options: int, selected: Sequence[int], bounds: tuple[int, int]
+        self,
+        pseudonym: bytes,
+        options: int,
+        selected: Sequence[int],
+        bounds: tuple[int, int],
+        spend: Spend | None = None,
     ) -> dict[str, Any]:
         ctx = ballot_context(G, self.fingerprint, self.key, pseudonym)
-        ballot, _ = encrypt_ballot(ctx, self.key, options, selected, bounds)
+        ballot, _ = encrypt_ballot(ctx, self.key, options, selected, bounds, spend=spend)
         return ballot.to_json()

@@ -240,13 +240,35 @@ def test_no_single_trustee_ends_the_dealing_for_the_others() -> None:
     reg.add(board.election_key(inst.key, [1, 2, 3]))
 
 
-def test_a_secret_budget_is_not_offered() -> None:
+@pytest.mark.parametrize(
+    ("ptype", "rule"),
+    [
+        ("petition", None),  # a signature is public by nature
+        ("budget", {"outcome": "mes"}),  # Equal Shares needs each ballot in clear
+        ("budget", {"outcome": "mes-then-greedy"}),
+    ],
+)
+def test_what_is_not_offered_in_secret_form_is_refused(
+    ptype: str, rule: dict[str, Any] | None
+) -> None:
+    board, inst = Board.make(PID), Institution()
+    from tests.support.civic import RULES
+    from urne.verifier.errors import FormatError
+
+    full = None if rule is None else {**RULES[ptype], **rule}
+    with pytest.raises(FormatError) as e:
+        decode_entry(inst.process(PID, ptype, rule=full, secret=board.manifest_field()))
+    assert e.value.code == "secret_not_offered"
+
+
+def test_a_secret_process_has_at_most_64_proposals() -> None:
     board, inst = Board.make(PID), Institution()
     from urne.verifier.errors import FormatError
 
+    many = [proposal(f"p{i}", f"Project {i}", 10) for i in range(65)]
     with pytest.raises(FormatError) as e:
-        decode_entry(inst.process(PID, "budget", secret=board.manifest_field()))
-    assert e.value.code == "secret_not_offered"
+        decode_entry(inst.process(PID, "budget", proposals=many, secret=board.manifest_field()))
+    assert e.value.code == "too_many_options"
 
 
 def test_a_trustee_key_without_its_proof_is_refused() -> None:

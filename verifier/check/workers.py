@@ -28,10 +28,13 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
+
+if TYPE_CHECKING:
+    from urne.verifier.secret.ballot import Spend
 
 __all__ = ["CredentialWorkers", "WorkerDied", "cores"]
 
@@ -55,9 +58,10 @@ def verify_batch(
     return invalid_credentials(public_key, items, backend=bls.get_backend(backend))
 
 
-#: What a worker needs to check a secret vote's ballots: the manifest's
-#: fingerprint, the election key, the number of proposals and the bounds.
-SecretContext = tuple[bytes, bytes, int, int, int]
+#: What a worker needs to check a secret process's ballots: the manifest's
+#: fingerprint, the election key, the number of proposals, the bounds, and a
+#: capped budget's bounds on a ballot's cost.
+SecretContext = tuple[bytes, bytes, int, int, int, "Spend | None"]
 
 
 def invalid_proofs(ctx: SecretContext, items: list[tuple[bytes, dict[str, Any]]]) -> list[int]:
@@ -67,13 +71,13 @@ def invalid_proofs(ctx: SecretContext, items: list[tuple[bytes, dict[str, Any]]]
     from urne.verifier.secret.ballot import EncryptedBallot, ballot_context
     from urne.verifier.secret.group import ristretto255
 
-    fingerprint, key, options, lo, hi = ctx
+    fingerprint, key, options, lo, hi, spend = ctx
     g = ristretto255()
     bad = []
     for k, (pseudonym, encrypted) in enumerate(items):
         try:
-            b = EncryptedBallot.decode(g, encrypted, options, (lo, hi))
-            b.verify(ballot_context(g, fingerprint, key, pseudonym), key, (lo, hi))
+            b = EncryptedBallot.decode(g, encrypted, options, (lo, hi), spend)
+            b.verify(ballot_context(g, fingerprint, key, pseudonym), key, (lo, hi), spend)
         except VerificationError:
             bad.append(k)
     return bad

@@ -60,10 +60,10 @@ NEXT: dict[str, str] = {
     "min_share": "choose projects that spend more of the budget",
     "min_projects": "choose more projects",
     "max_projects": "choose fewer projects",
-    "no_election_key": "the vote is secret and its key ceremony has not ended (the institution "
+    "no_election_key": "the process is secret and its key ceremony has not ended (the institution "
     "publishes the election key once the trustees are done); try again later",
-    "not_secret": "this vote is public: cast with `urne-wallet vote`, there is nothing to "
-    "challenge",
+    "not_secret": "this process is public: cast with `urne-wallet vote` or `budget`, there is "
+    "nothing to challenge",
     "fingerprint_mismatch": _NOT_AS_LOGGED,
     "bad_manifest": _NOT_AS_LOGGED,
     "bad_election_key": _NOT_AS_LOGGED,
@@ -209,7 +209,7 @@ def vote(
 
 @app.command()
 def challenge(
-    process: Annotated[str, typer.Argument(help="The secret vote.")],
+    process: Annotated[str, typer.Argument(help="The secret vote or budget.")],
     choice: Annotated[list[str], typer.Argument(help="The proposal id(s) to make it for.")],
     out: Annotated[
         Path | None,
@@ -217,7 +217,8 @@ def challenge(
     ] = None,
     wallet: WalletOpt = None,
 ) -> None:
-    """Make a ballot of a secret vote as `vote` would, and open it instead of casting it:
+    """Make a ballot of a secret vote or budget as `vote` or `budget` would, and open it
+    instead of casting it:
     a challenge file, to check on another device with `urne-verify challenge`."""
     w = _open(wallet)
     try:
@@ -238,7 +239,7 @@ def challenge(
     typer.echo(f"Check it on another device: urne-verify challenge {path} --service {server}")
     typer.echo(
         "Whoever reads the file learns the choice it shows, not your vote: vote with "
-        "`urne-wallet vote`, with a ballot made anew."
+        "`urne-wallet vote` (or `budget`), with a ballot made anew."
     )
 
 

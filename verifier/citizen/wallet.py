@@ -467,7 +467,7 @@ class Wallet:
         self.save(state)
         return receipt
 
-    # -- a secret vote ---------------------------------------------------------------------
+    # -- a secret vote or budget----------------------------------------------------------------
 
     def challenge(self, process_id: str, choice: Sequence[str]) -> Challenge:
         """A challenge file for ``choice``: a ballot made exactly as :meth:`cast`
@@ -478,7 +478,7 @@ class Wallet:
         election = self._secret_vote(CitizenClient(state.server), state)
         if election is None:
             raise WalletError(
-                f"{process_id!r} is not a secret vote: its ballots show their choice, there is "
+                f"{process_id!r} is not secret: its ballots show their choice, there is "
                 "nothing to challenge",
                 code="not_secret",
             )
@@ -527,7 +527,7 @@ class Wallet:
             return None
         if answer.get("secret") is None:
             raise WalletError(
-                f"the service describes {state.process!r} as a public vote; its manifest on the "
+                f"the service describes {state.process!r} as public; its manifest on the "
                 "log makes it secret",
                 code="fingerprint_mismatch",
             )
@@ -596,15 +596,29 @@ class Wallet:
         lo, hi = election.bounds
         if not lo <= len(choice) <= hi:
             raise WalletError(
-                f"{len(choice)} choices; this vote takes {lo} to {hi}", code="bad_choice_count"
+                f"{len(choice)} choices; this process takes {lo} to {hi}",
+                code="bad_choice_count",
             )
+        selected = tuple(sorted(index[c] for c in choice))
+        spend = election.spend
+        if spend is not None:
+            cost = spend.spent(selected)
+            if cost > spend.ceiling:
+                raise WalletError(
+                    f"these projects cost {cost:,}, over the budget of {spend.ceiling:,}",
+                    code="over_budget",
+                )
+            if cost < spend.floor:
+                raise WalletError(
+                    f"these projects cost {cost:,}; a ballot spends at least {spend.floor:,}",
+                    code="min_share",
+                )
         assert election.key is not None
         g = ristretto255()
         key = g.decode(election.key, "the election key")
         ctx = ballot_context(g, election.fingerprint, key, state.pseudonym.public_key)
-        selected = tuple(sorted(index[c] for c in choice))
         ballot, randomness = encrypt_ballot(
-            ctx, key, len(election.proposals), selected, election.bounds
+            ctx, key, len(election.proposals), selected, election.bounds, spend=spend
         )
         return ballot, randomness, selected
 

@@ -67,6 +67,7 @@ __all__ = [
     "ballot_violations",
     "check_ballot",
     "greedy",
+    "greedy_by_approvals",
     "greedy_completion",
     "is_exhaustive",
     "mes",
@@ -173,20 +174,32 @@ def greedy(election: ApprovalElection, initial: Iterable[str] = ()) -> tuple[str
     are still taken, in id order, while they fit. Projects in ``initial`` are
     already funded (their cost is spent) and are returned first.
     """
+    return greedy_by_approvals(
+        election.budget, election.costs, election.approvals(), initial=initial
+    )
+
+
+def greedy_by_approvals(
+    budget: Fraction,
+    costs: Mapping[str, Fraction],
+    approvals: Mapping[str, int],
+    initial: Iterable[str] = (),
+) -> tuple[str, ...]:
+    """:func:`greedy` from the number of approvals of each project alone: the
+    count of a secret budget, whose ballots are never decrypted one by one."""
     chosen = list(dict.fromkeys(initial))
     for project in chosen:
-        if project not in election.costs:
+        if project not in costs:
             raise FormatError(f"initial allocation: expected a project id, found {project!r}")
     taken = set(chosen)
-    approvals = election.approvals()
-    left = election.budget - total_cost(election, chosen)
+    left = budget - sum((costs[p] for p in chosen), Fraction(0))
 
     def density(project: str) -> int:
-        return approvals[project] if election.costs[project] > 0 else 0
+        return approvals.get(project, 0) if costs[project] > 0 else 0
 
-    ranked = sorted((p for p in election.costs if p not in taken), key=lambda p: (-density(p), p))
+    ranked = sorted((p for p in costs if p not in taken), key=lambda p: (-density(p), p))
     for project in ranked:
-        cost = election.costs[project]
+        cost = costs[project]
         if cost <= left:
             chosen.append(project)
             left -= cost

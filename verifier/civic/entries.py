@@ -592,6 +592,7 @@ def _process(o: dict[str, Any]) -> Process:
     opens, closes = _time(o["opens"], "process.opens"), _time(o["closes"], "process.closes")
     if not opens < closes:
         raise FormatError("process: opens must be before closes")
+    rule = _rule(ptype, o["rule"], proposals)
     return Process(
         id=_ident(o["id"], "process.id"),
         type=ptype,
@@ -605,8 +606,8 @@ def _process(o: dict[str, Any]) -> Process:
         issuer_shares=shares,
         officials=tuple(officials),
         proposals=proposals,
-        rule=_rule(ptype, o["rule"], proposals),
-        secret=_secret(o["secret"], ptype, len(proposals)) if "secret" in o else None,
+        rule=rule,
+        secret=_secret(o["secret"], ptype, len(proposals), rule) if "secret" in o else None,
     )
 
 
@@ -614,18 +615,24 @@ _MAX_TRUSTEES = 32
 _MAX_OPTIONS_SECRET = 64
 
 
-def _secret(o: object, ptype: str, proposals: int) -> SecretSpec:
+def _secret(o: object, ptype: str, proposals: int, rule: object) -> SecretSpec:
     what = "process.secret"
-    if ptype == "vote" and proposals > _MAX_OPTIONS_SECRET:
+    if ptype == "petition":
         raise FormatError(
-            f"{what}: a secret vote has at most {_MAX_OPTIONS_SECRET} proposals",
-            code="too_many_options",
-        )
-    if ptype != "vote":
-        raise FormatError(
-            f"{what}: only a vote may be secret; a secret budget is not offered "
+            f"{what}: a petition is not secret: a signature is public by nature "
             "(docs/secret-ballot.md §9)",
             code="secret_not_offered",
+        )
+    if isinstance(rule, BudgetRule) and rule.outcome != "greedy":
+        raise FormatError(
+            f"{what}: a secret budget is counted by greedy over the decrypted totals; "
+            f"{rule.outcome!r} needs each ballot in clear (docs/secret-ballot.md §9)",
+            code="secret_not_offered",
+        )
+    if proposals > _MAX_OPTIONS_SECRET:
+        raise FormatError(
+            f"{what}: a secret {ptype} has at most {_MAX_OPTIONS_SECRET} proposals",
+            code="too_many_options",
         )
     if not isinstance(o, dict):
         raise FormatError(f"{what}: expected an object")

@@ -340,7 +340,10 @@ class Registry:
     @staticmethod
     def _secret(st: ProcessState) -> SecretState:
         if st.secret is None:
-            raise EntryRefused(f"process {st.process.id!r} is not a secret vote", code="not_secret")
+            raise EntryRefused(
+                f"process {st.process.id!r} is not secret (a secret vote or budget)",
+                code="not_secret",
+            )
         return st.secret
 
     def _check_manifest(self, entry: Entry, p: Process) -> None:
@@ -373,12 +376,16 @@ class Registry:
         if p.secret is not None:
             open_secret(p, entry)  # the trustees' proofs of their share keys
 
-    def _check_choice(self, p: Process, choice: tuple[str, ...] | None) -> None:
+    def _check_choice(
+        self, p: Process, choice: tuple[str, ...] | None, *, paper: bool = False
+    ) -> None:
+        """A choice in clear: an online ballot's, or one of a budget's paper
+        ballots (in clear even in a secret budget: the officials counted it)."""
         rule = p.rule
-        if p.secret is not None:
+        if p.secret is not None and not paper:
             if choice is not None:
                 raise EntryRefused(
-                    "a ballot of a secret vote carries its choice encrypted, never in clear",
+                    f"a ballot of a secret {p.type} carries its choice encrypted, never in clear",
                     code="secret_ballot_in_clear",
                 )
             return
@@ -408,7 +415,7 @@ class Registry:
             st.secret.check_ballot(b, verify_proofs=self._ballot_proofs)
         elif b.encrypted is not None:
             raise EntryRefused(
-                f"process {p.id!r} is not a secret vote: its ballots carry a choice",
+                f"process {p.id!r} is not secret: its ballots carry a choice",
                 code="not_secret",
             )
         verify_entry_signature(entry, b.pseudonym)
@@ -467,7 +474,7 @@ class Registry:
         else:
             ok = pb.ballots is not None
             for choice in pb.ballots or ():
-                self._check_choice(p, choice)
+                self._check_choice(p, choice, paper=True)
         if not ok:
             raise EntryRefused(
                 f"a {p.type} batch carries "
@@ -651,11 +658,14 @@ def count(st: ProcessState, through: int) -> dict[str, Any]:
     }
     if isinstance(p.rule, PetitionRule):
         out.update(_petition(p.rule, first_index, paper))
-    elif isinstance(p.rule, VoteRule) and st.secret is not None:
+    elif st.secret is not None:
         totals = (
             st.secret.totals() if st.closed_at is not None and through >= st.closed_at else None
         )
-        out.update(_secret_vote(p, totals, paper))
+        if isinstance(p.rule, VoteRule):
+            out.update(_secret_vote(p, totals, paper))
+        else:
+            out.update(_secret_budget(p, p.rule, totals, paper))
     elif isinstance(p.rule, VoteRule):
         out.update(_vote(p, last.values(), paper))
     else:
@@ -727,6 +737,42 @@ def _secret_vote(
         "paper_counts": on_paper,
         "total": total,
         "winners": winners,
+    }
+
+
+def _secret_budget(
+    p: Process, rule: BudgetRule, totals: list[int] | None, paper: list[tuple[int, Paper]]
+) -> dict[str, Any]:
+    """A secret budget's tally: greedy over the approvals per project, the
+    decrypted online totals plus the paper ballots' (docs/secret-ballot.md §6);
+    ``null`` until the trustees have decrypted. Greedy depends on the totals
+    alone, so it is the same outcome the ballots in clear would give."""
+    paper_ballots = [frozenset(b) for _, pb in paper for b in pb.ballots or ()]
+    costs = {q.id: q.cost or 0 for q in p.proposals}
+    head: dict[str, Any] = {"secret": True, "paper_ballots": len(paper_ballots)}
+    if totals is None:
+        return {
+            **head,
+            "approvals": None,
+            "budget": rule.budget,
+            "rule": rule.outcome,
+            "selected": None,
+            "spent": None,
+        }
+    approvals = {q.id: n for q, n in zip(p.proposals, totals, strict=True)}
+    for b in paper_ballots:
+        for c in b:
+            approvals[c] += 1
+    selected = budget.greedy_by_approvals(
+        Fraction(rule.budget), {k: Fraction(v) for k, v in costs.items()}, approvals
+    )
+    return {
+        **head,
+        "approvals": approvals,
+        "budget": rule.budget,
+        "rule": rule.outcome,
+        "selected": sorted(selected),
+        "spent": sum(costs[c] for c in selected),
     }
 
 

@@ -1,4 +1,4 @@
-"""The rules of a secret vote (docs/secret-ballot.md §3-§6): its trustees' key
+"""The rules of a secret vote or budget (docs/secret-ballot.md §3-§6): its trustees' key
 ceremony, its encrypted ballots and the decryption of its totals.
 
 :class:`SecretState` is part of a process's state (``ProcessState.secret``)
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import (
     Ballot,
+    BudgetRule,
     Check,
     Complaint,
     Deal,
@@ -31,7 +32,7 @@ from urne.verifier.civic.entries import (
 )
 from urne.verifier.errors import FormatError, ProofError, VerificationError
 from urne.verifier.secret import dkg, tally
-from urne.verifier.secret.ballot import EncryptedBallot, ballot_context
+from urne.verifier.secret.ballot import EncryptedBallot, Spend, ballot_context, budget_shape
 from urne.verifier.secret.group import Ristretto255, ristretto255
 from urne.verifier.secret.proofs import Ciphertext, DleqProof, SchnorrProof
 
@@ -119,9 +120,31 @@ class SecretState:
 
     @property
     def bounds(self) -> tuple[int, int]:
+        """How many proposals a ballot selects: a vote's ``min..max``, a
+        budget's ``min_projects..max_projects`` (every project without a maximum)."""
         rule = self.process.rule
-        assert isinstance(rule, VoteRule)
-        return rule.min, rule.max
+        if isinstance(rule, VoteRule):
+            return rule.min, rule.max
+        return self._budget_shape()[0]
+
+    @property
+    def spend(self) -> Spend | None:
+        """A capped budget's bounds on a ballot's cost (None otherwise)."""
+        if isinstance(self.process.rule, VoteRule):
+            return None
+        return self._budget_shape()[1]
+
+    def _budget_shape(self) -> tuple[tuple[int, int], Spend | None]:
+        rule = self.process.rule
+        assert isinstance(rule, BudgetRule)
+        return budget_shape(
+            [q.cost or 0 for q in self.process.proposals],
+            rule.budget,
+            rule.min_projects,
+            rule.max_projects,
+            rule.min_share_percent,
+            rule.capped,
+        )
 
     # -- the ceremony and the decryptions -------------------------------------------
 
@@ -378,22 +401,23 @@ class SecretState:
         if b.encrypted is None:
             raise _refused("a secret vote's ballot carries an encrypted choice", code="bad_choice")
         eb = EncryptedBallot.decode(
-            self.group, b.encrypted, len(self.process.proposals), self.bounds
+            self.group, b.encrypted, len(self.process.proposals), self.bounds, self.spend
         )
         if verify_proofs:
             self._verify(eb, b.pseudonym)
 
-    def context(self) -> tuple[bytes, bytes, int, int, int]:
-        """What checking a ballot's proofs needs: fingerprint, key, proposals, bounds."""
+    def context(self) -> tuple[bytes, bytes, int, int, int, Spend | None]:
+        """What checking a ballot's proofs needs: fingerprint, key, proposals,
+        bounds, and a capped budget's bounds on the cost."""
         assert self.key is not None
         lo, hi = self.bounds
-        return self.fingerprint, self.key, len(self.process.proposals), lo, hi
+        return self.fingerprint, self.key, len(self.process.proposals), lo, hi, self.spend
 
     def verify_proofs(self, b: Ballot) -> None:
         """A ballot's form and proofs (``bad_ballot_proof``)."""
         assert b.encrypted is not None
         eb = EncryptedBallot.decode(
-            self.group, b.encrypted, len(self.process.proposals), self.bounds
+            self.group, b.encrypted, len(self.process.proposals), self.bounds, self.spend
         )
         self._verify(eb, b.pseudonym)
 
@@ -402,7 +426,10 @@ class SecretState:
         g = self.group
         try:
             eb.verify(
-                ballot_context(g, self.fingerprint, self.key, pseudonym), self.key, self.bounds
+                ballot_context(g, self.fingerprint, self.key, pseudonym),
+                self.key,
+                self.bounds,
+                self.spend,
             )
         except ProofError as exc:
             raise _refused(str(exc), code="bad_ballot_proof") from exc

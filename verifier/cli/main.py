@@ -658,7 +658,7 @@ def challenge_command(
         if election.recomputed:
             typer.echo(f"   the fingerprint is the SHA-256 of the manifest at index "
                        f"{election.index}, {how}")  # fmt: skip
-        selected = check_challenge(ch, election.proposals, election.bounds)
+        selected = check_challenge(ch, election.proposals, election.bounds, election.spend)
     except FetchError as exc:
         _could_not_check(exc.code, str(exc))
     except VerificationError as exc:

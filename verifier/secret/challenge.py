@@ -35,6 +35,7 @@ from typing import Any
 
 from urne.verifier.civic.entries import (
     IDENTIFIER,
+    PetitionRule,
     Process,
     VoteRule,
     b64decode,
@@ -43,7 +44,14 @@ from urne.verifier.civic.entries import (
 )
 from urne.verifier.civic.secret import manifest_fingerprint
 from urne.verifier.errors import FormatError, VerificationError
-from urne.verifier.secret.ballot import EncryptedBallot, Opening, ballot_context, open_challenge
+from urne.verifier.secret.ballot import (
+    EncryptedBallot,
+    Opening,
+    Spend,
+    ballot_context,
+    budget_shape,
+    open_challenge,
+)
 from urne.verifier.secret.group import Ristretto255, ristretto255
 
 __all__ = [
@@ -243,11 +251,15 @@ def read_challenge(data: bytes) -> Challenge:
 
 
 def check_challenge(
-    challenge: Challenge, proposal_ids: Sequence[str], bounds: tuple[int, int]
+    challenge: Challenge,
+    proposal_ids: Sequence[str],
+    bounds: tuple[int, int],
+    spend: Spend | None = None,
 ) -> tuple[int, ...]:
     """Check ``challenge`` for a process whose proposals are ``proposal_ids``
     (in the manifest's order) and whose rule takes ``bounds`` = (min, max)
-    selections: the indices of the proposals the ballot encrypts.
+    selections (and, for a capped budget, ``spend``): the indices of the
+    proposals the ballot encrypts.
 
     1. the choice names proposals of the process (``bad_challenge``);
     2. the ballot has one ciphertext and one proof per proposal, every
@@ -268,9 +280,9 @@ def check_challenge(
         )
     selected = tuple(sorted(index[c] for c in challenge.choice))
     g = ristretto255()
-    ballot = EncryptedBallot.decode(g, challenge.encrypted, len(proposal_ids), bounds)
+    ballot = EncryptedBallot.decode(g, challenge.encrypted, len(proposal_ids), bounds, spend)
     ctx = ballot_context(g, challenge.fingerprint, challenge.key, challenge.pseudonym)
-    ballot.verify(ctx, challenge.key, bounds)
+    ballot.verify(ctx, challenge.key, bounds, spend)
     open_challenge(g, challenge.key, ballot, Opening(selected, challenge.randomness))
     return selected
 
@@ -298,6 +310,8 @@ class Election:
     index: int
     #: whether ``F`` was recomputed from the manifest's bytes (else as published)
     recomputed: bool = False
+    #: a capped budget's bounds on a ballot's cost
+    spend: Spend | None = None
 
     @classmethod
     def from_process(cls, obj: object) -> Election:
@@ -322,7 +336,7 @@ class Election:
         )
         if secret is None and obj.get("type") in ("petition", "vote", "budget"):
             raise VerificationError(
-                f"{pid} is not a secret vote: its ballots are public", code="not_secret"
+                f"{pid} is not secret: its ballots are public", code="not_secret"
             )
         if not isinstance(secret, dict):
             raise bad("secret: expected an object")
@@ -330,10 +344,34 @@ class Election:
             isinstance(p, dict) and isinstance(p.get("id"), str) for p in proposals
         ):
             raise bad("proposals: expected a list of proposals with ids")
-        if not isinstance(rule, dict) or not all(
-            isinstance(rule.get(k), int) and not isinstance(rule.get(k), bool)
-            for k in ("min", "max")
-        ):
+
+        def whole(v: object) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**53
+
+        if not isinstance(rule, dict):
+            raise bad("rule: expected an object")
+        spend = None
+        if obj.get("type") == "budget":
+            costs = [p.get("cost") for p in proposals]
+            mp = rule.get("max_projects")
+            if not (
+                all(whole(c) for c in costs)
+                and all(whole(rule.get(k)) for k in ("budget", "min_projects", "min_share_percent"))
+                and (mp is None or whole(mp))
+                and isinstance(rule.get("capped"), bool)
+            ):
+                raise bad("rule: expected a budget's rule, and a cost for every project")
+            bounds, spend = budget_shape(
+                costs,
+                rule["budget"],
+                rule["min_projects"],
+                mp,
+                rule["min_share_percent"],
+                rule["capped"],
+            )
+        elif all(whole(rule.get(k)) for k in ("min", "max")):
+            bounds = (rule["min"], rule["max"])
+        else:
             raise bad("rule: expected a vote's rule with min and max")
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             raise bad("index: expected the manifest's log index")
@@ -354,10 +392,11 @@ class Election:
             pid,
             tuple(p["id"] for p in proposals),
             tuple(titles),
-            (rule["min"], rule["max"]),
+            bounds,
             fingerprint,
             h,
             index,
+            spend=spend,
         )
 
     def with_manifest(self, manifest: bytes) -> Election:
@@ -379,15 +418,28 @@ class Election:
                 f"is not the SHA-256 of its manifest's bytes ({b64encode(computed)})",
                 code="fingerprint_mismatch",
             )
-        if body.secret is None or not isinstance(body.rule, VoteRule):
+        rule = body.rule
+        if body.secret is None or isinstance(rule, PetitionRule):
             raise VerificationError(
-                f"{self.process}'s manifest makes no secret vote", code="bad_manifest"
+                f"{self.process}'s manifest makes no secret vote or budget", code="bad_manifest"
+            )
+        if isinstance(rule, VoteRule):
+            bounds, spend = (rule.min, rule.max), None
+        else:
+            bounds, spend = budget_shape(
+                [p.cost or 0 for p in body.proposals],
+                rule.budget,
+                rule.min_projects,
+                rule.max_projects,
+                rule.min_share_percent,
+                rule.capped,
             )
         return replace(
             self,
             proposals=tuple(p.id for p in body.proposals),
             titles=tuple(title_of(p.title) for p in body.proposals),
-            bounds=(body.rule.min, body.rule.max),
+            bounds=bounds,
+            spend=spend,
             recomputed=True,
         )
 

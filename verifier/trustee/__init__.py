@@ -1,4 +1,4 @@
-"""The trustee of a secret vote on its own machine: ``urne-trustee``
+"""The trustee of a secret vote or budget on its own machine: ``urne-trustee``
 (docs/guides/trustees.md, docs/secret-ballot.md).
 
 - :mod:`~urne.verifier.trustee.keyfile`: the trustee's secret file (its signing

@@ -129,7 +129,9 @@ class Session:
             ) from exc
         sec = st.secret
         if sec is None:
-            raise TrusteeError(f"process {pid!r} is not a secret vote", code="not_secret")
+            raise TrusteeError(
+                f"process {pid!r} is not secret (a vote or a budget)", code="not_secret"
+            )
         me = self.key.public_key
         index = sec.spec.index_of(me)
         if index is None:
@@ -600,7 +602,7 @@ def status(s: Session) -> None:
     s.save()
     sec, me, st = pos.sec, pos.index, pos.st
     s.say(
-        f"Process {s.file.process!r}: a secret vote, {sec.spec.threshold} of "
+        f"Process {s.file.process!r}: a secret {sec.process.type}, {sec.spec.threshold} of "
         f"{len(sec.spec.trustees)} trustees decrypt; you are {s.who(sec, me)}."
     )
     for j in range(1, len(sec.spec.trustees) + 1):

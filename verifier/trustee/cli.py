@@ -1,4 +1,4 @@
-"""``urne-trustee``: a trustee's part in a secret vote (docs/guides/trustees.md).
+"""``urne-trustee``: a trustee's part in a secret vote or budget (docs/guides/trustees.md).
 
     urne-trustee keygen --process vote-2027 --name "Ada Lovelace" --out ada.trustee
     urne-trustee ceremony --service https://vote.example.org --secret ada.trustee
@@ -30,7 +30,7 @@ from urne.verifier.trustee.keyfile import TrusteeError, TrusteeFile
 from urne.verifier.trustee.ledger import HttpLedger, service_log_key
 
 app = typer.Typer(
-    help="A trustee of a secret vote: make your keys, take part in the key ceremony, "
+    help="A trustee of a secret vote or budget: make your keys, take part in the key ceremony, "
     "decrypt the totals after the close.",
     no_args_is_help=True,
     add_completion=False,
