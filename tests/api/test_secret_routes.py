@@ -70,3 +70,44 @@ def test_the_service_verifies_secret_ballots_and_refuses_with_codes(tmp_path: Pa
         assert (
             client.get_json(f"/processes/{PID}/tally")["counts"] is None
         )  # secret until decrypted
+
+
+def test_a_secret_budget_refuses_a_ballot_over_the_budget_over_http(tmp_path: Path) -> None:
+    """The service checks a capped budget's spending proof before sequencing:
+    a ballot over the budget, or without its proof, is refused with its code,
+    and nothing reaches the log."""
+    from urne.verifier.secret.ballot import Spend, ballot_context, encrypt_ballot
+    from urne.verifier.secret.group import ristretto255
+
+    pid, g = "secret-budget-http", ristretto255()
+    projects = [proposal("pool", "Pool", 700), proposal("park", "Park", 310)]
+    rule = {
+        "budget": 1000,
+        "outcome": "greedy",
+        "min_projects": 1,
+        "max_projects": None,
+        "min_share_percent": 0,
+        "capped": True,
+        "revoting": True,
+    }
+    board = Board.make(pid, n=2, t=2)
+    with served_app(tmp_path) as served:
+        served.open(pid, "budget", proposals=projects, rule=rule, secret=board.manifest_field())
+        board.opened(served.log.entry(served.civic.process(pid).index))
+        board.ceremony(lambda leaf: _post(served, leaf), served.inst.key)
+        alice = Citizen.enrol(served.inst, pid)
+        nym = alice.pseudonym.public_key
+        ctx = ballot_context(g, board.fingerprint, board.key, nym)
+        size = served.log.size
+        loose = Spend((700, 310), 1023)  # 1,010 fits in the same 10 bits as 1,000
+        over, _ = encrypt_ballot(ctx, board.key, 2, [0, 1], (1, 2), spend=loose)
+        leaf = authoring.secret_ballot(pid, alice.pseudonym, alice.credential, over.to_json())
+        assert _refused(served, leaf) == (422, "bad_ballot_proof")
+        bare, _ = encrypt_ballot(ctx, board.key, 2, [0], (1, 2))
+        leaf = authoring.secret_ballot(pid, alice.pseudonym, alice.credential, bare.to_json())
+        assert _refused(served, leaf)[1] == "bad_encrypted_ballot"
+        assert served.log.size == size
+        enc = board.encrypted(nym, 2, [0], (1, 2), Spend((700, 310), 1000))
+        _post(served, authoring.secret_ballot(pid, alice.pseudonym, alice.credential, enc))
+        tally = CitizenClient(served.url).get_json(f"/processes/{pid}/tally")
+        assert tally["secret"] is True and tally["approvals"] is None and tally["ballots"] == 1
