@@ -25,6 +25,10 @@ flag per part picks it, and with no flag every part runs):
   Python 3.10: ``python3.10 -m venv bench/results/eg-py310 &&
   bench/results/eg-py310/bin/pip install electionguard==1.4.0``). Prints both
   and the ratio, against the goal of at least 100x.
+- ``--budget``: checking one ballot of a secret participatory budget of 10
+  projects (budget 1,000,000), uncapped, capped, and capped with a 50 %
+  floor, on one core; in the same run ElectionGuard checks an approval ballot
+  of 10 selections (the uncapped ballot's statement). See :func:`budget_part`.
 - ``--audit``: ``urne-verify audit`` over HTTP of a log holding ``--n`` secret
   ballots (default 100,000) with their trustees' ceremony, close, two of three
   trustees' decryptions and the result: ballots/s end to end on every core,
@@ -35,7 +39,7 @@ flag per part picks it, and with no flag every part runs):
   then the combination of two trustees' shares and the totals by baby-step
   giant-step, against the goal of 10 s.
 
-Run: ``python bench/secret_bench.py [--browser] [--verify] [--audit] [--decrypt]``.
+Run: ``python bench/secret_bench.py [--browser] [--verify] [--budget] [--audit] [--decrypt]``.
 """
 
 from __future__ import annotations
@@ -166,10 +170,13 @@ from electionguard.manifest import (BallotStyle, Candidate, CandidateContestDesc
 from electionguard.serialize import from_raw, to_raw
 from importlib import metadata
 n = int(sys.argv[1])
-names = ["a", "b", "c", "d"]
+options = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+allowed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+names = [f"p{k}" for k in range(options)] if options != 4 else ["a", "b", "c", "d"]
+variation = VoteVariationType.one_of_m if allowed == 1 else VoteVariationType.approval
 unit = GeopoliticalUnit("city", "City", ReportingUnitType.city)
 contest = CandidateContestDescription(
-    "vote", 0, "city", VoteVariationType.one_of_m, 1, 1, "Vote",
+    "vote", 0, "city", variation, allowed, allowed, "Vote",
     [SelectionDescription(x, i, x) for i, x in enumerate(names)])
 manifest = Manifest(
     election_scope_id="bench", spec_version=SpecVersion.EG0_95, type=ElectionType.special,
@@ -181,8 +188,9 @@ keypair = elgamal_keypair_from_secret(int_to_q(123456789))
 context = make_ciphertext_election_context(1, 1, keypair.public_key, TWO_MOD_Q,
                                            internal.manifest_hash)
 def plaintext(i):
+    chosen = {(i + j) % options for j in range(min(allowed, 3))}
     return PlaintextBallot(f"b{i}", "style", [PlaintextBallotContest("vote", [
-        PlaintextBallotSelection(x, 1 if k == i % 4 else 0) for k, x in enumerate(names)])])
+        PlaintextBallotSelection(x, 1 if k in chosen else 0) for k, x in enumerate(names)])])
 raws = [to_raw(encrypt_ballot(plaintext(i), internal, context, internal.manifest_hash))
         for i in range(n)]
 ballots = [from_raw(CiphertextBallot, r) for r in raws]
@@ -207,12 +215,17 @@ def _eg_pythons(explicit: list[str]) -> list[str]:
     return found
 
 
-def _electionguard(n: int, explicit: list[str]) -> dict[str, Any] | None:
+def _electionguard(
+    n: int, explicit: list[str], options: int = 4, allowed: int = 1
+) -> dict[str, Any] | None:
+    """ElectionGuard's check of ``n`` ballots of one contest of ``options``
+    selections, exactly 1 (one of m) or up to ``allowed`` (approval)."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "eg_verify.py"
         script.write_text(EG_VERIFY)
         for python in _eg_pythons(explicit):
-            run = subprocess.run([python, str(script), str(n)], capture_output=True, text=True)
+            argv = [python, str(script), str(n), str(options), str(allowed)]
+            run = subprocess.run(argv, capture_output=True, text=True)
             if run.returncode == 0:
                 out: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
                 out["interpreter"] = python
@@ -256,6 +269,77 @@ def verify_part(args: argparse.Namespace) -> None:
     ratio = theirs / ours
     verdict = "met" if ratio >= VERIFY_GOAL_RATIO else "MISSED"
     print(f"  ratio: {ratio:.0f}x faster (goal: at least {VERIFY_GOAL_RATIO:.0f}x): {verdict}")
+
+
+# -- a secret budget's ballot ------------------------------------------------------------
+
+#: the budget part's election: 10 projects, a budget of 1,000,000 (20 bits per slack)
+BUDGET_COSTS = (
+    95_000,
+    120_000,
+    180_000,
+    240_000,
+    60_000,
+    310_000,
+    75_000,
+    150_000,
+    400_000,
+    35_000,
+)
+BUDGET_TOTAL = 1_000_000
+
+
+def budget_part(args: argparse.Namespace) -> None:
+    """One ballot of a secret budget of 10 projects, 3 chosen, checked on one
+    core: uncapped (10 proofs over [0, 1] and the count over [0, 10]: the
+    statement of an approval ballot), capped (and the ceiling's 20 bits), capped
+    with a minimum share of 50 % (and the floor's 20 bits). In the same run,
+    ElectionGuard checks an approval ballot of 10 selections, up to 10 (its
+    selections and placeholders each proven 0 or 1, and the contest's total):
+    the uncapped ballot's statement. No peer offers a secret budget's spending
+    proof; its cost is printed beside the approval ballot's."""
+    from urne.verifier.secret.ballot import budget_shape
+
+    g = ristretto255()
+    key = g.base(random_scalar(g))
+    fp = secrets.token_bytes(32)
+    n = max(20, args.runs * 2)
+    options = len(BUDGET_COSTS)
+    print(f"budget: one ballot, {options} projects, 3 chosen, budget {BUDGET_TOTAL:,}, one core")
+    medians: dict[str, float] = {}
+    for name, capped, share in (("uncapped", False, 0), ("capped", True, 0), ("floor", True, 50)):
+        bounds, spend = budget_shape(BUDGET_COSTS, BUDGET_TOTAL, 0, None, share, capped)
+        made, checked = [], []
+        for i in range(n):
+            chosen = [i % options, (i + 3) % options, (i + 7) % options]
+            while spend is not None and not spend.floor <= spend.spent(chosen) <= spend.ceiling:
+                chosen = [(c + 1) % options for c in chosen]
+            ctx = ballot_context(g, fp, key, secrets.token_bytes(32))
+            t0 = time.perf_counter()
+            b, _ = encrypt_ballot(ctx, key, options, chosen, bounds, spend=spend)
+            made.append(time.perf_counter() - t0)
+            obj = b.to_json()
+            t0 = time.perf_counter()
+            EncryptedBallot.decode(g, obj, options, bounds, spend).verify(ctx, key, bounds, spend)
+            checked.append(time.perf_counter() - t0)
+        medians[name] = statistics.median(checked) * 1e3
+        size = len(json.dumps(obj))
+        label = {"uncapped": "uncapped", "capped": "capped", "floor": "capped, 50 % floor"}[name]
+        print(
+            f"  Urne, {label}: check median {medians[name]:.2f} ms, make (Python) "
+            f"{statistics.median(made) * 1e3:.1f} ms, {size:,} bytes of JSON"
+        )
+    eg = _electionguard(max(5, args.runs // 2), args.eg_python, options, options)
+    if eg is None:
+        print("  ElectionGuard: not run (see above)")
+        return
+    theirs = statistics.median(eg["times"]) * 1e3
+    print(
+        f"  ElectionGuard {eg['version']} (Python {eg['python']}), approval of {options}, up to "
+        f"{options}: median {theirs:.1f} ms per ballot over {len(eg['times'])} ballots"
+    )
+    for name, ours in medians.items():
+        print(f"  ratio, {name}: {theirs / ours:.0f}x faster than ElectionGuard's approval ballot")
 
 
 # -- the audit of many secret ballots, and the trustees' decryption ----------------------
@@ -581,6 +665,7 @@ def decrypt_part(args: argparse.Namespace) -> None:
 PARTS: dict[str, tuple[str, Callable[[argparse.Namespace], None]]] = {
     "browser": ("a 4-proposal ballot encrypted and proven in headless Chromium", browser_part),
     "verify": ("checking one ballot, against ElectionGuard 1.4", verify_part),
+    "budget": ("checking one ballot of a secret budget, beside ElectionGuard's", budget_part),
     "audit": ("the audit of --n secret ballots over HTTP", audit_part),
     "decrypt": ("the trustees' decryption of --n ballots", decrypt_part),
 }

@@ -127,10 +127,6 @@ def weighted(group: Group, cts: Sequence[Ciphertext], weights: Sequence[int]) ->
     )
 
 
-def _powers(n: int) -> list[int]:
-    return [1 << i for i in range(n)]
-
-
 def ballot_context(group: Group, fingerprint: bytes, key: bytes, pseudonym: bytes) -> Context:
     return Context(group, (fingerprint, key, pseudonym))
 
@@ -195,8 +191,13 @@ class BoundProof:
         )
 
     def slack(self, group: Group) -> Ciphertext:
-        """The encryption of the slack: ``prod bit_i^{2^i}``."""
-        return weighted(group, self.bits, _powers(len(self.bits)))
+        """The encryption of the slack: ``prod bit_i^{2^i}``, by Horner's rule
+        (a doubling and an addition per bit, no multiplication)."""
+        alpha, beta = group.identity, group.identity
+        for ct in reversed(self.bits):
+            alpha = group.add(group.add(alpha, alpha), ct.alpha)
+            beta = group.add(group.add(beta, beta), ct.beta)
+        return Ciphertext(alpha, beta)
 
     def verify(self, ctx: Context, key: bytes, name: str, spent: Ciphertext, bound: int) -> None:
         g = ctx.group
