@@ -9,8 +9,8 @@ point) and ``POST /entries`` (the signed entry). It never sees the pseudonym's
 key, and the code is sent only to the issuance endpoint (a link carries it in
 the URL's fragment, which browsers do not send).
 
-A secret vote's page (docs/secret-ballot.md) also encrypts and proves the
-ballot in the browser (``static/wallet/secret.js``). It reads the manifest and
+A secret vote's or budget's page (docs/secret-ballot.md) also encrypts and
+proves the ballot in the browser (``static/wallet/secret.js``). It reads the manifest and
 the election key from their entries in the log, each checked against the
 log's key with its inclusion proof (the indices are below, in the page's
 data), computes the manifest's fingerprint from the manifest's bytes itself,

@@ -2,7 +2,9 @@
 ``urne.verifier.secret``: it reproduces every byte of
 docs/spec/secret-vectors.json from the same randomness and nonces, decides
 every case as the verifier does, and each side accepts the other's ballots and
-challenge files (made with real randomness) and refuses them tampered with."""
+challenge files (made with real randomness) and refuses them tampered with;
+so for secret budgets, whose capped ballots prove their cost within the budget
+and above its floor."""
 
 from __future__ import annotations
 
@@ -16,14 +18,16 @@ import pytest
 
 from tests.support import secret_vectors
 from tests.support.site import Site
-from urne.verifier.errors import ProofError
+from urne.verifier.errors import FormatError, ProofError
 from urne.verifier.secret.ballot import (
     EncryptedBallot,
     Opening,
+    Spend,
     ballot_context,
     encrypt_ballot,
     open_challenge,
 )
+from urne.verifier.secret.challenge import check_challenge, read_challenge
 from urne.verifier.secret.group import L, Ristretto255, random_scalar, ristretto255
 from urne.verifier.secret.proofs import encrypt
 
@@ -33,6 +37,8 @@ VECTORS: dict[str, Any] = json.loads(secret_vectors.PATH.read_text(encoding="asc
 
 #: Runs in the page: every value of the vectors, computed by /static/wallet/secret.js.
 COMPUTE = (Path(__file__).parent / "secret_vectors.js").read_text(encoding="utf-8")
+#: Runs in the page: every secret budget of the vectors, computed by secret.js.
+COMPUTE_BUDGETS = (Path(__file__).parent / "secret_budget_vectors.js").read_text(encoding="utf-8")
 
 #: Runs in the page: ballots of secret.js with the CSPRNG's randomness.
 ENCRYPT = """async (a) => {
@@ -56,7 +62,7 @@ VERIFY = """async (a) => {
       s.verifyBallot({
         fingerprint: c.fromHex(a.fingerprint), key: c.fromHex(a.key),
         pseudonym: c.fromHex(b.pseudonym), options: b.options, min: b.min, max: b.max,
-        encrypted: b.encrypted,
+        spend: b.spend, encrypted: b.encrypted,
       });
       return "accepted";
     } catch (e) {
@@ -219,20 +225,25 @@ def test_a_ballot_made_in_python_verifies_in_the_browser(wallet: Any) -> None:
     ]
 
 
-def _open_in_python(file: dict[str, Any], proposals: list[str], bounds: tuple[int, int]) -> None:
+def _open_in_python(
+    file: dict[str, Any],
+    proposals: list[str],
+    bounds: tuple[int, int],
+    spend: Spend | None = None,
+) -> None:
     """What ``urne-verify challenge`` does with a file: the ballot's proofs in
     its context, then each ciphertext re-encrypted with the randomness shown."""
     g = ristretto255()
     assert file["format"] == "urne-challenge/1"
     key = g.decode(base64.b64decode(file["key"], validate=True), "key")
-    ballot = EncryptedBallot.decode(g, file["encrypted"], len(proposals), bounds)
+    ballot = EncryptedBallot.decode(g, file["encrypted"], len(proposals), bounds, spend)
     ctx = ballot_context(
         g,
         base64.b64decode(file["fingerprint"], validate=True),
         key,
         base64.b64decode(file["pseudonym"], validate=True),
     )
-    ballot.verify(ctx, key, bounds)
+    ballot.verify(ctx, key, bounds, spend)
     randomness = tuple(
         Ristretto255.decode_scalar(base64.b64decode(r, validate=True), "randomness")
         for r in file["randomness"]
@@ -297,3 +308,201 @@ def test_a_challenge_file_made_in_the_browser_opens_in_python(wallet: Any) -> No
         },
     )
     assert verdicts == ["opened", "challenge_mismatch", "challenge_mismatch"]
+
+
+# -- secret budgets -------------------------------------------------------------------------
+
+#: A capped budget of 1,000 with a floor of 40%, one without, one uncapped
+#: (at most 2 projects): the costs, then the rule's shape and bounds.
+COSTS = [600, 300, 200, 150, 410, 100]
+BUDGET_RULES: dict[str, dict[str, Any]] = {
+    "floor": {"min": 1, "max": 6, "spend": {"costs": COSTS, "ceiling": 1000, "floor": 400}},
+    "capped": {"min": 0, "max": 6, "spend": {"costs": COSTS, "ceiling": 1000, "floor": 0}},
+    "uncapped": {"min": 1, "max": 2, "spend": None},
+}
+
+
+def test_the_browser_computes_the_verifier_s_budget_bytes(wallet: Any) -> None:
+    got = wallet.evaluate(COMPUTE_BUDGETS, VECTORS)
+    assert len(got["ballots"]) == len(VECTORS["budget_ballots"]) == 7
+    for want, computed in zip(VECTORS["budget_ballots"], got["ballots"], strict=True):
+        # the shape of the ballot, from the manifest's rule and projects
+        shape = {"min": want["min"], "max": want["max"], "spend": want["spend"]}
+        assert computed["shape"] == shape, want["name"]
+        assert computed["encrypted"] == want["encrypted"], want["name"]
+        assert computed["randomness"] == want["randomness"], want["name"]
+        # every fixed value drawn, none more: the draw order is the file's
+        assert computed["drawn"] == computed["draws"], want["name"]
+        assert computed["verdict"] == "accepted", want["name"]
+
+
+def test_the_browser_refuses_budgets_as_the_verifier_does(wallet: Any) -> None:
+    got = wallet.evaluate(COMPUTE_BUDGETS, VECTORS)
+    want = {case["name"]: case["code"] for case in VECTORS["budget_refused"]}
+    assert len(want) == 12
+    assert got["refused"] == want
+    # the ballots over the budget or under the floor hold for the bounds they were proven for
+    assert list(got["proven"].values()) == ["accepted", "accepted"]
+
+
+def _spend(rule: dict[str, Any]) -> Spend | None:
+    s = rule["spend"]
+    return None if s is None else Spend(tuple(s["costs"]), s["ceiling"], s["floor"])
+
+
+def _python_verdict(election: dict[str, str], ballot: dict[str, Any]) -> str:
+    """The verifier's verdict on a ballot of the shape ``ballot`` gives."""
+    g = ristretto255()
+    bounds = (ballot["min"], ballot["max"])
+    spend = _spend(ballot)
+    key = bytes.fromhex(election["key"])
+    try:
+        EncryptedBallot.decode(g, ballot["encrypted"], ballot["options"], bounds, spend).verify(
+            _context(election, ballot["pseudonym"]), key, bounds, spend
+        )
+    except (FormatError, ProofError) as exc:
+        return exc.code
+    return "accepted"
+
+
+def _flipped(
+    encrypted: dict[str, Any], bound: str, field: str, index: int | None
+) -> dict[str, Any]:
+    """``encrypted`` with the lowest bit of a value of its spend's ``bound`` flipped."""
+    out: dict[str, Any] = json.loads(json.dumps(encrypted))
+    where = out["spend"][bound]
+    value = where[field] if index is None else where[field][index]
+    raw = bytearray(base64.b64decode(value))
+    raw[0] ^= 1
+    if index is None:
+        where[field] = base64.b64encode(bytes(raw)).decode()
+    else:
+        where[field][index] = base64.b64encode(bytes(raw)).decode()
+    return out
+
+
+def test_a_budget_ballot_made_in_the_browser_verifies_in_python(wallet: Any) -> None:
+    g = ristretto255()
+    x, election = _election()
+    choices = {"floor": [1, 2, 3], "capped": [0, 5], "uncapped": [0, 4]}  # 650, 700, 1010
+    ballots = [
+        {**BUDGET_RULES[name], "options": len(COSTS), "selected": selected}
+        for name, selected in choices.items()
+    ]
+    made = wallet.evaluate(ENCRYPT, {**election, "ballots": ballots})
+    assert len(made) == 3
+    key = bytes.fromhex(election["key"])
+    tampered = []
+    for ballot, out in zip(ballots, made, strict=True):
+        bounds, spend = (ballot["min"], ballot["max"]), _spend(ballot)
+        encrypted = out["encrypted"]
+        assert ("spend" in encrypted) == (spend is not None)
+        decoded = EncryptedBallot.decode(g, encrypted, len(COSTS), bounds, spend)
+        decoded.verify(_context(election), key, bounds, spend)
+        assert _decrypt(x, decoded) == [int(k in ballot["selected"]) for k in range(len(COSTS))]
+        if spend is not None:
+            assert set(encrypted["spend"]) == ({"ceiling", "floor"} if spend.floor else {"ceiling"})
+            assert len(encrypted["spend"]["ceiling"]["bits"]) == spend.bits == 10
+            shape = {k: ballot[k] for k in ("options", "min", "max", "spend")}
+            tampered += [
+                {**shape, "encrypted": _flipped(encrypted, "ceiling", "sum", None)},
+                {**shape, "encrypted": _flipped(encrypted, "ceiling", "proofs", 4)},
+                {**shape, "encrypted": {k: v for k, v in encrypted.items() if k != "spend"}},
+            ]
+        # and it holds only for its pseudonym
+        other = _context(election, secrets.token_bytes(32).hex())
+        with pytest.raises(ProofError) as err:
+            decoded.verify(other, key, bounds, spend)
+        assert err.value.code == "bad_ballot_proof"
+    # tampered with: refused by both, with the same code
+    tampered = [{**t, "pseudonym": election["pseudonym"]} for t in tampered]
+    want = ["bad_ballot_proof", "bad_ballot_proof", "bad_encrypted_ballot"] * 2
+    assert [_python_verdict(election, t) for t in tampered] == want
+    assert wallet.evaluate(VERIFY, {**election, "ballots": tampered}) == want
+
+
+def test_a_budget_ballot_made_in_python_verifies_in_the_browser(wallet: Any) -> None:
+    _, election = _election()
+    key = bytes.fromhex(election["key"])
+    ballots: list[dict[str, Any]] = []
+    for name, selected in (("floor", [0, 1, 5]), ("capped", []), ("uncapped", [2, 3])):
+        rule = BUDGET_RULES[name]
+        bounds, spend = (rule["min"], rule["max"]), _spend(rule)
+        ballot, _ = encrypt_ballot(
+            _context(election), key, len(COSTS), selected, bounds, spend=spend
+        )
+        shape = {"options": len(COSTS), **rule, "pseudonym": election["pseudonym"]}
+        encrypted = ballot.to_json()
+        ballots.append({**shape, "encrypted": encrypted})
+        # copied under another pseudonym
+        ballots.append(
+            {**shape, "pseudonym": secrets.token_bytes(32).hex(), "encrypted": encrypted}
+        )
+        if spend is None:
+            # a capped budget's spend where it has no place, and no spend where it must be
+            ballots.append(
+                {**shape, "encrypted": {**encrypted, "spend": ballots[0]["encrypted"]["spend"]}}
+            )
+            ballots.append(
+                {**shape, "spend": BUDGET_RULES["capped"]["spend"], "encrypted": encrypted}
+            )
+            continue
+        # a bit of the floor's (else the ceiling's) sum flipped
+        bound = "floor" if spend.floor else "ceiling"
+        ballots.append({**shape, "encrypted": _flipped(encrypted, bound, "sum", None)})
+        # checked against a budget of 999 (this ballot spends 1,000), or of 0
+        # (whose slack has 1 bit, not 10)
+        tighter = {**rule["spend"], "ceiling": 999 if spend.floor else 0}
+        ballots.append({**shape, "spend": tighter, "encrypted": encrypted})
+    want = [
+        "accepted", "bad_ballot_proof", "bad_ballot_proof", "bad_ballot_proof",
+        "accepted", "bad_ballot_proof", "bad_ballot_proof", "bad_encrypted_ballot",
+        "accepted", "bad_ballot_proof", "bad_encrypted_ballot", "bad_encrypted_ballot",
+    ]  # fmt: skip
+    assert [_python_verdict(election, b) for b in ballots] == want
+    assert wallet.evaluate(VERIFY, {**election, "ballots": ballots}) == want
+
+
+def test_a_budget_challenge_file_made_in_the_browser_opens_in_python(wallet: Any) -> None:
+    _, election = _election()
+    proposals = ["park", "bikes", "bench", "trees", "lights", "fountain"]
+    rule = BUDGET_RULES["floor"]
+    text = wallet.evaluate(
+        CHALLENGE,
+        {
+            **election,
+            "process": "secret-budget",
+            "proposals": proposals,
+            "rule": rule,
+            "selected": [1, 3],
+        },
+    )
+    file = json.loads(text)
+    assert file["choice"] == ["bikes", "trees"]
+    assert set(file["encrypted"]) == {"ciphertexts", "proofs", "count", "spend"}
+    spend = _spend(rule)
+    _open_in_python(file, proposals, (1, 6), spend)
+    # as urne-verify challenge reads and checks it
+    read = read_challenge(text.encode())
+    assert check_challenge(read, proposals, (1, 6), spend) == (1, 3)
+    # another choice shown, or the spend dropped: refused by both
+    tampered = {**file, "choice": ["bikes", "bench"]}
+    with pytest.raises(ProofError) as err:
+        _open_in_python(tampered, proposals, (1, 6), spend)
+    assert err.value.code == "challenge_mismatch"
+    bare = {
+        **file,
+        "encrypted": {k: v for k, v in file["encrypted"].items() if k != "spend"},
+    }
+    with pytest.raises(FormatError) as bad:
+        _open_in_python(bare, proposals, (1, 6), spend)
+    assert bad.value.code == "bad_encrypted_ballot"
+    verdicts = wallet.evaluate(
+        OPEN,
+        {
+            "proposals": proposals,
+            "rule": rule,
+            "files": [text, json.dumps(tampered), json.dumps(bare)],
+        },
+    )
+    assert verdicts == ["opened", "challenge_mismatch", "bad_encrypted_ballot"]

@@ -15,22 +15,26 @@
 //     copy and the page finds the entry in the process's open data.
 // Every string shown comes from the page (#wallet-strings), in its language.
 //
-// A secret vote (docs/secret-ballot.md): the ballot is encrypted and proven
-// here (secret.js) under the election key, in the context of the manifest's
-// fingerprint F. The page reads the manifest and the election key from their
-// entries in the log, each checked with its inclusion proof against the log
-// key, and computes F = SHA-256(manifest bytes) itself; the service's own
-// `fingerprint` must agree. Cast-or-audit (Benaloh): as soon as a choice is
-// valid, the page seals a ballot and shows its fingerprint (SHA-256 of the
-// JCS of its `encrypted` field), before the citizen says what to do with it.
+// A secret vote or budget (docs/secret-ballot.md): the ballot is encrypted and
+// proven here (secret.js) under the election key, in the context of the
+// manifest's fingerprint F. The page reads the manifest and the election key
+// from their entries in the log, each checked with its inclusion proof against
+// the log key, and computes F = SHA-256(manifest bytes) itself; the service's
+// own `fingerprint` must agree. What the ballot proves comes from those bytes
+// too (secret.ballotShape): a vote's min and max; a budget's number of
+// projects and, when capped, its projects' costs, its budget and its floor,
+// which the ballot proves it spends within. Cast-or-audit (Benaloh): as soon
+// as a choice is valid, the page seals a ballot and shows its fingerprint
+// (SHA-256 of the JCS of its `encrypted` field), before the citizen says what
+// to do with it.
 // "Cast" sends that very ballot and forgets its randomness; "Check this
 // ballot first" opens it instead (its randomness and choice, checked here and
 // offered as a urne-challenge/1 file), and it is never cast: a new ballot,
 // with fresh randomness, is sealed for casting. So the page cannot know, when
 // it encrypts, which ballots will be checked. The record keeps the choice of
 // each cast ballot (`choices`, by seq, as urne-wallet's file does) to say
-// "Your vote: ..." on the citizen's own devices: the log never shows it. No
-// randomness of a cast ballot is kept.
+// "Your vote: ..." (or "Your projects: ...") on the citizen's own devices: the
+// log never shows it. No randomness of a cast ballot is kept.
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import * as core from "./core.js";
@@ -194,21 +198,26 @@ function names(choice) {
   return named.length ? named.join(", ") : S.no_choice;
 }
 
+/** A choice in words: a vote's proposals, a budget's projects with their total. */
+function sayChoice(choice) {
+  const choices = names(choice);
+  if (data.type === "budget") {
+    const total = choice.reduce((n, id) => n + (titles.get(id)?.cost || 0), 0);
+    return fill(S.your_projects, { choices, total: numbers.format(total), budget: numbers.format(data.rule.budget) });
+  }
+  return fill(S.your_vote, { choices });
+}
+
 /** What an entry of ours says, in words; a secret ballot's choice is the one
  * this browser kept (`record.choices`), never read from the log. */
 function describe(entryBytes, record) {
   const obj = JSON.parse(new TextDecoder().decode(entryBytes));
   if ("encrypted" in obj) {
     const kept = record && record.choices ? record.choices[String(obj.seq)] : undefined;
-    return Array.isArray(kept) ? fill(S.your_vote, { choices: names(kept) }) : S.your_encrypted_ballot;
+    return Array.isArray(kept) ? sayChoice(kept) : S.your_encrypted_ballot;
   }
   if (!("choice" in obj)) return fill(S.your_signature, { title: data.title });
-  const choices = names(obj.choice);
-  if (data.type === "budget") {
-    const total = obj.choice.reduce((n, id) => n + (titles.get(id)?.cost || 0), 0);
-    return fill(S.your_projects, { choices, total: numbers.format(total), budget: numbers.format(data.rule.budget) });
-  }
-  return fill(S.your_vote, { choices });
+  return sayChoice(obj.choice);
 }
 
 // -- joining: the credential --------------------------------------------------------------
@@ -425,7 +434,7 @@ async function cast(choice, sealed) {
   return post(record, entry, false);
 }
 
-// -- a secret vote: the context, the sealed ballot, the challenge -----------------------------
+// -- a secret vote or budget: the context, the sealed ballot, the challenge -------------------
 
 const SECRET = data.secret; // null for a public process
 let contextPromise = null;
@@ -463,8 +472,9 @@ async function keyIndex() {
   return SECRET.key_index;
 }
 
-/** What encrypting needs: F, the election key, the proposals' ids and the
- * rule's bounds, every one from the log. */
+/** What encrypting needs: F, the election key, the proposals' ids and what
+ * the rule asks a ballot to prove (min, max and a capped budget's spend),
+ * every one from the log. */
 async function loadContext() {
   const manifestBytes = await loggedEntry(SECRET.manifest_index, "bad_manifest");
   let manifest;
@@ -473,10 +483,17 @@ async function loadContext() {
   } catch (e) {
     throw new core.WalletError("bad_manifest", "not JSON");
   }
-  const proposals = Array.isArray(manifest.proposals) ? manifest.proposals.map((q) => q.id) : [];
+  const proposals = Array.isArray(manifest.proposals) ? manifest.proposals.map((q) => q && q.id) : [];
   const sameProposals = proposals.length === data.proposals.length && proposals.every((id, k) => id === data.proposals[k].id);
-  if (manifest.kind !== "process" || manifest.id !== data.process || !manifest.secret || !manifest.rule || !sameProposals) {
-    throw new core.WalletError("bad_manifest", "not this vote's manifest");
+  const sameProcess = manifest.kind === "process" && manifest.id === data.process && manifest.type === data.type;
+  if (!sameProcess || !manifest.secret || !manifest.rule || !sameProposals) {
+    throw new core.WalletError("bad_manifest", "not this process's manifest");
+  }
+  let shape;
+  try {
+    shape = secret.ballotShape(manifest); // the bounds and the costs of the manifest's bytes
+  } catch (e) {
+    throw new core.WalletError("bad_manifest", e.message);
   }
   const fingerprint = sha256(manifestBytes); // F, computed here
   const info = await call("GET", `/processes/${encodeURIComponent(data.process)}`);
@@ -489,7 +506,7 @@ async function loadContext() {
     throw new core.WalletError("bad_election_key", "the election key in the log is not the service's");
   }
   const key = core.b64decode(keyEntry.key, "election key", 32);
-  return { fingerprint, key, proposals, min: manifest.rule.min, max: manifest.rule.max };
+  return { fingerprint, key, proposals, min: shape.min, max: shape.max, spend: shape.spend };
 }
 
 function context() {
@@ -530,6 +547,7 @@ async function sealBallot(choice) {
     selected,
     min: ctx.min,
     max: ctx.max,
+    spend: ctx.spend,
   });
   return { choice: [...choice], selected, pseudonym, ctx, encrypted: out.encrypted, randomness: out.randomness, fingerprint: ballotFingerprint(out.encrypted) };
 }
@@ -617,7 +635,16 @@ async function challenge(choice) {
   const text = `${JSON.stringify(file, null, 1)}\n`;
   // the file as it will be read back: its proofs, then its ciphertexts against the choice it shows
   const back = secret.readChallenge(JSON.parse(text), ctx.proposals);
-  secret.verifyBallot({ fingerprint: back.fingerprint, key: back.key, pseudonym: back.pseudonym, options: ctx.proposals.length, min: ctx.min, max: ctx.max, encrypted: back.encrypted });
+  secret.verifyBallot({
+    fingerprint: back.fingerprint,
+    key: back.key,
+    pseudonym: back.pseudonym,
+    options: ctx.proposals.length,
+    min: ctx.min,
+    max: ctx.max,
+    spend: ctx.spend,
+    encrypted: back.encrypted,
+  });
   secret.openChallenge({ key: back.key, encrypted: back.encrypted, selected: back.selected, randomness: back.randomness });
   const shown = back.selected.map((k) => ctx.proposals[k]);
   $("step-challenge").hidden = false;
