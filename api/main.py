@@ -138,6 +138,7 @@ def create_app(
             opened.append(state.log.close)
         if casting and state.civic is None:
             state.civic = civic = civic_record(state.log, clock)
+            opened.append(civic.close)  # the last snapshot, before the log closes
             if s is not None and civic.credentials.processes == 0:
                 civic.credentials = credential_batcher(s)
                 opened.append(civic.credentials.close)

@@ -28,17 +28,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
+import logging
 import os
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import fields
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
-from urne.ledger.log.store import Log
+from urne.ledger.civic import snapshot
+from urne.ledger.errors import NotFound
+from urne.ledger.log.store import Log, StoredCheckpoint
 from urne.verifier.check.receipt import Receipt
 from urne.verifier.check.workers import CredentialWorkers, WorkerDied
 from urne.verifier.civic.entries import (
@@ -66,6 +71,12 @@ from urne.verifier.errors import VerificationError
 __all__ = ["CivicRecord", "CredentialBatcher"]
 
 Clock = Callable[[], datetime]
+
+_log = logging.getLogger("urne.civic")
+
+#: A snapshot of the record is written once the log has grown by this many
+#: entries since the last one (and when the service stops).
+SNAPSHOT_EVERY = 50_000
 
 
 def _utc_now() -> datetime:
@@ -417,6 +428,19 @@ class _ServiceRegistry(Registry):
 _DECODE_ON_LOOP = 4096
 
 
+def _ciphertext(text: str) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise ValueError("a ciphertext is not base64") from exc
+    if len(raw) != 64:
+        raise ValueError("a ciphertext is 64 bytes")
+    return raw
+
+
 def _bad_credential() -> EntryRefused:
     return EntryRefused(
         "the credential is not the issuer's for this process and pseudonym",
@@ -433,6 +457,7 @@ class CivicRecord:
         *,
         clock: Clock = _utc_now,
         credentials: CredentialBatcher | None = None,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         self.log = log
         #: the log operator's key, the root of every registration (the log's key)
@@ -451,8 +476,21 @@ class CivicRecord:
         self._size = 0
         #: committed entries that break a rule (should never happen; the audit names them)
         self.anomalies: list[tuple[int, str]] = []
+        #: what a snapshot keeps (``urne.ledger.civic.snapshot``), in log order:
+        #: every accepted entry that is not a ballot, and every accepted ballot
+        self._kept: list[tuple[int, bytes]] = []
+        self._rows: list[snapshot.BallotRow] = []
+        self.snapshot_every = snapshot_every
+        #: the size of the last snapshot written or restored (0: none)
+        self.snapshot_size = 0
+        #: how the record started: "snapshot at <size>", or why the log was replayed
+        self.started_from = "the log (no snapshot)"
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self._restore()
         log.admission = self
         log.catch_up()
+        log.on_checkpoint.append(self._checkpointed)
 
     # -- the Admission protocol (called by the sequencer) --------------------------------
 
@@ -468,7 +506,9 @@ class CivicRecord:
             if index > self._size:
                 raise AssertionError(f"replay skipped entries {self._size} to {index - 1}")
             try:
-                self._registry.admit(decode_entry(data), index)
+                entry = decode_entry(data)
+                self._registry.admit(entry, index)
+                self._keep(entry, index, data)
             except VerificationError as exc:
                 self.anomalies.append((index, f"{exc.code}: {exc}"))
             self._size = index + 1
@@ -488,7 +528,17 @@ class CivicRecord:
                 if recount is not None:
                     del self._pinned[recount[0], recount[1]]
             self._registry.apply(entry, index)
+            self._keep(entry, index, data)
             self._size = index + 1
+
+    def _keep(self, entry: Entry, index: int, data: bytes) -> None:
+        """What a snapshot will need of an accepted entry."""
+        body = entry.body
+        if isinstance(body, Ballot):
+            cts = None if body.encrypted is None else tuple(body.encrypted["ciphertexts"])
+            self._rows.append((body.process, body.pseudonym, index, body.seq, body.choice, cts))
+        else:
+            self._kept.append((index, data))
 
     def _recount_committed(self, index: int, data: bytes) -> None:
         """Before replaying a committed ``result``, recount what it counts
@@ -503,10 +553,145 @@ class CivicRecord:
                 self._count_through(body.process, body.through, index)
 
     def reset(self) -> None:
+        """Forget what was admitted and not committed: back to the snapshot
+        (or to nothing), from where the log replays what it committed."""
         with self._lock:
-            self._registry = _ServiceRegistry(self._precounted, operator=self.operator)
-            self._size = 0
-            self.anomalies.clear()
+            self._empty()
+            self._restore()
+
+    def _empty(self) -> None:
+        self._registry = _ServiceRegistry(self._precounted, operator=self.operator)
+        self._size = 0
+        self.anomalies.clear()
+        self._kept, self._rows = [], []
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Start from the snapshot the log keeps, if it is this log's state at
+        its size; otherwise from nothing (the log is then replayed whole)."""
+        try:
+            kept = self.log.snapshot()
+            if kept is None:
+                return
+            size, data = kept
+            try:
+                root = self.log.checkpoint_at(size).root
+            except NotFound as exc:
+                raise snapshot.SnapshotUnusable(f"the log has no checkpoint at {size}") from exc
+            # a million small objects at once: the collector would scan them
+            # over and over for cycles that bulk loading does not make
+            paused = gc.isenabled()
+            gc.disable()
+            try:
+                contents = snapshot.decode(self.log.signer, size, root, data)
+                with self._lock:
+                    self._rebuild(contents)
+            finally:
+                if paused:
+                    gc.enable()
+        except snapshot.SnapshotUnusable as exc:
+            with self._lock:
+                self._empty()
+            self.started_from = f"the log (the snapshot was not used: {exc})"
+            _log.warning("civic record: rebuilt from the log; %s", exc)
+
+    def _rebuild(self, contents: snapshot.Contents) -> None:
+        """Replay the snapshot's entries and ballots through the registry's
+        rules, in log order: the ballots between two other entries at once."""
+        reg, rows, size = self._registry, contents.ballots, contents.size
+        if any(a[2] >= b[2] for a, b in pairwise(rows)) or (rows and rows[-1][2] >= size):
+            raise snapshot.SnapshotUnusable("its ballots are not in log order below its size")
+        done, last = 0, -1
+        try:
+            for index, data in [*contents.entries, (size, b"")]:
+                if index <= last or index > size:
+                    raise snapshot.SnapshotUnusable(f"entry {index} is out of order or past it")
+                upto = bisect_left(rows, index, lo=done, key=lambda r: r[2])
+                if upto < len(rows) and rows[upto][2] == index:
+                    raise snapshot.SnapshotUnusable(f"two entries at index {index}")
+                reg.restore_ballots(
+                    (p, nym, i, seq, c, None if cts is None else tuple(map(_ciphertext, cts)))
+                    for p, nym, i, seq, c, cts in rows[done:upto]
+                )
+                done, last = upto, index
+                if index == size:
+                    break
+                entry = decode_entry(data)
+                if isinstance(entry.body, Ballot):
+                    raise snapshot.SnapshotUnusable(f"entry {index} is a ballot")
+                if not isinstance(entry.body, Result):
+                    # a result is not recounted again: the tag vouches that this
+                    # service admitted it, recount included, and a recount of
+                    # a million ballots would double the start-up
+                    reg.check(entry, index)
+                reg.apply(entry, index)
+        except (VerificationError, ValueError) as exc:
+            raise snapshot.SnapshotUnusable(
+                f"it does not replay after entry {last} ({exc})"
+            ) from exc
+        self._kept, self._rows = list(contents.entries), list(rows)
+        self._size = size
+        self.snapshot_size = size
+        self.started_from = f"the snapshot at size {size}"
+
+    def _checkpointed(self, cp: StoredCheckpoint) -> None:
+        """After each checkpoint the sequencer signs: a snapshot in the
+        background once the log has grown by ``snapshot_every`` since the last."""
+        if self._closed or cp.size - self.snapshot_size < self.snapshot_every:
+            return
+        if self._writer is not None and self._writer.is_alive():
+            return
+        self._writer = threading.Thread(
+            target=self._write_quietly, args=(cp.size, cp.root), name="urne-snapshot", daemon=True
+        )
+        self._writer.start()
+
+    def _write_quietly(self, size: int, root: bytes) -> None:
+        try:
+            self.save_snapshot(size, root)
+        except Exception:  # a snapshot is an optimisation: never take the service down
+            _log.exception("civic record: the snapshot at size %d was not written", size)
+
+    def save_snapshot(self, size: int | None = None, root: bytes | None = None) -> int:
+        """Write the snapshot at checkpoint ``size`` (default: the latest one
+        this record has seen); returns its size. The copy is taken under the
+        lock (a slice of two lists), encoded and written outside it."""
+        if size is None or root is None:
+            cp = self.log.checkpoint()
+            size, root = min(cp.size, self._size), None
+            if size != cp.size:
+                return self.snapshot_size
+            root = cp.root
+        with self._lock:
+            if self._size < size:
+                return self.snapshot_size  # not caught up to it: the next one will do
+            entries = self._kept[: bisect_left(self._kept, size, key=lambda e: e[0])]
+            rows = self._rows[: bisect_left(self._rows, size, key=lambda r: r[2])]
+        data = snapshot.encode(self.log.signer, size, root, entries, rows)
+        if self.log.save_snapshot(size, data):
+            self.snapshot_size = max(self.snapshot_size, size)
+        return self.snapshot_size
+
+    def wait_for_snapshot(self) -> None:
+        """Wait for the snapshot being written in the background, if any."""
+        writer = self._writer
+        if writer is not None:
+            writer.join()
+
+    def close(self) -> None:
+        """Stop snapshotting; write the last snapshot if the log grew since."""
+        self._closed = True
+        writer = self._writer
+        if writer is not None:
+            writer.join()
+        with contextlib.suppress(ValueError):
+            self.log.on_checkpoint.remove(self._checkpointed)
+        if self._size > self.snapshot_size:
+            try:
+                self.save_snapshot()
+            except Exception:
+                _log.exception("civic record: the last snapshot was not written")
 
     # -- submitting ----------------------------------------------------------------------
 

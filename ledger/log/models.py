@@ -16,6 +16,10 @@
 - ``log_cosignature``: the witnesses' cosignatures of checkpoints, one per
   checkpoint size and witness (``name+hex key ID``), each line exactly as the
   witness returned it (``urne.ledger.log.witnessing``).
+- ``log_snapshot``: the admission's state at one checkpoint size, opaque to
+  the log (the civic record's, ``urne.ledger.civic.snapshot``), so that a
+  restarted service catches up from there instead of from the first entry.
+  Only the latest is kept.
 
 Alembic migrations in ``ledger/db/migrations`` create exactly these tables.
 """
@@ -27,7 +31,15 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
-__all__ = ["NODE_STRIDE", "LogCheckpoint", "LogCosignature", "LogEntry", "LogMeta", "LogNode"]
+__all__ = [
+    "NODE_STRIDE",
+    "LogCheckpoint",
+    "LogCosignature",
+    "LogEntry",
+    "LogMeta",
+    "LogNode",
+    "LogSnapshot",
+]
 
 #: Interior nodes are stored at the levels that are multiples of this.
 NODE_STRIDE = 4
@@ -75,3 +87,11 @@ class LogCosignature(SQLModel, table=True):
     witness: str = Field(sa_column=Column(Text, primary_key=True))
     line: str = Field(sa_column=Column(Text, nullable=False))
     timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LogSnapshot(SQLModel, table=True):
+    __tablename__ = "log_snapshot"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

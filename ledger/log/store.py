@@ -34,7 +34,7 @@ from urne.ledger.db.engine import SEQUENCER_LOCK_ID, create_engine, is_postgres,
 from urne.ledger.db.migrate import upgrade
 from urne.ledger.errors import InvalidRequest, LogCorrupted, LogMismatch, NotFound, TooLarge
 from urne.ledger.log.keys import KEY_FILE, load_or_create_log_key
-from urne.ledger.log.models import NODE_STRIDE, LogCheckpoint, LogMeta
+from urne.ledger.log.models import NODE_STRIDE, LogCheckpoint, LogMeta, LogSnapshot
 from urne.ledger.log.sequencer import Sequencer
 from urne.verifier.check.receipt import Receipt
 from urne.verifier.tlog import merkle
@@ -52,6 +52,7 @@ MAX_ENTRY_SIZE = 0xFFFF
 
 _checkpoint = LogCheckpoint.__table__  # type: ignore[attr-defined]
 _meta = LogMeta.__table__  # type: ignore[attr-defined]
+_snapshot = LogSnapshot.__table__  # type: ignore[attr-defined]
 
 
 class Admission(Protocol):
@@ -464,6 +465,32 @@ class Log:
         with self.engine.connect() as conn:
             size = conn.execute(sa.select(sa.func.max(_checkpoint.c.size))).scalar_one()
             self._catch_up(conn, size, sequencer=False)
+
+    # -- the admission's snapshot ----------------------------------------------
+
+    def save_snapshot(self, size: int, data: bytes) -> bool:
+        """Keep ``data``, the admission's state at checkpoint ``size``, in place
+        of any older snapshot; an older ``size`` than the one kept is ignored
+        (False). Opaque here: the admission checks what it reads back."""
+        self.checkpoint_at(size)  # a snapshot is taken at a signed size
+        now = datetime.now(UTC)
+        with self._write_connection() as conn, conn.begin():
+            kept = conn.execute(sa.select(sa.func.max(_snapshot.c.size))).scalar_one()
+            if kept is not None and kept >= size:
+                return False
+            conn.execute(_snapshot.delete())
+            conn.execute(_snapshot.insert(), [{"size": size, "data": data, "created_at": now}])
+        return True
+
+    def snapshot(self) -> tuple[int, bytes] | None:
+        """The snapshot kept: ``(size, data)``, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_snapshot.c.size, _snapshot.c.data)
+                .order_by(_snapshot.c.size.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else (int(row.size), bytes(row.data))
 
     # -- reading ---------------------------------------------------------------
 

@@ -595,35 +595,65 @@ class Registry:
         the rules that need neither are checked again, so a damaged state is
         refused here (:class:`EntryRefused`) instead of skewing a count.
         """
-        st = self.state(ballot.process)
-        last = st.ballot_indices[-1] if st.ballot_indices else st.index
-        if ballot.index <= last:
-            raise EntryRefused(
-                f"a ballot at index {ballot.index} does not come after the process's manifest "
-                f"and its earlier ballots (index {last})",
-                code="out_of_order",
-            )
-        if st.closed_at is not None:
-            raise EntryConflict(
-                f"process {ballot.process!r} was closed at index {st.closed_at}",
-                code="process_closed",
-            )
-        choice = (ballot.process, ballot.choice)
-        if choice not in self._restored_choices:
-            self._check_choice(st.process, ballot.choice)
-            self._restored_choices.add(choice)
-        if st.secret is not None:
-            st.secret.check_restored(ballot.ciphertexts)
-        elif ballot.ciphertexts is not None:
-            raise EntryRefused("a public vote's ballot has no ciphertexts", code="not_secret")
-        self._check_revote(st, ballot.pseudonym, ballot.seq)
-        if st.secret is not None and ballot.ciphertexts is not None:
-            st.secret.count_in(ballot.pseudonym, ballot.ciphertexts)
-        self._record_cast(
-            st,
-            ballot.pseudonym,
-            _Cast(ballot.index, ballot.seq, ballot.choice, ballot.ciphertexts),
+        self.restore_ballots(
+            [
+                (
+                    ballot.process,
+                    ballot.pseudonym,
+                    ballot.index,
+                    ballot.seq,
+                    ballot.choice,
+                    ballot.ciphertexts,
+                )
+            ]
         )
+
+    def restore_ballots(
+        self,
+        ballots: Iterable[
+            tuple[str, bytes, int, int, tuple[str, ...] | None, tuple[bytes, ...] | None]
+        ],
+    ) -> None:
+        """:meth:`restore_ballot` for many ballots in log order, each given as
+        ``(process, pseudonym, index, seq, choice, ciphertexts)``: the same
+        checks, without an object per ballot (a service restarting from a
+        snapshot of a million ballots)."""
+        states: dict[str, ProcessState] = {}
+        restored = self._restored_choices
+        for process, pseudonym, index, seq, choice, cts in ballots:
+            st = states.get(process)
+            if st is None:
+                st = states[process] = self.state(process)
+            indices = st.ballot_indices
+            last = indices[-1] if indices else st.index
+            if index <= last:
+                raise EntryRefused(
+                    f"a ballot at index {index} does not come after the process's manifest "
+                    f"and its earlier ballots (index {last})",
+                    code="out_of_order",
+                )
+            if st.closed_at is not None:
+                raise EntryConflict(
+                    f"process {process!r} was closed at index {st.closed_at}",
+                    code="process_closed",
+                )
+            if (process, choice) not in restored:
+                self._check_choice(st.process, choice)
+                restored.add((process, choice))
+            secret = st.secret
+            if secret is not None:
+                secret.check_restored(cts)
+            elif cts is not None:
+                raise EntryRefused("a public vote's ballot has no ciphertexts", code="not_secret")
+            casts = st.casts.get(pseudonym)
+            if casts:
+                self._check_revote(st, pseudonym, seq)
+                casts.append(_Cast(index, seq, choice, cts))
+            else:
+                st.casts[pseudonym] = [_Cast(index, seq, choice, cts)]
+            indices.append(index)
+            if secret is not None and cts is not None:
+                secret.count_in(pseudonym, cts)
 
     # -- counting ---------------------------------------------------------------------
 
