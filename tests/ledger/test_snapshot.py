@@ -229,3 +229,46 @@ def test_another_logs_snapshot_is_not_used(tmp_path: Path) -> None:
     assert "its tag does not match" in rec.started_from
     assert _state(rec) == want
     log.close()
+
+
+def test_a_snapshot_write_killed_midway_leaves_a_usable_state(tmp_path: Path) -> None:
+    """A process writing snapshots is killed at random moments: the next start
+    uses the last snapshot whose write committed (or an earlier one, never a
+    torn one) and reaches the state a replay of the whole log gives."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.paths import ROOT
+
+    world = World(f"sqlite:///{tmp_path / 'log.db'}", every=10**9)
+    log, rec = world.open()
+    world.fill(rec, rounds=3)
+    log.close()
+    want = _replayed(world)
+    rnd = random.Random(11)
+    env = {**os.environ, "URNE_TEST_LOG_SKEY": world.signer.skey}
+    for _ in range(6):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.snapshot_writer", world.url],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(rnd.uniform(0.0, 0.3))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+        saved = [int(x.split()[1]) for x in out.splitlines() if x.startswith("saved ")]
+        log, rec = world.open()
+        assert _state(rec) == want
+        if saved:
+            assert rec.snapshot_size >= saved[-1], (rec.started_from, saved[-1])
+        assert rec.started_from.startswith(("the snapshot at size", "the log (no snapshot)"))
+        log.close()
+        with sa.create_engine(world.url).begin() as conn:
+            conn.execute(sa.text("DELETE FROM log_snapshot"))  # the next round starts afresh
