@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.civic import Citizen, Institution, open_in
-from tests.support.evidence import check_evidence
+from tests.support.evidence import audit_catches
 from tests.support.exported import exported_log
 from tests.support.secret import Board
 from urne.ledger.civic.record import CivicRecord
@@ -176,15 +176,7 @@ ATTACKS: list[tuple[Callable[[World], list[bytes]], int, str]] = [
 def test_the_audit_catches(
     world: World, tmp_path: Path, attack: Callable[[World], list[bytes]], step: int, code: str
 ) -> None:
-    leaves = attack(world)
-    r = audit(
-        DirectorySource(exported_log(tmp_path, "bad", world.signer, leaves)), world.signer.verifier
-    )
-    assert not r.ok
-    found = [(f.step, f.code) for f in r.findings]
-    assert (step, code) in found, found
-    finding = next(f for f in r.findings if (f.step, f.code) == (step, code))
-    check_evidence(world.signer.verifier, finding.evidence, finding.index)
+    audit_catches(tmp_path, world.signer, attack(world), step, code)
 
 
 def test_ballot_proofs_checked_in_worker_processes(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.civic import Citizen, Institution, open_in, proposal
-from tests.support.evidence import check_evidence
+from tests.support.civic import RULES, Citizen, Institution, open_in, proposal
+from tests.support.evidence import audit_catches
 from tests.support.exported import exported_log
 from tests.support.secret import Board
 from urne.ledger.civic.record import CivicRecord
@@ -29,15 +29,7 @@ PID = "secret-budget"
 ORIGIN = "audit.example/secret-budget"
 COSTS = {"park": 600, "bikes": 300, "bench": 200, "lights": 410}
 IDS = list(COSTS)
-RULE = {
-    "budget": 1000,
-    "outcome": "greedy",
-    "min_projects": 1,
-    "max_projects": None,
-    "min_share_percent": 30,
-    "capped": True,
-    "revoting": True,
-}
+RULE = {**RULES["budget"], "min_share_percent": 30, "revoting": True}
 SPEND = Spend(tuple(COSTS.values()), 1000, 300)
 G = ristretto255()
 
@@ -163,12 +155,4 @@ ATTACKS: list[tuple[Callable[[World], list[bytes]], int, str]] = [
 def test_the_audit_catches(
     world: World, tmp_path: Path, attack: Callable[[World], list[bytes]], step: int, code: str
 ) -> None:
-    leaves = attack(world)
-    r = audit(
-        DirectorySource(exported_log(tmp_path, "bad", world.signer, leaves)), world.signer.verifier
-    )
-    assert not r.ok
-    found = [(f.step, f.code) for f in r.findings]
-    assert (step, code) in found, found
-    finding = next(f for f in r.findings if (f.step, f.code) == (step, code))
-    check_evidence(world.signer.verifier, finding.evidence, finding.index)
+    audit_catches(tmp_path, world.signer, attack(world), step, code)

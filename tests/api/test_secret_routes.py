@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.civic import Citizen, proposal
+from tests.support.civic import RULES, Citizen, proposal
 from tests.support.secret import Board
 from tests.support.service import Served, served_app
 from urne.verifier.citizen import authoring
@@ -81,15 +81,7 @@ def test_a_secret_budget_refuses_a_ballot_over_the_budget_over_http(tmp_path: Pa
 
     pid, g = "secret-budget-http", ristretto255()
     projects = [proposal("pool", "Pool", 700), proposal("park", "Park", 310)]
-    rule = {
-        "budget": 1000,
-        "outcome": "greedy",
-        "min_projects": 1,
-        "max_projects": None,
-        "min_share_percent": 0,
-        "capped": True,
-        "revoting": True,
-    }
+    rule = {**RULES["budget"], "revoting": True}
     board = Board.make(pid, n=2, t=2)
     with served_app(tmp_path) as served:
         served.open(pid, "budget", proposals=projects, rule=rule, secret=board.manifest_field())

@@ -15,15 +15,15 @@ choice in clear."""
 from __future__ import annotations
 
 import base64
-import csv
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
 
+from tests.support import secret_e2e
+from tests.support.civic import RULES
 from tests.support.deployment import Deployment
 from urne.verifier.civic import budget
 from urne.verifier.civic.entries import decode_entry
@@ -61,12 +61,9 @@ def _description(path: Path, trustees: list[dict[str, str]]) -> None:
                     for x, c in COSTS.items()
                 ],
                 "rule": {
+                    **RULES["budget"],
                     "budget": BUDGET,
-                    "outcome": "greedy",
-                    "min_projects": 1,
-                    "max_projects": None,
                     "min_share_percent": 40,
-                    "capped": True,
                     "revoting": True,
                 },
                 "secret": {"threshold": 2, "trustees": trustees},
@@ -83,55 +80,17 @@ def test_a_secret_budget_end_to_end(deployment: Deployment) -> None:
     http = httpx2.Client(base_url=url, timeout=30)
     vkey = http.get("/log").json()["verifier_key"]
 
-    key = dep.workdir / "town.key"
-    out = dep.urne("institution", "keygen", "town-hall", "--out", key).stdout
-    public = next(x.split()[-1] for x in out.splitlines() if x.startswith("public key:"))
-    dep.urne("institution", "add", "town-hall", public)
-
-    trustees = []
-    for i in (1, 2, 3):
-        secret, pub = dep.workdir / f"trustee{i}.secret", dep.workdir / f"trustee{i}.json"
-        dep.run(
-            "urne-trustee", "keygen", "--process", PID, "--name", f"Trustee {i}",
-            "--out", secret, "--public", pub,
-        )  # fmt: skip
-        trustees.append(json.loads(pub.read_text()))
-
-    desc = dep.workdir / "secret.json"
-    _description(desc, trustees)
-    dep.urne("process", "open", desc, "--server", url, "--key", key)
-    codes_file = dep.workdir / "codes.csv"
-    people = dep.workdir / "people.csv"
-    people.write_text("person\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
-    dep.urne(
-        "roll", "import", PID, people, "--server", url, "--key", key, "--codes-out", codes_file
+    key = secret_e2e.institution_key(dep)
+    trustees = secret_e2e.trustees(dep, PID)
+    codes = secret_e2e.open_with_roll(
+        dep, url, key, PID, PEOPLE, lambda path: _description(path, trustees)
     )
-    with open(codes_file, newline="", encoding="utf-8") as fh:
-        codes = {row["person"]: row["code"] for row in csv.DictReader(fh)}
 
     def wallet(person: str, *args: str | Path, expect: int = 0) -> str:
         r = dep.run("urne-wallet", *args, "--wallet", dep.workdir / person, expect=expect)
         return r.stdout + r.stderr
 
-    results: dict[int, str] = {}
-
-    def ceremony(i: int) -> None:
-        r = dep.run(
-            "urne-trustee", "ceremony", "--service", url,
-            "--secret", dep.workdir / f"trustee{i}.secret", "--log-key", vkey,
-            "--wait", "120", "--poll", "0.2",
-        )  # fmt: skip
-        results[i] = r.stdout
-
-    threads = [threading.Thread(target=ceremony, args=(i,)) for i in (1, 2, 3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [1, 2, 3]
-    out = dep.urne(
-        "process", "election-key", PID, "--server", url, "--key", key, "--log-key", vkey
-    ).stdout
+    out = secret_e2e.ceremony(dep, url, vkey, key, PID)
     assert "qualified trustees: [1, 2, 3]" in out, out
 
     for person, choices in CHOICES.items():
@@ -161,12 +120,7 @@ def test_a_secret_budget_end_to_end(deployment: Deployment) -> None:
             assert "choice" not in entry.obj and "spend" in entry.obj["encrypted"]
 
     dep.urne("process", "close", PID, "--server", url, "--key", key)
-    for i in (2, 3):  # trustee 1 is absent
-        r = dep.run(
-            "urne-trustee", "decrypt", "--service", url,
-            "--secret", dep.workdir / f"trustee{i}.secret", "--log-key", vkey,
-        )  # fmt: skip
-        assert "Your decryption is on the log" in r.stdout, r.stdout
+    secret_e2e.decrypt(dep, url, vkey, [2, 3])  # trustee 1 is absent
     out = dep.urne(
         "process", "publish", PID, "--server", url, "--key", key, "--log-key", vkey
     ).stdout

@@ -12,15 +12,14 @@ included, and holds no choice in clear."""
 from __future__ import annotations
 
 import base64
-import csv
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
 
+from tests.support import secret_e2e
 from tests.support.deployment import Deployment
 from urne.verifier.civic.entries import decode_entry
 
@@ -68,34 +67,11 @@ def test_a_secret_vote_end_to_end(deployment: Deployment) -> None:
     http = httpx2.Client(base_url=url, timeout=30)
     vkey = http.get("/log").json()["verifier_key"]
 
-    # the institution's key, registered by the operator
-    key = dep.workdir / "town.key"
-    out = dep.urne("institution", "keygen", "town-hall", "--out", key).stdout
-    public = next(x.split()[-1] for x in out.splitlines() if x.startswith("public key:"))
-    dep.urne("institution", "add", "town-hall", public)
-
-    # three trustees, each on "their own machine" (their own file)
-    trustees = []
-    for i in (1, 2, 3):
-        secret, pub = dep.workdir / f"trustee{i}.secret", dep.workdir / f"trustee{i}.json"
-        dep.run(
-            "urne-trustee", "keygen", "--process", PID, "--name", f"Trustee {i}",
-            "--out", secret, "--public", pub,
-        )  # fmt: skip
-        assert secret.stat().st_mode & 0o077 == 0, "a trustee's secret file is private"
-        trustees.append(json.loads(pub.read_text()))
-
-    desc = dep.workdir / "secret.json"
-    _description(desc, trustees)
-    dep.urne("process", "open", desc, "--server", url, "--key", key)
-    codes_file = dep.workdir / "codes.csv"
-    people = dep.workdir / "people.csv"
-    people.write_text("person\n" + "\n".join(PEOPLE) + "\n", encoding="utf-8")
-    dep.urne(
-        "roll", "import", PID, people, "--server", url, "--key", key, "--codes-out", codes_file
+    key = secret_e2e.institution_key(dep)
+    trustees = secret_e2e.trustees(dep, PID)
+    codes = secret_e2e.open_with_roll(
+        dep, url, key, PID, PEOPLE, lambda path: _description(path, trustees)
     )
-    with open(codes_file, newline="", encoding="utf-8") as fh:
-        codes = {row["person"]: row["code"] for row in csv.DictReader(fh)}
 
     # before the ceremony ends, the vote takes no ballot
     def wallet(person: str, *args: str, expect: int = 0) -> str:
@@ -106,25 +82,7 @@ def test_a_secret_vote_end_to_end(deployment: Deployment) -> None:
     assert "no_election_key" in wallet("RES-004", "vote", PID, "river", expect=1)
 
     # the ceremony: the three trustees at once, each its own process
-    results: dict[int, str] = {}
-
-    def ceremony(i: int) -> None:
-        r = dep.run(
-            "urne-trustee", "ceremony", "--service", url,
-            "--secret", dep.workdir / f"trustee{i}.secret", "--log-key", vkey,
-            "--wait", "120", "--poll", "0.2",
-        )  # fmt: skip
-        results[i] = r.stdout
-
-    threads = [threading.Thread(target=ceremony, args=(i,)) for i in (1, 2, 3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [1, 2, 3]
-    out = dep.urne(
-        "process", "election-key", PID, "--server", url, "--key", key, "--log-key", vkey
-    ).stdout
+    out = secret_e2e.ceremony(dep, url, vkey, key, PID)
     assert "qualified trustees: [1, 2, 3]" in out, out
     process = http.get(f"/processes/{PID}").json()
     assert process["secret"]["election_key"] and process["secret"]["qualified"] == [1, 2, 3]
@@ -143,13 +101,7 @@ def test_a_secret_vote_end_to_end(deployment: Deployment) -> None:
             assert "choice" not in entry.obj and "encrypted" in entry.obj
 
     dep.urne("process", "close", PID, "--server", url, "--key", key)
-    # trustee 2 is absent; 1 and 3 decrypt
-    for i in (1, 3):
-        r = dep.run(
-            "urne-trustee", "decrypt", "--service", url,
-            "--secret", dep.workdir / f"trustee{i}.secret", "--log-key", vkey,
-        )  # fmt: skip
-        assert "Your decryption is on the log" in r.stdout, r.stdout
+    secret_e2e.decrypt(dep, url, vkey, [1, 3])  # trustee 2 is absent
     out = dep.urne(
         "process", "publish", PID, "--server", url, "--key", key, "--log-key", vkey
     ).stdout

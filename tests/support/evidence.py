@@ -36,3 +36,18 @@ def check_evidence(log_key: Ed25519Verifier, ev: dict[str, Any], index: int | No
         cp.root,
     )
     return entry
+
+
+def audit_catches(tmp: Any, signer: Any, leaves: list[bytes], step: int, code: str) -> None:
+    """The audit of ``leaves`` (exported under ``tmp``, signed by ``signer``)
+    finds ``code`` at ``step``, with evidence a third party checks against the
+    log's key alone."""
+    from tests.support.exported import exported_log
+    from urne.verifier.check.audit import DirectorySource, audit
+
+    r = audit(DirectorySource(exported_log(tmp, "bad", signer, leaves)), signer.verifier)
+    assert not r.ok
+    found = [(f.step, f.code) for f in r.findings]
+    assert (step, code) in found, found
+    finding = next(f for f in r.findings if (f.step, f.code) == (step, code))
+    check_evidence(signer.verifier, finding.evidence, finding.index)

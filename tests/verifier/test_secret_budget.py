@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.civic import Citizen, Institution, RegistryLog, proposal
+from tests.support.civic import RULES, Citizen, Institution, RegistryLog, proposal
 from tests.support.secret import Board
 from urne.verifier.citizen import authoring
 from urne.verifier.civic import budget
@@ -43,16 +43,7 @@ G = ristretto255()
 
 
 def _rule(**over: Any) -> dict[str, Any]:
-    return {
-        "budget": 1000,
-        "outcome": "greedy",
-        "min_projects": 1,
-        "max_projects": None,
-        "min_share_percent": 0,
-        "capped": True,
-        "revoting": True,
-        **over,
-    }
+    return {**RULES["budget"], "revoting": True, **over}
 
 
 def _spend(rule: dict[str, Any]) -> Spend | None:
