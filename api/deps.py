@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
 from urne.api.errors import ApiError, BadRequest, PayloadTooLarge, TooManyRequests
+from urne.api.ratelimit import Buckets
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.log import Log
@@ -195,6 +196,11 @@ class TokenBuckets:
                 self._buckets.popitem(last=False)
             return wait
 
+    async def take_async(self, key: str) -> float:
+        """:meth:`take`, as the route's dependency calls it (the shared buckets
+        of ``urne.api.ratelimit`` answer the same)."""
+        return self.take(key)
+
 
 async def rate_limited(request: Request) -> None:
     """Refuse with 429 ``rate_limited`` when the client's bucket is empty.
@@ -205,10 +211,10 @@ async def rate_limited(request: Request) -> None:
     (``urne serve --forwarded-allow-ips``, none by default): otherwise a client
     could pick a fresh address, and a fresh bucket, for every request.
     """
-    buckets: TokenBuckets | None = request.app.state.rate_limiter
+    buckets: Buckets | None = request.app.state.rate_limiter
     if buckets is None:
         return
-    wait = buckets.take(request.client.host if request.client else "")
+    wait = await buckets.take_async(request.client.host if request.client else "")
     if wait:
         raise TooManyRequests(
             "rate_limited",

@@ -18,6 +18,7 @@ that blanks the client's address.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Engine
 from urne.api import take_part, web
 from urne.api.deps import RateLimit, TokenBuckets
 from urne.api.errors import install_error_handlers
+from urne.api.ratelimit import RedisBuckets, rate_limit_secret
 from urne.api.routes import civic as civic_routes
 from urne.api.routes import institution as institution_routes
 from urne.api.routes import issuance as issuance_routes
@@ -157,6 +159,13 @@ def create_app(
             state.witnessing = Witnessing(state.log, parse_witnesses(s.witnesses), s.witness_quorum)
             state.witnessing.start()
             opened.append(state.witnessing.close)
+        if s is not None and s.rate_limit_url and isinstance(state.rate_limiter, TokenBuckets):
+            local = state.rate_limiter
+            shared = RedisBuckets(
+                local.limit, s.rate_limit_url, rate_limit_secret(s.key_dir), fallback=local
+            )
+            state.rate_limiter = shared
+            opened.append(shared.close)  # a coroutine: awaited by the lifespan
         if state.public_authority is None:
             configured = (s or Settings()).public_authority
             state.public_authority = check_authority(configured) if configured else None
@@ -171,7 +180,9 @@ def create_app(
             yield
         finally:
             for close in reversed(opened):
-                close()
+                done = close()
+                if inspect.isawaitable(done):
+                    await done
             opened.clear()
 
     app = FastAPI(

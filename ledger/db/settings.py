@@ -4,7 +4,7 @@
 ``URNE_ORIGIN``, ``URNE_BATCH_WAIT``, ``URNE_BATCH_INTERVAL``, ``URNE_MAX_BATCH``,
 ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``,
 ``URNE_PUBLIC_AUTHORITY``, ``URNE_FORWARDED_ALLOW_IPS``, ``URNE_WITNESSES``,
-``URNE_WITNESS_QUORUM``: see
+``URNE_WITNESS_QUORUM``, ``URNE_RATE_LIMIT_URL``: see
 docs/guides/operating.md for what each means. Unsafe or malformed values are
 refused at start-up.
 """
@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     witnesses: str = ""
     #: how many of them make a checkpoint cosigned; None: all of them
     witness_quorum: int | None = Field(default=None, ge=0, le=100)
+    #: ``redis://host:port/db``: the rate limit's buckets in Redis, shared by
+    #: every service process using it; empty: each process its own, in memory
+    rate_limit_url: str = ""
+
+    @field_validator("rate_limit_url")
+    @classmethod
+    def _a_redis_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not re.match(r"^(redis|rediss|unix)://", v):
+            raise ValueError(
+                f"URNE_RATE_LIMIT_URL must be a redis://, rediss:// or unix:// URL, not {v!r}"
+            )
+        return v
 
     @model_validator(mode="after")
     def _issuance_apart_from_the_log(self) -> Settings:

@@ -22,7 +22,16 @@ from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.slow
 
-SERVER_ONLY = ("fastapi", "sqlalchemy", "sqlmodel", "psycopg", "uvicorn", "alembic", "starlette")
+SERVER_ONLY = (
+    "fastapi",
+    "sqlalchemy",
+    "sqlmodel",
+    "psycopg",
+    "uvicorn",
+    "alembic",
+    "starlette",
+    "redis",
+)
 
 
 def _run(*cmd: str | Path, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
