@@ -60,7 +60,7 @@ from urne.verifier.tlog.rfc9162 import empty_root, hash_children, hash_leaf
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PEERS = ("urne", "pymerkle-sqlite", "pymerkle-inmemory", "merkletools")
+PEERS = ("urne", "urne-postgres", "pymerkle-sqlite", "pymerkle-inmemory", "merkletools")
 ENTRY_SIZE = 100
 ORIGIN = "bench.example/log"
 
@@ -238,15 +238,56 @@ def disk_mb(*paths: Path) -> float:
 # -- the peers (each run in its own child process) -------------------------------
 
 
+#: The PostgreSQL server of the ``urne-postgres`` peer (a fresh schema per run).
+PG_URL = os.environ.get(
+    "URNE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
 def run_urne(ctx: dict[str, Any]) -> dict[str, Any]:
+    tmp: Path = ctx["tmp"]
+    db = tmp / "urne.db"
+    return _run_log(ctx, f"sqlite:///{db}", lambda: disk_mb(db, Path(f"{db}-wal")))
+
+
+def run_urne_postgres(ctx: dict[str, Any]) -> dict[str, Any]:
+    """``urne`` on PostgreSQL: the same work, in a schema of its own (dropped
+    afterwards); ``disk_mb`` is the tables' size with their indexes."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"urne_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+
+    def size() -> float:
+        with admin.connect() as conn:
+            total = conn.exec_driver_sql(
+                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                f"WHERE n.nspname = '{schema}' AND c.relkind = 'r'"
+            ).scalar_one()
+        return float(total) / 1e6
+
+    try:
+        return _run_log(ctx, url, size)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def _run_log(ctx: dict[str, Any], url: str, disk: Callable[[], float]) -> dict[str, Any]:
     from urne.ledger.log import Log
 
     tmp: Path = ctx["tmp"]
     entries, n, batch = ctx["entries"], ctx["n"], ctx["batch"]
     indices, sizes1, refs = ctx["indices"], ctx["sizes1"], ctx["refs"]
     prof: Profiler = ctx["profiler"]
-    db = tmp / "urne.db"
-    log = Log.open(f"sqlite:///{db}", key_dir=tmp / "keys", origin=ORIGIN)
+    log = Log.open(url, key_dir=tmp / "keys", origin=ORIGIN)
     res: dict[str, Any] = {
         "notes": [f"append_many per batch of {batch}: one transaction each"],
         "source_sha256": loaded_source_digest(),
@@ -261,7 +302,8 @@ def run_urne(ctx: dict[str, Any]) -> dict[str, Any]:
                     raise AssertionError(f"append_many returned {r}, expected start {expected}")
                 expected += len(b)
             res["append_seconds"] = time.perf_counter() - t0
-        res["disk_mb"] = disk_mb(db, Path(f"{db}-wal"))
+        res["disk_mb"] = disk()
+        res["bytes_per_entry"] = res["disk_mb"] * 1e6 / n
         with prof.phase("urne inclusion proofs"):
             inc, dt, note = timed_proofs(
                 lambda i: log.inclusion_proof(i, n), indices, ctx["budget"]
@@ -464,6 +506,7 @@ def run_merkletools(ctx: dict[str, Any]) -> dict[str, Any]:
 
 RUNNERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "urne": run_urne,
+    "urne-postgres": run_urne_postgres,
     "pymerkle-sqlite": run_pymerkle_sqlite,
     "pymerkle-inmemory": run_pymerkle_inmemory,
     "merkletools": run_merkletools,
@@ -642,7 +685,7 @@ def print_table(n: int, results: dict[str, dict[str, Any]]) -> None:
         cells = []
         for key in ("append", "inclusion", "consistency"):
             mine = rate(res, key)
-            ratio = "" if peer == "urne" else fmt_ratio(rate(urne, key), mine)
+            ratio = "" if peer.startswith("urne") else fmt_ratio(rate(urne, key), mine)
             cells.append(f"{fmt_rate(mine):>{10 if key == 'append' else 8}} {ratio:>9}")
         disk = f"{res['disk_mb']:.0f}" if "disk_mb" in res else "-"
         print(
@@ -666,6 +709,39 @@ def print_table(n: int, results: dict[str, dict[str, Any]]) -> None:
             notes.append(f"load average before its runs {min(loads):.1f}-{max(loads):.1f}")
         print(f"  {peer}: " + "; ".join(notes))
         print(f"  {peer} checks (untimed): " + ", ".join(f"{k}={v}" for k, v in checks.items()))
+
+
+#: Proof latency at the largest size over the smallest, at most (10M over 1M)
+FLAT = 1.5
+
+
+def flatness(by_size: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """For Urne on each engine: proof latency at the largest size over the
+    smallest (time per proof, the inverse of the rates), against :data:`FLAT`,
+    and the bytes each entry takes on disk."""
+    if len(by_size) < 2:
+        return []
+    small, large = sorted(by_size, key=int)[0], sorted(by_size, key=int)[-1]
+    lines = []
+    for peer in ("urne", "urne-postgres"):
+        a, b = by_size[small].get(peer, {}), by_size[large].get(peer, {})
+        if not (a.get("ok") and b.get("ok")):
+            continue
+        for key in ("inclusion", "consistency"):
+            ra, rb = rate(a, key), rate(b, key)
+            if not ra or not rb:
+                continue
+            ratio = ra / rb  # latency ratio = inverse rate ratio
+            verdict = "met" if ratio <= FLAT else "MISSED"
+            lines.append(
+                f"{peer}: {key} proof latency at {int(large):,} over {int(small):,}: "
+                f"{ratio:.2f} (goal at most {FLAT}): {verdict}"
+            )
+        lines.append(
+            f"{peer}: {b['bytes_per_entry']:.0f} bytes per entry on disk at {int(large):,} "
+            f"({a['bytes_per_entry']:.0f} at {int(small):,}), entries of {ENTRY_SIZE} bytes"
+        )
+    return lines
 
 
 def consistency_finding(n: int, results: dict[str, dict[str, Any]]) -> list[str]:
@@ -855,6 +931,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "  targets vs pymerkle-sqlite: "
                     + ", ".join(f"{k} {'MET' if v else 'NOT MET'}" for k, v in targets.items())
                 )
+    for line in flatness(report["results"]):
+        print(line)
+        report["findings"].append(line)
     demo = small_consistency_demo()
     for line in demo:
         print(line)

@@ -17,24 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import typecheck
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, SERVER_ONLY
 
 PACKAGES = ("verifier", "ledger", "api")
-#: What only the service needs: never a dependency of a plain `pip install urne`.
-SERVER_ONLY = {
-    "fastapi",
-    "sqlalchemy",
-    "sqlmodel",
-    "psycopg",
-    "uvicorn",
-    "alembic",
-    "starlette",
-    "jinja2",
-    "babel",
-    "pydantic-settings",
-    "httptools",
-    "uvloop",
-}
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
@@ -117,12 +102,15 @@ def private_uses(path: Path) -> list[str]:
 
 
 def _python_files() -> list[Path]:
+    """The project's own Python files: not ``bench/results/`` (a benchmark's
+    cached data and the virtualenvs of its peers, ignored by git)."""
     folders = [*PACKAGES, "tests", "bench"]
+    results = ROOT / "bench" / "results"
     return sorted(
         p
         for folder in folders
         for p in (ROOT / folder).rglob("*.py")
-        if "vectors" not in p.parts and "versions" not in p.parts
+        if "vectors" not in p.parts and "versions" not in p.parts and results not in p.parents
     )
 
 

@@ -18,3 +18,24 @@ def load_vector(relpath: str) -> Any:
     """A JSON vector file; a missing file is an error, never an empty case list."""
     with open(VECTORS / relpath, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+#: What only the service needs (distribution names): never a dependency of a
+#: plain ``pip install urne``, never installed with it.
+SERVER_ONLY = frozenset(
+    {
+        "fastapi",
+        "sqlalchemy",
+        "sqlmodel",
+        "psycopg",
+        "uvicorn",
+        "alembic",
+        "starlette",
+        "jinja2",
+        "babel",
+        "pydantic-settings",
+        "httptools",
+        "uvloop",
+        "redis",
+    }
+)

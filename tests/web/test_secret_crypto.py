@@ -35,10 +35,9 @@ pytestmark = pytest.mark.browser
 
 VECTORS: dict[str, Any] = json.loads(secret_vectors.PATH.read_text(encoding="ascii"))
 
-#: Runs in the page: every value of the vectors, computed by /static/wallet/secret.js.
+#: Runs in the page: every value of the vectors, computed by /static/wallet/secret.js,
+#: those of the secret votes (part "votes") or of the secret budgets ("budgets").
 COMPUTE = (Path(__file__).parent / "secret_vectors.js").read_text(encoding="utf-8")
-#: Runs in the page: every secret budget of the vectors, computed by secret.js.
-COMPUTE_BUDGETS = (Path(__file__).parent / "secret_budget_vectors.js").read_text(encoding="utf-8")
 
 #: Runs in the page: ballots of secret.js with the CSPRNG's randomness.
 ENCRYPT = """async (a) => {
@@ -112,6 +111,24 @@ def wallet(page: Any, site: Site) -> Any:
     return page
 
 
+#: The fixed values a vector's ballot draws, in the order the file states: the
+#: ballot's, then a budget's spending bounds'.
+DRAWS = (
+    "randomness",
+    "nonces",
+    "ceiling_randomness",
+    "ceiling_nonces",
+    "floor_randomness",
+    "floor_nonces",
+)
+
+
+def _computed(wallet: Any, part: str) -> dict[str, Any]:
+    """What secret.js computes of the vectors' ``part`` (``votes`` or ``budgets``)."""
+    got: dict[str, Any] = wallet.evaluate(COMPUTE, {"vectors": VECTORS, "part": part})
+    return got
+
+
 def _election() -> tuple[int, dict[str, str]]:
     g = ristretto255()
     x = random_scalar(g)
@@ -140,21 +157,28 @@ def _decrypt(x: int, ballot: EncryptedBallot) -> list[int]:
     return [int(p == g.generator) for p in plain]
 
 
-def test_the_browser_computes_the_verifier_s_bytes(wallet: Any) -> None:
-    got = wallet.evaluate(COMPUTE, VECTORS)
-    assert got["order"] == VECTORS["order"] == str(L)
-    assert got["hashes"] == [h["scalar"] for h in VECTORS["hash_to_scalar"]]
-    assert len(got["ballots"]) == len(VECTORS["ballots"]) == 9
-    for want, computed in zip(VECTORS["ballots"], got["ballots"], strict=True):
+def _assert_as_the_vectors(wants: list[dict[str, Any]], made: list[dict[str, Any]]) -> None:
+    """Each ballot secret.js made from a vector's fixed values is the vector's
+    to the byte, and secret.js accepts it."""
+    for want, computed in zip(wants, made, strict=True):
         assert computed["encrypted"] == want["encrypted"], want["name"]
         assert computed["randomness"] == want["randomness"], want["name"]
         # every fixed value drawn, none more: the draw order is the file's
-        assert computed["drawn"] == len(want["randomness"]) + len(want["nonces"]), want["name"]
+        given = sum(len(want.get(field, [])) for field in DRAWS)
+        assert computed["drawn"] == computed["draws"] == given, want["name"]
         assert computed["verdict"] == "accepted", want["name"]
 
 
+def test_the_browser_computes_the_verifier_s_bytes(wallet: Any) -> None:
+    got = _computed(wallet, "votes")
+    assert got["order"] == VECTORS["order"] == str(L)
+    assert got["hashes"] == [h["scalar"] for h in VECTORS["hash_to_scalar"]]
+    assert len(got["ballots"]) == len(VECTORS["ballots"]) == 9
+    _assert_as_the_vectors(VECTORS["ballots"], got["ballots"])
+
+
 def test_the_browser_refuses_what_the_verifier_refuses(wallet: Any) -> None:
-    got = wallet.evaluate(COMPUTE, VECTORS)
+    got = _computed(wallet, "votes")
     want = {case["name"]: case["code"] for case in VECTORS["refused"]}
     assert len(want) == 5
     assert got["refused"] == want
@@ -252,20 +276,44 @@ def _open_in_python(
     open_challenge(g, key, ballot, Opening(selected, randomness))
 
 
+def _challenge_from_browser(
+    wallet: Any,
+    election: dict[str, str],
+    process: str,
+    proposals: list[str],
+    rule: dict[str, Any],
+    selected: list[int],
+) -> str:
+    """The challenge file secret.js makes for a ballot of ``selected`` among
+    ``proposals``, under ``rule``'s bounds, as the page offers it."""
+    text: str = wallet.evaluate(
+        CHALLENGE,
+        {
+            **election,
+            "process": process,
+            "proposals": proposals,
+            "rule": rule,
+            "selected": selected,
+        },
+    )
+    return text
+
+
+def _opened_in_browser(
+    wallet: Any, proposals: list[str], rule: dict[str, Any], *files: str
+) -> list[str]:
+    """secret.js's reading of each challenge file: ``opened`` or the code."""
+    verdicts: list[str] = wallet.evaluate(
+        OPEN, {"proposals": proposals, "rule": rule, "files": list(files)}
+    )
+    return verdicts
+
+
 def test_a_challenge_file_made_in_the_browser_opens_in_python(wallet: Any) -> None:
     _, election = _election()
     proposals = ["river", "park", "bikes", "bench"]
     rule = {"min": 1, "max": 1}
-    text = wallet.evaluate(
-        CHALLENGE,
-        {
-            **election,
-            "process": "secret-vote",
-            "proposals": proposals,
-            "rule": rule,
-            "selected": [1],
-        },
-    )
+    text = _challenge_from_browser(wallet, election, "secret-vote", proposals, rule, [1])
     file = json.loads(text)
     assert list(file) == [
         "format",
@@ -299,13 +347,8 @@ def test_a_challenge_file_made_in_the_browser_opens_in_python(wallet: Any) -> No
         _open_in_python(swapped, proposals, (1, 1))
     assert err.value.code == "challenge_mismatch"
 
-    verdicts = wallet.evaluate(
-        OPEN,
-        {
-            "proposals": proposals,
-            "rule": rule,
-            "files": [text, json.dumps(tampered), json.dumps(swapped)],
-        },
+    verdicts = _opened_in_browser(
+        wallet, proposals, rule, text, json.dumps(tampered), json.dumps(swapped)
     )
     assert verdicts == ["opened", "challenge_mismatch", "challenge_mismatch"]
 
@@ -323,21 +366,17 @@ BUDGET_RULES: dict[str, dict[str, Any]] = {
 
 
 def test_the_browser_computes_the_verifier_s_budget_bytes(wallet: Any) -> None:
-    got = wallet.evaluate(COMPUTE_BUDGETS, VECTORS)
+    got = _computed(wallet, "budgets")
     assert len(got["ballots"]) == len(VECTORS["budget_ballots"]) == 7
+    _assert_as_the_vectors(VECTORS["budget_ballots"], got["ballots"])
     for want, computed in zip(VECTORS["budget_ballots"], got["ballots"], strict=True):
         # the shape of the ballot, from the manifest's rule and projects
         shape = {"min": want["min"], "max": want["max"], "spend": want["spend"]}
         assert computed["shape"] == shape, want["name"]
-        assert computed["encrypted"] == want["encrypted"], want["name"]
-        assert computed["randomness"] == want["randomness"], want["name"]
-        # every fixed value drawn, none more: the draw order is the file's
-        assert computed["drawn"] == computed["draws"], want["name"]
-        assert computed["verdict"] == "accepted", want["name"]
 
 
 def test_the_browser_refuses_budgets_as_the_verifier_does(wallet: Any) -> None:
-    got = wallet.evaluate(COMPUTE_BUDGETS, VECTORS)
+    got = _computed(wallet, "budgets")
     want = {case["name"]: case["code"] for case in VECTORS["budget_refused"]}
     assert len(want) == 12
     assert got["refused"] == want
@@ -467,16 +506,7 @@ def test_a_budget_challenge_file_made_in_the_browser_opens_in_python(wallet: Any
     _, election = _election()
     proposals = ["park", "bikes", "bench", "trees", "lights", "fountain"]
     rule = BUDGET_RULES["floor"]
-    text = wallet.evaluate(
-        CHALLENGE,
-        {
-            **election,
-            "process": "secret-budget",
-            "proposals": proposals,
-            "rule": rule,
-            "selected": [1, 3],
-        },
-    )
+    text = _challenge_from_browser(wallet, election, "secret-budget", proposals, rule, [1, 3])
     file = json.loads(text)
     assert file["choice"] == ["bikes", "trees"]
     assert set(file["encrypted"]) == {"ciphertexts", "proofs", "count", "spend"}
@@ -497,12 +527,7 @@ def test_a_budget_challenge_file_made_in_the_browser_opens_in_python(wallet: Any
     with pytest.raises(FormatError) as bad:
         _open_in_python(bare, proposals, (1, 6), spend)
     assert bad.value.code == "bad_encrypted_ballot"
-    verdicts = wallet.evaluate(
-        OPEN,
-        {
-            "proposals": proposals,
-            "rule": rule,
-            "files": [text, json.dumps(tampered), json.dumps(bare)],
-        },
+    verdicts = _opened_in_browser(
+        wallet, proposals, rule, text, json.dumps(tampered), json.dumps(bare)
     )
     assert verdicts == ["opened", "challenge_mismatch", "bad_encrypted_ballot"]

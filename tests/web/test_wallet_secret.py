@@ -12,9 +12,7 @@ key exists, the page says so in a sentence."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
 import shlex
 import time
 from collections.abc import Iterator
@@ -24,13 +22,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.axe import run_axe
 from tests.support.secret import Board
-from tests.support.service import Served, served_app
-from urne.verifier.check.receipt import Receipt
+from tests.support.secret_web import Booth, Site, fingerprint
+from tests.support.service import served_app
 from urne.verifier.citizen.wallet import Joined
-from urne.verifier.civic.canonical import canonical
-from urne.verifier.civic.entries import decode_entry
 from urne.verifier.cli.main import app as urne_verify
 from urne.verifier.errors import ProofError
 from urne.verifier.secret.ballot import EncryptedBallot, Opening, ballot_context, open_challenge
@@ -42,140 +37,14 @@ PEOPLE = 40
 RULE = {"method": "approval", "min": 1, "max": 2, "revoting": True}
 PROPOSALS = ["a", "b", "c"]  # the test institution's vote: Option A, Option B, Option C
 BOUNDS = (1, 2)
-#: Chromium's own console line for a request answered with a refusal.
-NETWORK_LINE = "Failed to load resource"
-
-
-class Site:
-    """The service, its secret votes' trustees and its codes."""
-
-    def __init__(self, served: Served) -> None:
-        self.served = served
-        self.url = served.url
-        self.codes: dict[str, list[str]] = {}
-        self.boards: dict[str, Board] = {}
-
-    def open(self, pid: str, *, ceremony: bool = True) -> Board:
-        """A secret vote of three trustees, threshold two; its key made unless not ``ceremony``."""
-        board = Board.make(pid, 3, 2)
-        self.codes[pid] = self.served.open(
-            pid, "vote", PEOPLE, rule=RULE, secret=board.manifest_field()
-        )
-        board.opened(self.served.log.entry(self.served.civic.process(pid).index))
-        self.boards[pid] = board
-        if ceremony:
-            self.ceremony(pid)
-        return board
-
-    def ceremony(self, pid: str) -> None:
-        self.boards[pid].ceremony(self.served.civic.append, self.served.inst.key)
-
-    def code(self, pid: str) -> str:
-        return self.codes[pid].pop()
-
-    def entry(self, index: int) -> dict[str, Any]:
-        return decode_entry(self.served.log.entry(index)).obj
-
-    def ballots(self, pid: str) -> list[dict[str, Any]]:
-        """Every ballot of ``pid`` in the log, in order."""
-        log = self.served.log
-        objs = [decode_entry(leaf).obj for leaf in log.entries(0, log.size)]
-        return [o for o in objs if o["kind"] == "ballot" and o["process"] == pid]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with served_app(tmp_path_factory.mktemp("wallet-secret")) as served:
-        s = Site(served)
+        s = Site(served, "vote", RULE, people=PEOPLE)
         s.open("secret")
         yield s
-
-
-class Booth:
-    """One browser (a fresh profile) on the wallet page of one secret vote."""
-
-    def __init__(self, browser: Any, site: Site, locale: str = "en-US", width: int = 1280) -> None:
-        self.site = site
-        self.context = browser.new_context(
-            locale=locale, accept_downloads=True, viewport={"width": width, "height": 900}
-        )
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.downloaded: Path | None = None
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.context.on("request", lambda r: self.requests.append(r.url))
-
-    def goto(self, pid: str) -> None:
-        self.page.goto(f"{self.site.url}/p/{pid}/take-part")
-        self.page.wait_for_selector("body[data-ready=yes]")
-
-    def join(self, code: str) -> None:
-        self.page.fill("#code", code)
-        self.page.click("#get-credential")
-        self.page.wait_for_selector("body[data-wallet=joined]")
-
-    def choose(self, *ids: str) -> None:
-        for i in ids:
-            self.page.check(f"#choice-{i}")
-
-    def sealed(self) -> str:
-        """The fingerprint of the ballot sealed for the current choice, once shown."""
-        self.page.wait_for_selector("#sealed-ready:not([hidden])")
-        return self.page.inner_text("#sealed-fingerprint")
-
-    def cast(self) -> Receipt:
-        before = self.page.locator("#receipt-list li").count()
-        self.page.click("#cast")
-        self.page.locator("#receipt-list li").nth(before).wait_for()
-        assert self.page.get_attribute("#receipt-verdict", "data-result") == "valid"
-        index = int(self.page.locator("#receipt-list li").last.get_attribute("data-index"))
-        return Receipt.from_json(self.site.served.log.receipt(index).to_json())
-
-    def challenge(self) -> dict[str, Any]:
-        """Check the sealed ballot: the challenge file the page offers."""
-        self.page.click("#challenge")
-        return self.challenge_file()
-
-    def challenge_file(self) -> dict[str, Any]:
-        self.page.wait_for_selector("#challenge-verdict[data-result=valid]")
-        with self.page.expect_download() as download:
-            self.page.click("#challenge-download")
-        assert download.value.suggested_filename.startswith("challenge-")
-        self.downloaded = Path(download.value.path())
-        file: dict[str, Any] = json.loads(self.downloaded.read_text())
-        return file
-
-    def record(self) -> dict[str, Any]:
-        """The wallet record the page keeps in IndexedDB."""
-        record: dict[str, Any] = self.page.evaluate(
-            """async () => (await import("/static/wallet/take-part.js")).load()"""
-        )
-        return record
-
-    def message(self) -> tuple[str, str]:
-        box = self.page.wait_for_selector("#wallet-message[data-kind=error]")
-        return box.get_attribute("data-code"), box.inner_text()
-
-    def close(self, *, network_errors: bool = False) -> None:
-        errors = [e for e in self.errors if not (network_errors and NETWORK_LINE in e)]
-        outside = [u for u in self.requests if not u.startswith((self.site.url, "blob:", "data:"))]
-        self.context.close()
-        assert not errors, f"errors in the browser console: {errors}"
-        assert not outside, f"requests outside the service: {outside}"
-
-
-def _shots() -> Path:
-    out = Path(os.environ.get("URNE_ARTIFACTS", "test-artifacts")) / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _fingerprint(encrypted: dict[str, Any]) -> str:
-    """What the page shows of a sealed ballot: SHA-256 of the JCS of ``encrypted``."""
-    digest = hashlib.sha256(canonical(encrypted)).hexdigest()
-    return " ".join(digest[i : i + 4] for i in range(0, 64, 4))
 
 
 def _open_in_python(file: dict[str, Any], board: Board) -> tuple[int, ...]:
@@ -185,11 +54,11 @@ def _open_in_python(file: dict[str, Any], board: Board) -> tuple[int, ...]:
     g = ristretto255()
     assert file["format"] == "urne-challenge/1"
     key = base64.b64decode(file["key"], validate=True)
-    fingerprint = base64.b64decode(file["fingerprint"], validate=True)
-    assert key == board.key and fingerprint == board.fingerprint  # the log's, not another
+    manifest = base64.b64decode(file["fingerprint"], validate=True)  # the manifest's fingerprint
+    assert key == board.key and manifest == board.fingerprint  # the log's, not another
     ballot = EncryptedBallot.decode(g, file["encrypted"], len(PROPOSALS), BOUNDS)
     pseudonym = base64.b64decode(file["pseudonym"], validate=True)
-    ballot.verify(ballot_context(g, fingerprint, key, pseudonym), key, BOUNDS)
+    ballot.verify(ballot_context(g, manifest, key, pseudonym), key, BOUNDS)
     randomness = tuple(
         Ristretto255.decode_scalar(base64.b64decode(r, validate=True), "randomness")
         for r in file["randomness"]
@@ -205,7 +74,7 @@ def _open_in_python(file: dict[str, Any], board: Board) -> tuple[int, ...]:
 def test_a_secret_vote_in_english_and_in_french_then_a_revote_and_the_result(
     browser: Any, site: Site, tmp_path: Path
 ) -> None:
-    board = site.open("count")
+    site.open("count")
     en = Booth(browser, site)
     en.goto("count")
     assert en.page.is_visible("#secret-note") and not en.page.is_visible("#no-key-note")
@@ -219,7 +88,7 @@ def test_a_secret_vote_in_english_and_in_french_then_a_revote_and_the_result(
     took = time.monotonic() - started
     entry = site.entry(first.index)
     assert "choice" not in entry and set(entry["encrypted"]) == {"ciphertexts", "proofs", "count"}
-    assert _fingerprint(entry["encrypted"]) == shown  # the very ballot whose fingerprint was shown
+    assert fingerprint(entry["encrypted"]) == shown  # the very ballot whose fingerprint was shown
     assert entry["seq"] == 0
     assert en.page.inner_text("#receipt-what") == "Your vote: Option B"
     detail = en.page.inner_text("#receipt-detail")
@@ -252,7 +121,7 @@ def test_a_secret_vote_in_english_and_in_french_then_a_revote_and_the_result(
     assert "randomness" not in path.read_text()
     joined = Joined.from_json(exported, "export")
     assert joined.choice_of(site.served.log.entry(revote.index)) == ["a", "c"]
-    en.page.screenshot(path=str(_shots() / "take-part-secret-revote-en-1280.png"), full_page=True)
+    en.screenshot("take-part-secret-revote")
     en.close()
     moved = Booth(browser, site)  # the citizen's other device
     moved.goto("count")
@@ -293,15 +162,10 @@ def test_a_secret_vote_in_english_and_in_french_then_a_revote_and_the_result(
     assert all("encrypted" in b and "choice" not in b for b in ballots)
 
     # the close, two trustees of three decrypt, and the result is the choices made
-    civic, inst = site.served.civic, site.served.inst
-    closed = civic.append(inst.close("count"))
-    aggregates = civic.process("count").secret.aggregates
-    civic.append(board.decryption(1, aggregates))
-    civic.append(board.decryption(3, aggregates))
-    tally = civic.tally("count", closed)
+    closed, tally = site.decrypt("count")
     assert tally["ballots"] == 3  # three pseudonyms: the first ballot was replaced
     assert tally["counts"] == {"a": 1, "b": 0, "c": 3}
-    civic.append(inst.result("count", closed, tally))
+    site.publish("count", closed, tally)
 
     # later, in the French citizen's browser: the vote is closed, and the
     # receipt still says what was chosen, from this device's memory alone
@@ -323,7 +187,7 @@ def test_check_this_ballot_first_then_cast_another_encryption(browser: Any, site
         b.page.inner_text("#challenge-what") == "This ballot holds your choice: Option A, Option B"
     )
     assert b.page.inner_text("#challenge-fingerprint") == before
-    assert _fingerprint(file["encrypted"]) == before
+    assert fingerprint(file["encrypted"]) == before
     assert file["process"] == "secret" and file["choice"] == ["a", "b"]
     assert _open_in_python(file, board) == (0, 1)
     # the command the page gives, on "another device": the manifest read with its
@@ -347,16 +211,14 @@ def test_check_this_ballot_first_then_cast_another_encryption(browser: Any, site
     )
     receipt = b.cast()
     cast = site.entry(receipt.index)["encrypted"]
-    assert _fingerprint(cast) == after
+    assert fingerprint(cast) == after
     assert set(cast["ciphertexts"]).isdisjoint(file["encrypted"]["ciphertexts"])
     assert b.page.inner_text("#receipt-what") == "Your vote: Option A, Option B"
     # and a ballot checked after a cast is never cast either
     file2 = b.challenge()
     assert all(x["encrypted"] != file2["encrypted"] for x in site.ballots("secret"))
     assert _open_in_python(file2, board) == (0, 1)
-    b.page.screenshot(
-        path=str(_shots() / "take-part-secret-challenged-en-1280.png"), full_page=True
-    )
+    b.screenshot("take-part-secret-challenged")
     b.close()
 
 
@@ -407,7 +269,7 @@ def test_before_the_trustees_key_the_page_says_the_vote_is_not_open(
     b.choose("b")
     shown = b.sealed()
     receipt = b.cast()
-    assert _fingerprint(site.entry(receipt.index)["encrypted"]) == shown
+    assert fingerprint(site.entry(receipt.index)["encrypted"]) == shown
     b.close()
 
     fr = Booth(browser, site, locale="fr-FR")
@@ -485,16 +347,4 @@ def test_axe_finds_no_violation_on_the_secret_states(
         assert b.message()[0] == "no_election_key"
     else:
         b.sealed()
-    if state == "challenged":
-        b.challenge()
-    if state == "receipt":
-        b.cast()
-    result = run_axe(b.page)
-    assert result["violations"] == []
-    assert result["passes"] > 20
-    assert b.page.evaluate("document.documentElement.scrollWidth") <= width
-    lang = locale[:2]
-    b.page.screenshot(
-        path=str(_shots() / f"take-part-secret-{state}-{lang}-{width}.png"), full_page=True
-    )
-    b.close()
+    b.assert_accessible_in(state, f"take-part-secret-{state}")

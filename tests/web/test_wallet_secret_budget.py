@@ -13,24 +13,18 @@ close, two trustees decrypt the approvals and greedy selects the projects."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
 import shlex
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.axe import run_axe
 from tests.support.civic import proposal
 from tests.support.secret import Board
-from tests.support.service import Served, served_app
-from urne.verifier.check.receipt import Receipt
-from urne.verifier.civic.canonical import canonical
-from urne.verifier.civic.entries import decode_entry
+from tests.support.secret_web import Booth, Site, fingerprint
+from tests.support.service import served_app
 from urne.verifier.cli.main import app as urne_verify
 from urne.verifier.errors import FormatError, ProofError
 from urne.verifier.secret.ballot import EncryptedBallot, Spend, ballot_context, budget_shape
@@ -61,131 +55,14 @@ RULE = {
 }
 #: What the rule asks a ballot to prove: 1 to 5 projects, costing 400 to 1,000.
 BOUNDS, SPEND = budget_shape(list(COSTS.values()), 1000, 1, None, 40, True)
-#: Chromium's own console line for a request answered with a refusal.
-NETWORK_LINE = "Failed to load resource"
-
-
-class Site:
-    """The service, its secret budgets' trustees and its codes."""
-
-    def __init__(self, served: Served) -> None:
-        self.served = served
-        self.url = served.url
-        self.codes: dict[str, list[str]] = {}
-        self.boards: dict[str, Board] = {}
-
-    def open(self, pid: str) -> Board:
-        """A capped secret budget of three trustees, threshold two, its key made."""
-        board = Board.make(pid, 3, 2)
-        self.codes[pid] = self.served.open(
-            pid, "budget", PEOPLE, rule=RULE, proposals=PROJECTS, secret=board.manifest_field()
-        )
-        board.opened(self.served.log.entry(self.served.civic.process(pid).index))
-        board.ceremony(self.served.civic.append, self.served.inst.key)
-        self.boards[pid] = board
-        return board
-
-    def code(self, pid: str) -> str:
-        return self.codes[pid].pop()
-
-    def entry(self, index: int) -> dict[str, Any]:
-        return decode_entry(self.served.log.entry(index)).obj
-
-    def ballots(self, pid: str) -> list[dict[str, Any]]:
-        """Every ballot of ``pid`` in the log, in order."""
-        log = self.served.log
-        objs = [decode_entry(leaf).obj for leaf in log.entries(0, log.size)]
-        return [o for o in objs if o["kind"] == "ballot" and o["process"] == pid]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with served_app(tmp_path_factory.mktemp("wallet-secret-budget")) as served:
-        s = Site(served)
+        s = Site(served, "budget", RULE, people=PEOPLE, proposals=PROJECTS)
         s.open("budget")
         yield s
-
-
-class Booth:
-    """One browser (a fresh profile) on the wallet page of one secret budget."""
-
-    def __init__(self, browser: Any, site: Site, locale: str = "en-US", width: int = 1280) -> None:
-        self.site = site
-        self.context = browser.new_context(
-            locale=locale, accept_downloads=True, viewport={"width": width, "height": 900}
-        )
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.posted: list[str] = []
-        self.downloaded: Path | None = None
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.context.on("request", self._request)
-
-    def _request(self, request: Any) -> None:
-        self.requests.append(request.url)
-        if request.method == "POST" and request.url.endswith("/entries"):
-            self.posted.append(request.url)
-
-    def goto(self, pid: str) -> None:
-        self.page.goto(f"{self.site.url}/p/{pid}/take-part")
-        self.page.wait_for_selector("body[data-ready=yes]")
-
-    def join(self, code: str) -> None:
-        self.page.fill("#code", code)
-        self.page.click("#get-credential")
-        self.page.wait_for_selector("body[data-wallet=joined]")
-
-    def choose(self, *ids: str) -> None:
-        for i in ids:
-            self.page.check(f"#choice-{i}")
-
-    def sealed(self) -> str:
-        """The fingerprint of the ballot sealed for the current choice, once shown."""
-        self.page.wait_for_selector("#sealed-ready:not([hidden])")
-        return self.page.inner_text("#sealed-fingerprint")
-
-    def cast(self) -> Receipt:
-        before = self.page.locator("#receipt-list li").count()
-        self.page.click("#cast")
-        self.page.locator("#receipt-list li").nth(before).wait_for()
-        assert self.page.get_attribute("#receipt-verdict", "data-result") == "valid"
-        index = int(self.page.locator("#receipt-list li").last.get_attribute("data-index"))
-        return Receipt.from_json(self.site.served.log.receipt(index).to_json())
-
-    def challenge(self) -> dict[str, Any]:
-        """Check the sealed ballot: the challenge file the page offers."""
-        self.page.click("#challenge")
-        self.page.wait_for_selector("#challenge-verdict[data-result=valid]")
-        with self.page.expect_download() as download:
-            self.page.click("#challenge-download")
-        assert download.value.suggested_filename.startswith("challenge-")
-        self.downloaded = Path(download.value.path())
-        file: dict[str, Any] = json.loads(self.downloaded.read_text())
-        return file
-
-    def message(self) -> tuple[str, str]:
-        box = self.page.wait_for_selector("#wallet-message[data-kind=error]")
-        return box.get_attribute("data-code"), box.inner_text()
-
-    def close(self) -> None:
-        outside = [u for u in self.requests if not u.startswith((self.site.url, "blob:", "data:"))]
-        self.context.close()
-        assert not self.errors, f"errors in the browser console: {self.errors}"
-        assert not outside, f"requests outside the service: {outside}"
-
-
-def _shots() -> Path:
-    out = Path(os.environ.get("URNE_ARTIFACTS", "test-artifacts")) / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _fingerprint(encrypted: dict[str, Any]) -> str:
-    """What the page shows of a sealed ballot: SHA-256 of the JCS of ``encrypted``."""
-    digest = hashlib.sha256(canonical(encrypted)).hexdigest()
-    return " ".join(digest[i : i + 4] for i in range(0, 64, 4))
 
 
 def _verify(board: Board, entry: dict[str, Any], spend: Spend | None = SPEND) -> None:
@@ -226,7 +103,7 @@ def test_a_secret_budget_in_english_and_in_french_then_the_result(browser: Any, 
     assert set(entry["encrypted"]) == {"ciphertexts", "proofs", "count", "spend"}
     assert set(entry["encrypted"]["spend"]) == {"ceiling", "floor"}
     assert len(entry["encrypted"]["spend"]["ceiling"]["bits"]) == 10  # 1,000 in 10 bits
-    assert _fingerprint(entry["encrypted"]) == shown  # the very ballot whose fingerprint was shown
+    assert fingerprint(entry["encrypted"]) == shown  # the very ballot whose fingerprint was shown
     _verify(board, entry)
     # the proof is of these bounds: a budget of 999 (same bit length) refuses it
     with pytest.raises(ProofError) as err:
@@ -246,7 +123,7 @@ def test_a_secret_budget_in_english_and_in_french_then_the_result(browser: Any, 
     again = en.cast()
     assert site.entry(again.index)["seq"] == 1
     assert en.page.inner_text("#receipt-what").startswith("Your projects: A park, Bike lanes (900")
-    en.page.screenshot(path=str(_shots() / "take-part-secret-budget-en-1280.png"), full_page=True)
+    en.screenshot("take-part-secret-budget")
     en.close()
 
     fr = Booth(browser, site, locale="fr-FR", width=390)
@@ -265,7 +142,7 @@ def test_a_secret_budget_in_english_and_in_french_then_the_result(browser: Any, 
         "Vos projets\u00a0: A park, Street trees (750 sur un budget de 1\u202f000)"
     )
     assert "ni le journal ni ce reçu" in fr.page.inner_text("#receipt-detail")
-    fr.page.screenshot(path=str(_shots() / "take-part-secret-budget-fr-390.png"), full_page=True)
+    fr.screenshot("take-part-secret-budget")
     fr.close()
 
     # the process page, before the decryption: no approval is known
@@ -280,16 +157,11 @@ def test_a_secret_budget_in_english_and_in_french_then_the_result(browser: Any, 
     assert len(ballots) == 3 and all("choice" not in b for b in ballots)
 
     # the close; two trustees of three decrypt; greedy over the approvals
-    civic, inst = site.served.civic, site.served.inst
-    closed = civic.append(inst.close("city"))
-    aggregates = civic.process("city").secret.aggregates
-    civic.append(board.decryption(1, aggregates))
-    civic.append(board.decryption(3, aggregates))
-    tally = civic.tally("city", closed)
+    closed, tally = site.decrypt("city")
     assert tally["ballots"] == 2  # the first ballot was replaced
     assert tally["approvals"] == {"park": 2, "bikes": 1, "bench": 0, "trees": 1, "lights": 0}
     assert tally["selected"] == ["bikes", "park"] and tally["spent"] == 900
-    civic.append(inst.result("city", closed, tally))
+    site.publish("city", closed, tally)
     page.goto(f"{site.url}/p/city")
     assert page.inner_text("#secret-counts").startswith("This participatory budget was secret")
     selected = page.locator("#budget-selected li")
@@ -347,7 +219,7 @@ def test_a_challenge_made_in_the_page_checks_in_python_then_another_is_cast(
         "This ballot holds your choice: Bike lanes, Benches, Street trees"
     )
     assert b.page.inner_text("#challenge-fingerprint") == before
-    assert _fingerprint(file["encrypted"]) == before
+    assert fingerprint(file["encrypted"]) == before
     assert file["process"] == "budget" and file["choice"] == ["bikes", "bench", "trees"]
     assert set(file["encrypted"]["spend"]) == {"ceiling", "floor"}
     assert _check_in_python(file, board) == (1, 2, 3)
@@ -371,7 +243,7 @@ def test_a_challenge_made_in_the_page_checks_in_python_then_another_is_cast(
     assert after != before
     receipt = b.cast()
     cast = site.entry(receipt.index)["encrypted"]
-    assert _fingerprint(cast) == after
+    assert fingerprint(cast) == after
     assert set(cast["ciphertexts"]).isdisjoint(file["encrypted"]["ciphertexts"])
     assert all(x["encrypted"] != file["encrypted"] for x in site.ballots("budget"))
     b.close()
@@ -387,8 +259,7 @@ STATES = ["over-budget", "sealed", "challenged", "receipt"]
 def test_axe_finds_no_violation_on_a_phone(
     browser: Any, site: Site, state: str, locale: str
 ) -> None:
-    width = 390
-    b = Booth(browser, site, locale=locale, width=width)
+    b = Booth(browser, site, locale=locale, width=390)
     b.goto("budget")
     b.join(site.code("budget"))
     if state == "over-budget":
@@ -398,17 +269,4 @@ def test_axe_finds_no_violation_on_a_phone(
     else:
         b.choose("park", "bench")
         b.sealed()
-    if state == "challenged":
-        b.challenge()
-    if state == "receipt":
-        b.cast()
-    result = run_axe(b.page)
-    assert result["violations"] == []
-    assert result["passes"] > 20
-    assert b.page.evaluate("document.documentElement.scrollWidth") <= width
-    lang = locale[:2]
-    b.page.screenshot(
-        path=str(_shots() / f"take-part-secret-budget-{state}-{lang}-{width}.png"),
-        full_page=True,
-    )
-    b.close()
+    b.assert_accessible_in(state, f"take-part-secret-budget-{state}")
