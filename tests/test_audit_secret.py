@@ -7,81 +7,61 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.civic import Citizen, Institution, open_in
+from tests.support.civic import Citizen, Institution
 from tests.support.evidence import audit_catches
 from tests.support.exported import exported_log
 from tests.support.secret import Board
+from tests.support.secret_world import World, build
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.log import Log
 from urne.verifier.check.audit import DirectorySource, audit
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.signing import sign_entry
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.secret.group import ristretto255
-from urne.verifier.tlog.note import Ed25519Signer
 
 PID = "secret"
 ORIGIN = "audit.example/secret"
 
 
-@dataclass
-class World:
-    inst: Institution
-    board: Board
-    signer: Ed25519Signer
-    leaves: list[bytes]
-    citizens: list[Citizen]
-    close: int
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    tmp = tmp_path_factory.mktemp("secret-world")
-    inst, board = Institution(), Board.make(PID, 3, 2)
-    signer = Ed25519Signer.generate(ORIGIN)
-    log = Log.open(f"sqlite:///{tmp / 'real.db'}", signer=signer)
-    rec = CivicRecord(log)
-    manifest = inst.process(
+    def cast(rec: CivicRecord, inst: Institution, board: Board) -> list[Citizen]:
+        citizens = []
+        for selected in ([0], [1, 2], [], [2], [0, 2]):
+            c = Citizen.enrol(inst, PID)
+            citizens.append(c)
+            enc = board.encrypted(c.pseudonym.public_key, 3, selected, (0, 2))
+            rec.append(authoring.secret_ballot(PID, c.pseudonym, c.credential, enc, seq=0))
+        # the first citizen changes their mind: the last ballot counts
+        c = citizens[0]
+        enc = board.encrypted(c.pseudonym.public_key, 3, [1], (0, 2))
+        rec.append(authoring.secret_ballot(PID, c.pseudonym, c.credential, enc, seq=1))
+        rec.append(inst.paper(PID, "b1", counts={"a": 2}))
+        return citizens
+
+    def check(tally: dict[str, Any]) -> None:
+        assert tally["counts"] == {"a": 1, "b": 2, "c": 3}  # recounted by the service too
+        assert tally["total"] == {"a": 3, "b": 2, "c": 3}
+
+    return build(
+        tmp_path_factory.mktemp("secret-world"),
         PID,
+        ORIGIN,
         "vote",
+        cast,
+        [3, 1],  # trustee 2 absent
+        check,
         rule={"method": "approval", "min": 0, "max": 2, "revoting": True},
-        secret=board.manifest_field(),
     )
-    open_in(rec, manifest)
-    board.opened(manifest)
-    board.ceremony(rec.append, inst.key)
-    citizens = []
-    for selected in ([0], [1, 2], [], [2], [0, 2]):
-        c = Citizen.enrol(inst, PID)
-        citizens.append(c)
-        enc = board.encrypted(c.pseudonym.public_key, 3, selected, (0, 2))
-        rec.append(authoring.secret_ballot(PID, c.pseudonym, c.credential, enc, seq=0))
-    # the first citizen changes their mind: the last ballot counts
-    c = citizens[0]
-    enc = board.encrypted(c.pseudonym.public_key, 3, [1], (0, 2))
-    rec.append(authoring.secret_ballot(PID, c.pseudonym, c.credential, enc, seq=1))
-    rec.append(inst.paper(PID, "b1", counts={"a": 2}))
-    close = rec.append(inst.close(PID))
-    aggregates = rec.process(PID).secret.aggregates
-    rec.append(board.decryption(3, aggregates))
-    rec.append(board.decryption(1, aggregates))  # trustee 2 absent
-    tally = rec.tally(PID, close)
-    assert tally["counts"] == {"a": 1, "b": 2, "c": 3}  # recounted by the service too
-    assert tally["total"] == {"a": 3, "b": 2, "c": 3}
-    rec.append(inst.result(PID, close, tally))
-    leaves = log.entries(0, log.size)
-    log.close()
-    return World(inst, board, signer, leaves, citizens, close)
 
 
 def _index(world: World, kind: str, n: int = 0) -> int:
-    found = [i for i, x in enumerate(world.leaves) if json.loads(x)["kind"] == kind]
-    return found[n]
+    return world.index(kind, n)
 
 
 def test_an_honest_secret_vote_passes_the_audit(world: World, tmp_path: Path) -> None:

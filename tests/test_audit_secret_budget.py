@@ -5,25 +5,23 @@ key alone."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.civic import RULES, Citizen, Institution, open_in, proposal
+from tests.support.civic import RULES, Citizen, Institution, proposal
 from tests.support.evidence import audit_catches
 from tests.support.exported import exported_log
 from tests.support.secret import Board
+from tests.support.secret_world import World, build
 from urne.ledger.civic.record import CivicRecord
-from urne.ledger.log import Log
 from urne.verifier.check.audit import DirectorySource, audit
 from urne.verifier.citizen import authoring
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.secret.ballot import EncryptedBallot, Spend, ballot_context, encrypt_ballot
 from urne.verifier.secret.group import ristretto255
-from urne.verifier.tlog.note import Ed25519Signer
 
 PID = "secret-budget"
 ORIGIN = "audit.example/secret-budget"
@@ -34,57 +32,39 @@ SPEND = Spend(tuple(COSTS.values()), 1000, 300)
 G = ristretto255()
 
 
-@dataclass
-class World:
-    inst: Institution
-    board: Board
-    signer: Ed25519Signer
-    leaves: list[bytes]
-    citizens: list[Citizen]
-    close: int
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    tmp = tmp_path_factory.mktemp("secret-budget-world")
-    inst, board = Institution(), Board.make(PID, 3, 2)
-    signer = Ed25519Signer.generate(ORIGIN)
-    log = Log.open(f"sqlite:///{tmp / 'real.db'}", signer=signer)
-    rec = CivicRecord(log)
-    manifest = inst.process(
+    def cast(rec: CivicRecord, inst: Institution, board: Board) -> list[Citizen]:
+        citizens = []
+        for chosen in (["park", "bench"], ["bikes", "lights"], ["park"], ["bench", "lights"]):
+            c = Citizen.enrol(inst, PID)
+            citizens.append(c)
+            enc = board.encrypted(
+                c.pseudonym.public_key, 4, [IDS.index(x) for x in chosen], (1, 4), SPEND
+            )
+            rec.append(authoring.secret_ballot(PID, c.pseudonym, c.credential, enc, seq=0))
+        rec.append(inst.paper(PID, "desk", ballots=[["bikes", "bench"]]))
+        return citizens
+
+    def check(tally: dict[str, Any]) -> None:
+        assert tally["approvals"] == {"park": 2, "bikes": 2, "bench": 3, "lights": 2}
+        assert tally["selected"] == ["bench", "bikes", "lights"] and tally["spent"] == 910
+
+    return build(
+        tmp_path_factory.mktemp("secret-budget-world"),
         PID,
+        ORIGIN,
         "budget",
+        cast,
+        [2, 3],
+        check,
         proposals=[proposal(k, k.title(), c) for k, c in COSTS.items()],
         rule=RULE,
-        secret=board.manifest_field(),
     )
-    open_in(rec, manifest)
-    board.opened(manifest)
-    board.ceremony(rec.append, inst.key)
-    citizens = []
-    for chosen in (["park", "bench"], ["bikes", "lights"], ["park"], ["bench", "lights"]):
-        c = Citizen.enrol(inst, PID)
-        citizens.append(c)
-        enc = board.encrypted(
-            c.pseudonym.public_key, 4, [IDS.index(x) for x in chosen], (1, 4), SPEND
-        )
-        rec.append(authoring.secret_ballot(PID, c.pseudonym, c.credential, enc, seq=0))
-    rec.append(inst.paper(PID, "desk", ballots=[["bikes", "bench"]]))
-    close = rec.append(inst.close(PID))
-    aggregates = rec.process(PID).secret.aggregates
-    rec.append(board.decryption(2, aggregates))
-    rec.append(board.decryption(3, aggregates))
-    tally = rec.tally(PID, close)
-    assert tally["approvals"] == {"park": 2, "bikes": 2, "bench": 3, "lights": 2}
-    assert tally["selected"] == ["bench", "bikes", "lights"] and tally["spent"] == 910
-    rec.append(inst.result(PID, close, tally))
-    leaves = log.entries(0, log.size)
-    log.close()
-    return World(inst, board, signer, leaves, citizens, close)
 
 
 def _index(world: World, kind: str, n: int = 0) -> int:
-    return [i for i, x in enumerate(world.leaves) if json.loads(x)["kind"] == kind][n]
+    return world.index(kind, n)
 
 
 def _ballot(world: World, c: Citizen, encrypted: EncryptedBallot, seq: int) -> bytes:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
@@ -31,7 +30,6 @@ from urne.verifier.civic.entries import decode_entry
 pytestmark = pytest.mark.slow  # real servers and processes
 
 PID = "secret-budget-2027"
-_T = "%Y-%m-%dT%H:%M:%SZ"
 PEOPLE = [f"RES-{i:03d}" for i in range(6)]
 COSTS = {"library": 500_000, "pool": 700_000, "trees": 150_000, "bikes": 300_000}
 BUDGET = 1_000_000
@@ -45,34 +43,6 @@ CHOICES = {
 }
 
 
-def _description(path: Path, trustees: list[dict[str, str]]) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
-    path.write_text(
-        json.dumps(
-            {
-                "id": PID,
-                "type": "budget",
-                "title": {"fr": "Budget participatif", "en": "Participatory budget"},
-                "text": {"fr": "Des projets, en secret.", "en": "Projects, in secret."},
-                "opens": (now - timedelta(days=1)).strftime(_T),
-                "closes": (now + timedelta(days=30)).strftime(_T),
-                "proposals": [
-                    {"id": x, "title": x.title(), "body": f"The {x}.", "cost": c}
-                    for x, c in COSTS.items()
-                ],
-                "rule": {
-                    **RULES["budget"],
-                    "budget": BUDGET,
-                    "min_share_percent": 40,
-                    "revoting": True,
-                },
-                "secret": {"threshold": 2, "trustees": trustees},
-            }
-        ),
-        encoding="utf-8",
-    )
-
-
 def test_a_secret_budget_end_to_end(deployment: Deployment) -> None:
     dep = deployment
     server = dep.serve()
@@ -83,7 +53,19 @@ def test_a_secret_budget_end_to_end(deployment: Deployment) -> None:
     key = secret_e2e.institution_key(dep)
     trustees = secret_e2e.trustees(dep, PID)
     codes = secret_e2e.open_with_roll(
-        dep, url, key, PID, PEOPLE, lambda path: _description(path, trustees)
+        dep,
+        url,
+        key,
+        PID,
+        PEOPLE,
+        trustees,
+        type="budget",
+        title={"fr": "Budget participatif", "en": "Participatory budget"},
+        text={"fr": "Des projets, en secret.", "en": "Projects, in secret."},
+        proposals=[
+            {"id": x, "title": x.title(), "body": f"The {x}.", "cost": c} for x, c in COSTS.items()
+        ],
+        rule={**RULES["budget"], "budget": BUDGET, "min_share_percent": 40, "revoting": True},
     )
 
     def wallet(person: str, *args: str | Path, expect: int = 0) -> str:

@@ -12,9 +12,6 @@ included, and holds no choice in clear."""
 from __future__ import annotations
 
 import base64
-import json
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -26,7 +23,6 @@ from urne.verifier.civic.entries import decode_entry
 pytestmark = pytest.mark.slow  # real servers and processes
 
 PID = "secret-park"
-_T = "%Y-%m-%dT%H:%M:%SZ"
 PEOPLE = [f"RES-{i:03d}" for i in range(5)]
 #: each citizen's choices, in order: the last one counts
 CHOICES = {
@@ -35,29 +31,6 @@ CHOICES = {
     "RES-002": [["lake"]],
     "RES-003": [["river"]],
 }
-
-
-def _description(path: Path, trustees: list[dict[str, str]]) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
-    path.write_text(
-        json.dumps(
-            {
-                "id": PID,
-                "type": "vote",
-                "title": {"fr": "Le nom du parc", "en": "The park's name"},
-                "text": {"fr": "Un nom, en secret.", "en": "One name, in secret."},
-                "opens": (now - timedelta(days=1)).strftime(_T),
-                "closes": (now + timedelta(days=30)).strftime(_T),
-                "proposals": [
-                    {"id": x, "title": x.title(), "body": f"The {x}."}
-                    for x in ("meadow", "river", "lake")
-                ],
-                "rule": {"method": "single", "min": 1, "max": 1, "revoting": True},
-                "secret": {"threshold": 2, "trustees": trustees},
-            }
-        ),
-        encoding="utf-8",
-    )
 
 
 def test_a_secret_vote_end_to_end(deployment: Deployment) -> None:
@@ -70,7 +43,19 @@ def test_a_secret_vote_end_to_end(deployment: Deployment) -> None:
     key = secret_e2e.institution_key(dep)
     trustees = secret_e2e.trustees(dep, PID)
     codes = secret_e2e.open_with_roll(
-        dep, url, key, PID, PEOPLE, lambda path: _description(path, trustees)
+        dep,
+        url,
+        key,
+        PID,
+        PEOPLE,
+        trustees,
+        type="vote",
+        title={"fr": "Le nom du parc", "en": "The park's name"},
+        text={"fr": "Un nom, en secret.", "en": "One name, in secret."},
+        proposals=[
+            {"id": x, "title": x.title(), "body": f"The {x}."} for x in ("meadow", "river", "lake")
+        ],
+        rule={"method": "single", "min": 1, "max": 1, "revoting": True},
     )
 
     # before the ceremony ends, the vote takes no ballot

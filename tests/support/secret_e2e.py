@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import threading
-from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,26 @@ def open_with_roll(
     key: Path,
     pid: str,
     people: list[str],
-    describe: Callable[[Path], None],
+    trustees: list[dict[str, str]],
+    **fields: Any,
 ) -> dict[str, str]:
-    """The process ``describe`` writes, opened, and its roll: each person's code."""
+    """The secret process ``pid`` (its description's ``fields``: type, title,
+    text, proposals, rule), open since yesterday for a month, with
+    ``trustees`` (threshold 2), opened; and its roll: each person's code."""
+    now = datetime.now(UTC).replace(microsecond=0)
     desc = dep.workdir / "secret.json"
-    describe(desc)
+    desc.write_text(
+        json.dumps(
+            {
+                "id": pid,
+                "opens": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "closes": (now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "secret": {"threshold": 2, "trustees": trustees},
+                **fields,
+            }
+        ),
+        encoding="utf-8",
+    )
     dep.urne("process", "open", desc, "--server", url, "--key", key)
     codes_file, roll = dep.workdir / "codes.csv", dep.workdir / "people.csv"
     roll.write_text("person\n" + "\n".join(people) + "\n", encoding="utf-8")
