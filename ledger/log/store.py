@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -42,6 +43,8 @@ from urne.verifier.tlog.checkpoint import Checkpoint
 from urne.verifier.tlog.note import Ed25519Signer, Ed25519Verifier, sign_note
 from urne.verifier.tlog.rfc9162 import hash_children, hash_leaf, hash_leaves
 from urne.verifier.tlog.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
+
+_log = logging.getLogger("urne.log")
 
 __all__ = ["MAX_ENTRY_SIZE", "Admission", "Log", "StoredCheckpoint"]
 
@@ -156,6 +159,35 @@ class Log:
         #: (witnessing wakes on it); each must return at once and never raise
         self.on_checkpoint: list[Callable[[StoredCheckpoint], None]] = []
         self._init_meta()
+        if is_postgres(engine):
+            self._analyzed = 0
+            self._analyzing: threading.Thread | None = None
+            self.on_checkpoint.append(self._keep_statistics)
+
+    def _keep_statistics(self, cp: StoredCheckpoint) -> None:
+        """PostgreSQL: ``ANALYZE`` the entries and nodes once the log has doubled
+        since the last time (from 100,000 entries), in the background.
+
+        A proof reads a few ranges of ``log_entry`` and ``log_node`` in one
+        statement of ORed ranges; with statistics from when the tables were
+        small, the planner scans them whole: at 10 million entries appended in
+        a few minutes (before autovacuum's turn), proofs fell from 725 to 27 a
+        second. Statistics kept in step keep the index scans."""
+        if cp.size < max(100_000, 2 * self._analyzed):
+            return
+        if self._analyzing is not None and self._analyzing.is_alive():
+            return
+        self._analyzed = cp.size
+        self._analyzing = threading.Thread(target=self._analyze, name="urne-analyze", daemon=True)
+        self._analyzing.start()
+
+    def _analyze(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE log_entry, log_node")
+                conn.commit()
+        except sa.exc.SQLAlchemyError:  # statistics are an optimisation: never fail a write
+            _log.warning("ANALYZE of the log's tables failed", exc_info=True)
 
     # -- opening ---------------------------------------------------------------
 

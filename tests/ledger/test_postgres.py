@@ -120,3 +120,36 @@ def test_two_civic_records_share_one_database(tmp_path: Path, pg_url: str) -> No
     finally:
         a_log.close()
         b_log.close()
+
+
+def test_the_log_keeps_the_planners_statistics(tmp_path: Path, pg_url: str) -> None:
+    """Once the log reaches 100,000 entries (and each time it doubles), it
+    ANALYZEs its tables: with statistics from when they were empty, the
+    planner scans them whole for every proof (27 proofs a second instead of
+    725 at ten million entries, docs/performance.md)."""
+    import time
+
+    def analyzed(log: Log) -> dict[str, object]:
+        with log.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables "
+                "WHERE relname IN ('log_entry', 'log_node') "
+                "AND schemaname = current_schema()"
+            ).all()
+        return {name: when for name, when in rows}
+
+    with Log.open(pg_url, key_dir=tmp_path / "keys", origin="pg.example/log") as log:
+        with log.engine.begin() as conn:  # only the log's own ANALYZE, not autovacuum's
+            for table in ("log_entry", "log_node"):
+                conn.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        for start in range(0, 99_000, 11_000):
+            log.append_many([b"entry %d" % i for i in range(start, start + 11_000)])
+        assert log.size == 99_000
+        time.sleep(0.5)
+        assert analyzed(log) == {"log_entry": None, "log_node": None}  # not yet
+        log.append_many([b"entry %d" % i for i in range(99_000, 100_000)])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and None in analyzed(log).values():
+            time.sleep(0.1)
+        when = analyzed(log)
+        assert set(when) == {"log_entry", "log_node"} and None not in when.values(), when
