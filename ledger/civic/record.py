@@ -477,7 +477,11 @@ class CivicRecord:
         #: committed entries that break a rule (should never happen; the audit names them)
         self.anomalies: list[tuple[int, str]] = []
         #: what a snapshot keeps (``urne.ledger.civic.snapshot``), in log order:
-        #: every accepted entry that is not a ballot, and every accepted ballot
+        #: every accepted entry that is not a ballot, and every accepted ballot.
+        #: Kept as entries are admitted (the registry holds the same ballots by
+        #: process and pseudonym) so that a snapshot copies two slices under the
+        #: lock, where walking every process's casts would hold it for a second
+        #: at a million ballots.
         self._kept: list[tuple[int, bytes]] = []
         self._rows: list[snapshot.BallotRow] = []
         self.snapshot_every = snapshot_every
