@@ -310,3 +310,20 @@ def test_a_spend_that_could_wrap_around_the_order_is_not_a_spend() -> None:
     with pytest.raises(ValueError):
         Spend((1, 2), 10, 11)
     assert Spend((1, 2), 0).bits == 1 and Spend((1,), 1024).bits == 11
+
+
+def test_the_largest_secret_budget_ballot_fits_in_an_entry() -> None:
+    """64 projects (the most a secret process has), a budget just below 2^53
+    (53 bits per slack) and a floor: the largest ballot a manifest can ask for
+    is still one log entry (at most 65,535 bytes, docs/spec/log.md)."""
+    from urne.verifier.citizen.blinding import Pseudonym
+    from urne.verifier.tlog.tiles import MAX_ENTRY_SIZE
+
+    key = G.base(5)
+    spend = Spend(tuple([2**46] * 64), 2**53 - 1, 2**52)
+    assert spend.bits == 53
+    nym = Pseudonym.generate()
+    ctx = ballot_context(G, bytes(32), key, nym.public_key)
+    ballot, _ = encrypt_ballot(ctx, key, 64, list(range(64)), (0, 64), spend=spend)
+    entry = authoring.secret_ballot("p" * 128, nym, bytes(48), ballot.to_json(), seq=2**31)
+    assert len(entry) <= MAX_ENTRY_SIZE, len(entry)
