@@ -94,7 +94,7 @@ def manifest_from_description(
         proposals.append(authoring.proposal(p["id"], p["title"], p["body"], cost=p.get("cost")))
     extra: dict[str, Any] = {}
     if "secret" in desc:
-        # a secret vote (docs/secret-ballot.md §3): the trustees as each one's
+        # a secret vote or budget (docs/secret-ballot.md §3): the trustees as each one's
         # `urne-trustee keygen` printed them, and the threshold
         sec = desc["secret"]
         if not isinstance(sec, dict) or set(sec) != {"threshold", "trustees"}:
@@ -315,7 +315,7 @@ def publish_result(client: UrneClient, process_id: str, log_key: str | None) -> 
     tally, through = report.tally, report.last_index
     st = report.state
     if st is not None and st.secret is not None and st.closed_at is not None:
-        # a secret vote's decryptions follow its close; its result counts through the close
+        # a secret process's decryptions follow its close; its result counts through the close
         through = st.closed_at
         tally = count(st, through)
     entry = authoring.result(process_id, client.key.key, through, tally)
@@ -323,7 +323,7 @@ def publish_result(client: UrneClient, process_id: str, log_key: str | None) -> 
 
 
 def election_key(client: UrneClient, process_id: str, log_key: str | None) -> tuple[Any, Any]:
-    """A secret vote's election key, from the trustees' entries in the process's
+    """A secret vote's or budget's election key, from the trustees' entries in the process's
     open data (checked in full): ``(the key entry's body, receipt)``."""
     from urne.verifier.secret import dkg
     from urne.verifier.secret.group import ristretto255
@@ -332,7 +332,7 @@ def election_key(client: UrneClient, process_id: str, log_key: str | None) -> tu
     report = recount_export(client, process_id, log_key)
     sec = None if report.state is None else report.state.secret
     if sec is None:
-        fail(f"{process_id} is not a secret vote")
+        fail(f"{process_id} is not a secret vote or budget")
     if sec.key is not None:
         fail(f"{process_id}'s key ceremony already ended, at index {sec.key_at}")
     qualified = sec.qualified_now()
@@ -351,7 +351,7 @@ def election_key(client: UrneClient, process_id: str, log_key: str | None) -> tu
 
 @process_app.command("election-key")
 def process_election_key(
-    process_id: Annotated[str, typer.Argument(help="The secret vote.")],
+    process_id: Annotated[str, typer.Argument(help="The secret vote or budget.")],
     server: ServerOpt,
     key: KeyFileOpt,
     log_key: Annotated[
@@ -360,7 +360,7 @@ def process_election_key(
     ] = None,
     receipt: ReceiptOpt = None,
 ) -> None:
-    """End a secret vote's key ceremony: check every trustee's entry on the log and
+    """End a secret vote's or budget's key ceremony: check every trustee's entry on the log and
     sign the election key of the qualified trustees (docs/secret-ballot.md §4)."""
     from urne.verifier.errors import VerificationError
 
