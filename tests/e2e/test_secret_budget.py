@@ -45,20 +45,10 @@ CHOICES = {
 
 def test_a_secret_budget_end_to_end(deployment: Deployment) -> None:
     dep = deployment
-    server = dep.serve()
-    url = server.url
-    http = httpx2.Client(base_url=url, timeout=30)
-    vkey = http.get("/log").json()["verifier_key"]
-
-    key = secret_e2e.institution_key(dep)
-    trustees = secret_e2e.trustees(dep, PID)
-    codes = secret_e2e.open_with_roll(
+    url, http, vkey, key, codes = secret_e2e.serve_and_open(
         dep,
-        url,
-        key,
         PID,
         PEOPLE,
-        trustees,
         type="budget",
         title={"fr": "Budget participatif", "en": "Participatory budget"},
         text={"fr": "Des projets, en secret.", "en": "Projects, in secret."},

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx2
+
 from tests.support.deployment import Deployment
 
 
@@ -72,6 +74,20 @@ def open_with_roll(
     dep.urne("roll", "import", pid, roll, "--server", url, "--key", key, "--codes-out", codes_file)
     with open(codes_file, newline="", encoding="utf-8") as fh:
         return {row["person"]: row["code"] for row in csv.DictReader(fh)}
+
+
+def serve_and_open(
+    dep: Deployment, pid: str, people: list[str], **fields: Any
+) -> tuple[str, httpx2.Client, str, Path, dict[str, str]]:
+    """A service started, the institution's key, three trustees' keys, and the
+    secret process ``pid`` (``fields``: see :func:`open_with_roll`) opened with
+    its roll: ``(url, client, log key, institution key, codes)``."""
+    url = dep.serve().url
+    http = httpx2.Client(base_url=url, timeout=30)
+    vkey: str = http.get("/log").json()["verifier_key"]
+    key = institution_key(dep)
+    codes = open_with_roll(dep, url, key, pid, people, trustees(dep, pid), **fields)
+    return url, http, vkey, key, codes
 
 
 def ceremony(dep: Deployment, url: str, vkey: str, key: Path, pid: str, n: int = 3) -> Any:

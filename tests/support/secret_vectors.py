@@ -563,18 +563,15 @@ def _budget_refused(budgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "bad_ballot_proof",
             encrypted=_bound_bit(floor, "ceiling", 0),
         ),
-        {
-            "name": over["name"],
-            **{k: over[k] for k in keep},
-            "proven_with": over["proven_with"],
-            "code": "bad_ballot_proof",
-        },
-        {
-            "name": under["name"],
-            **{k: under[k] for k in keep},
-            "proven_with": under["proven_with"],
-            "code": "bad_ballot_proof",
-        },
+        *(
+            {
+                "name": c["name"],
+                **{k: c[k] for k in keep},
+                "proven_with": c["proven_with"],
+                "code": "bad_ballot_proof",
+            }
+            for c in (over, under)
+        ),
         case(
             "copied under another pseudonym",
             floor,
