@@ -129,16 +129,18 @@ def create(path: str | os.PathLike[str], secret: TrusteeFile) -> None:
     write_new(path, secret.text())
 
 
+def _unreadable(path: str | os.PathLike[str], exc: OSError) -> TrusteeError:
+    if isinstance(exc, FileNotFoundError):
+        return TrusteeError(f"{path}: no such file (urne-trustee keygen makes it)", code="no_file")
+    return TrusteeError(f"{path}: {exc.strerror or exc}", code="no_file")
+
+
 def load(path: str | os.PathLike[str]) -> TrusteeFile:
     """The secret file at ``path`` (refused if group or others may read it)."""
     try:
         text = read_private(path)
-    except FileNotFoundError as exc:
-        raise TrusteeError(
-            f"{path}: no such file (urne-trustee keygen makes it)", code="no_file"
-        ) from exc
     except OSError as exc:
-        raise TrusteeError(f"{path}: {exc.strerror or exc}", code="no_file") from exc
+        raise _unreadable(path, exc) from exc
     try:
         obj = json.loads(text)
     except ValueError as exc:
@@ -170,12 +172,8 @@ def locked(path: str | os.PathLike[str]) -> Iterator[None]:
     while True:
         try:
             fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError as exc:
-            raise TrusteeError(
-                f"{path}: no such file (urne-trustee keygen makes it)", code="no_file"
-            ) from exc
         except OSError as exc:
-            raise TrusteeError(f"{path}: {exc.strerror or exc}", code="no_file") from exc
+            raise _unreadable(path, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
