@@ -327,17 +327,22 @@ Recount = tuple[str, int, dict[str, Any]]
 _KIND_RANK = {
     "institution": 0,
     "reservation": 1,
-    "process": 2,
+    # a process's issuers' key ceremony, in its own order, before its manifest
+    "issuer-deal": 2,
+    "issuer-complaint": 3,
+    "issuer-check": 4,
+    "issuer-key": 5,
+    "process": 6,
     # a secret vote's key ceremony, in its own order, before any ballot
-    "deal": 3,
-    "complaint": 4,
-    "check": 5,
-    "election-key": 6,
-    "ballot": 7,
-    "paper": 7,
-    "close": 8,
-    "decryption": 9,
-    "result": 10,
+    "deal": 7,
+    "complaint": 8,
+    "check": 9,
+    "election-key": 10,
+    "ballot": 11,
+    "paper": 11,
+    "close": 12,
+    "decryption": 13,
+    "result": 14,
 }
 
 

@@ -245,6 +245,11 @@ class RegistryLog:
         self.entries.append(entry)
         self.n += 1
 
+    def admit(self, leaf: bytes) -> int:
+        """Admit ``leaf`` alone, with nothing put before it; its index."""
+        self._admit(leaf)
+        return self.n - 1
+
     def add(self, leaf: bytes) -> int:
         if decode_entry(leaf).kind == "process":
             for first in authority_for(leaf, self.operator, registered=registry_knows(self.reg)):

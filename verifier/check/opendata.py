@@ -77,7 +77,9 @@ _LINE_FIELDS = frozenset({"entry", "inclusion_proof", "index", "leaf_hash"})
 #: The kinds that come before a process's manifest in its export: the
 #: registrations of its institution (and of the registrars above it) and the
 #: reservation of its id.
-_AUTHORITY_KINDS = frozenset({"institution", "reservation"})
+_AUTHORITY_KINDS = frozenset(
+    {"institution", "reservation", "issuer-deal", "issuer-complaint", "issuer-check", "issuer-key"}
+)
 #: Credentials verified together (two pairings per batch).
 _CREDENTIAL_BATCH = 4096
 

@@ -206,12 +206,15 @@ def deal(
     commitments: Sequence[bytes],
     proof: bytes,
     shares: Sequence[tuple[int, bytes, bytes, bytes]],
+    *,
+    issuer: bool = False,
 ) -> bytes:
-    """Trustee ``index``'s deal (§4): ``shares`` are ``(to, ephemeral, masked, proof)``."""
+    """Trustee ``index``'s deal (§4): ``shares`` are ``(to, ephemeral, masked, proof)``.
+    ``issuer``: an office's ``issuer-deal`` (docs/spec/issuer-ceremony.md)."""
     return sign_entry(
         {
             "v": 1,
-            "kind": "deal",
+            "kind": "issuer-deal" if issuer else "deal",
             "process": process_id,
             "trustee": index,
             "commitments": [b64encode(a) for a in commitments],
@@ -226,13 +229,20 @@ def deal(
 
 
 def complaint(
-    process_id: str, trustee: EntrySigner, index: int, against: int, key: bytes, proof: bytes
+    process_id: str,
+    trustee: EntrySigner,
+    index: int,
+    against: int,
+    key: bytes,
+    proof: bytes,
+    *,
+    issuer: bool = False,
 ) -> bytes:
     """Trustee ``index``'s complaint about the share ``against`` dealt it (§4)."""
     return sign_entry(
         {
             "v": 1,
-            "kind": "complaint",
+            "kind": "issuer-complaint" if issuer else "complaint",
             "process": process_id,
             "trustee": index,
             "against": against,
@@ -243,19 +253,26 @@ def complaint(
     )
 
 
-def check(process_id: str, trustee: EntrySigner, index: int) -> bytes:
+def check(process_id: str, trustee: EntrySigner, index: int, *, issuer: bool = False) -> bytes:
     """Trustee ``index`` has checked every deal before this entry (§4)."""
-    return sign_entry({"v": 1, "kind": "check", "process": process_id, "trustee": index}, trustee)
+    kind = "issuer-check" if issuer else "check"
+    return sign_entry({"v": 1, "kind": kind, "process": process_id, "trustee": index}, trustee)
 
 
 def election_key(
-    process_id: str, institution: EntrySigner, key: bytes, qualified: Sequence[int]
+    process_id: str,
+    institution: EntrySigner,
+    key: bytes,
+    qualified: Sequence[int],
+    *,
+    issuer: bool = False,
 ) -> bytes:
-    """The end of the key ceremony, signed by the institution (§4)."""
+    """The end of the key ceremony, signed by the institution (§4); with
+    ``issuer``, the ``issuer-key`` of the offices' ceremony."""
     return sign_entry(
         {
             "v": 1,
-            "kind": "election-key",
+            "kind": "issuer-key" if issuer else "election-key",
             "process": process_id,
             "key": b64encode(key),
             "qualified": list(qualified),

@@ -68,6 +68,7 @@ __all__ = [
     "Decryption",
     "ElectionKey",
     "Entry",
+    "Office",
     "Official",
     "Paper",
     "PetitionRule",
@@ -103,6 +104,12 @@ KINDS = (
     "check",
     "election-key",
     "decryption",
+    # a process's credential issuers' key ceremony, before its manifest
+    # (docs/spec/issuer-ceremony.md)
+    "issuer-deal",
+    "issuer-complaint",
+    "issuer-check",
+    "issuer-key",
 )
 #: What a registered institution may do: ``open`` processes (reserve ids, sign
 #: manifests, closes and results) and ``register`` other institutions.
@@ -275,7 +282,7 @@ class TrusteeRef:
 
     name: str
     key: bytes  # Ed25519: signs the trustee's entries
-    share_key: bytes  # ristretto255 E = g^e: receives the dealt shares
+    share_key: bytes  # E = g^e: receives the dealt shares (ristretto255, or G2 for an office)
     proof: bytes  # knowledge of e (docs/secret-ballot.md §3)
 
 
@@ -291,6 +298,17 @@ class SecretSpec:
             if t.key == key:
                 return i
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Office:
+    """A credential issuer's office as a manifest names it: the share it holds,
+    where it answers, and the share's public key ``X_j`` (G2), which the rules
+    check against the issuers' key ceremony."""
+
+    share: int
+    url: str
+    public_key: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +328,9 @@ class Process:
     rule: PetitionRule | VoteRule | BudgetRule
     #: a secret vote's trustees (docs/secret-ballot.md §3); None for a public process
     secret: SecretSpec | None = None
+    #: the issuers' offices, when their key came from a ceremony
+    #: (docs/spec/issuer-ceremony.md); empty for a key made by the service
+    issuer_offices: tuple[Office, ...] = ()
 
     def proposal(self, pid: str) -> Proposal | None:
         for p in self.proposals:
@@ -379,9 +400,14 @@ class Reservation:
 
     process: str
     institution: bytes
-    issuer_key: bytes
+    #: None when the offices make the key in a ceremony (``offices``)
+    issuer_key: bytes | None
     issuer_threshold: int
     issuer_shares: int
+    #: the issuers' offices of a key made with no dealer: group
+    #: ``bls12-381-g2``, the threshold, each office's keys (as a secret
+    #: vote's trustees); None for a key the service made
+    offices: SecretSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +425,8 @@ class Deal:
     commitments: tuple[bytes, ...]
     proof: bytes
     shares: tuple[DealtShare, ...]
+    #: an ``issuer-deal``: the issuers' ceremony, not the trustees'
+    issuer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,19 +436,25 @@ class Complaint:
     against: int
     key: bytes
     proof: bytes
+    issuer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
     process: str
     trustee: int
+    issuer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ElectionKey:
+    """An ``election-key`` or, with ``issuer``, an ``issuer-key``: the joint
+    key of a ceremony and its qualified participants."""
+
     process: str
     key: bytes
     qualified: tuple[int, ...]
+    issuer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,7 +596,7 @@ def _process(o: dict[str, Any]) -> Process:
     ptype = o["type"]
     if ptype not in PROCESS_TYPES:
         raise FormatError(f"process.type: expected one of {PROCESS_TYPES}, found {ptype!r}")
-    issuer_key, threshold, shares = _issuer(o["issuer"], "process.issuer")
+    issuer_key, threshold, shares, offices = _issuer(o["issuer"], "process.issuer")
     officials_raw = o["officials"]
     if not isinstance(officials_raw, list):
         raise FormatError("process.officials: expected a list")
@@ -608,6 +642,7 @@ def _process(o: dict[str, Any]) -> Process:
         proposals=proposals,
         rule=rule,
         secret=_secret(o["secret"], ptype, len(proposals), rule) if "secret" in o else None,
+        issuer_offices=offices,
     )
 
 
@@ -639,39 +674,99 @@ def _secret(o: object, ptype: str, proposals: int, rule: object) -> SecretSpec:
     _fields(o, what, {"group", "threshold", "trustees"})
     if o["group"] != "ristretto255":
         raise FormatError(f'{what}.group: expected "ristretto255"', code="bad_group")
-    raw = o["trustees"]
-    if not isinstance(raw, list) or not 1 <= len(raw) <= _MAX_TRUSTEES:
-        raise FormatError(f"{what}.trustees: expected 1 to {_MAX_TRUSTEES} trustees")
-    trustees = []
-    for i, t in enumerate(raw):
-        w = f"{what}.trustees[{i}]"
-        if not isinstance(t, dict):
-            raise FormatError(f"{w}: expected an object")
-        _fields(t, w, {"name", "key", "share_key", "proof"})
-        trustees.append(
-            TrusteeRef(
-                _str(t["name"], f"{w}.name", max_len=200),
-                b64decode(t["key"], f"{w}.key", size=32),
-                b64decode(t["share_key"], f"{w}.share_key", size=32),
-                b64decode(t["proof"], f"{w}.proof", size=64),
-            )
-        )
-    if len({t.key for t in trustees}) != len(trustees) or len(
-        {t.share_key for t in trustees}
-    ) != len(trustees):
-        raise FormatError(f"{what}.trustees: a key appears twice")
+    trustees = _participants(o["trustees"], f"{what}.trustees", 32)
     threshold = _int(o["threshold"], f"{what}.threshold", lo=1, hi=len(trustees))
     return SecretSpec("ristretto255", threshold, tuple(trustees))
 
 
-def _issuer(issuer: object, what: str) -> tuple[bytes, int, int]:
-    """``{"public_key", "threshold", "shares"}``: the key, t and n."""
+def _participants(raw: object, what: str, share_key_size: int) -> tuple[TrusteeRef, ...]:
+    """A ceremony's participants: 1 to 32 ``{"name", "key", "share_key",
+    "proof"}``, no key or share key twice."""
+    if not isinstance(raw, list) or not 1 <= len(raw) <= _MAX_TRUSTEES:
+        raise FormatError(f"{what}: expected 1 to {_MAX_TRUSTEES} of them")
+    out = []
+    for i, t in enumerate(raw):
+        w = f"{what}[{i}]"
+        if not isinstance(t, dict):
+            raise FormatError(f"{w}: expected an object")
+        _fields(t, w, {"name", "key", "share_key", "proof"})
+        out.append(
+            TrusteeRef(
+                _str(t["name"], f"{w}.name", max_len=200),
+                b64decode(t["key"], f"{w}.key", size=32),
+                b64decode(t["share_key"], f"{w}.share_key", size=share_key_size),
+                b64decode(t["proof"], f"{w}.proof", size=64),
+            )
+        )
+    if len({t.key for t in out}) != len(out) or len({t.share_key for t in out}) != len(out):
+        raise FormatError(f"{what}: a key appears twice")
+    return tuple(out)
+
+
+#: An office's address: an absolute http(s) URL with no query, fragment or
+#: credentials; the wallet appends ``/issuance/<process>``.
+_URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/%]*)?")
+
+
+def _offices(raw: object, what: str, shares: int) -> tuple[Office, ...]:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= shares:
+        raise FormatError(f"{what}: expected 1 to {shares} offices")
+    out = []
+    for i, x in enumerate(raw):
+        w = f"{what}[{i}]"
+        if not isinstance(x, dict):
+            raise FormatError(f"{w}: expected an object")
+        _fields(x, w, {"share", "url", "public_key"})
+        url = _str(x["url"], f"{w}.url", max_len=200)
+        if not _URL.fullmatch(url) or url.endswith("/"):
+            raise FormatError(
+                f"{w}.url: expected an http(s) URL with no query, fragment or trailing "
+                f"slash, found {url!r}",
+                code="bad_url",
+            )
+        out.append(
+            Office(
+                _int(x["share"], f"{w}.share", lo=1, hi=shares),
+                url,
+                _issuer_key(x["public_key"], f"{w}.public_key"),
+            )
+        )
+    if [o.share for o in out] != sorted({o.share for o in out}):
+        raise FormatError(f"{what}: offices in increasing order of share, once each")
+    return tuple(out)
+
+
+def _issuer(issuer: object, what: str) -> tuple[bytes, int, int, tuple[Office, ...]]:
+    """``{"public_key", "threshold", "shares"}`` and, for a key made by the
+    offices' ceremony, ``"offices"``: the key, t, n and the offices."""
     if not isinstance(issuer, dict):
         raise FormatError(f"{what}: expected an object")
-    _fields(issuer, what, {"public_key", "threshold", "shares"})
+    _fields(issuer, what, {"public_key", "threshold", "shares"}, frozenset({"offices"}))
     shares = _int(issuer["shares"], f"{what}.shares", lo=1, hi=255)
     threshold = _int(issuer["threshold"], f"{what}.threshold", lo=1, hi=shares)
-    return _issuer_key(issuer["public_key"], f"{what}.public_key"), threshold, shares
+    offices = _offices(issuer["offices"], f"{what}.offices", shares) if "offices" in issuer else ()
+    return _issuer_key(issuer["public_key"], f"{what}.public_key"), threshold, shares, offices
+
+
+def _reservation_issuer(
+    issuer: object, what: str
+) -> tuple[bytes | None, int, int, SecretSpec | None]:
+    """A reservation's ``issuer``: a key the service made (as a manifest's,
+    without offices), or ``{"threshold", "offices"}``: the offices that make
+    it in a ceremony, each ``{"name", "key", "share_key", "proof"}`` with a
+    G2 share key (docs/spec/issuer-ceremony.md §1)."""
+    if isinstance(issuer, dict) and "offices" in issuer:
+        _fields(issuer, what, {"threshold", "offices"})
+        offices = _participants(issuer["offices"], f"{what}.offices", bls.G2_COMPRESSED_SIZE)
+        threshold = _int(issuer["threshold"], f"{what}.threshold", lo=1, hi=len(offices))
+        spec = SecretSpec("bls12-381-g2", threshold, offices)
+        return None, threshold, len(offices), spec
+    key, threshold, shares, named = _issuer(issuer, what)
+    if named:
+        raise FormatError(
+            f"{what}: a reservation names its offices with their keys, not their addresses"
+        )
+    return key, threshold, shares, None
 
 
 def _issuer_key(value: object, what: str) -> bytes:
@@ -714,13 +809,14 @@ def _registration(o: dict[str, Any]) -> Registration:
 
 def _reservation(o: dict[str, Any]) -> Reservation:
     _fields(o, "reservation", {"v", "kind", "sig", "process", "institution", "issuer"})
-    issuer_key, threshold, shares = _issuer(o["issuer"], "reservation.issuer")
+    issuer_key, threshold, shares, offices = _reservation_issuer(o["issuer"], "reservation.issuer")
     return Reservation(
         process=_ident(o["process"], "reservation.process"),
         institution=b64decode(o["institution"], "reservation.institution", size=32),
         issuer_key=issuer_key,
         issuer_threshold=threshold,
         issuer_shares=shares,
+        offices=offices,
     )
 
 
@@ -802,68 +898,86 @@ def _trustee(v: object, what: str) -> int:
     return _int(v, what, lo=1, hi=_MAX_TRUSTEES)
 
 
-def _points(v: object, what: str, *, lo: int, hi: int) -> tuple[bytes, ...]:
+def _points(v: object, what: str, *, lo: int, hi: int, size: int = 32) -> tuple[bytes, ...]:
     if not isinstance(v, list) or not lo <= len(v) <= hi:
         raise FormatError(f"{what}: expected a list of {lo} to {hi} values")
-    return tuple(b64decode(x, f"{what}[{i}]", size=32) for i, x in enumerate(v))
+    return tuple(b64decode(x, f"{what}[{i}]", size=size) for i, x in enumerate(v))
+
+
+def _point_size(kind: str) -> int:
+    """A ceremony's points: ristretto255 (32 bytes) for a secret vote's
+    trustees, BLS12-381 G2 (96 bytes) for a process's credential issuers."""
+    return bls.G2_COMPRESSED_SIZE if kind.startswith("issuer-") else 32
 
 
 def _deal(o: dict[str, Any]) -> Deal:
-    _fields(o, "deal", {"v", "kind", "sig", "process", "trustee", "commitments", "proof", "shares"})
+    kind = o["kind"]
+    size = _point_size(kind)
+    _fields(o, kind, {"v", "kind", "sig", "process", "trustee", "commitments", "proof", "shares"})
     raw = o["shares"]
     if not isinstance(raw, list) or len(raw) >= _MAX_TRUSTEES:
-        raise FormatError(f"deal.shares: expected a list of fewer than {_MAX_TRUSTEES}")
+        raise FormatError(f"{kind}.shares: expected a list of fewer than {_MAX_TRUSTEES}")
     shares = []
     for i, x in enumerate(raw):
-        w = f"deal.shares[{i}]"
+        w = f"{kind}.shares[{i}]"
         if not isinstance(x, dict):
             raise FormatError(f"{w}: expected an object")
         _fields(x, w, {"to", "ephemeral", "masked", "proof"})
         shares.append(
             DealtShare(
                 _trustee(x["to"], f"{w}.to"),
-                b64decode(x["ephemeral"], f"{w}.ephemeral", size=32),
+                b64decode(x["ephemeral"], f"{w}.ephemeral", size=size),
                 b64decode(x["masked"], f"{w}.masked", size=32),
                 b64decode(x["proof"], f"{w}.proof", size=64),
             )
         )
     return Deal(
-        _ident(o["process"], "deal.process"),
-        _trustee(o["trustee"], "deal.trustee"),
-        _points(o["commitments"], "deal.commitments", lo=1, hi=_MAX_TRUSTEES),
-        b64decode(o["proof"], "deal.proof", size=64),
+        _ident(o["process"], f"{kind}.process"),
+        _trustee(o["trustee"], f"{kind}.trustee"),
+        _points(o["commitments"], f"{kind}.commitments", lo=1, hi=_MAX_TRUSTEES, size=size),
+        b64decode(o["proof"], f"{kind}.proof", size=64),
         tuple(shares),
+        issuer=kind == "issuer-deal",
     )
 
 
 def _complaint(o: dict[str, Any]) -> Complaint:
-    _fields(o, "complaint", {"v", "kind", "sig", "process", "trustee", "against", "key", "proof"})
+    kind = o["kind"]
+    _fields(o, kind, {"v", "kind", "sig", "process", "trustee", "against", "key", "proof"})
     return Complaint(
-        _ident(o["process"], "complaint.process"),
-        _trustee(o["trustee"], "complaint.trustee"),
-        _trustee(o["against"], "complaint.against"),
-        b64decode(o["key"], "complaint.key", size=32),
-        b64decode(o["proof"], "complaint.proof", size=64),
+        _ident(o["process"], f"{kind}.process"),
+        _trustee(o["trustee"], f"{kind}.trustee"),
+        _trustee(o["against"], f"{kind}.against"),
+        b64decode(o["key"], f"{kind}.key", size=_point_size(kind)),
+        b64decode(o["proof"], f"{kind}.proof", size=64),
+        issuer=kind == "issuer-complaint",
     )
 
 
 def _check(o: dict[str, Any]) -> Check:
-    _fields(o, "check", {"v", "kind", "sig", "process", "trustee"})
-    return Check(_ident(o["process"], "check.process"), _trustee(o["trustee"], "check.trustee"))
+    kind = o["kind"]
+    _fields(o, kind, {"v", "kind", "sig", "process", "trustee"})
+    return Check(
+        _ident(o["process"], f"{kind}.process"),
+        _trustee(o["trustee"], f"{kind}.trustee"),
+        issuer=kind == "issuer-check",
+    )
 
 
 def _election_key(o: dict[str, Any]) -> ElectionKey:
-    _fields(o, "election-key", {"v", "kind", "sig", "process", "key", "qualified"})
+    kind = o["kind"]
+    _fields(o, kind, {"v", "kind", "sig", "process", "key", "qualified"})
     q = o["qualified"]
     if not isinstance(q, list) or not 1 <= len(q) <= _MAX_TRUSTEES:
-        raise FormatError(f"election-key.qualified: expected 1 to {_MAX_TRUSTEES} trustees")
-    qualified = tuple(_trustee(x, f"election-key.qualified[{i}]") for i, x in enumerate(q))
+        raise FormatError(f"{kind}.qualified: expected 1 to {_MAX_TRUSTEES} trustees")
+    qualified = tuple(_trustee(x, f"{kind}.qualified[{i}]") for i, x in enumerate(q))
     if list(qualified) != sorted(set(qualified)):
-        raise FormatError("election-key.qualified: trustees in increasing order, once each")
+        raise FormatError(f"{kind}.qualified: trustees in increasing order, once each")
     return ElectionKey(
-        _ident(o["process"], "election-key.process"),
-        b64decode(o["key"], "election-key.key", size=32),
+        _ident(o["process"], f"{kind}.process"),
+        b64decode(o["key"], f"{kind}.key", size=_point_size(kind)),
         qualified,
+        issuer=kind == "issuer-key",
     )
 
 
@@ -894,6 +1008,10 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "check": _check,
     "election-key": _election_key,
     "decryption": _decryption,
+    "issuer-deal": _deal,
+    "issuer-complaint": _complaint,
+    "issuer-check": _check,
+    "issuer-key": _election_key,
 }
 
 

@@ -65,7 +65,7 @@ from urne.verifier.civic.entries import (
     b64encode,
     verify_entry_signature,
 )
-from urne.verifier.civic.secret import SecretState, open_secret
+from urne.verifier.civic.secret import IssuerCeremony, SecretState, check_offices, open_secret
 from urne.verifier.errors import VerificationError
 
 __all__ = [
@@ -220,6 +220,8 @@ class Registry:
         self.names: dict[str, bytes] = {}
         #: reserved process ids: the reservation and its index
         self.reservations: dict[str, tuple[int, Reservation]] = {}
+        #: the issuers' key ceremony of each process id reserved with offices
+        self.issuer_ceremonies: dict[str, IssuerCeremony] = {}
         self._credential_check = credential_check
         self._ballot_proofs = ballot_proofs
         self._running_sums = running_sums
@@ -259,6 +261,9 @@ class Registry:
         those of the registrars above it, up to the operator."""
         st = self.state(process_id)
         out = {st.reserved_at}
+        ceremony = self.issuer_ceremonies.get(process_id)
+        if ceremony is not None:  # the issuer key the manifest carries rests on it
+            out.update(ceremony.indices)
         found = self.institutions.get(st.process.institution)
         while found is not None and found.index not in out:
             out.add(found.index)
@@ -276,6 +281,9 @@ class Registry:
             return
         if isinstance(body, Process):
             self._check_manifest(entry, body)
+            return
+        if isinstance(body, Deal | Complaint | Check | ElectionKey) and body.issuer:
+            self.issuer_ceremony(body.process).check_ceremony(entry, body, None)
             return
         st = self.state(body.process)
         if isinstance(body, Result):
@@ -336,6 +344,19 @@ class Registry:
                 f"process id {r.process!r} is reserved already, at index {earlier[0]}",
                 code="process_reserved",
             )
+        if r.offices is not None:
+            check_offices(r)
+
+    def issuer_ceremony(self, process_id: str) -> IssuerCeremony:
+        """The issuers' key ceremony of a process id reserved with offices."""
+        found = self.issuer_ceremonies.get(process_id)
+        if found is None:
+            raise EntryRefused(
+                f"process id {process_id!r} was not reserved with issuers' offices: "
+                "it has no issuers' key ceremony",
+                code="no_issuer_ceremony",
+            )
+        return found
 
     @staticmethod
     def _secret(st: ProcessState) -> SecretState:
@@ -363,10 +384,13 @@ class Registry:
                 code="reserved_for_another",
             )
         self.may_open(p.institution)
-        if (p.issuer_key, p.issuer_threshold, p.issuer_shares) != (
+        if r.offices is not None:
+            self._check_offices(p, at)
+        elif (p.issuer_key, p.issuer_threshold, p.issuer_shares, p.issuer_offices) != (
             r.issuer_key,
             r.issuer_threshold,
             r.issuer_shares,
+            (),
         ):
             raise EntryRefused(
                 f"the manifest's issuer is not the one reserved for {p.id!r} at index {at}",
@@ -375,6 +399,33 @@ class Registry:
         verify_entry_signature(entry, p.institution)
         if p.secret is not None:
             open_secret(p, entry)  # the trustees' proofs of their share keys
+
+    def _check_offices(self, p: Process, at: int) -> None:
+        """A process reserved with offices: its manifest comes after the
+        issuer key (``no_issuer_key``) and carries it, the reserved ``t`` and
+        ``n``, and each qualified office with its share's public key
+        (``wrong_issuer_key``)."""
+        c = self.issuer_ceremonies[p.id]
+        if c.key is None:
+            raise EntryConflict(
+                f"process id {p.id!r} was reserved with issuers' offices (index {at}) and "
+                "their key ceremony has not ended: no manifest before the issuer key",
+                code="no_issuer_key",
+            )
+        named = tuple((o.share, o.public_key) for o in p.issuer_offices)
+        if (p.issuer_key, p.issuer_threshold, p.issuer_shares, named) != (
+            c.key,
+            c.spec.threshold,
+            len(c.spec.trustees),
+            c.offices(),
+        ):
+            raise EntryRefused(
+                f"the manifest's issuer is not the one the offices made for {p.id!r} (issuer "
+                f"key at index {c.key_at}): the key {b64encode(c.key)}, "
+                f"{c.spec.threshold}-of-{len(c.spec.trustees)}, and the offices "
+                f"{list(c.qualified)} each with its share's public key",
+                code="wrong_issuer_key",
+            )
 
     def _check_choice(
         self, p: Process, choice: tuple[str, ...] | None, *, paper: bool = False
@@ -530,6 +581,8 @@ class Registry:
             return
         if isinstance(body, Reservation):
             self.reservations[body.process] = (index, body)
+            if body.offices is not None:
+                self.issuer_ceremonies[body.process] = IssuerCeremony.start(body, entry)
             return
         if isinstance(body, Process):
             self.processes[body.id] = ProcessState(
@@ -540,6 +593,9 @@ class Registry:
                 if body.secret is None
                 else SecretState.start(body, entry, sums=self._running_sums),
             )
+            return
+        if isinstance(body, Deal | Complaint | Check | ElectionKey) and body.issuer:
+            self.issuer_ceremonies[body.process].apply_ceremony(body, index)
             return
         st = self.processes[body.process]
         if isinstance(body, Deal | Complaint | Check | ElectionKey | Decryption):

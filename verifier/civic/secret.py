@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import (
@@ -25,6 +26,7 @@ from urne.verifier.civic.entries import (
     ElectionKey,
     Entry,
     Process,
+    Reservation,
     SecretSpec,
     VoteRule,
     b64encode,
@@ -33,10 +35,17 @@ from urne.verifier.civic.entries import (
 from urne.verifier.errors import FormatError, ProofError, VerificationError
 from urne.verifier.secret import dkg, tally
 from urne.verifier.secret.ballot import EncryptedBallot, Spend, ballot_context, budget_shape
-from urne.verifier.secret.group import Ristretto255, ristretto255
+from urne.verifier.secret.group import Group, Ristretto255, group_named, ristretto255
 from urne.verifier.secret.proofs import Ciphertext, DleqProof, SchnorrProof
 
-__all__ = ["SecretState", "manifest_fingerprint", "open_secret"]
+__all__ = [
+    "Ceremony",
+    "IssuerCeremony",
+    "SecretState",
+    "check_offices",
+    "manifest_fingerprint",
+    "open_secret",
+]
 
 
 def _refused(message: str, *, code: str) -> VerificationError:
@@ -56,30 +65,51 @@ def manifest_fingerprint(entry: Entry) -> bytes:
     return hashlib.sha256(canonical(entry.obj)).digest()
 
 
-def open_secret(p: Process, entry: Entry) -> None:
-    """Check a secret manifest's trustees: each share key a point of the group,
-    with its proof of knowledge (``bad_trustee_key``)."""
-    assert p.secret is not None
-    g = ristretto255()
-    for i, t in enumerate(p.secret.trustees, start=1):
+def _check_participants(spec: SecretSpec, process_id: str, role: str, where: str) -> None:
+    """Each share key a point of the spec's group other than the identity,
+    with its proof of knowledge in the share-key context (``bad_trustee_key``)."""
+    g = group_named(spec.group)
+    for i, t in enumerate(spec.trustees, start=1):
         try:
-            share_key = g.decode(t.share_key, f"process.secret.trustees[{i - 1}].share_key")
+            share_key = g.decode(t.share_key, f"{where}[{i - 1}].share_key")
             SchnorrProof.decode(g, t.proof, "proof").verify(
-                dkg.share_context(g, p.id, t.key), dkg.LABEL_SHARE_KEY, share_key
+                dkg.share_context(g, process_id, t.key), dkg.LABEL_SHARE_KEY, share_key
             )
         except (FormatError, ProofError) as exc:
             raise _refused(
-                f"trustee {i} ({t.name!r}): its share key is not proven ({exc})",
+                f"{role} {i} ({t.name!r}): its share key is not proven ({exc})",
                 code="bad_trustee_key",
             ) from exc
 
 
+def open_secret(p: Process, entry: Entry) -> None:
+    """Check a secret manifest's trustees: each share key a point of the group,
+    with its proof of knowledge (``bad_trustee_key``)."""
+    assert p.secret is not None
+    _check_participants(p.secret, p.id, "trustee", "process.secret.trustees")
+
+
+def check_offices(r: Reservation) -> None:
+    """Check a reservation's offices as a manifest's trustees are checked:
+    each G2 share key proven (``bad_trustee_key``)."""
+    assert r.offices is not None
+    _check_participants(r.offices, r.process, "office", "reservation.issuer.offices")
+
+
 @dataclass
-class SecretState:
-    process: Process
+class Ceremony:
+    """A key ceremony's state and rules (docs/secret-ballot.md §4): the
+    trustees of a secret vote in ristretto255, or a process's credential
+    issuers' offices in BLS12-381 G2 (docs/spec/issuer-ceremony.md). One
+    implementation, two groups: the group is the spec's."""
+
+    #: the group, the threshold and the participants, in order
     spec: SecretSpec
-    #: F: the SHA-256 of the manifest's bytes, in every proof's context
+    #: F: the SHA-256 of the entry that names the participants (the manifest,
+    #: or the reservation), in every proof's context
     fingerprint: bytes
+    #: who signs the joint key's entry
+    institution: bytes
     #: trustee -> (log index, deal)
     deals: dict[int, tuple[int, Deal]] = field(default_factory=dict)
     #: dealer -> the log index of the complaint that disqualified it
@@ -92,66 +122,23 @@ class SecretState:
     key_at: int | None = None
     qualified: tuple[int, ...] = ()
     verification_keys: dict[int, bytes] = field(default_factory=dict)
-    #: at the close: the product of the counted ciphertexts, per proposal
-    aggregates: list[Ciphertext] | None = None
-    counted: int = 0
-    #: the product of the ciphertexts of each pseudonym's last ballot so far,
-    #: kept as ballots are accepted (a revote divides the ballot it replaces
-    #: out): the close only copies it, so nobody waits for a sum of every ballot
-    running: list[Ciphertext] = field(default_factory=list)
-    last: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
-    #: False: no running sums; the close sums the last ballots on every core
-    #: (a trustee reading a whole log at once, with nothing waiting on it)
-    sums: bool = True
-    #: trustee -> (log index, D_k per proposal), valid ones only, in log order
-    decryptions: dict[int, tuple[int, tuple[bytes, ...]]] = field(default_factory=dict)
-    #: the log index of every ceremony entry and decryption, in log order
+    #: the log index of every ceremony entry (and decryption), in log order
     indices: list[int] = field(default_factory=list)
-    _totals: list[int] | None = None
 
-    @classmethod
-    def start(cls, p: Process, entry: Entry, *, sums: bool = True) -> SecretState:
-        assert p.secret is not None
-        return cls(p, p.secret, manifest_fingerprint(entry), sums=sums)
-
-    @property
-    def group(self) -> Ristretto255:
-        return ristretto255()
+    #: how messages name a participant, the key, and the code of a wrong key
+    role: ClassVar[str] = "trustee"
+    key_name: ClassVar[str] = "election key"
+    wrong_key_code: ClassVar[str] = "wrong_election_key"
 
     @property
-    def bounds(self) -> tuple[int, int]:
-        """How many proposals a ballot selects: a vote's ``min..max``, a
-        budget's ``min_projects..max_projects`` (every project without a maximum)."""
-        rule = self.process.rule
-        if isinstance(rule, VoteRule):
-            return rule.min, rule.max
-        return self._budget_shape()[0]
-
-    @property
-    def spend(self) -> Spend | None:
-        """A capped budget's bounds on a ballot's cost (None otherwise)."""
-        if isinstance(self.process.rule, VoteRule):
-            return None
-        return self._budget_shape()[1]
-
-    def _budget_shape(self) -> tuple[tuple[int, int], Spend | None]:
-        rule = self.process.rule
-        assert isinstance(rule, BudgetRule)
-        return budget_shape(
-            [q.cost or 0 for q in self.process.proposals],
-            rule.budget,
-            rule.min_projects,
-            rule.max_projects,
-            rule.min_share_percent,
-            rule.capped,
-        )
-
-    # -- the ceremony and the decryptions -------------------------------------------
+    def group(self) -> Group:
+        return group_named(self.spec.group)
 
     def _trustee(self, entry: Entry, index: int) -> None:
         if not 1 <= index <= len(self.spec.trustees):
             raise _refused(
-                f"there is no trustee {index} in this process (it has {len(self.spec.trustees)})",
+                f"there is no {self.role} {index} in this process "
+                f"(it has {len(self.spec.trustees)})",
                 code="unknown_trustee",
             )
         verify_entry_signature(entry, self.spec.trustees[index - 1].key)
@@ -159,27 +146,22 @@ class SecretState:
     def _ceremony_open(self) -> None:
         if self.key_at is not None:
             raise _conflict(
-                f"the key ceremony ended with the election key at index {self.key_at}",
+                f"the key ceremony ended with the {self.key_name} at index {self.key_at}",
                 code="ceremony_over",
             )
 
-    def check(
-        self,
-        entry: Entry,
-        body: Deal | Complaint | Check | ElectionKey | Decryption,
-        closed_at: int | None,
+    def check_ceremony(
+        self, entry: Entry, body: Deal | Complaint | Check | ElectionKey, closed_at: int | None
     ) -> None:
+        """Raise unless the ceremony entry may follow (changes nothing)."""
         if isinstance(body, ElectionKey):
-            verify_entry_signature(entry, self.process.institution)
+            verify_entry_signature(entry, self.institution)
             self._ceremony_open()
             if closed_at is not None:
                 raise _conflict("the process is closed", code="process_closed")
             self._check_key(body)
             return
         self._trustee(entry, body.trustee)
-        if isinstance(body, Decryption):
-            self._check_decryption(body, closed_at)
-            return
         self._ceremony_open()
         if closed_at is not None:
             raise _conflict("the process is closed", code="process_closed")
@@ -189,7 +171,7 @@ class SecretState:
             self._check_complaint(body)
         elif body.trustee in self.checks:
             raise _conflict(
-                f"trustee {body.trustee} checked already, at index {self.checks[body.trustee]}",
+                f"{self.role} {body.trustee} checked already, at index {self.checks[body.trustee]}",
                 code="already_checked",
             )
 
@@ -197,13 +179,13 @@ class SecretState:
         g, t = self.group, self.spec.threshold
         if d.trustee in self.deals:
             raise _conflict(
-                f"trustee {d.trustee} dealt already, at index {self.deals[d.trustee][0]}",
+                f"{self.role} {d.trustee} dealt already, at index {self.deals[d.trustee][0]}",
                 code="already_dealt",
             )
         if d.trustee in self.checks:
             raise _conflict(
-                f"trustee {d.trustee} checked already, at index {self.checks[d.trustee]}: "
-                "a trustee deals before it checks",
+                f"{self.role} {d.trustee} checked already, at index {self.checks[d.trustee]}: "
+                f"a {self.role} deals before it checks",
                 code="dealing_over",
             )
         if len(d.commitments) != t:
@@ -215,7 +197,8 @@ class SecretState:
         want = [j for j in range(1, len(self.spec.trustees) + 1) if j != d.trustee]
         if [s.to for s in d.shares] != want:
             raise _refused(
-                f"a deal has one share for every other trustee, in order: {want}", code="bad_deal"
+                f"a deal has one share for every other {self.role}, in order: {want}",
+                code="bad_deal",
             )
         try:
             for k, a in enumerate(d.commitments):
@@ -235,18 +218,18 @@ class SecretState:
                 d.commitments[0],
             )
         except (FormatError, ProofError) as exc:
-            raise _refused(f"trustee {d.trustee}'s deal: {exc}", code="bad_deal") from exc
+            raise _refused(f"{self.role} {d.trustee}'s deal: {exc}", code="bad_deal") from exc
 
     def _check_complaint(self, c: Complaint) -> None:
         g = self.group
         dealt = self.deals.get(c.against)
         if dealt is None or c.against == c.trustee:
             raise _refused(
-                f"trustee {c.against} dealt nothing to complain about", code="no_such_deal"
+                f"{self.role} {c.against} dealt nothing to complain about", code="no_such_deal"
             )
         if (c.trustee, c.against) in self.complaints:
             raise _conflict(
-                f"trustee {c.trustee} complained about trustee {c.against} already",
+                f"{self.role} {c.trustee} complained about {self.role} {c.against} already",
                 code="already_complained",
             )
         deal = dealt[1]
@@ -269,7 +252,7 @@ class SecretState:
             ) from exc
         if not stands:
             raise _refused(
-                f"the share trustee {c.against} dealt to trustee {c.trustee} is correct: "
+                f"the share {self.role} {c.against} dealt to {self.role} {c.trustee} is correct: "
                 "the complaint is unfounded",
                 code="complaint_unfounded",
             )
@@ -313,23 +296,133 @@ class SecretState:
         qual = k.qualified
         if not self.may_qualify(qual):
             raise _refused(
-                f"trustees {list(qual)} may not be the qualified trustees: each must have "
+                f"{self.role}s {list(qual)} may not be the qualified {self.role}s: each must have "
                 "dealt, then checked after every one of them dealt, and not be disqualified "
                 f"(these may: {list(self.qualified_now())})",
                 code="wrong_qualified",
             )
         if len(qual) < self.spec.threshold:
             raise _refused(
-                f"{len(qual)} qualified trustees; decrypting needs {self.spec.threshold}",
+                f"{len(qual)} qualified {self.role}s; the {self.key_name} needs "
+                f"{self.spec.threshold}",
                 code="too_few_trustees",
             )
         want = dkg.joint_key(self.group, [self.deals[i][1].commitments[0] for i in qual])
         if k.key != want:
             raise _refused(
-                f"the election key is not the product of the qualified trustees' "
+                f"the {self.key_name} is not the product of the qualified {self.role}s' "
                 f"commitments ({b64encode(want)})",
-                code="wrong_election_key",
+                code=self.wrong_key_code,
             )
+
+    def apply_ceremony(self, body: Deal | Complaint | Check | ElectionKey, index: int) -> None:
+        self.indices.append(index)
+        if isinstance(body, Deal):
+            self.deals[body.trustee] = (index, body)
+        elif isinstance(body, Complaint):
+            self.complaints.add((body.trustee, body.against))
+            self.disqualified.setdefault(body.against, index)
+        elif isinstance(body, Check):
+            self.checks[body.trustee] = index
+        else:
+            self.key, self.key_at, self.qualified = body.key, index, body.qualified
+            commitments = [self.deals[i][1].commitments for i in body.qualified]
+            self.verification_keys = {
+                j: dkg.verification_key(self.group, commitments, j) for j in body.qualified
+            }
+
+
+class IssuerCeremony(Ceremony):
+    """The ceremony of a process's credential issuers' offices, in BLS12-381
+    G2, between its reservation and its manifest
+    (docs/spec/issuer-ceremony.md): the issuer key with no dealer."""
+
+    role: ClassVar[str] = "office"
+    key_name: ClassVar[str] = "issuer key"
+    wrong_key_code: ClassVar[str] = "wrong_issuer_key"
+
+    @classmethod
+    def start(cls, r: Reservation, entry: Entry) -> IssuerCeremony:
+        assert r.offices is not None
+        return cls(r.offices, manifest_fingerprint(entry), r.institution)
+
+    def offices(self) -> tuple[tuple[int, bytes], ...]:
+        """``(share, X_j)`` of every qualified office: what the manifest's
+        ``issuer.offices`` must name, with their addresses."""
+        return tuple((j, self.verification_keys[j]) for j in self.qualified)
+
+
+@dataclass
+class SecretState(Ceremony):
+    """A secret vote or budget: its trustees' ceremony (``F`` is the SHA-256
+    of the manifest's bytes), its ballots and its decryption."""
+
+    process: Process = field(kw_only=True)
+    #: at the close: the product of the counted ciphertexts, per proposal
+    aggregates: list[Ciphertext] | None = None
+    counted: int = 0
+    #: the product of the ciphertexts of each pseudonym's last ballot so far,
+    #: kept as ballots are accepted (a revote divides the ballot it replaces
+    #: out): the close only copies it, so nobody waits for a sum of every ballot
+    running: list[Ciphertext] = field(default_factory=list)
+    last: dict[bytes, tuple[bytes, ...]] = field(default_factory=dict)
+    #: False: no running sums; the close sums the last ballots on every core
+    #: (a trustee reading a whole log at once, with nothing waiting on it)
+    sums: bool = True
+    #: trustee -> (log index, D_k per proposal), valid ones only, in log order
+    decryptions: dict[int, tuple[int, tuple[bytes, ...]]] = field(default_factory=dict)
+    _totals: list[int] | None = None
+
+    @classmethod
+    def start(cls, p: Process, entry: Entry, *, sums: bool = True) -> SecretState:
+        assert p.secret is not None
+        return cls(p.secret, manifest_fingerprint(entry), p.institution, process=p, sums=sums)
+
+    @property
+    def group(self) -> Ristretto255:
+        return ristretto255()
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """How many proposals a ballot selects: a vote's ``min..max``, a
+        budget's ``min_projects..max_projects`` (every project without a maximum)."""
+        rule = self.process.rule
+        if isinstance(rule, VoteRule):
+            return rule.min, rule.max
+        return self._budget_shape()[0]
+
+    @property
+    def spend(self) -> Spend | None:
+        """A capped budget's bounds on a ballot's cost (None otherwise)."""
+        if isinstance(self.process.rule, VoteRule):
+            return None
+        return self._budget_shape()[1]
+
+    def _budget_shape(self) -> tuple[tuple[int, int], Spend | None]:
+        rule = self.process.rule
+        assert isinstance(rule, BudgetRule)
+        return budget_shape(
+            [q.cost or 0 for q in self.process.proposals],
+            rule.budget,
+            rule.min_projects,
+            rule.max_projects,
+            rule.min_share_percent,
+            rule.capped,
+        )
+
+    # -- the ceremony and the decryptions -------------------------------------------
+
+    def check(
+        self,
+        entry: Entry,
+        body: Deal | Complaint | Check | ElectionKey | Decryption,
+        closed_at: int | None,
+    ) -> None:
+        if isinstance(body, Decryption):
+            self._trustee(entry, body.trustee)
+            self._check_decryption(body, closed_at)
+            return
+        self.check_ceremony(entry, body, closed_at)
 
     def _check_decryption(self, d: Decryption, closed_at: int | None) -> None:
         if closed_at is None or self.aggregates is None:
@@ -372,23 +465,12 @@ class SecretState:
             ) from exc
 
     def apply(self, body: Deal | Complaint | Check | ElectionKey | Decryption, index: int) -> None:
-        self.indices.append(index)
-        if isinstance(body, Deal):
-            self.deals[body.trustee] = (index, body)
-        elif isinstance(body, Complaint):
-            self.complaints.add((body.trustee, body.against))
-            self.disqualified.setdefault(body.against, index)
-        elif isinstance(body, Check):
-            self.checks[body.trustee] = index
-        elif isinstance(body, ElectionKey):
-            self.key, self.key_at, self.qualified = body.key, index, body.qualified
-            commitments = [self.deals[i][1].commitments for i in body.qualified]
-            self.verification_keys = {
-                j: dkg.verification_key(self.group, commitments, j) for j in body.qualified
-            }
-        else:
+        if isinstance(body, Decryption):
+            self.indices.append(index)
             self.decryptions[body.trustee] = (index, body.shares)
             self._totals = None
+            return
+        self.apply_ceremony(body, index)
 
     # -- ballots ------------------------------------------------------------------------
 

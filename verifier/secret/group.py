@@ -1,4 +1,4 @@
-"""The prime-order groups of the secret ballot: ristretto255 and BLS12-381 G1.
+"""The prime-order groups of the key generations: ristretto255 and BLS12-381.
 
 Ballots are encrypted in **ristretto255** (RFC 9496): a group of prime order
 ``L = 2^252 + 27742317777372353535851937790883648493`` whose 32-byte encodings are
@@ -23,9 +23,10 @@ Scalars are Python integers mod the group order; points are their canonical
 encodings (``bytes``), so equality of points is equality of bytes.
 
 The same distributed key generation (``urne.verifier.secret.dkg``) runs in
-BLS12-381 G1 for credential issuers: :class:`BlsG1` gives that group the same
-face, on top of ``urne.verifier.credentials.bls`` (compressed 48-byte points,
-subgroup-checked on decoding).
+BLS12-381 G2 for credential issuers, whose public keys are points of G2:
+:class:`BlsG2` gives that group the same face, on top of
+``urne.verifier.credentials.bls`` (compressed 96-byte points, subgroup-checked
+on decoding); :class:`BlsG1` does the same for G1.
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ from urne.verifier.errors import FetchError, FormatError
 
 __all__ = [
     "BlsG1",
+    "BlsG2",
     "Group",
     "L",
     "Ristretto255",
+    "bls12_381_g2",
+    "group_named",
     "hash_to_scalar",
     "ristretto255",
 ]
@@ -213,58 +217,91 @@ class Ristretto255:
         return out.raw
 
 
-class BlsG1:
-    """BLS12-381 G1 with the same face, for the credential issuers' key generation."""
+class _Bls:
+    """A group of BLS12-381 (G1 or G2) with the face of :class:`Group`, on top of
+    ``urne.verifier.credentials.bls``: compressed points, subgroup-checked on
+    decoding; the identity is the compressed point at infinity (``0xc0`` then
+    zeros), accepted only where a caller allows it."""
 
-    name: Final = "bls12-381-g1"
-    element_size: Final = 48
+    name: str
+    element_size: int
+    _g: str
 
     def __init__(self) -> None:
         from urne.verifier.credentials import bls
 
-        self._bls = bls
-        self._b = bls.current_backend()
+        b = bls.current_backend()
+        self._b = b
+        self._compress = getattr(b, f"{self._g}_compress")
+        self._decompress = getattr(b, f"{self._g}_decompress")
+        self._mul = getattr(b, f"{self._g}_mul")
+        self._add = getattr(b, f"{self._g}_add")
+        self._neg = getattr(b, f"{self._g}_neg")
+        self._msm = getattr(b, f"{self._g}_msm")
+        self._gen = getattr(b, f"{self._g}_generator")()
         self.order: int = bls.CURVE_ORDER
-        self.identity: bytes = bytes([0xC0]) + bytes(47)
-        self.generator: bytes = self._b.g1_compress(self._b.g1_generator())
+        self.identity: bytes = bytes([0xC0]) + bytes(self.element_size - 1)
+        self.generator: bytes = self._compress(self._gen)
+        self._zero = self._mul(self._gen, 0)
 
     def decode(self, data: bytes, what: str, *, allow_identity: bool = False) -> bytes:
-        if not isinstance(data, bytes) or len(data) != 48:
-            raise FormatError(f"{what}: expected a 48-byte G1 point", code="bad_point")
+        size, which = self.element_size, self._g.upper()
+        if not isinstance(data, bytes) or len(data) != size:
+            raise FormatError(f"{what}: expected a {size}-byte {which} point", code="bad_point")
         if data == self.identity and allow_identity:
             return data
-        if self._b.g1_decompress(data) is None:
+        if self._decompress(data) is None:
             raise FormatError(
-                f"{what}: not a canonical G1 point of the prime-order subgroup", code="bad_point"
+                f"{what}: not a canonical {which} point of the prime-order subgroup",
+                code="bad_point",
             )
         return data
 
     def _pt(self, data: bytes) -> object:
-        p = self._b.g1_decompress(data)
+        p = self._decompress(data)
         if p is None:
             if data == self.identity:
-                return self._b.g1_mul(self._b.g1_generator(), 0)
-            raise ValueError("BLS12-381 G1: not a valid point")
+                return self._zero
+            raise ValueError(f"BLS12-381 {self._g.upper()}: not a valid point")
         return p
 
     def base(self, k: int) -> bytes:
-        return self._b.g1_compress(self._b.g1_mul(self._b.g1_generator(), k % self.order))
+        return bytes(self._compress(self._mul(self._gen, k % self.order)))
 
     def mul(self, k: int, point: bytes) -> bytes:
-        return self._b.g1_compress(self._b.g1_mul(self._pt(point), k % self.order))
+        return bytes(self._compress(self._mul(self._pt(point), k % self.order)))
 
     def add(self, a: bytes, b: bytes) -> bytes:
-        return self._b.g1_compress(self._b.g1_add(self._pt(a), self._pt(b)))
+        return bytes(self._compress(self._add(self._pt(a), self._pt(b))))
 
     def sub(self, a: bytes, b: bytes) -> bytes:
-        return self._b.g1_compress(self._b.g1_add(self._pt(a), self._b.g1_neg(self._pt(b))))
+        return bytes(self._compress(self._add(self._pt(a), self._neg(self._pt(b)))))
 
     def msm(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
         if not points:
             return self.identity
-        return self._b.g1_compress(
-            self._b.g1_msm([self._pt(p) for p in points], [k % self.order for k in scalars])
+        return bytes(
+            self._compress(
+                self._msm([self._pt(p) for p in points], [k % self.order for k in scalars])
+            )
         )
+
+
+class BlsG1(_Bls):
+    """BLS12-381 G1 (48-byte points)."""
+
+    name = "bls12-381-g1"
+    element_size = 48
+    _g = "g1"
+
+
+class BlsG2(_Bls):
+    """BLS12-381 G2 (96-byte points): the group of credential issuers' public
+    keys (docs/spec/credentials.md), so the group of their key generation."""
+
+    name = "bls12-381-g2"
+    element_size = 96
+    _g = "g2"
 
 
 def hash_to_scalar(group: Group, tag: bytes, *parts: bytes) -> int:
@@ -299,3 +336,24 @@ def ristretto255() -> Ristretto255:
     if _RISTRETTO is None:
         _RISTRETTO = Ristretto255()
     return _RISTRETTO
+
+
+_G2: BlsG2 | None = None
+
+
+def bls12_381_g2() -> BlsG2:
+    """The process-wide BLS12-381 G2 group, on the current BLS backend."""
+    global _G2
+    if _G2 is None:
+        _G2 = BlsG2()
+    return _G2
+
+
+def group_named(name: str) -> Ristretto255 | BlsG2:
+    """The group a ceremony names: ``ristretto255`` (a secret vote's trustees) or
+    ``bls12-381-g2`` (a process's credential issuers)."""
+    if name == "ristretto255":
+        return ristretto255()
+    if name == "bls12-381-g2":
+        return bls12_381_g2()
+    raise FormatError(f"no group {name!r}", code="bad_group")
