@@ -243,15 +243,21 @@ class UrneClient:
         return name
 
     def create_issuer_key(
-        self, process_id: str, *, threshold: int = 1, shares: int = 1
+        self,
+        process_id: str,
+        *,
+        threshold: int = 1,
+        shares: int = 1,
+        offices: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """``{"process_id", "issuer", "share_public_keys"}``."""
+        """``{"process_id", "issuer", "share_public_keys"}``. With ``offices``
+        (their public objects), the id is reserved for the offices' ceremony
+        and no key is made (docs/spec/issuer-ceremony.md)."""
         pid = urllib.parse.quote(process_id, safe="")
-        answer: dict[str, Any] = self.institution(
-            "POST",
-            f"processes/{pid}/issuer-key",
-            {"threshold": threshold, "shares": shares},
-        )
+        body: dict[str, Any] = {"threshold": threshold, "shares": shares}
+        if offices is not None:
+            body = {"threshold": threshold, "shares": len(offices), "offices": offices}
+        answer: dict[str, Any] = self.institution("POST", f"processes/{pid}/issuer-key", body)
         return answer
 
     def import_roll(

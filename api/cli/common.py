@@ -38,11 +38,17 @@ official_app = typer.Typer(
     help="Officials: their keys, and the paper batches they record.", no_args_is_help=True
 )
 paper_app = typer.Typer(help="Paper ballots, recorded by an official.", no_args_is_help=True)
+office_app = typer.Typer(
+    help="An office of a process's credential issuers, on the office's own machine: its "
+    "share of the issuer key and its copy of the roll (docs/spec/issuer-ceremony.md).",
+    no_args_is_help=True,
+)
 app.add_typer(institution_app, name="institution")
 app.add_typer(process_app, name="process")
 app.add_typer(roll_app, name="roll")
 app.add_typer(official_app, name="official")
 app.add_typer(paper_app, name="paper")
+app.add_typer(office_app, name="office")
 
 
 DatabaseOpt = Annotated[

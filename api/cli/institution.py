@@ -127,9 +127,67 @@ def manifest_from_description(
 
 def issuer_shape(desc: dict[str, Any]) -> tuple[int, int]:
     issuer = desc.get("issuer", {})
+    if isinstance(issuer, dict) and set(issuer) == {"offices"}:
+        urls = issuer["offices"]
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            fail('"issuer": {"offices": [...]} lists each office\'s address, in order', 2)
+        return 1, len(urls)
     if not isinstance(issuer, dict) or not set(issuer) <= {"threshold", "shares"}:
-        fail('"issuer" is {"threshold": t, "shares": n} (both optional)', 2)
+        fail(
+            '"issuer" is {"threshold": t, "shares": n} (both optional), or {"offices": '
+            "[url, ...]} for a key the offices made (urne process reserve)",
+            2,
+        )
     return issuer.get("threshold", 1), issuer.get("shares", 1)
+
+
+def log_registry(client: UrneClient, log_key: str | None) -> Any:
+    """The service's log read whole and replayed through the rules, under
+    ``log_key`` (or, if not given, the key the service states, with a note)."""
+    from urne.verifier.tlog.note import Ed25519Verifier
+    from urne.verifier.trustee.ledger import HttpLedger, service_log_key
+
+    if log_key is None:
+        log_key = service_log_key(client.base_url)
+        typer.echo(
+            f"note: trusting the log key the service gave ({log_key}); compare it with the "
+            "one its operator publishes, or pass --log-key",
+            err=True,
+        )
+    return HttpLedger(client.base_url, Ed25519Verifier.from_vkey(log_key)).refresh()
+
+
+def offices_issuer(
+    client: UrneClient, process_id: str, urls: list[str], log_key: str | None
+) -> dict[str, Any]:
+    """The manifest's ``issuer`` for a key the offices made: the issuer key,
+    ``t`` of ``n`` and each qualified office with its address (``urls``, one
+    per office in the reservation's order) and its share's public key, all
+    read from the log (docs/spec/issuer-ceremony.md §3)."""
+    reg = log_registry(client, log_key)
+    ceremony = reg.issuer_ceremonies.get(process_id)
+    if ceremony is None:
+        fail(f"{process_id} was not reserved with offices (urne process reserve)")
+    if ceremony.key is None:
+        fail(
+            f"the offices' ceremony of {process_id} has not ended: once they have checked, "
+            "publish the issuer key (urne process issuer-key)"
+        )
+    if len(urls) != len(ceremony.spec.trustees):
+        fail(
+            f'"issuer": {{"offices"}} lists {len(urls)} addresses; the reservation names '
+            f"{len(ceremony.spec.trustees)} offices, one address each, in its order",
+            2,
+        )
+    return {
+        "public_key": b64encode(ceremony.key),
+        "threshold": ceremony.spec.threshold,
+        "shares": len(ceremony.spec.trustees),
+        "offices": [
+            {"share": j, "url": urls[j - 1], "public_key": b64encode(x)}
+            for j, x in ceremony.offices()
+        ],
+    }
 
 
 def utc_now() -> str:
@@ -168,7 +226,9 @@ ReceiptOpt = Annotated[
 ]
 
 
-def open_process(client: UrneClient, desc: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def open_process(
+    client: UrneClient, desc: dict[str, Any], log_key: str | None = None
+) -> tuple[dict[str, Any], int]:
     """Ask for the issuer key, sign the manifest and append it: ``(receipt, index)``.
 
     The description is checked in full, its size included (with a stand-in
@@ -179,6 +239,11 @@ def open_process(client: UrneClient, desc: dict[str, Any]) -> tuple[dict[str, An
 
     assert client.key is not None
     threshold, shares = issuer_shape(desc)
+    urls = desc.get("issuer", {}).get("offices")
+    if urls is not None:  # a key the offices made: it is on the log
+        issuer = offices_issuer(client, desc["id"], urls, log_key)
+        receipt = client.post_entry(manifest_from_description(desc, client.key.key, issuer))
+        return receipt, int(receipt["index"])
     placeholder = {
         "public_key": b64encode(bls.current_backend().sk_to_pk(1)),  # any valid point
         "threshold": threshold,
@@ -207,6 +272,13 @@ def process_open(
         bool,
         typer.Option(help="Open a process whose closing time has passed (a record of the past)."),
     ] = False,
+    log_key: Annotated[
+        str | None,
+        typer.Option(
+            "--log-key",
+            help="The log's verifier key, as published (read when the offices made the key).",
+        ),
+    ] = None,
 ) -> None:
     """Open a process: its issuer key on the service, then its signed manifest."""
     from urne.verifier.errors import VerificationError
@@ -221,7 +293,7 @@ def process_open(
         )
     client = client_for(server, key)
     try:
-        answer, index = open_process(client, desc)
+        answer, index = open_process(client, desc, log_key)
     except VerificationError as exc:
         fail(f"{description}: {exc}", 2)
     except ServiceError as exc:
@@ -374,6 +446,106 @@ def process_election_key(
     typer.echo(f"qualified trustees: {body['qualified']}")
     typer.echo(f"election key: {body['key']}")
     typer.echo(f"published: election key at index {answer['index']}")
+    save_receipt(answer, receipt)
+
+
+@process_app.command("reserve")
+def process_reserve(
+    process_id: Annotated[str, typer.Argument(help="The process id to reserve.")],
+    office: Annotated[
+        list[Path],
+        typer.Option(
+            "--office",
+            help="An office's public object (from urne-trustee keygen --office); repeat for "
+            "each office, in order: office 1, 2, ...",
+        ),
+    ],
+    threshold: Annotated[
+        int, typer.Option("--threshold", min=1, help="How many offices sign each credential.")
+    ],
+    server: ServerOpt,
+    key: KeyFileOpt,
+) -> None:
+    """Reserve a process id with the offices that will make its issuer key, with no
+    dealer (docs/spec/issuer-ceremony.md)."""
+    from urne.verifier.errors import VerificationError
+
+    offices = []
+    for path in office:
+        try:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            fail(f"cannot read the office's public object {path}: {exc}", 2)
+        if not isinstance(obj, dict):
+            fail(f"{path}: an office's public object is a JSON object", 2)
+        offices.append(obj)
+    if not 1 <= threshold <= len(offices):
+        fail(f"--threshold {threshold}: between 1 and the {len(offices)} offices", 2)
+    client = client_for(server, key)
+    try:
+        answer = client.create_issuer_key(process_id, threshold=threshold, offices=offices)
+    except ServiceError as exc:
+        fail(str(exc))
+    except VerificationError as exc:
+        fail(f"{exc} ({exc.code})", 2)
+    typer.echo(
+        f"reserved {process_id} for {len(offices)} offices, {threshold} of which sign each "
+        f"credential: reservation at index {answer['reservation_index']}"
+    )
+    typer.echo("Next: each office runs urne-trustee ceremony; then urne process issuer-key.")
+
+
+def issuer_key(client: UrneClient, process_id: str, log_key: str | None) -> tuple[Any, Any]:
+    """The issuer key of the offices' ceremony, from the log read whole and
+    checked: ``(the key entry's body, receipt)``."""
+    from urne.verifier.secret import dkg
+
+    assert client.key is not None
+    reg = log_registry(client, log_key)
+    c = reg.issuer_ceremonies.get(process_id)
+    if c is None:
+        fail(f"{process_id} was not reserved with offices (urne process reserve)")
+    if c.key is not None:
+        fail(f"{process_id}'s offices' ceremony already ended, at index {c.key_at}")
+    qualified = c.qualified_now()
+    if len(qualified) < c.spec.threshold:
+        fail(
+            f"too_few_trustees: {len(qualified)} qualified office(s) (dealt, checked, not "
+            f"disqualified): {list(qualified)}; the key needs {c.spec.threshold}. Dealt: "
+            f"{sorted(c.deals)}, checked: {sorted(c.checks)}, disqualified: "
+            f"{sorted(c.disqualified)}. The others have not finished `urne-trustee "
+            "ceremony`: run this again once they have"
+        )
+    key = dkg.joint_key(c.group, [c.deals[i][1].commitments[0] for i in qualified])
+    entry = authoring.election_key(process_id, client.key.key, key, qualified, issuer=True)
+    return {"key": b64encode(key), "qualified": list(qualified)}, client.post_entry(entry)
+
+
+@process_app.command("issuer-key")
+def process_issuer_key(
+    process_id: Annotated[str, typer.Argument(help="The process reserved with offices.")],
+    server: ServerOpt,
+    key: KeyFileOpt,
+    log_key: Annotated[
+        str | None,
+        typer.Option("--log-key", help="The log's verifier key, as published."),
+    ] = None,
+    receipt: ReceiptOpt = None,
+) -> None:
+    """End the offices' key ceremony: check every office's entry on the log and sign
+    the issuer key of the qualified offices (docs/spec/issuer-ceremony.md §2)."""
+    from urne.verifier.errors import VerificationError
+
+    client = client_for(server, key)
+    try:
+        body, answer = issuer_key(client, process_id, log_key)
+    except ServiceError as exc:
+        fail(str(exc))
+    except VerificationError as exc:
+        fail(f"the log does not check: {exc} ({exc.code})")
+    typer.echo(f"qualified offices: {body['qualified']}")
+    typer.echo(f"issuer key: {body['key']}")
+    typer.echo(f"published: issuer key at index {answer['index']}")
     save_receipt(answer, receipt)
 
 

@@ -17,7 +17,7 @@ import sys
 import typer
 
 from urne.api.cli import institution  # noqa: F401  (registers its commands)
-from urne.api.cli.common import app, institution_app
+from urne.api.cli.common import app, institution_app, office_app
 
 __all__ = ["SERVER_HINT", "app", "main", "server_extra_installed"]
 
@@ -49,6 +49,8 @@ else:
         _needs_server(_name, app)
     for _name in ("add", "list"):
         _needs_server(_name, institution_app)
+    for _name in ("install", "roll"):
+        _needs_server(_name, office_app)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from urne.api.cli.common import (
     ServerOpt,
     app,
     fail,
+    office_app,
 )
 from urne.api.cli.institution import (
     open_process,
@@ -345,6 +346,88 @@ def _serve_issuance(s: Settings, h: str, p: int, rate_limit: bool, access_log: b
     )
     typer.echo(f"issuance only: serving /issuance on http://{h}:{p}/ (no log on this host)")
     uvicorn.run(service, **serve_options(s, h, p, access_log=access_log))
+
+
+@office_app.command("install")
+def office_install(
+    server: ServerOpt,
+    secret: Annotated[
+        Path,
+        typer.Option("--secret", help="The office's secret file (urne-trustee keygen --office)."),
+    ],
+    log_key: Annotated[
+        str | None, typer.Option("--log-key", help="The log's verifier key, as published.")
+    ] = None,
+    key_dir: KeyDirOpt = None,
+) -> None:
+    """Install this office's share of the issuer key, from the offices' ceremony on
+    the log (checked whole), in this office's key directory for urne serve --role issuance."""
+    from urne.ledger.issuance.errors import IssuerKeyExists
+    from urne.ledger.issuance.keyring import IssuerKeyring
+    from urne.verifier.trustee import ceremony as steps
+
+    s = settings_from(None, key_dir, None)
+    keyring = IssuerKeyring(s.key_dir)
+    try:
+        with steps.open_session(
+            server, secret, log_key, say=typer.echo, note=lambda m: typer.echo(m, err=True)
+        ) as session:
+            index, x, c = steps.share(session)
+            assert c.key is not None
+            keyring.install_share(
+                session.file.process,
+                index,
+                x,
+                public_key=c.key,
+                threshold=c.spec.threshold,
+                shares=len(c.spec.trustees),
+                share_public_keys=dict(c.verification_keys),
+            )
+    except ValueError as exc:  # not a service's address
+        fail(str(exc), 2)
+    except IssuerKeyExists as exc:
+        fail(f"{exc} ({exc.code})")
+    except UrneError as exc:
+        fail(f"{exc} ({exc.code})")
+    typer.echo(
+        f"share {index} of the issuer key of {session.file.process} installed in "
+        f"{keyring.issuers_dir}; it matches its public key on the log"
+    )
+    typer.echo("Next: load the roll (urne office roll), then urne serve --role issuance.")
+
+
+@office_app.command("roll")
+def office_roll(
+    process_id: Annotated[str, typer.Argument(help="The process.")],
+    codes: Annotated[Path, typer.Argument(help="The person,code CSV that urne roll import wrote.")],
+    skip_existing: Annotated[
+        bool, typer.Option(help="Keep people already on this roll, not refuse.")
+    ] = False,
+    key_dir: KeyDirOpt = None,
+    issuance_database_url: Annotated[
+        str | None,
+        typer.Option("--issuance-database-url", help="Overrides URNE_ISSUANCE_DATABASE_URL."),
+    ] = None,
+) -> None:
+    """Load this office's copy of the roll: the people with the codes they were sent,
+    each code kept as an HMAC under this office's own roll key."""
+    from urne.ledger.issuance.keyring import IssuerKeyring
+    from urne.ledger.issuance.roll import copy_roll_csv, open_roll
+
+    s = settings_from(None, key_dir, None, issuance_database_url=issuance_database_url)
+    try:
+        result = copy_roll_csv(
+            open_roll(s.issuance_database_url),
+            IssuerKeyring(s.key_dir),
+            process_id,
+            codes,
+            skip_existing=skip_existing,
+        )
+    except UrneError as exc:
+        fail(f"{exc} ({exc.code})")
+    typer.echo(f"{len(result.codes)} people added to this office's roll of {process_id}")
+    if result.skipped:
+        typer.echo(f"{len(result.skipped)} already on it, skipped")
 
 
 @app.command("export")

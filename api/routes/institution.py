@@ -37,7 +37,7 @@ from urne.ledger.civic.record import CivicRecord
 from urne.ledger.institutions.registry import create_issuer_key, process_owner
 from urne.ledger.issuance.keyring import MAX_SHARES
 from urne.ledger.issuance.roll import codes_replaced, import_roll, replace_code
-from urne.verifier.civic.entries import b64encode
+from urne.verifier.civic.entries import b64encode, decode_entry
 
 __all__ = ["MAX_ROLL_BODY", "router"]
 
@@ -69,6 +69,13 @@ class IssuerKeyRequest(BaseModel):
 
     threshold: int = Field(default=1, ge=1, le=MAX_SHARES)
     shares: int = Field(default=1, ge=1, le=MAX_SHARES)
+    offices: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=32,
+        description="offices that make the key in their ceremony, with no dealer "
+        "(docs/spec/issuer-ceremony.md): each office's public object from "
+        "`urne-trustee keygen --office`; no key is made here, and `shares` is their number",
+    )
 
 
 class IssuerKeyAnswer(BaseModel):
@@ -127,6 +134,8 @@ def _reserve(
     """Reserve the id and make its key, or answer the ones made before for
     the same institution: ``(answer, created)``."""
     civic.may_open(req.key)  # 403 unregistered_institution
+    if ask.offices is not None:
+        return _reserve_for_offices(civic, req, process_id, ask)
     reserved = civic.reservation(process_id)
     if reserved is not None and reserved[1].institution != req.key:
         raise Conflict(
@@ -154,6 +163,36 @@ def _reserve(
         share_public_keys={str(i): b64encode(k) for i, k in record.share_public_keys.items()},
     )
     return answer, created
+
+
+def _reserve_for_offices(
+    civic: CivicRecord, req: SignedRequest, process_id: str, ask: IssuerKeyRequest
+) -> tuple[IssuerKeyAnswer, bool]:
+    """Reserve the id with the offices that will make its key; the same
+    request again answers the same reservation."""
+    assert ask.offices is not None
+    issuer = {"threshold": ask.threshold, "offices": ask.offices}
+    reserved = civic.reservation(process_id)
+    created = reserved is None
+    if reserved is None:
+        index = reserve_process(civic, process_id, req.key, issuer)
+    else:
+        index, r = reserved
+        same = r.institution == req.key and r.offices is not None
+        if same:
+            same = decode_entry(civic.log.entry(index)).obj.get("issuer") == issuer
+        if not same:
+            raise Conflict(
+                "process_reserved",
+                f"process id {process_id!r} is reserved already (at index {index}), "
+                "not with these offices for this institution",
+            )
+    return (
+        IssuerKeyAnswer(
+            process_id=process_id, issuer=issuer, reservation_index=index, share_public_keys={}
+        ),
+        created,
+    )
 
 
 @router.post(

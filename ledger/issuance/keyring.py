@@ -200,6 +200,61 @@ class IssuerKeyring:
             written.append(path)
         return key.public_key
 
+    def install_share(
+        self,
+        process_id: str,
+        index: int,
+        secret: int,
+        *,
+        public_key: bytes,
+        threshold: int,
+        shares: int,
+        share_public_keys: dict[int, bytes],
+    ) -> None:
+        """Keep share ``index`` of a key the offices made in their ceremony
+        (docs/spec/issuer-ceremony.md §4), with the public record the log
+        shows: the issuer key, ``t`` of ``n``, and each qualified office's
+        share key. The share must match its key on the record
+        (``bad_share``). Installed again with the very same files, nothing
+        changes; a different key or record for the process is refused
+        (``issuer_key_exists``)."""
+        check_process_id(process_id)
+        key = IssuerKey(secret)
+        if share_public_keys.get(index) != key.public_key:
+            raise KeyFileError(
+                f"share {index} does not match its public key on the log", code="bad_share"
+            )
+        record = {
+            "format": _PUBLIC_FORMAT,
+            "process_id": process_id,
+            "public_key": _b64(public_key),
+            "threshold": threshold,
+            "shares": shares,
+            "share_public_keys": {str(i): _b64(k) for i, k in sorted(share_public_keys.items())},
+        }
+        secret_doc = {
+            "format": _KEY_FORMAT,
+            "process_id": process_id,
+            "index": index,
+            "secret": _b64(key.to_bytes()),
+        }
+        private_dir(self.key_dir)
+        private_dir(self.issuers_dir)
+        files = [
+            (self._secret_path(process_id, index), json.dumps(secret_doc), 0o600, True),
+            (self._public_path(process_id), json.dumps(record, indent=1), 0o644, False),
+        ]
+        for path, text, mode, private in files:
+            try:
+                write_new(path, text, mode=mode)
+            except FileExistsError as exc:
+                if _read_json(path, private=private) != json.loads(text):
+                    raise IssuerKeyExists(
+                        f"process {process_id!r}: {path} exists and holds another key or "
+                        "record; nothing more was written"
+                    ) from exc
+        self.signer(process_id, index)  # reads back what it will sign with
+
     # -- reading -----------------------------------------------------------------
 
     def record(self, process_id: str) -> IssuerRecord:
@@ -226,7 +281,13 @@ class IssuerKeyring:
             ):
                 raise ValueError
             share_keys = {int(i): _unb64(v, path) for i, v in data["share_public_keys"].items()}
-            if sorted(share_keys) != (list(range(1, shares + 1)) if shares > 1 else []):
+            # every share for a key this service dealt; the qualified offices
+            # for a key the offices made in their ceremony
+            if shares > 1 and not (
+                len(share_keys) >= threshold and set(share_keys) <= set(range(1, shares + 1))
+            ):
+                raise ValueError
+            if shares == 1 and share_keys:
                 raise ValueError
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise KeyFileError(f"{path} is not the issuer record of {process_id!r}") from exc

@@ -3,6 +3,7 @@ who was answered (on which day, never at what time)."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,8 +16,14 @@ from sqlalchemy.engine import Connection, Engine
 from urne.ledger.db.engine import create_engine, write_connection
 from urne.ledger.db.migrate import upgrade
 from urne.ledger.errors import NotFound
-from urne.ledger.issuance.codes import code_hash, format_code, new_code
-from urne.ledger.issuance.errors import IssuanceConflict, KeyFileError, RollConflict, RollRefused
+from urne.ledger.issuance.codes import code_hash, format_code, new_code, normalise_code
+from urne.ledger.issuance.errors import (
+    IssuanceConflict,
+    IssuanceRefused,
+    KeyFileError,
+    RollConflict,
+    RollRefused,
+)
 from urne.ledger.issuance.keyring import IssuerKeyring, check_process_id
 from urne.ledger.issuance.models import REPLACEMENTS, ROLL
 from urne.verifier.citizen.rollcsv import RollFileError, read_roll_csv
@@ -126,8 +133,10 @@ def _store(
     process_id: str,
     persons: list[str],
     skip_existing: bool,
+    given: dict[str, str] | None = None,
 ) -> RollImport:
-    """Add ``persons`` to the roll in one transaction: all of them or none."""
+    """Add ``persons`` to the roll in one transaction: all of them or none;
+    with ``given`` (person -> normalised code), under those codes."""
     try:
         with write_connection(engine) as conn, conn.begin():
             existing = _existing(conn, process_id, ROLL.c.person, persons)
@@ -157,7 +166,17 @@ def _store(
                     f"{keyring.roll_dir}: restore it from the backup",
                     code="no_roll_key",
                 )
-            codes = _fresh_codes(conn, roll_key, process_id, len(new))
+            if given is None:
+                codes = _fresh_codes(conn, roll_key, process_id, len(new))
+            else:
+                codes = [(given[p], code_hash(roll_key, process_id, given[p])) for p in new]
+                taken = _existing(conn, process_id, ROLL.c.code_hash, [d for _, d in codes])
+                if taken or len({d for _, d in codes}) != len(codes):
+                    raise RollConflict(
+                        f"a code of this copy is already on the roll of {process_id!r} or twice "
+                        "in the file; nothing was stored",
+                        code="duplicate_code",
+                    )
             rows = [
                 {"process_id": process_id, "person": p, "code_hash": digest}
                 for p, (_, digest) in zip(new, codes, strict=True)
@@ -229,6 +248,49 @@ def import_roll_csv(
         raise RollRefused(str(exc), code=exc.code) from exc
     items = [(f"{path}, line {line}", person) for line, person in rows]
     return _store(engine, keyring, process_id, _collect(items), skip_existing)
+
+
+def copy_roll_csv(
+    engine: Engine,
+    keyring: IssuerKeyring,
+    process_id: str,
+    path: str | Path,
+    *,
+    skip_existing: bool = False,
+) -> RollImport:
+    """Put the people of a ``person,code`` CSV on this roll under those very
+    codes: the copy an office of a t-of-n issuer keeps of the roll another
+    office drew the codes for (docs/spec/issuer-ceremony.md §4). Each office
+    hashes the codes under a roll key of its own. All or nothing; a code
+    that does not parse, a person or a code twice, is refused."""
+    check_process_id(process_id)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header != ["person", "code"]:
+                raise RollRefused(
+                    f"{path}: the header is person,code (as urne roll import writes it), "
+                    f"found {header!r}",
+                    code="bad_roll_file",
+                )
+            items, given = [], {}
+            for line, row in enumerate(reader, start=2):
+                if len(row) != 2:
+                    raise RollRefused(
+                        f"{path}, line {line}: two fields, person and code", code="bad_roll_file"
+                    )
+                try:
+                    raw = normalise_code(row[1])
+                except IssuanceRefused as exc:
+                    raise RollRefused(f"{path}, line {line}: {exc}", code="bad_code") from exc
+                items.append((f"{path}, line {line}", row[0]))
+                given[row[0]] = raw
+    except OSError as exc:
+        raise RollRefused(
+            f"cannot read {path}: {exc.strerror or exc}", code="bad_roll_file"
+        ) from exc
+    return _store(engine, keyring, process_id, _collect(items), skip_existing, given)
 
 
 def replace_code(engine: Engine, keyring: IssuerKeyring, process_id: str, person: str) -> str:

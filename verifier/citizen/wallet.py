@@ -384,21 +384,44 @@ class Wallet:
         public_key: bytes,
     ) -> bytes:
         """A t-of-n issuer: ask each share in turn, check each answer under its
-        share key, combine the first ``t`` good ones."""
-        info = client.get_json(f"/issuance/{state.process}")
-        share_keys: Mapping[str, str] = info["share_public_keys"]
+        share key, combine the first ``t`` good ones.
+
+        A key the offices made in their ceremony (the manifest names
+        ``offices``, docs/spec/issuer-ceremony.md §3): each office is asked at
+        its own address, and its answer checked under the share key the
+        manifest names (which the rules checked against the ceremony), never
+        one an office states. Otherwise, the one service answers for every
+        share, with the share keys it states."""
+        offices = state.issuer.get("offices")
+        where: dict[int, tuple[CitizenClient, str]] = {}
+        if offices is not None:
+            for office in offices:
+                where[int(office["share"])] = (
+                    CitizenClient(str(office["url"])),
+                    str(office["public_key"]),
+                )
+        else:
+            info = client.get_json(f"/issuance/{state.process}")
+            share_keys: Mapping[str, str] = info["share_public_keys"]
+            where = {int(i): (client, str(k)) for i, k in share_keys.items()}
         needed = int(state.issuer["threshold"])
         answers: dict[int, bytes] = {}
         refusals: list[str] = []
-        for index in sorted(int(i) for i in share_keys):
+        for index in sorted(where):
+            office_client, key_text = where[index]
             body = {"code": code, "blinded": b64encode(blinding.blinded), "share": index}
             try:
-                answer = client.post_json(f"/issuance/{state.process}", json.dumps(body).encode())
+                answer = office_client.post_json(
+                    f"/issuance/{state.process}", json.dumps(body).encode()
+                )
             except ServiceRefused as exc:
                 refusals.append(f"share {index}: {exc.code}")
                 continue
+            except FetchError as exc:
+                refusals.append(f"share {index}: unreachable ({exc.code})")
+                continue
             signature = b64decode(answer["blind_signature"], "blind signature share")
-            share_key = b64decode(share_keys[str(index)], "share key")
+            share_key = b64decode(key_text, "share key")
             if verify_blind_share(share_key, blinding.blinded, signature):
                 answers[index] = signature
             if len(answers) == needed:

@@ -21,7 +21,8 @@ trustee what to decrypt, only the log does.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,32 +32,44 @@ from urne.verifier.citizen.service import ServiceRefused
 from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import IDENTIFIER, Ballot, Deal, b64encode
 from urne.verifier.civic.process import ProcessState, Registry, UnknownProcess
-from urne.verifier.civic.secret import SecretState
+from urne.verifier.civic.secret import Ceremony, SecretState
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
 from urne.verifier.errors import FetchError
 from urne.verifier.secret import dkg, tally
-from urne.verifier.secret.group import Ristretto255, random_scalar, ristretto255
+from urne.verifier.secret.group import (
+    Group,
+    bls12_381_g2,
+    group_named,
+    random_scalar,
+    ristretto255,
+)
 from urne.verifier.secret.proofs import SchnorrProof
+from urne.verifier.tlog.note import Ed25519Verifier
 from urne.verifier.trustee import keyfile
 from urne.verifier.trustee.keyfile import TrusteeError, TrusteeFile
-from urne.verifier.trustee.ledger import Ledger, LogRefused
+from urne.verifier.trustee.ledger import HttpLedger, Ledger, LogRefused, service_log_key
 
 __all__ = [
     "Session",
     "ceremony",
     "decrypt",
     "keygen",
+    "open_session",
     "public_object",
+    "share",
     "status",
+    "trusted_log_key",
 ]
 
 Say = Callable[[str], None]
 _MAX_NAME = 200
 
 
-def keygen(process_id: str, name: str) -> TrusteeFile:
-    """A new trustee's secret for ``process_id``: nothing is written here."""
+def keygen(process_id: str, name: str, *, office: bool = False) -> TrusteeFile:
+    """A new trustee's secret for ``process_id``: nothing is written here.
+    ``office``: an office of the credential issuers, whose ceremony makes the
+    issuer key in BLS12-381 G2 (docs/spec/issuer-ceremony.md)."""
     if not IDENTIFIER.fullmatch(process_id):
         raise TrusteeError(
             f"{process_id!r} is not a process id (letters, digits, '.', '_', ':', '-')",
@@ -67,10 +80,12 @@ def keygen(process_id: str, name: str) -> TrusteeFile:
             f"a trustee's name is 1 to {_MAX_NAME} characters, as the manifest shows it",
             code="bad_name",
         )
-    g = ristretto255()
+    g = bls12_381_g2() if office else ristretto255()
     key = AuthorKey.generate()
     e = random_scalar(g)
-    tf = TrusteeFile(process=process_id, name=name, seed=key.seed, share_secret=e, public={})
+    tf = TrusteeFile(
+        process=process_id, name=name, seed=key.seed, share_secret=e, public={}, group=g.name
+    )
     tf.public = public_object(tf)
     return tf
 
@@ -79,7 +94,7 @@ def public_object(tf: TrusteeFile) -> dict[str, str]:
     """``{"name", "key", "share_key", "proof"}`` for the manifest's
     ``secret.trustees`` (§3): the proof of ``e`` is made in the share-key
     context of the process id and the trustee's Ed25519 key."""
-    g = ristretto255()
+    g = group_named(tf.group)
     key = AuthorKey(tf.seed)
     proof = SchnorrProof.prove(
         dkg.share_context(g, tf.process, key.public_key), dkg.LABEL_SHARE_KEY, tf.share_secret
@@ -106,6 +121,10 @@ class Session:
     def key(self) -> AuthorKey:
         return AuthorKey(self.file.seed)
 
+    @property
+    def group(self) -> Group:
+        return group_named(self.file.group)
+
     def save(self) -> None:
         """The file as it is now, with the last checkpoint read."""
         if self.ledger.checkpoint is not None:
@@ -118,6 +137,8 @@ class Session:
         return reg, self._locate(reg)
 
     def _locate(self, reg: Registry) -> _Position:
+        if self.file.office:
+            return self._locate_office(reg)
         pid = self.file.process
         try:
             st = reg.state(pid)
@@ -140,10 +161,33 @@ class Session:
                 "give the institution your public object (urne-trustee keygen printed it)",
                 code="not_a_trustee",
             )
-        ref = sec.spec.trustees[index - 1]
-        if ref.share_key != ristretto255().base(self.file.share_secret):
+        return self._position(st, sec, index)
+
+    def _locate_office(self, reg: Registry) -> _Position:
+        pid = self.file.process
+        sec = reg.issuer_ceremonies.get(pid)
+        if sec is None:
             raise TrusteeError(
-                f"the manifest names your key as trustee {index} with another share key "
+                f"the log holds no reservation of {pid!r} with issuers' offices yet: the "
+                "institution reserves the id with your public object (urne-trustee keygen "
+                "--office printed it)",
+                code="unknown_process",
+            )
+        me = self.key.public_key
+        index = sec.spec.index_of(me)
+        if index is None:
+            raise TrusteeError(
+                f"your key {b64encode(me)} is not among the offices of {pid!r}'s reservation",
+                code="not_a_trustee",
+            )
+        return self._position(reg.processes.get(pid), sec, index)
+
+    def _position(self, st: ProcessState | None, sec: Ceremony, index: int) -> _Position:
+        pid = self.file.process
+        ref = sec.spec.trustees[index - 1]
+        if ref.share_key != self.group.base(self.file.share_secret):
+            raise TrusteeError(
+                f"the log names your key as {sec.role} {index} with another share key "
                 "than this file's: this file cannot take part",
                 code="wrong_share_key",
             )
@@ -157,22 +201,65 @@ class Session:
             )
         return _Position(st, sec, index)
 
-    def who(self, sec: SecretState, j: int) -> str:
-        return f"trustee {j} ({sec.spec.trustees[j - 1].name})"
+    def who(self, sec: Ceremony, j: int) -> str:
+        return f"{sec.role} {j} ({sec.spec.trustees[j - 1].name})"
 
-    def names(self, sec: SecretState, js: list[int]) -> str:
+    def names(self, sec: Ceremony, js: list[int]) -> str:
         return ", ".join(self.who(sec, j) for j in js)
 
 
 @dataclass
 class _Position:
-    st: ProcessState
-    sec: SecretState
+    #: the process (None for an office before the manifest)
+    st: ProcessState | None
+    #: the trustees' ceremony (a :class:`SecretState`) or the offices'
+    sec: Ceremony
     index: int
 
+    @property
+    def secret(self) -> SecretState:
+        """The secret vote's state (a trustee's position, never an office's)."""
+        assert isinstance(self.sec, SecretState)
+        return self.sec
 
-def _g() -> Ristretto255:
-    return ristretto255()
+    @property
+    def process(self) -> ProcessState:
+        assert self.st is not None
+        return self.st
+
+
+def trusted_log_key(tf: TrusteeFile, service: str, given: str | None, note: Say) -> Ed25519Verifier:
+    """The log key this file trusts: its own, else the one given, else the
+    service's own (``note`` says so); kept in the file."""
+    if tf.log_key is not None:
+        if given is not None and given != tf.log_key:
+            raise TrusteeError(
+                f"your file trusts the log key {tf.log_key}, not {given}: one file takes "
+                "part in one log",
+                code="another_log",
+            )
+        return Ed25519Verifier.from_vkey(tf.log_key)
+    if given is None:
+        given = service_log_key(service)
+        note(
+            f"note: trusting the log key the service gave ({given}); compare it with the one "
+            "the organisers publish"
+        )
+    key = Ed25519Verifier.from_vkey(given)
+    tf.log_key = key.vkey
+    return key
+
+
+@contextmanager
+def open_session(
+    service: str, path: Path, log_key: str | None, *, say: Say, note: Say
+) -> Iterator[Session]:
+    """The secret file at ``path``, locked for the run, and the service's log
+    read under the key the file trusts."""
+    with keyfile.locked(path):
+        tf = keyfile.load(path)
+        key = trusted_log_key(tf, service, log_key, note)
+        yield Session(path, tf, HttpLedger(service, key, known=tf.checkpoint), say=say)
 
 
 # -- the ceremony ------------------------------------------------------------------------
@@ -204,7 +291,7 @@ def ceremony(
     else:
         index = _post_once(
             s,
-            authoring.check(s.file.process, s.key, me),
+            authoring.check(s.file.process, s.key, me, issuer=s.file.office),
             lambda p: p.sec.checks.get(p.index),
         )
         s.say(f"Your check is on the log, at index {index}: you have checked every deal before it.")
@@ -240,7 +327,7 @@ def _post_once(s: Session, leaf: bytes, on_log: Callable[[_Position], int | None
 def _own_polynomial(s: Session, deal: Deal, at: int) -> tuple[int, ...]:
     """The coefficients this file holds, which must be those of the deal on the log."""
     coeffs = s.file.coefficients
-    g = _g()
+    g = s.group
     if coeffs is None or tuple(g.base(a) for a in coeffs) != deal.commitments:
         raise TrusteeError(
             f"your deal on the log (index {at}) was made with a polynomial this file does "
@@ -261,8 +348,8 @@ def _deal(s: Session, pos: _Position) -> None:
         return
     if sec.key is not None:
         raise TrusteeError(
-            f"the key ceremony of {pid!r} is over (election key at index {sec.key_at}) and "
-            "you did not deal: you are not one of its qualified trustees",
+            f"the key ceremony of {pid!r} is over ({sec.key_name} at index {sec.key_at}) and "
+            f"you did not deal: you are not one of its qualified {sec.role}s",
             code="ceremony_over",
         )
     if sec.checks:
@@ -295,7 +382,7 @@ def _deal(s: Session, pos: _Position) -> None:
 
 
 def _make_deal(s: Session, pos: _Position) -> bytes:
-    g, sec, me = _g(), pos.sec, pos.index
+    g, sec, me = s.group, pos.sec, pos.index
     t = sec.spec.threshold
     coeffs = tuple(random_scalar(g) for _ in range(t))
     share_keys = {j: ref.share_key for j, ref in enumerate(sec.spec.trustees, start=1)}
@@ -308,6 +395,7 @@ def _make_deal(s: Session, pos: _Position) -> bytes:
         dealt.commitments,
         dealt.proof.to_bytes(),
         [(j, x.ephemeral, x.masked, x.proof) for j, x in sorted(dealt.shares.items())],
+        issuer=s.file.office,
     )
 
 
@@ -351,7 +439,7 @@ def _wait_for_deals(
 def _check_deals(s: Session, pos: _Position) -> tuple[list[int], list[int]]:
     """``(good, bad)``: the other dealers whose share to this trustee does or
     does not match their commitments."""
-    g, sec, me = _g(), pos.sec, pos.index
+    g, sec, me = s.group, pos.sec, pos.index
     good, bad = [], []
     for dealer in sorted(sec.deals):
         if dealer == me:
@@ -369,7 +457,7 @@ def _decrypted_share(s: Session, pos: _Position, dealer: int) -> int | None:
     for x in sec.deals[dealer][1].shares:
         if x.to == me:
             return dkg.decrypt_share(
-                _g(),
+                s.group,
                 sec.fingerprint,
                 dealer,
                 me,
@@ -397,7 +485,7 @@ def _complain(s: Session, pos: _Position, *, quiet: bool = False) -> None:
         _, deal = sec.deals[dealer]
         x = next(x for x in deal.shares if x.to == me)
         revealed, proof = dkg.complain(
-            _g(),
+            s.group,
             sec.fingerprint,
             dealer,
             me,
@@ -406,7 +494,9 @@ def _complain(s: Session, pos: _Position, *, quiet: bool = False) -> None:
         )
         at = _post_once(
             s,
-            authoring.complaint(s.file.process, s.key, me, dealer, revealed, proof.to_bytes()),
+            authoring.complaint(
+                s.file.process, s.key, me, dealer, revealed, proof.to_bytes(), issuer=s.file.office
+            ),
             _disqualification(dealer),
         )
         s.say(
@@ -422,20 +512,23 @@ def _disqualification(dealer: int) -> Callable[[_Position], int | None]:
 
 def _ended(s: Session, pos: _Position) -> None:
     sec, me = pos.sec, pos.index
-    s.say(f"The key ceremony is over: the election key is on the log, at index {sec.key_at}.")
+    s.say(f"The key ceremony is over: the {sec.key_name} is on the log, at index {sec.key_at}.")
     _summary(s, pos)
     s.save()
     if me in sec.qualified:
         _own_share(s, pos)
-        s.say("Your share of the election key matches your verification key.")
+        s.say(f"Your share of the {sec.key_name} matches your verification key.")
 
 
 def _summary(s: Session, pos: _Position) -> None:
     sec, me = pos.sec, pos.index
     if sec.key is not None:
+        what = (
+            "sign a credential together" if s.file.office else "decrypt the totals after the close"
+        )
         s.say(
-            f"Qualified trustees: {s.names(sec, list(sec.qualified))}; any "
-            f"{sec.spec.threshold} of them decrypt the totals after the close."
+            f"Qualified {sec.role}s: {s.names(sec, list(sec.qualified))}; any "
+            f"{sec.spec.threshold} of them {what}."
         )
         if me not in sec.qualified:
             s.say("You are not one of them.")
@@ -443,8 +536,8 @@ def _summary(s: Session, pos: _Position) -> None:
     qualified = sec.qualified_now()
     s.say(
         f"Qualified so far (dealt, checked, not disqualified): "
-        f"{s.names(sec, list(qualified)) or 'none'}; the institution publishes the election "
-        f"key once enough have checked (at least {sec.spec.threshold})."
+        f"{s.names(sec, list(qualified)) or 'none'}; the institution publishes the "
+        f"{sec.key_name} once enough have checked (at least {sec.spec.threshold})."
     )
 
 
@@ -454,7 +547,7 @@ def _summary(s: Session, pos: _Position) -> None:
 def _own_share(s: Session, pos: _Position) -> int:
     """``x_j``: this trustee's own share plus those the other qualified
     trustees dealt it, checked against its verification key ``X_j``."""
-    g, sec, me = _g(), pos.sec, pos.index
+    g, sec, me = s.group, pos.sec, pos.index
     x = 0
     for dealer in sec.qualified:
         at, deal = sec.deals[dealer]
@@ -481,9 +574,15 @@ def _own_share(s: Session, pos: _Position) -> int:
 
 def decrypt(s: Session) -> None:
     """This trustee's decryption of the totals, after the close."""
+    if s.file.office:
+        raise TrusteeError(
+            "an office of the credential issuers has nothing to decrypt: with its share of "
+            "the issuer key it answers credential requests (urne office install)",
+            code="not_a_trustee",
+        )
     _, pos = s.read()
     s.save()
-    sec, me, st, pid = pos.sec, pos.index, pos.st, s.file.process
+    sec, me, st, pid = pos.secret, pos.index, pos.process, s.file.process
     if st.closed_at is None:
         raise TrusteeError(
             f"process {pid!r} is not closed: trustees decrypt the totals after the close, "
@@ -519,14 +618,14 @@ def decrypt(s: Session) -> None:
         f"index {st.closed_at}); every proof and credential checks. Decrypting their totals."
     )
     shares = tally.share_decryption(
-        tally.decryption_context(_g(), sec.fingerprint, sec.key), x, sec.aggregates
+        tally.decryption_context(s.group, sec.fingerprint, sec.key), x, sec.aggregates
     )
     at = _post_once(
         s,
         authoring.decryption(
             pid, s.key, me, [d for d, _ in shares], [p.to_bytes() for _, p in shares]
         ),
-        lambda p: p.sec.decryptions[p.index][0] if p.index in p.sec.decryptions else None,
+        lambda p: p.secret.decryptions[p.index][0] if p.index in p.secret.decryptions else None,
     )
     s.say(f"Your decryption is on the log, at index {at}.")
     _, pos = s.read()
@@ -537,10 +636,10 @@ def decrypt(s: Session) -> None:
 def _check_ballots(s: Session, pos: _Position) -> None:
     """Every ballot of the process: its credential the issuer's, its proofs
     holding. The totals of a log that holds others are not decrypted."""
-    pid, sec = s.file.process, pos.sec
+    pid, sec = s.file.process, pos.secret
     ballots = s.ledger.ballots(pid)
     bad = invalid_credentials(
-        pos.st.process.issuer_key, [(pid, b.pseudonym, b.credential) for b in ballots]
+        pos.process.process.issuer_key, [(pid, b.pseudonym, b.credential) for b in ballots]
     )
     if bad:
         raise LogRefused(
@@ -583,7 +682,7 @@ def _invalid_proofs(sec: SecretState, ballots: list[Ballot]) -> list[int]:
 
 
 def _decrypted(s: Session, pos: _Position) -> None:
-    sec = pos.sec
+    sec = pos.secret
     done = sorted(sec.decryptions)
     t = sec.spec.threshold
     if not done:
@@ -600,7 +699,10 @@ def status(s: Session) -> None:
     """The ceremony of the process as this trustee reads it on the log."""
     _, pos = s.read()
     s.save()
-    sec, me, st = pos.sec, pos.index, pos.st
+    if s.file.office:
+        _office_status(s, pos)
+        return
+    sec, me, st = pos.secret, pos.index, pos.process
     s.say(
         f"Process {s.file.process!r}: a secret {sec.process.type}, {sec.spec.threshold} of "
         f"{len(sec.spec.trustees)} trustees decrypt; you are {s.who(sec, me)}."
@@ -629,7 +731,7 @@ def status(s: Session) -> None:
         s.say(f"Election key: {b64encode(sec.key)} (index {sec.key_at}).")
         if me in sec.qualified:
             _own_share(s, pos)
-            s.say("Your share of the election key matches your verification key.")
+            s.say(f"Your share of the {sec.key_name} matches your verification key.")
     if st.closed_at is None:
         s.say("The process is not closed.")
     else:
@@ -638,8 +740,72 @@ def status(s: Session) -> None:
     s.say(f"Next: {_next_step(pos)}")
 
 
+def _office_status(s: Session, pos: _Position) -> None:
+    sec, me = pos.sec, pos.index
+    s.say(
+        f"Process {s.file.process!r}: {sec.spec.threshold} of {len(sec.spec.trustees)} "
+        f"offices sign each credential; you are {s.who(sec, me)}."
+    )
+    for j in range(1, len(sec.spec.trustees) + 1):
+        parts = [f"dealt at index {sec.deals[j][0]}" if j in sec.deals else "has not dealt"]
+        if j in sec.checks:
+            parts.append(f"checked at index {sec.checks[j]}")
+        if j in sec.disqualified:
+            parts.append(f"disqualified by the complaint at index {sec.disqualified[j]}")
+        s.say(f"  {s.who(sec, j)}{' (you)' if j == me else ''}: {', '.join(parts)}")
+    _summary(s, pos)
+    if sec.key is None:
+        s.say(f"Next: {_next_ceremony_step(pos)}")
+        return
+    s.say(f"Issuer key: {b64encode(sec.key)} (index {sec.key_at}).")
+    if me in sec.qualified:
+        _own_share(s, pos)
+        s.say("Your share of the issuer key matches your verification key.")
+        s.say("Next: install your share on your office's service (urne office install).")
+    else:
+        s.say("Next: nothing: you are not a qualified office.")
+
+
+def _next_ceremony_step(pos: _Position) -> str:
+    sec, me = pos.sec, pos.index
+    if me not in sec.deals:
+        if sec.checks:
+            return "nothing: dealing is over without your deal; tell the institution."
+        return "run urne-trustee ceremony to deal."
+    if me not in sec.checks:
+        return "run urne-trustee ceremony to check the deals dealt to you."
+    return (
+        f"the institution publishes the {sec.key_name} once at least "
+        f"{sec.spec.threshold} {sec.role}s have checked."
+    )
+
+
+def share(s: Session) -> tuple[int, int, Ceremony]:
+    """An office's share of the issuer key, once the ceremony ended:
+    ``(index, x_j, ceremony)``, ``x_j`` checked against ``X_j`` on the log."""
+    _, pos = s.read()
+    s.save()
+    sec, me = pos.sec, pos.index
+    if not s.file.office:
+        raise TrusteeError(
+            "a trustee's share of an election key never leaves its file", code="not_an_office"
+        )
+    if sec.key is None:
+        raise TrusteeError(
+            f"the offices' key ceremony of {s.file.process!r} has not ended: "
+            f"{_next_ceremony_step(pos)}",
+            code="no_issuer_key",
+        )
+    if me not in sec.qualified:
+        raise TrusteeError(
+            f"you are not one of the qualified offices ({s.names(sec, list(sec.qualified))})",
+            code="not_qualified",
+        )
+    return me, _own_share(s, pos), sec
+
+
 def _next_step(pos: _Position) -> str:
-    sec, me, st = pos.sec, pos.index, pos.st
+    sec, me, st = pos.secret, pos.index, pos.process
     if sec.key is None:
         if me not in sec.deals:
             if sec.checks:

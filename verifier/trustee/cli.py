@@ -23,11 +23,8 @@ import typer
 from urne.verifier.citizen.keyfile import write_new
 from urne.verifier.citizen.service import ServiceRefused
 from urne.verifier.errors import FetchError, UrneError
-from urne.verifier.tlog.note import Ed25519Verifier
 from urne.verifier.trustee import ceremony as steps
 from urne.verifier.trustee import keyfile
-from urne.verifier.trustee.keyfile import TrusteeError, TrusteeFile
-from urne.verifier.trustee.ledger import HttpLedger, service_log_key
 
 app = typer.Typer(
     help="A trustee of a secret vote or budget: make your keys, take part in the key ceremony, "
@@ -83,29 +80,6 @@ LogKey = Annotated[
 ]
 
 
-def _log_key(tf: TrusteeFile, service: str, given: str | None) -> Ed25519Verifier:
-    """The log key this trustee trusts: its file's, else the one given, else
-    the service's own (said, and kept)."""
-    if tf.log_key is not None:
-        if given is not None and given != tf.log_key:
-            raise TrusteeError(
-                f"your file trusts the log key {tf.log_key}, not {given}: one file takes "
-                "part in one log",
-                code="another_log",
-            )
-        return Ed25519Verifier.from_vkey(tf.log_key)
-    if given is None:
-        given = service_log_key(service)
-        typer.echo(
-            f"note: trusting the log key the service gave ({given}); compare it with the one "
-            "the organisers publish",
-            err=True,
-        )
-    key = Ed25519Verifier.from_vkey(given)
-    tf.log_key = key.vkey
-    return key
-
-
 def _run(
     service: str,
     secret: Path,
@@ -113,11 +87,10 @@ def _run(
     action: Callable[[steps.Session], None],
 ) -> None:
     try:
-        with keyfile.locked(secret):
-            tf = keyfile.load(secret)
-            key = _log_key(tf, service, log_key)
-            ledger = HttpLedger(service, key, known=tf.checkpoint)
-            action(steps.Session(secret, tf, ledger, say=typer.echo))
+        with steps.open_session(
+            service, secret, log_key, say=typer.echo, note=lambda m: typer.echo(m, err=True)
+        ) as session:
+            action(session)
     except ValueError as exc:  # not a service's address
         _fail(str(exc), 2)
     except UrneError as exc:
@@ -140,12 +113,20 @@ def keygen(
         Path | None,
         typer.Option("--public", help="Also write the public object to this file."),
     ] = None,
+    office: Annotated[
+        bool,
+        typer.Option(
+            "--office",
+            help="For an office of the credential issuers, whose ceremony makes the issuer "
+            "key (BLS12-381 G2), not a trustee of a secret vote.",
+        ),
+    ] = False,
 ) -> None:
     """Make your keys: the secret file, and the public object for the institution."""
     if public is not None and public.exists():
         _fail(f"{public} exists; choose another --public", 2)
     try:
-        tf = steps.keygen(process, name)
+        tf = steps.keygen(process, name, office=office)
         keyfile.create(out, tf)
     except FileExistsError:
         _fail(f"{out} exists: a trustee keeps its secret file; choose another --out", 1)

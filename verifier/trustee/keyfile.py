@@ -3,6 +3,8 @@
 It holds, as JSON (``"format": "urne-trustee/1"``)::
 
     {"format", "process", "name",
+     "group":         "ristretto255" (a trustee of a secret vote) or
+                      "bls12-381-g2" (an office of the credential issuers)
      "signing_seed":  b64,  the Ed25519 seed that signs the trustee's entries
      "share_secret":  b64,  e, 32 bytes little-endian: E = g^e receives the shares
      "public":        the object given to the institution for the manifest
@@ -35,6 +37,7 @@ from typing import Any
 
 from urne.verifier.citizen.keyfile import fsync_dir, read_private, write_new
 from urne.verifier.civic.entries import b64decode, b64encode
+from urne.verifier.credentials.bls import CURVE_ORDER
 from urne.verifier.errors import FormatError, UrneError
 from urne.verifier.secret.group import L
 
@@ -50,9 +53,13 @@ class TrusteeError(UrneError):
     status = 400
 
 
-def _scalar(value: object, what: str) -> int:
+#: The groups a trustee's file may name, and their orders.
+GROUPS = {"ristretto255": L, "bls12-381-g2": CURVE_ORDER}
+
+
+def _scalar(value: object, what: str, order: int = L) -> int:
     k = int.from_bytes(b64decode(value, what, size=32), "little")
-    if k >= L:
+    if k >= order:
         raise FormatError(f"{what}: not below the group's order", code="bad_scalar")
     return k
 
@@ -73,12 +80,20 @@ class TrusteeFile:
     fingerprint: bytes | None = None
     coefficients: tuple[int, ...] | None = None
     deal: bytes | None = None
+    #: ``bls12-381-g2`` for an office of the credential issuers
+    group: str = "ristretto255"
+
+    @property
+    def office(self) -> bool:
+        """An office of the issuers (docs/spec/issuer-ceremony.md), not a trustee."""
+        return self.group == "bls12-381-g2"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "process": self.process,
             "name": self.name,
+            "group": self.group,
             "signing_seed": b64encode(self.seed),
             "share_secret": _scalar_b64(self.share_secret),
             "public": dict(self.public),
@@ -102,21 +117,26 @@ class TrusteeFile:
             fp, coeffs, deal = obj["fingerprint"], obj["coefficients"], obj["deal"]
             log_key, checkpoint = obj["log_key"], obj["checkpoint"]
             public = obj["public"]
+            group = obj.get("group", "ristretto255")
+            if group not in GROUPS:
+                raise ValueError(f"group: expected one of {sorted(GROUPS)}")
+            order = GROUPS[group]
             if not isinstance(public, dict) or not all(isinstance(v, str) for v in public.values()):
                 raise ValueError("public: expected an object of strings")
             return cls(
                 process=str(obj["process"]),
                 name=str(obj["name"]),
                 seed=b64decode(obj["signing_seed"], "signing_seed", size=32),
-                share_secret=_scalar(obj["share_secret"], "share_secret"),
+                share_secret=_scalar(obj["share_secret"], "share_secret", order),
                 public=dict(public),
                 log_key=None if log_key is None else str(log_key),
                 checkpoint=None if checkpoint is None else str(checkpoint),
                 fingerprint=None if fp is None else b64decode(fp, "fingerprint", size=32),
                 coefficients=None
                 if coeffs is None
-                else tuple(_scalar(a, f"coefficients[{i}]") for i, a in enumerate(coeffs)),
+                else tuple(_scalar(a, f"coefficients[{i}]", order) for i, a in enumerate(coeffs)),
                 deal=None if deal is None else b64decode(deal, "deal"),
+                group=group,
             )
         except (AttributeError, KeyError, TypeError, ValueError, FormatError) as exc:
             raise TrusteeError(
