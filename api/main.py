@@ -214,6 +214,7 @@ def create_app(
         take_part.install(app)
     if issuance:
         app.include_router(issuance_routes.router)
+        app.add_middleware(issuance_routes.IssuanceCors)
     if casting:  # they reserve ids and read registrations on the log
         app.include_router(institution_routes.router)
 

@@ -29,6 +29,7 @@ import base64
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -38,7 +39,7 @@ from urne.api.deps import CivicDep, LogDep
 from urne.verifier.civic.entries import decode_entry
 from urne.verifier.civic.process import EntryRefused
 
-__all__ = ["IMPORT_MAP", "install", "router"]
+__all__ = ["IMPORT_MAP", "install", "page_csp", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,6 +60,23 @@ CSP = web.CSP.replace("script-src 'self'", f"script-src 'self' 'sha256-{_IMPORT_
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+
+
+def page_csp(issuer: dict[str, Any]) -> str:
+    """The page's policy: for a key the offices made with no dealer, the
+    wallet also asks each office the manifest names, at its own origin
+    (docs/spec/issuer-ceremony.md §5), and nothing else. The manifest's
+    addresses were checked on the log (``bad_url``): scheme, host and port
+    only reach the policy."""
+    origins = []
+    for office in issuer.get("offices", ()):
+        u = urlsplit(str(office["url"]))
+        origin = f"{u.scheme}://{u.netloc}"
+        if origin not in origins:
+            origins.append(origin)
+    if not origins:
+        return CSP
+    return CSP.replace("connect-src 'self'", "connect-src 'self' " + " ".join(origins))
 
 
 @router.get("/p/{process_id}/take-part", response_class=HTMLResponse)
@@ -102,7 +120,7 @@ def take_part(request: Request, process_id: str, civic: CivicDep, log: LogDep) -
     return web.render_page(
         request,
         "take_part.html",
-        csp=CSP,
+        csp=page_csp(manifest["issuer"]),
         strings=i18n.receipt_strings,  # receipt.js, which checks the receipt in the page
         p=p,
         title=data["title"],

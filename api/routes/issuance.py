@@ -23,6 +23,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from urne.api.deps import KeyringDep, RateLimited, RollDep, read_json
 from urne.api.errors import INVALID_PARAMETER, error_responses
@@ -32,9 +34,37 @@ from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.verifier.civic.entries import b64decode, b64encode
 from urne.verifier.credentials.credential import CREDENTIAL_SIZE
 
-__all__ = ["MAX_CREDENTIAL_BODY", "router"]
+__all__ = ["MAX_CREDENTIAL_BODY", "IssuanceCors", "router"]
 
 router = APIRouter(prefix="/issuance", tags=["issuance"])
+
+
+class IssuanceCors:
+    """``/issuance/*`` answers any origin, and no other path does: the wallet
+    page of the log's service asks each office of an issuer with no dealer at
+    its own address (docs/spec/issuer-ceremony.md §5). Nothing rides on
+    ambient authority here (no cookies, no credentials mode: the one-time
+    code in the body is the authority), so another origin's page learns
+    nothing it could not ask itself. Preflights are answered for POST with a
+    JSON body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+            allow_credentials=False,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/issuance/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
 
 #: The body limit of a credential request: its fields take under 400 bytes.
 MAX_CREDENTIAL_BODY = 4096

@@ -101,7 +101,7 @@ class Service:
             log.close()
 
 
-def _service(log_url: str, roll: Engine, key_dir: Path) -> Iterator[Service]:
+def service_on(log_url: str, roll: Engine, key_dir: Path) -> Iterator[Service]:
     city, county = InstitutionKey.generate("city-hall"), InstitutionKey.generate("county")
     log = Log.open(log_url, key_dir=key_dir, origin=ORIGIN)
     keyring = IssuerKeyring(key_dir)
@@ -120,14 +120,14 @@ def _service(log_url: str, roll: Engine, key_dir: Path) -> Iterator[Service]:
 def service(tmp_path: Path) -> Iterator[Service]:
     """The log and the roll in databases of their own, as an operator keeps them."""
     roll = open_roll(f"sqlite:///{tmp_path / 'roll.db'}")
-    yield from _service(f"sqlite:///{tmp_path / 'log.db'}", roll, tmp_path / "keys")
+    yield from service_on(f"sqlite:///{tmp_path / 'log.db'}", roll, tmp_path / "keys")
     roll.dispose()
 
 
 @pytest.fixture
 def pg_service(pg_url: str, tmp_path: Path) -> Iterator[Service]:
     roll = open_roll(pg_url)
-    yield from _service(pg_url, roll, tmp_path / "keys")
+    yield from service_on(pg_url, roll, tmp_path / "keys")
     roll.dispose()
 
 

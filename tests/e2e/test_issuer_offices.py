@@ -152,6 +152,15 @@ def _run(dep: Deployment, offices: list[Deployment]) -> None:
 
     tally = http.get(f"/processes/{PID}/tally").json()
     assert tally["signatures"] == 2
-    # 7. the audit: the ceremony, the manifest's key and both credentials check
+    # 7. the process's open data, which starts with the ceremony that authorises
+    # its manifest, recounts (urne process publish checks it whole first)
+    dep.urne("process", "close", PID, *srv)
+    out = dep.urne("process", "publish", PID, *srv, "--log-key", vkey).stdout
+    assert "result" in out
+    data = http.get(f"/processes/{PID}/entries.jsonl").text.splitlines()
+    kinds = [json.loads(line)["entry"]["kind"] for line in data[1:]]
+    assert kinds[:9] == ["institution", "reservation", *["issuer-deal"] * 3,
+                         *["issuer-check"] * 3, "issuer-key"]  # fmt: skip
+    # 8. the audit: the ceremony, the manifest's key and both credentials check
     assert "PASSED" in dep.verify("audit", "--log", url, "--log-key", vkey).stdout
     http.close()

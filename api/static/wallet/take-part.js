@@ -235,23 +235,36 @@ async function obtainCredential(record) {
     const answer = await call("POST", path, JSON.stringify({ code: record.code, blinded: record.blinding.blinded }));
     credential = core.unblind(message, r, core.b64decode(answer.blind_signature, "blind signature"), issuerKey);
   } else {
-    const info = await call("GET", path);
+    // t-of-n: each share in turn, each answer checked under its share key. A key
+    // the offices made with no dealer (docs/spec/issuer-ceremony.md §5): each
+    // office at its own address, checked under the key the manifest names.
+    let sources;
+    if (Array.isArray(data.issuer.offices)) {
+      sources = data.issuer.offices.map((o) => ({ index: Number(o.share), base: String(o.url), key: o.public_key }));
+    } else {
+      const info = await call("GET", path);
+      sources = Object.keys(info.share_public_keys)
+        .map(Number)
+        .map((index) => ({ index, base: "", key: info.share_public_keys[String(index)] }));
+    }
+    sources.sort((a, b) => a.index - b.index);
     const needed = Number(data.issuer.threshold);
     const shares = new Map();
     let lastRefusal = null;
-    for (const index of Object.keys(info.share_public_keys).map(Number).sort((a, b) => a - b)) {
+    for (const { index, base, key } of sources) {
       let answer;
       try {
-        answer = await call("POST", path, JSON.stringify({ code: record.code, blinded: record.blinding.blinded, share: index }));
+        answer = await call("POST", base + path, JSON.stringify({ code: record.code, blinded: record.blinding.blinded, share: index }));
       } catch (e) {
-        if (e instanceof Refused) {
-          lastRefusal = e;
+        // an office that refuses, or cannot be reached, is passed over
+        if (e instanceof Refused || (base && e instanceof Offline)) {
+          lastRefusal = e instanceof Refused ? e : lastRefusal;
           continue;
         }
         throw e;
       }
       const share = core.b64decode(answer.blind_signature, "blind signature share");
-      const shareKey = core.b64decode(info.share_public_keys[String(index)], "share key");
+      const shareKey = core.b64decode(key, "share key");
       if (core.verifyBlindShare(shareKey, blinded, share)) shares.set(index, share);
       if (shares.size === needed) break;
     }
