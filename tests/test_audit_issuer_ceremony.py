@@ -17,11 +17,9 @@ from tests.support.exported import exported_log
 from tests.support.secret import Board
 from urne.verifier.check.audit import DirectorySource, audit
 from urne.verifier.citizen import authoring
-from urne.verifier.citizen.blinding import Pseudonym, blind, combine_shares, unblind
 from urne.verifier.citizen.signing import OperatorKey
 from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.credentials import bls
-from urne.verifier.credentials.credential import credential_message
 from urne.verifier.tlog.note import Ed25519Signer
 
 PID = "offices"
@@ -35,15 +33,6 @@ class World:
     signer: Ed25519Signer
     #: registration, reservation, 3 deals, 3 checks, issuer key, manifest, 4 signatures
     leaves: list[bytes]
-
-
-def _credential(board: Board, offices: tuple[int, ...]) -> tuple[Pseudonym, bytes]:
-    pseudonym = Pseudonym.generate()
-    state, blinded = blind(credential_message(PID, pseudonym.public_key))
-    b = bls.current_backend()
-    point = b.g1_decompress(blinded)
-    answers = {j: b.g1_compress(b.g1_mul(point, board.share(j))) for j in offices}
-    return pseudonym, unblind(state, combine_shares(answers), board.key)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +51,7 @@ def world() -> World:
         inst.process(PID, "petition", rule={"threshold": 3}, issuer_key=board.manifest_issuer())
     )
     for offices in ((1, 2), (2, 3), (1, 3), (1, 2)):
-        pseudonym, credential = _credential(board, offices)
+        pseudonym, credential = board.credential(offices)
         leaves.append(authoring.signature(PID, pseudonym, credential))
     return World(inst, board, signer, leaves)
 

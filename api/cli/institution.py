@@ -394,31 +394,41 @@ def publish_result(client: UrneClient, process_id: str, log_key: str | None) -> 
     return report, client.post_entry(entry)
 
 
+def end_ceremony(
+    client: UrneClient, process_id: str, ceremony: Any, *, issuer: bool
+) -> tuple[Any, Any]:
+    """Sign and post the joint key of the qualified participants of
+    ``ceremony`` (read from the log, checked whole): the trustees' election
+    key, or with ``issuer`` the offices' issuer key. ``(the key entry's body,
+    receipt)``; refused, in one line, while fewer than the threshold qualify."""
+    from urne.verifier.secret import dkg
+
+    assert client.key is not None
+    role = ceremony.role
+    if ceremony.key is not None:
+        fail(f"{process_id}'s key ceremony already ended, at index {ceremony.key_at}")
+    qualified = ceremony.qualified_now()
+    if len(qualified) < ceremony.spec.threshold:
+        fail(
+            f"too_few_trustees: {len(qualified)} qualified {role}(s) (dealt, checked, not "
+            f"disqualified): {list(qualified)}; the {ceremony.key_name} needs "
+            f"{ceremony.spec.threshold}. Dealt: {sorted(ceremony.deals)}, checked: "
+            f"{sorted(ceremony.checks)}, disqualified: {sorted(ceremony.disqualified)}. "
+            "The others have not finished `urne-trustee ceremony`: run this again once they have"
+        )
+    key = dkg.joint_key(ceremony.group, [ceremony.deals[i][1].commitments[0] for i in qualified])
+    entry = authoring.election_key(process_id, client.key.key, key, qualified, issuer=issuer)
+    return {"key": b64encode(key), "qualified": list(qualified)}, client.post_entry(entry)
+
+
 def election_key(client: UrneClient, process_id: str, log_key: str | None) -> tuple[Any, Any]:
     """A secret vote's or budget's election key, from the trustees' entries in the process's
     open data (checked in full): ``(the key entry's body, receipt)``."""
-    from urne.verifier.secret import dkg
-    from urne.verifier.secret.group import ristretto255
-
-    assert client.key is not None
     report = recount_export(client, process_id, log_key)
     sec = None if report.state is None else report.state.secret
     if sec is None:
         fail(f"{process_id} is not a secret vote or budget")
-    if sec.key is not None:
-        fail(f"{process_id}'s key ceremony already ended, at index {sec.key_at}")
-    qualified = sec.qualified_now()
-    if len(qualified) < sec.spec.threshold:
-        fail(
-            f"too_few_trustees: {len(qualified)} qualified trustee(s) (dealt, checked, not "
-            f"disqualified): {list(qualified)}; the vote needs {sec.spec.threshold}. Dealt: "
-            f"{sorted(sec.deals)}, checked: {sorted(sec.checks)}, disqualified: "
-            f"{sorted(sec.disqualified)}. The others have not finished `urne-trustee "
-            "ceremony`: run this again once they have"
-        )
-    key = dkg.joint_key(ristretto255(), [sec.deals[i][1].commitments[0] for i in qualified])
-    entry = authoring.election_key(process_id, client.key.key, key, qualified)
-    return {"key": b64encode(key), "qualified": list(qualified)}, client.post_entry(entry)
+    return end_ceremony(client, process_id, sec, issuer=False)
 
 
 @process_app.command("election-key")
@@ -434,18 +444,34 @@ def process_election_key(
 ) -> None:
     """End a secret vote's or budget's key ceremony: check every trustee's entry on the log and
     sign the election key of the qualified trustees (docs/secret-ballot.md §4)."""
-    from urne.verifier.errors import VerificationError
+    _publish_key(
+        election_key, "trustees", "election key", process_id, server, key, log_key, receipt
+    )
+
+
+def _publish_key(
+    make: Any,
+    who: str,
+    what: str,
+    process_id: str,
+    server: str,
+    key: Path | None,
+    log_key: str | None,
+    receipt: Path | None,
+) -> None:
+    """Run ``make`` (:func:`election_key` or :func:`issuer_key`) and say what it published."""
+    from urne.verifier.errors import UrneError
 
     client = client_for(server, key)
     try:
-        body, answer = election_key(client, process_id, log_key)
+        body, answer = make(client, process_id, log_key)
     except ServiceError as exc:
         fail(str(exc))
-    except VerificationError as exc:
-        fail(f"the export of {process_id} does not check: {exc} ({exc.code})")
-    typer.echo(f"qualified trustees: {body['qualified']}")
-    typer.echo(f"election key: {body['key']}")
-    typer.echo(f"published: election key at index {answer['index']}")
+    except UrneError as exc:
+        fail(f"the log of {process_id} does not check: {exc} ({exc.code})")
+    typer.echo(f"qualified {who}: {body['qualified']}")
+    typer.echo(f"{what}: {body['key']}")
+    typer.echo(f"published: {what} at index {answer['index']}")
     save_receipt(answer, receipt)
 
 
@@ -498,27 +524,10 @@ def process_reserve(
 def issuer_key(client: UrneClient, process_id: str, log_key: str | None) -> tuple[Any, Any]:
     """The issuer key of the offices' ceremony, from the log read whole and
     checked: ``(the key entry's body, receipt)``."""
-    from urne.verifier.secret import dkg
-
-    assert client.key is not None
-    reg = log_registry(client, log_key)
-    c = reg.issuer_ceremonies.get(process_id)
+    c = log_registry(client, log_key).issuer_ceremonies.get(process_id)
     if c is None:
         fail(f"{process_id} was not reserved with offices (urne process reserve)")
-    if c.key is not None:
-        fail(f"{process_id}'s offices' ceremony already ended, at index {c.key_at}")
-    qualified = c.qualified_now()
-    if len(qualified) < c.spec.threshold:
-        fail(
-            f"too_few_trustees: {len(qualified)} qualified office(s) (dealt, checked, not "
-            f"disqualified): {list(qualified)}; the key needs {c.spec.threshold}. Dealt: "
-            f"{sorted(c.deals)}, checked: {sorted(c.checks)}, disqualified: "
-            f"{sorted(c.disqualified)}. The others have not finished `urne-trustee "
-            "ceremony`: run this again once they have"
-        )
-    key = dkg.joint_key(c.group, [c.deals[i][1].commitments[0] for i in qualified])
-    entry = authoring.election_key(process_id, client.key.key, key, qualified, issuer=True)
-    return {"key": b64encode(key), "qualified": list(qualified)}, client.post_entry(entry)
+    return end_ceremony(client, process_id, c, issuer=True)
 
 
 @process_app.command("issuer-key")
@@ -534,19 +543,7 @@ def process_issuer_key(
 ) -> None:
     """End the offices' key ceremony: check every office's entry on the log and sign
     the issuer key of the qualified offices (docs/spec/issuer-ceremony.md §2)."""
-    from urne.verifier.errors import VerificationError
-
-    client = client_for(server, key)
-    try:
-        body, answer = issuer_key(client, process_id, log_key)
-    except ServiceError as exc:
-        fail(str(exc))
-    except VerificationError as exc:
-        fail(f"the log does not check: {exc} ({exc.code})")
-    typer.echo(f"qualified offices: {body['qualified']}")
-    typer.echo(f"issuer key: {body['key']}")
-    typer.echo(f"published: issuer key at index {answer['index']}")
-    save_receipt(answer, receipt)
+    _publish_key(issuer_key, "offices", "issuer key", process_id, server, key, log_key, receipt)
 
 
 @process_app.command("publish")

@@ -107,6 +107,13 @@ def _run(dep: Deployment, offices: list[Deployment]) -> None:
         assert "Your deal is on the log" in o and "Your check is on the log" in o
     out = dep.urne("process", "issuer-key", PID, *srv, "--log-key", vkey).stdout
     assert "qualified offices: [1, 2, 3]" in out
+    shown = offices[0].run("urne-trustee", "status", "--service", url, "--secret", secrets[0])
+    assert "Your share of the issuer key matches your verification key." in shown.stdout
+    assert "urne office install" in shown.stdout
+    refused = offices[0].run(
+        "urne-trustee", "decrypt", "--service", url, "--secret", secrets[0], expect=1
+    )
+    assert "(not_a_trustee)" in refused.stderr
 
     # 4. each office installs its share and its copy of the roll
     people = dep.workdir / "people.csv"

@@ -17,12 +17,9 @@ from tests.support.civic import Institution, institution_name
 from tests.support.paths import ROOT
 from tests.support.secret import Board
 from urne.verifier.citizen import authoring
-from urne.verifier.citizen.blinding import Pseudonym, blind, combine_shares, unblind
 from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.civic.secret import manifest_fingerprint
-from urne.verifier.credentials import bls
-from urne.verifier.credentials.credential import credential_message
 
 PATH = ROOT / "docs" / "spec" / "issuer-ceremony-vectors.json"
 PID = "petition-2027"
@@ -49,12 +46,7 @@ def build() -> dict[str, Any]:
         issuer_key=board.manifest_issuer({j: f"https://office-{j}.example.org" for j in (1, 2, 3)}),
     )
     leaves.append(manifest)
-    pseudonym = Pseudonym.generate()
-    state, blinded = blind(credential_message(PID, pseudonym.public_key))
-    b = bls.current_backend()
-    point = b.g1_decompress(blinded)
-    answers = {j: b.g1_compress(b.g1_mul(point, board.share(j))) for j in (1, 3)}
-    credential = unblind(state, combine_shares(answers), board.key)
+    pseudonym, credential = board.credential((1, 3))
     leaves.append(authoring.signature(PID, pseudonym, credential))
     manifest_issuer = decode_entry(manifest).obj["issuer"]
     return {

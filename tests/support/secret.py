@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from urne.verifier.citizen import authoring
+from urne.verifier.citizen.blinding import Pseudonym, blind, combine_shares, unblind
 from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import Entry, b64encode, decode_entry
 from urne.verifier.civic.secret import manifest_fingerprint
+from urne.verifier.credentials import bls
+from urne.verifier.credentials.credential import credential_message
 from urne.verifier.secret import dkg, tally
 from urne.verifier.secret.ballot import Spend, ballot_context, encrypt_ballot
 from urne.verifier.secret.group import Group, bls12_381_g2, random_scalar, ristretto255
@@ -165,6 +168,17 @@ class Board:
                 assert s is not None
                 x += s
         return x % self.g.order
+
+    def credential(self, offices: Sequence[int]) -> tuple[Pseudonym, bytes]:
+        """A fresh pseudonym and its credential from the answers of
+        ``offices``, each signing the blinded point with its share of the
+        issuer key, as the offices do (docs/spec/issuer-ceremony.md §4)."""
+        pseudonym = Pseudonym.generate()
+        state, blinded = blind(credential_message(self.pid, pseudonym.public_key))
+        b = bls.current_backend()
+        point = b.g1_decompress(blinded)
+        answers = {j: b.g1_compress(b.g1_mul(point, self.share(j))) for j in offices}
+        return pseudonym, unblind(state, combine_shares(answers), self.key)
 
     def decryption(self, j: int, aggregates: list[Any], *, wrong: bool = False) -> bytes:
         x = self.share(j)

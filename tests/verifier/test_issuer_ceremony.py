@@ -11,11 +11,10 @@ import pytest
 from tests.support.civic import Institution, RegistryLog, institution_name
 from tests.support.secret import Board
 from urne.verifier.citizen import authoring
-from urne.verifier.citizen.blinding import Pseudonym, blind, combine_shares, unblind
 from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.credentials import bls
-from urne.verifier.credentials.credential import credential_message, verify_credential
+from urne.verifier.credentials.credential import verify_credential
 from urne.verifier.secret import dkg
 
 PID = "petition-offices"
@@ -38,17 +37,6 @@ def _manifest(inst: Institution, issuer: dict[str, object]) -> bytes:
     return inst.process(PID, "petition", rule={"threshold": 10}, issuer_key=issuer)
 
 
-def _credential(board: Board, offices: list[int]) -> tuple[Pseudonym, bytes]:
-    """A credential from the answers of ``offices``, each signing with its share
-    of the key, as the offices do (docs/spec/issuance.md §3)."""
-    pseudonym = Pseudonym.generate()
-    state, blinded = blind(credential_message(PID, pseudonym.public_key))
-    b = bls.current_backend()
-    point = b.g1_decompress(blinded)
-    answers = {j: b.g1_compress(b.g1_mul(point, board.share(j))) for j in offices}
-    return pseudonym, unblind(state, combine_shares(answers), board.key)
-
-
 @pytest.fixture
 def world() -> tuple[RegistryLog, Institution, Board]:
     reg, inst, board = RegistryLog(), Institution(), Board.make(PID, 3, 2, issuer=True)
@@ -67,7 +55,7 @@ def test_offices_make_the_issuer_key_and_credentials_from_two_of_them_count(worl
         assert c.verification_keys[j] == g2.sk_to_pk(board.share(j))
     reg.admit(_manifest(inst, board.manifest_issuer()))
     for offices in ([1, 2], [2, 3], [1, 3]):
-        pseudonym, credential = _credential(board, offices)
+        pseudonym, credential = board.credential(offices)
         assert verify_credential(board.key, PID, pseudonym.public_key, credential)
         reg.admit(authoring.signature(PID, pseudonym, credential))
     assert len(reg.reg.state(PID).casts) == 3
@@ -129,7 +117,7 @@ def test_a_cheating_office_is_disqualified_with_evidence_and_the_rest_make_the_k
     reg.refuse(board.election_key(inst.key, [1, 2, 3]), "wrong_qualified")
     reg.admit(board.election_key(inst.key, [2, 3]))
     reg.admit(_manifest(inst, board.manifest_issuer()))
-    pseudonym, credential = _credential(board, [2, 3])
+    pseudonym, credential = board.credential([2, 3])
     reg.admit(authoring.signature(PID, pseudonym, credential))
 
 

@@ -707,19 +707,7 @@ def status(s: Session) -> None:
         f"Process {s.file.process!r}: a secret {sec.process.type}, {sec.spec.threshold} of "
         f"{len(sec.spec.trustees)} trustees decrypt; you are {s.who(sec, me)}."
     )
-    for j in range(1, len(sec.spec.trustees) + 1):
-        parts = []
-        if j in sec.deals:
-            parts.append(f"dealt at index {sec.deals[j][0]}")
-        else:
-            parts.append("has not dealt")
-        if j in sec.checks:
-            parts.append(f"checked at index {sec.checks[j]}")
-        if j in sec.disqualified:
-            parts.append(f"disqualified by the complaint at index {sec.disqualified[j]}")
-        if j in sec.decryptions:
-            parts.append(f"decrypted at index {sec.decryptions[j][0]}")
-        s.say(f"  {s.who(sec, j)}{' (you)' if j == me else ''}: {', '.join(parts)}")
+    _participants(s, sec, me, sec.decryptions)
     if me in sec.deals:
         at, deal = sec.deals[me]
         _own_polynomial(s, deal, at)
@@ -740,19 +728,28 @@ def status(s: Session) -> None:
     s.say(f"Next: {_next_step(pos)}")
 
 
-def _office_status(s: Session, pos: _Position) -> None:
-    sec, me = pos.sec, pos.index
-    s.say(
-        f"Process {s.file.process!r}: {sec.spec.threshold} of {len(sec.spec.trustees)} "
-        f"offices sign each credential; you are {s.who(sec, me)}."
-    )
+def _participants(
+    s: Session, sec: Ceremony, me: int, decryptions: dict[int, tuple[int, tuple[bytes, ...]]]
+) -> None:
+    """A line per participant: what it did on the log, and where."""
     for j in range(1, len(sec.spec.trustees) + 1):
         parts = [f"dealt at index {sec.deals[j][0]}" if j in sec.deals else "has not dealt"]
         if j in sec.checks:
             parts.append(f"checked at index {sec.checks[j]}")
         if j in sec.disqualified:
             parts.append(f"disqualified by the complaint at index {sec.disqualified[j]}")
+        if j in decryptions:
+            parts.append(f"decrypted at index {decryptions[j][0]}")
         s.say(f"  {s.who(sec, j)}{' (you)' if j == me else ''}: {', '.join(parts)}")
+
+
+def _office_status(s: Session, pos: _Position) -> None:
+    sec, me = pos.sec, pos.index
+    s.say(
+        f"Process {s.file.process!r}: {sec.spec.threshold} of {len(sec.spec.trustees)} "
+        f"offices sign each credential; you are {s.who(sec, me)}."
+    )
+    _participants(s, sec, me, {})
     _summary(s, pos)
     if sec.key is None:
         s.say(f"Next: {_next_ceremony_step(pos)}")
@@ -807,16 +804,7 @@ def share(s: Session) -> tuple[int, int, Ceremony]:
 def _next_step(pos: _Position) -> str:
     sec, me, st = pos.secret, pos.index, pos.process
     if sec.key is None:
-        if me not in sec.deals:
-            if sec.checks:
-                return "nothing: dealing is over without your deal; tell the institution."
-            return "run urne-trustee ceremony to deal."
-        if me not in sec.checks:
-            return "run urne-trustee ceremony to check the deals dealt to you."
-        return (
-            "the institution publishes the election key once at least "
-            f"{sec.spec.threshold} trustees have checked."
-        )
+        return _next_ceremony_step(pos)
     if me not in sec.qualified:
         return "nothing: you are not a qualified trustee."
     if st.closed_at is None:
