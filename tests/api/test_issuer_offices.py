@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.test_institution_routes import Service, service_on
+from tests.support.institutions import Service, service_on
 from tests.support.secret import Board
 from tests.support.service import assert_error
 from urne.api.main import create_app
