@@ -45,7 +45,7 @@ def _needs_server(name: str, group: typer.Typer) -> None:
 if server_extra_installed():
     from urne.api.cli import admin, operator  # noqa: F401  (register their commands)
 else:
-    for _name in ("init", "append", "checkpoint", "serve", "export", "demo"):
+    for _name in ("init", "append", "checkpoint", "serve", "export", "demo", "publish"):
         _needs_server(_name, app)
     for _name in ("add", "list"):
         _needs_server(_name, institution_app)

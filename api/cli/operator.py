@@ -86,6 +86,62 @@ def checkpoint(
         typer.echo(log.checkpoint().text, nl=False)
 
 
+@app.command()
+def publish(
+    bucket: Annotated[
+        str,
+        typer.Option(
+            "--bucket",
+            help="Where the tiles go: s3://<bucket>[/<prefix>]. Overrides URNE_TILES_BUCKET.",
+            envvar="URNE_TILES_BUCKET",
+        ),
+    ],
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            help="The S3 API's address (any S3-compatible store); default: AWS's. "
+            "Overrides URNE_TILES_ENDPOINT.",
+            envvar="URNE_TILES_ENDPOINT",
+        ),
+    ] = None,
+    follow_log: Annotated[
+        bool,
+        typer.Option("--follow", help="Keep publishing what the log sequences, every --interval."),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between two rounds (--follow).")
+    ] = 1.0,
+    database_url: DatabaseOpt = None,
+    key_dir: KeyDirOpt = None,
+    origin: OriginOpt = None,
+) -> None:
+    """Publish the log's tiles, entry bundles and checkpoint to S3-compatible object
+    storage, each tile written once and never overwritten (docs/spec/log.md §8)."""
+    from urne.ledger.log.bucket import BucketError, TileBucket, follow
+    from urne.ledger.log.bucket import publish as publish_round
+
+    try:
+        target = TileBucket(bucket, endpoint=endpoint)
+    except UrneError as exc:
+        fail(f"{exc} ({exc.code})", 2)
+    with open_service_log(settings_from(database_url, key_dir, origin)) as log:
+        try:
+            if follow_log:
+                typer.echo(f"publishing {log.origin} to {bucket} every {interval:g} s")
+                follow(log, target, interval=interval, say=typer.echo)
+                return
+            r = publish_round(log, target)
+        except BucketError as exc:
+            fail(f"{exc} ({exc.code})")
+        except KeyboardInterrupt:
+            return
+        typer.echo(
+            f"published {r.size} entries to {bucket}: {r.written} objects written, "
+            f"{r.found} there already"
+        )
+
+
 def listening_authority(host: str, port: int) -> str | None:
     """The authority of ``http://host:port``, which a service listening there
     takes as its public one unless told otherwise (``URNE_PUBLIC_AUTHORITY``);
