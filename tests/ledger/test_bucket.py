@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.support.deployment import console_script
 from tests.support.objectstore import ObjectStore, object_store
@@ -24,6 +25,7 @@ from tests.support.world import World, build_world
 from urne.ledger.log import Log
 from urne.ledger.log.bucket import BucketError, TileBucket, publish, tile_paths
 from urne.verifier.check.audit import HttpSource, audit
+from urne.verifier.cli.main import app as urne_verify
 from urne.verifier.tlog.checkpoint import Checkpoint
 from urne.verifier.tlog.note import Ed25519Signer, sign_note
 
@@ -79,6 +81,11 @@ def test_published_tiles_are_the_logs_and_the_audit_reads_the_bucket(
     report = audit(HttpSource(base), log.verifier)
     assert report.ok, [(f.step, f.code, f.message) for f in report.findings]
     assert report.size == size
+    # the observer's command, on the bucket's address
+    r_cli = CliRunner().invoke(
+        urne_verify, ["audit", "--log", base, "--log-key", log.verifier.vkey]
+    )
+    assert r_cli.exit_code == 0 and "PASSED" in r_cli.output, r_cli.output
     # nothing new: nothing written
     assert publish(log, bucket) == type(r)(size, 0, 0)
 
