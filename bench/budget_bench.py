@@ -10,6 +10,7 @@ check both select the same projects, and print the times and the ratios.
     python bench/budget_bench.py --skip-slow-peer      # pabutools only where it is quick
     python bench/budget_bench.py --runs                # also how many MES runs Add1 made
     python bench/budget_bench.py --attack --files      # only the attack: amounts up to 2**53 - 1
+    python bench/budget_bench.py --rules mes --memory  # also each side's peak memory
 
 pabutools (GPL-3.0) is the oracle and the peer, never a dependency of Urne:
 ``pip install pabutools==1.2.3``. Its MES on Warsaw Mokotów 2020 takes about
@@ -22,13 +23,18 @@ Times are process CPU seconds of one call (parsing excluded), best of
 as many as pabutools. ``--attack`` adds the elections that once froze the
 service: a budget of 10**15 or 2**53 - 1, one project costing B - 1 that one
 voter in two approves; pabutools would step 5 * 10**14 times or more, so it
-is not run there.
+is not run there. ``--memory`` also runs each side once more in a fresh
+process that parses the file and counts, and prints that process's peak
+resident memory (``VmHWM``; the interpreter and the parsed file included,
+about 40 MB of it Python itself); pabutools is measured there too where
+``--skip-slow-peer`` leaves its timing out, unless ``--no-slow-memory``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -92,6 +98,40 @@ def attack_elections() -> dict[str, ApprovalElection]:
     }
 
 
+def _high_water_mb() -> float:
+    """This process's peak resident memory: ``VmHWM`` of /proc/self/status.
+    Not ``ru_maxrss``, which Linux keeps across ``execve``: a child started
+    by a large parent would report the parent's peak."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def _peak_child(side: str, rule: str, path: str, pipe: Any) -> None:
+    """In a fresh process: parse ``path``, count with ``side``, send back the
+    outcome and the process's peak resident memory (MB)."""
+    if side == "urne":
+        election = parse_pabulib(Path(path)).election()
+        outcome = sorted(RULES[rule](election))
+    else:
+        outcome = pabutools_rule(rule, Path(path))()
+    pipe.send((outcome, _high_water_mb()))
+    pipe.close()
+
+
+def peak_memory(side: str, rule: str, path: Path) -> tuple[list[str], float]:
+    """``(outcome, peak MB)`` of a fresh process that parses and counts."""
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_peak_child, args=(side, rule, str(path), theirs))
+    child.start()
+    outcome, peak = ours.recv()
+    child.join()
+    return outcome, peak
+
+
 def mes_runs(election: ApprovalElection) -> int:
     """How many MES runs Urne's Add1 makes on ``election``."""
     if not election.ballots:
@@ -110,6 +150,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--runs", action="store_true", help="also count Urne's MES runs")
     parser.add_argument("--attack", action="store_true", help="also time the attack elections")
+    parser.add_argument("--memory", action="store_true", help="also each side's peak memory")
+    parser.add_argument(
+        "--no-slow-memory", action="store_true", help="with --memory: not pabutools' slow runs"
+    )
     args = parser.parse_args()
 
     with open(PABULIB / "expected_outcomes.json", encoding="utf-8") as fh:
@@ -155,9 +199,19 @@ def main() -> int:
             failed |= not same
             ratio = peer / best if best > 0 else float("inf")
             runs = mes_runs(election) if args.runs and rule != "greedy" else None
+            memory: dict[str, Any] = {}
+            if args.memory:
+                mine, memory["urne_peak_mb"] = peak_memory("urne", rule, path)
+                failed |= mine != ours
+                if not (args.no_slow_memory and recorded > SLOW):
+                    other, memory["pabutools_peak_mb"] = peak_memory("pabutools", rule, path)
+                    failed |= other != ours
+            mem_text = "".join(f"  {k.split('_')[0]} {v:,.0f} MB" for k, v in memory.items())
             print(
                 f"{name:<58} {rule:<16} {best:8.3f} {peer_text:>11} {ratio:6.1f}x  "
-                f"{'yes' if same else 'NO':<4}" + ("" if runs is None else f" {runs:>6}"),
+                f"{'yes' if same else 'NO':<4}"
+                + ("" if runs is None else f" {runs:>6}")
+                + mem_text,
                 flush=True,
             )
             rows.append(
@@ -171,6 +225,7 @@ def main() -> int:
                     "identical": same,
                 }
                 | ({} if runs is None else {"mes_runs": runs})
+                | {k: round(v, 1) for k, v in memory.items()}
             )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
