@@ -49,7 +49,7 @@ else:
         _needs_server(_name, app)
     for _name in ("add", "list"):
         _needs_server(_name, institution_app)
-    for _name in ("install", "roll"):
+    for _name in ("install", "roll", "replace"):
         _needs_server(_name, office_app)
 
 

@@ -486,6 +486,41 @@ def office_roll(
         typer.echo(f"{len(result.skipped)} already on it, skipped")
 
 
+@office_app.command("replace")
+def office_replace(
+    process_id: Annotated[str, typer.Argument(help="The process.")],
+    person: Annotated[str, typer.Argument(help="The person whose letter was lost.")],
+    code: Annotated[
+        str | None,
+        typer.Option("--code", help="The new code another office drew (omit on the first office)."),
+    ] = None,
+    key_dir: KeyDirOpt = None,
+    issuance_database_url: Annotated[
+        str | None,
+        typer.Option("--issuance-database-url", help="Overrides URNE_ISSUANCE_DATABASE_URL."),
+    ] = None,
+) -> None:
+    """The help desk, on an office's copy of the roll: a new code for someone not yet
+    answered; the first office draws it, each other office is given it with --code."""
+    from urne.ledger.issuance.keyring import IssuerKeyring
+    from urne.ledger.issuance.roll import open_roll, replace_code
+
+    s = settings_from(None, key_dir, None, issuance_database_url=issuance_database_url)
+    try:
+        new = replace_code(
+            open_roll(s.issuance_database_url),
+            IssuerKeyring(s.key_dir),
+            process_id,
+            person,
+            code=code,
+        )
+    except UrneError as exc:
+        fail(f"{exc} ({exc.code})")
+    typer.echo(f"{person} has a new code on this office's roll of {process_id}: {new}")
+    if code is None:
+        typer.echo(f"On each other office: urne office replace {process_id} {person} --code {new}")
+
+
 @app.command("export")
 def export(
     process_id: Annotated[str, typer.Argument(help="The process.")],

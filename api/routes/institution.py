@@ -292,6 +292,16 @@ def _replace(
     ask: ReplaceRequest,
 ) -> ReplaceAnswer:
     _owned(civic, req, process_id)
+    reserved = civic.reservation(process_id)
+    if reserved is not None and reserved[1].offices is not None:
+        # the offices hold the roll and answer the codes; a new code drawn here
+        # would reach none of them, and the old one would still be answered
+        raise Conflict(
+            "offices_hold_the_roll",
+            f"the codes of {process_id!r} are checked by its issuers' offices, each with its "
+            "own copy of the roll: a code is replaced on each office's copy, not here "
+            "(docs/spec/issuer-ceremony.md §4)",
+        )
     code = replace_code(roll, keyring, process_id, ask.person)
     return ReplaceAnswer(
         process_id=process_id,

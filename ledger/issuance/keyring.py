@@ -219,6 +219,17 @@ class IssuerKeyring:
         changes; a different key or record for the process is refused
         (``issuer_key_exists``)."""
         check_process_id(process_id)
+        if not (
+            2 <= shares <= MAX_SHARES
+            and 1 <= threshold <= shares
+            and len(share_public_keys) >= threshold
+            and set(share_public_keys) <= set(range(1, shares + 1))
+        ):
+            raise KeyFileError(
+                f"a {threshold}-of-{shares} key with the share keys "
+                f"{sorted(share_public_keys)} is not one the offices can hold",
+                code="bad_share",
+            )
         key = IssuerKey(secret)
         if share_public_keys.get(index) != key.public_key:
             raise KeyFileError(

@@ -284,8 +284,9 @@ def copy_roll_csv(
                     raw = normalise_code(row[1])
                 except IssuanceRefused as exc:
                     raise RollRefused(f"{path}, line {line}: {exc}", code="bad_code") from exc
-                items.append((f"{path}, line {line}", row[0]))
-                given[row[0]] = raw
+                where = f"{path}, line {line}"
+                items.append((where, row[0]))
+                given[_person(row[0], where)] = raw
     except OSError as exc:
         raise RollRefused(
             f"cannot read {path}: {exc.strerror or exc}", code="bad_roll_file"
@@ -293,12 +294,29 @@ def copy_roll_csv(
     return _store(engine, keyring, process_id, _collect(items), skip_existing, given)
 
 
-def replace_code(engine: Engine, keyring: IssuerKeyring, process_id: str, person: str) -> str:
+def replace_code(
+    engine: Engine,
+    keyring: IssuerKeyring,
+    process_id: str,
+    person: str,
+    *,
+    code: str | None = None,
+) -> str:
     """A new one-time code for someone not yet answered (their letter was lost);
     the old code stops working. Refused once they have been answered. Each
     replacement is counted (:func:`codes_replaced`, published), in the same
-    transaction as the new code."""
+    transaction as the new code.
+
+    ``code``: this code rather than a fresh one, for the other offices of an
+    issuer with no dealer once one of them drew it (``duplicate_code`` if the
+    roll has it already)."""
     check_process_id(process_id)
+    given = None
+    if code is not None:
+        try:
+            given = normalise_code(code)
+        except IssuanceRefused as exc:
+            raise RollRefused(str(exc), code="bad_code") from exc
     roll_key = keyring.roll_key(process_id, create=False)
     with write_connection(engine) as conn, conn.begin():
         row = conn.execute(
@@ -317,7 +335,14 @@ def replace_code(engine: Engine, keyring: IssuerKeyring, process_id: str, person
             raise KeyFileError(
                 f"the roll key of {process_id!r} is not in {keyring.roll_dir}", code="no_roll_key"
             )
-        [(raw, digest)] = _fresh_codes(conn, roll_key, process_id, 1)
+        if given is None:
+            [(raw, digest)] = _fresh_codes(conn, roll_key, process_id, 1)
+        else:
+            raw, digest = given, code_hash(roll_key, process_id, given)
+            if _existing(conn, process_id, ROLL.c.code_hash, [digest]):
+                raise RollConflict(
+                    f"this code is already on the roll of {process_id!r}", code="duplicate_code"
+                )
         conn.execute(
             ROLL.update()
             .where(ROLL.c.process_id == process_id, ROLL.c.person == person)

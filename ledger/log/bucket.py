@@ -8,8 +8,11 @@ The bucket holds exactly the paths the service answers (``checkpoint``,
 the service. Each round:
 
 1. reads the bucket's checkpoint, which must be one this log signed (its key
-   verifies it; ``bucket_other_log``) and no larger than the log
-   (``bucket_ahead``);
+   verifies it; ``bucket_other_log``), no larger than the log
+   (``bucket_ahead``), and of the log's own tree at that size: its root is
+   the log's root there (``bucket_forked``: a database that lost
+   transactions, or was restored from a backup, and went on with other
+   entries, would otherwise publish a second history);
 2. writes every tile and bundle the log's latest checkpoint covers beyond the
    bucket's, each with ``If-None-Match: *``: an object is created once and
    never overwritten. Where one exists already (a round killed before its
@@ -134,11 +137,11 @@ class TileBucket:
         """The object's bytes and ETag, or None if there is none."""
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=self.key(path))
+            return answer["Body"].read(), str(answer["ETag"])
         except Exception as exc:
             if self._code(exc) in {"NoSuchKey", "404", "NotFound"}:
                 return None
             raise BucketError(f"s3://{self.bucket}/{self.key(path)}: {exc}") from exc
-        return answer["Body"].read(), str(answer["ETag"])
 
     def create(self, path: str, data: bytes) -> bool:
         """Create ``path`` with ``data`` unless it exists (``If-None-Match: *``):
@@ -158,7 +161,12 @@ class TileBucket:
             if self._code(exc) not in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
                 raise BucketError(f"s3://{self.bucket}/{self.key(path)}: {exc}") from exc
         there = self.get(path)
-        if there is None or there[0] != data:
+        if there is None:  # another writer's upload of this key, not finished
+            raise BucketError(
+                f"s3://{self.bucket}/{self.key(path)}: another upload of it is under way; "
+                "the next round tries again"
+            )
+        if there[0] != data:
             raise BucketError(
                 f"s3://{self.bucket}/{self.key(path)} exists and holds other bytes than this "
                 "log's: it is never overwritten; nothing more is published",
@@ -210,6 +218,15 @@ def publish(log: Log, bucket: TileBucket) -> Published:
                 "database restored from an older backup? nothing is published",
                 code="bucket_ahead",
             )
+        if since and open_checkpoint(
+            text, log.verifier, origin=log.origin
+        ).checkpoint.root != log.root(since):
+            raise BucketError(
+                f"the bucket's tree of {since} entries is not this log's first {since} "
+                "entries: this database holds another history (a standby that lost "
+                "transactions, a restored backup); nothing is published",
+                code="bucket_forked",
+            )
         if text == cp.text.encode():
             return Published(cp.size, 0, 0)
     written = found = 0
@@ -243,7 +260,7 @@ def follow(
             if r.written:
                 say(f"published: {r.size} entries ({r.written} objects written, {r.found} found)")
         except BucketError as exc:
-            if exc.code in {"tile_conflict", "bucket_other_log", "bucket_ahead"}:
+            if exc.code in {"tile_conflict", "bucket_other_log", "bucket_ahead", "bucket_forked"}:
                 raise
             say(f"not published this round: {exc} ({exc.code})")
         done += 1

@@ -20,7 +20,13 @@ from tests.support.service import assert_error
 from urne.api.main import create_app
 from urne.ledger.issuance.errors import IssuerKeyExists, KeyFileError, RollConflict, RollRefused
 from urne.ledger.issuance.keyring import IssuerKeyring
-from urne.ledger.issuance.roll import copy_roll_csv, import_roll, open_roll, roll_size
+from urne.ledger.issuance.roll import (
+    copy_roll_csv,
+    import_roll,
+    open_roll,
+    replace_code,
+    roll_size,
+)
 from urne.verifier.trustee import ceremony as steps
 from urne.verifier.trustee.keyfile import TrusteeError
 
@@ -170,3 +176,49 @@ def test_an_office_never_decrypts_and_a_trustee_installs_no_share(tmp_path: Path
     with pytest.raises(TrusteeError) as e:
         steps.decrypt(session)
     assert e.value.code == "not_a_trustee"
+
+
+def test_the_help_desk_replaces_a_code_on_each_office(service: Service, tmp_path: Path) -> None:
+    """On the service that keeps the log no code counts: refused there. On the
+    offices' copies: drawn on one, given to the others."""
+    s = service
+    board = Board.make(PID, 2, 2, issuer=True)
+    path = f"/institution/processes/{PID}/issuer-key"
+    assert s.signed("POST", path, {"threshold": 2, "offices": _publics(board)}).status_code == 201
+    r = s.signed("POST", f"/institution/processes/{PID}/roll", {"people": ["P-1"]})
+    assert r.status_code == 201, r.text
+    r = s.signed("POST", f"/institution/processes/{PID}/roll/replace", {"person": "P-1"})
+    assert_error(r, 409, "offices_hold_the_roll")
+    codes = tmp_path / "codes.csv"
+    one, two = (
+        open_roll(f"sqlite:///{tmp_path / '1.db'}"),
+        open_roll(f"sqlite:///{tmp_path / '2.db'}"),
+    )
+    k1, k2 = IssuerKeyring(tmp_path / "k1"), IssuerKeyring(tmp_path / "k2")
+    codes.write_text("person,code\n P-1 ,AAAA-BBBB-CCCC\n")  # blanks around a name are dropped
+    copy_roll_csv(one, k1, PID, codes)
+    copy_roll_csv(two, k2, PID, codes)
+    new = replace_code(one, k1, PID, "P-1")
+    assert replace_code(two, k2, PID, "P-1", code=new.lower()) == new
+    with pytest.raises(RollConflict) as e:
+        replace_code(two, k2, PID, "P-1", code=new)
+    assert e.value.code == "duplicate_code"
+    with pytest.raises(RollRefused) as bad:
+        replace_code(two, k2, PID, "P-1", code="not a code")
+    assert bad.value.code == "bad_code"
+
+
+def test_a_share_of_a_key_no_offices_can_hold_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    g = Board.make(PID, 2, 1, issuer=True).g
+    keyring = IssuerKeyring(tmp_path / "keys")
+    for shares, keys in ((1, {1: g.base(10)}), (3, {1: g.base(10), 5: g.base(50)})):
+        with pytest.raises(KeyFileError) as e:
+            keyring.install_share(
+                PID, 1, 10, public_key=g.base(5), threshold=1, shares=shares, share_public_keys=keys
+            )
+        assert e.value.code == "bad_share"
+    assert not (tmp_path / "keys" / "issuers").exists() or not any(
+        (tmp_path / "keys" / "issuers").iterdir()
+    )

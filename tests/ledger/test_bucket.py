@@ -149,6 +149,27 @@ def test_a_bucket_of_another_log_or_ahead_is_refused(
     assert e.value.code == "bucket_ahead"
 
 
+def test_another_history_under_the_same_key_is_refused(store: ObjectStore, tmp_path: Path) -> None:
+    """A database that went on with other entries under the same key (a
+    standby that lost transactions, a restored backup) would publish a
+    second history over the first: refused once it is as large as the bucket's."""
+    keys = tmp_path / "keys"
+    first = Log.open(f"sqlite:///{tmp_path / 'a.db'}", key_dir=keys, origin="fork.example/log")
+    second = Log.open(f"sqlite:///{tmp_path / 'b.db'}", key_dir=keys, origin="fork.example/log")
+    try:
+        first.append_many([b'{"a":%d}' % i for i in range(300)])
+        second.append_many([b'{"b":%d}' % i for i in range(400)])
+        bucket = _bucket(store, "fork/log")
+        publish(first, bucket)
+        with pytest.raises(BucketError) as e:
+            publish(second, bucket)
+        assert e.value.code == "bucket_forked"
+        assert bucket.get("checkpoint")[0] == first.checkpoint().text.encode()  # type: ignore[index]
+    finally:
+        first.close()
+        second.close()
+
+
 def test_two_publishers_racing_never_take_the_checkpoint_back(
     store: ObjectStore, world: World
 ) -> None:
@@ -193,9 +214,11 @@ def test_a_publisher_killed_mid_round_tears_nothing_and_the_next_round_completes
                 assert proc.poll() is None, out.read_text()
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
+            proc.send_signal(signal.SIGSTOP)  # frozen where it stands, then killed
+            there = _count(store, "big/log/")
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-        there = _count(store, "big/log/")
+        assert there == _count(store, "big/log/")
         assert 100 <= there < len(want)
         assert bucket.get("checkpoint") is None  # written last: never before its tiles
         for key in _keys(store, "big/log/"):

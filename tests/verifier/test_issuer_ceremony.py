@@ -15,6 +15,7 @@ from urne.verifier.citizen.signing import AuthorKey
 from urne.verifier.civic.entries import b64encode, decode_entry
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import verify_credential
+from urne.verifier.errors import FormatError
 from urne.verifier.secret import dkg
 
 PID = "petition-offices"
@@ -170,3 +171,37 @@ def test_a_reservation_with_an_unproven_office_key_is_refused() -> None:
     key = inst.key.public_key
     reg.admit(authoring.registration(institution_name(key), key, reg.operator))
     reg.refuse(authoring.reservation(PID, key, field, reg.operator), "bad_trustee_key")
+
+
+def test_one_office_alone_is_no_ceremony() -> None:
+    """One office would hold the whole key: a reservation names at least two."""
+    reg, inst = RegistryLog(), Institution()
+    board = Board.make(PID, 1, 1, issuer=True)
+    key = inst.key.public_key
+    reg.admit(authoring.registration(institution_name(key), key, reg.operator))
+    with pytest.raises(FormatError) as e:
+        decode_entry(authoring.reservation(PID, key, board.reservation_field(), reg.operator))
+    assert "at least 2 offices" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a]b",
+        "https://[abc]",
+        "https://x:y:z",
+        "https://user@office.example",
+        "ftp://office.example",
+        "https://office.example/",
+        "https://office.example?x=1",
+        "https://" + "o" * 200 + ".example",
+    ],
+)
+def test_an_office_address_that_is_no_url_is_refused(world, url: str) -> None:
+    reg, inst, board = world
+    board.ceremony(reg.admit, inst.key)
+    issuer = board.manifest_issuer()
+    issuer["offices"][0]["url"] = url
+    with pytest.raises(FormatError) as e:
+        decode_entry(_manifest(inst, issuer))
+    assert e.value.code == "bad_url"

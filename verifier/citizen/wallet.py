@@ -597,7 +597,12 @@ class Wallet:
             )
         check_receipt(receipt, state.verifier)
         body = decode_entry(receipt.entry).body
-        if not isinstance(body, ElectionKey) or body.process != state.process or body.key != key:
+        if (
+            not isinstance(body, ElectionKey)
+            or body.issuer
+            or body.process != state.process
+            or body.key != key
+        ):
             raise WalletError(
                 f"the election key the service publishes for {state.process!r} is not the one "
                 f"of its log (index {index})",

@@ -45,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import nacl.exceptions
 import nacl.signing
@@ -708,6 +709,17 @@ def _participants(raw: object, what: str, share_key_size: int) -> tuple[TrusteeR
 _URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/%]*)?")
 
 
+def _office_url(url: str) -> bool:
+    if len(url) > 200 or not _URL.fullmatch(url) or url.endswith("/"):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    return bool(parts.hostname) and "@" not in parts.netloc
+
+
 def _offices(raw: object, what: str, shares: int) -> tuple[Office, ...]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= shares:
         raise FormatError(f"{what}: expected 1 to {shares} offices")
@@ -717,11 +729,11 @@ def _offices(raw: object, what: str, shares: int) -> tuple[Office, ...]:
         if not isinstance(x, dict):
             raise FormatError(f"{w}: expected an object")
         _fields(x, w, {"share", "url", "public_key"})
-        url = _str(x["url"], f"{w}.url", max_len=200)
-        if not _URL.fullmatch(url) or url.endswith("/"):
+        url = x["url"]
+        if not isinstance(url, str) or not _office_url(url):
             raise FormatError(
-                f"{w}.url: expected an http(s) URL with no query, fragment or trailing "
-                f"slash, found {url!r}",
+                f"{w}.url: expected an http(s) URL of at most 200 characters with a host, "
+                f"and no query, fragment, credentials or trailing slash, found {url!r}",
                 code="bad_url",
             )
         out.append(
@@ -758,6 +770,10 @@ def _reservation_issuer(
     if isinstance(issuer, dict) and "offices" in issuer:
         _fields(issuer, what, {"threshold", "offices"})
         offices = _participants(issuer["offices"], f"{what}.offices", bls.G2_COMPRESSED_SIZE)
+        if len(offices) < 2:
+            raise FormatError(
+                f"{what}.offices: at least 2 offices (one office would hold the whole key)"
+            )
         threshold = _int(issuer["threshold"], f"{what}.threshold", lo=1, hi=len(offices))
         spec = SecretSpec("bls12-381-g2", threshold, offices)
         return None, threshold, len(offices), spec

@@ -526,6 +526,7 @@ def _logged_key(
     body = decode_entry(data).body
     if (
         not isinstance(body, ElectionKey)
+        or body.issuer
         or body.process != election.process
         or body.key != election.key
     ):
