@@ -348,7 +348,10 @@ def roll_import(
     typer.echo(f"{answer['imported']} people added to the roll of {process_id}")
     if answer["skipped"]:
         typer.echo(f"{len(answer['skipped'])} already on it, skipped (their codes are unchanged)")
-    typer.echo(f"codes: {codes_out} (print and mail them, then destroy this file)")
+    typer.echo(
+        f"codes: {codes_out} (print and mail them, then destroy this file; for an issuer "
+        "with offices, each office loads it first: urne office roll)"
+    )
 
 
 @process_app.command("close")

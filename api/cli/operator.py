@@ -117,7 +117,8 @@ def publish(
     origin: OriginOpt = None,
 ) -> None:
     """Publish the log's tiles, entry bundles and checkpoint to S3-compatible object
-    storage, each tile written once and never overwritten (docs/spec/log.md §8)."""
+    storage, each tile written once and never overwritten (docs/spec/log.md §8);
+    with URNE_WITNESSES, also the latest checkpoint a quorum of them cosigned."""
     from urne.ledger.log.bucket import BucketError, TileBucket, follow
     from urne.ledger.log.bucket import publish as publish_round
 
@@ -125,13 +126,22 @@ def publish(
         target = TileBucket(bucket, endpoint=endpoint)
     except UrneError as exc:
         fail(f"{exc} ({exc.code})", 2)
-    with open_service_log(settings_from(database_url, key_dir, origin)) as log:
+    s = settings_from(database_url, key_dir, origin)
+    with open_service_log(s) as log:
+        witnessing = None
+        if s.witnesses:  # readers who require the witnesses read the bucket too
+            from urne.ledger.log.witnessing import Witnessing, parse_witnesses
+
+            try:
+                witnessing = Witnessing(log, parse_witnesses(s.witnesses), s.witness_quorum)
+            except UrneError as exc:
+                fail(f"URNE_WITNESSES: {exc} ({exc.code})", 2)
         try:
             if follow_log:
                 typer.echo(f"publishing {log.origin} to {bucket} every {interval:g} s")
-                follow(log, target, interval=interval, say=typer.echo)
+                follow(log, target, interval=interval, say=typer.echo, witnessing=witnessing)
                 return
-            r = publish_round(log, target)
+            r = publish_round(log, target, witnessing)
         except BucketError as exc:
             fail(f"{exc} ({exc.code})")
         except KeyboardInterrupt:

@@ -300,7 +300,7 @@ def _replace(
             "offices_hold_the_roll",
             f"the codes of {process_id!r} are checked by its issuers' offices, each with its "
             "own copy of the roll: a code is replaced on each office's copy, not here "
-            "(docs/spec/issuer-ceremony.md §4)",
+            "(urne office replace, docs/spec/issuer-ceremony.md §4)",
         )
     code = replace_code(roll, keyring, process_id, ask.person)
     return ReplaceAnswer(

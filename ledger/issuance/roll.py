@@ -146,8 +146,12 @@ def _store(
                     f"{len(existing)} of these people are already on the roll of "
                     f"{process_id!r} ({shown}{', ...' if len(existing) > 5 else ''}); "
                     "nothing was stored. Import only the new people, or skip those "
-                    "already on it, who keep their earlier codes (urne roll import "
-                    '--skip-existing; "skip_existing": true over HTTP)',
+                    "already on it, who keep their earlier codes ("
+                    + (
+                        "urne office roll --skip-existing)"
+                        if given is not None
+                        else 'urne roll import --skip-existing; "skip_existing": true over HTTP)'
+                    ),
                     code="already_on_roll",
                 )
             new = [p for p in persons if p not in existing]

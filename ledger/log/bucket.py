@@ -26,6 +26,11 @@ the service. Each round:
    bucket back to a smaller tree (``checkpoint_raced``: the next round reads
    again). ``Cache-Control: no-cache``.
 
+With the log's witnesses (``URNE_WITNESSES``), a round also publishes
+``checkpoint/cosigned``, the latest checkpoint a quorum of them cosigned,
+with their cosignatures, after the partial tiles of its size: readers who
+require the witnesses audit the bucket too.
+
 An object store writes an object whole or not at all, so a publisher killed
 at any moment leaves no torn tile: the next round finds the bucket's old
 checkpoint, writes again what it had written (the same bytes), and goes on.
@@ -44,11 +49,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from urne.ledger.log.store import Log
+from urne.ledger.log.witnessing import Witnessing
 from urne.verifier.errors import FormatError, UrneError
 from urne.verifier.tlog.checkpoint import open_checkpoint
 from urne.verifier.tlog.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path, tile_width
 
-__all__ = ["BucketError", "Published", "TileBucket", "publish", "tile_paths"]
+__all__ = ["BucketError", "Published", "TileBucket", "publish", "publish_cosigned", "tile_paths"]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 CHECKPOINT_CACHE = "no-cache"
@@ -174,14 +180,14 @@ class TileBucket:
             )
         return False
 
-    def put_checkpoint(self, text: bytes, etag: str | None) -> None:
-        """The checkpoint, replacing exactly the one read (``If-Match``), or
-        created if there was none (``If-None-Match: *``)."""
+    def put_checkpoint(self, text: bytes, etag: str | None, path: str = "checkpoint") -> None:
+        """The checkpoint (or ``checkpoint/cosigned``), replacing exactly the
+        one read (``If-Match``), or created if there was none (``If-None-Match: *``)."""
         condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
         try:
             self.client.put_object(
                 Bucket=self.bucket,
-                Key=self.key("checkpoint"),
+                Key=self.key(path),
                 Body=text,
                 CacheControl=CHECKPOINT_CACHE,
                 ContentType="text/plain; charset=utf-8",
@@ -190,28 +196,70 @@ class TileBucket:
         except Exception as exc:
             if self._code(exc) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
                 raise BucketError(
-                    "the bucket's checkpoint changed during this round (another publisher): "
+                    f"the bucket's {path} changed during this round (another publisher): "
                     "read it again",
                     code="checkpoint_raced",
                 ) from exc
-            raise BucketError(f"s3://{self.bucket}/{self.key('checkpoint')}: {exc}") from exc
+            raise BucketError(f"s3://{self.bucket}/{self.key(path)}: {exc}") from exc
 
 
-def publish(log: Log, bucket: TileBucket) -> Published:
-    """One round (see the module docstring)."""
+def _size_of(log: Log, text: bytes, what: str) -> int:
+    try:
+        return open_checkpoint(text, log.verifier, origin=log.origin).checkpoint.size
+    except UrneError as exc:
+        raise BucketError(
+            f"the bucket's {what} is not one this log signed ({exc}): it belongs to "
+            "another log; publish this one under another prefix",
+            code="bucket_other_log",
+        ) from exc
+
+
+def publish(log: Log, bucket: TileBucket, witnessing: Witnessing | None = None) -> Published:
+    """One round (see the module docstring); with ``witnessing``, also the
+    latest checkpoint a quorum of the log's witnesses cosigned, as
+    ``checkpoint/cosigned`` (:func:`publish_cosigned`)."""
+    done = _publish(log, bucket)
+    if witnessing is not None:
+        extra = publish_cosigned(log, bucket, witnessing)
+        done = Published(done.size, done.written + extra.written, done.found + extra.found)
+    return done
+
+
+def publish_cosigned(log: Log, bucket: TileBucket, witnessing: Witnessing) -> Published:
+    """``checkpoint/cosigned``: the latest checkpoint with the quorum of
+    cosignatures, with them, as the service serves it, so that a reader who
+    requires the witnesses reads the bucket too. Its size may be below the
+    bucket's tree: the partial tiles of that size are written first (each
+    once, as every tile); the full ones are there. Never taken back to a
+    smaller tree; ``(size, written, found)``, size 0 if none is cosigned yet."""
+    cos = witnessing.latest_cosigned()
+    if cos is None:
+        return Published(0, 0, 0)
+    text = witnessing.cosigned(cos).encode()
+    there = bucket.get("checkpoint/cosigned")
+    etag = None
+    if there is not None:
+        old, etag = there
+        if old == text or _size_of(log, old, "checkpoint/cosigned") > cos.size:
+            return Published(cos.size, 0, 0)
+    written = found = 0
+    for path, read in tile_paths(log, 0, cos.size):
+        if ".p/" in path:
+            if bucket.create(path, read()):
+                written += 1
+            else:
+                found += 1
+    bucket.put_checkpoint(text, etag, "checkpoint/cosigned")
+    return Published(cos.size, written + 1, found)
+
+
+def _publish(log: Log, bucket: TileBucket) -> Published:
     cp = log.checkpoint()
     there = bucket.get("checkpoint")
     since, etag = 0, None
     if there is not None:
         text, etag = there
-        try:
-            since = open_checkpoint(text, log.verifier, origin=log.origin).checkpoint.size
-        except UrneError as exc:
-            raise BucketError(
-                f"the bucket's checkpoint is not one this log signed ({exc}): it belongs to "
-                "another log; publish this one under another prefix",
-                code="bucket_other_log",
-            ) from exc
+        since = _size_of(log, text, "checkpoint")
         if since > cp.size:
             raise BucketError(
                 f"the bucket holds a tree of {since} entries and this log {cp.size}: a "
@@ -243,6 +291,7 @@ def follow(
     log: Log,
     bucket: TileBucket,
     *,
+    witnessing: Witnessing | None = None,
     interval: float,
     say: Callable[[str], None],
     rounds: int | None = None,
@@ -256,7 +305,7 @@ def follow(
     while rounds is None or done < rounds:
         try:
             log.catch_up()
-            r = publish(log, bucket)
+            r = publish(log, bucket, witnessing)
             if r.written:
                 say(f"published: {r.size} entries ({r.written} objects written, {r.found} found)")
         except BucketError as exc:

@@ -14,16 +14,21 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.civic import IN_2026, Citizen, Institution, open_in
 from tests.support.deployment import console_script
 from tests.support.objectstore import ObjectStore, object_store
+from tests.support.witnessing import witness_servers
 from tests.support.world import World, build_world
+from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
 from urne.ledger.log.bucket import BucketError, TileBucket, publish, tile_paths
+from urne.ledger.log.witnessing import Witnessing
 from urne.verifier.check.audit import HttpSource, audit
 from urne.verifier.cli.main import app as urne_verify
 from urne.verifier.tlog.checkpoint import Checkpoint
@@ -263,3 +268,51 @@ def _keys(store: ObjectStore, prefix: str) -> list[str]:
 
 def _count(store: ObjectStore, prefix: str) -> int:
     return len(_keys(store, prefix))
+
+
+def test_readers_who_require_the_witnesses_audit_the_bucket(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    """``checkpoint/cosigned`` (the latest checkpoint a quorum of witnesses
+    cosigned, with the partial tiles of its size) beside ``checkpoint``:
+    a reader with a witness policy audits the bucket, at the cosigned size,
+    even once the log has grown past it."""
+    with ExitStack() as stack:
+        log = Log.open(
+            f"sqlite:///{tmp_path / 'w.db'}", key_dir=tmp_path / "keys", origin="w.example/log"
+        )
+        stack.callback(log.close)
+        endpoints = witness_servers(stack, tmp_path, log, 2)
+        witnessing = Witnessing(log, endpoints, interval=0.05)
+        witnessing.start()
+        civic = CivicRecord(log, clock=lambda: IN_2026)
+        inst = Institution()
+        open_in(civic, inst.process("pet", "petition"))
+        for _ in range(260):  # past a full tile
+            civic.append(Citizen.enrol(inst, "pet").ballot())
+        cosigned = log.checkpoint().size
+        deadline = time.monotonic() + 30
+        while True:
+            latest = witnessing.latest_cosigned()
+            if latest is not None and latest.size >= cosigned:
+                break
+            assert time.monotonic() < deadline, witnessing.last_error
+            time.sleep(0.05)
+        witnessing.close()  # the witnesses fall behind: the log grows past them
+        for _ in range(5):
+            civic.append(Citizen.enrol(inst, "pet").ballot())
+        size = log.checkpoint().size
+        bucket = _bucket(store, "witnessed/log")
+        publish(log, bucket, witnessing)
+        base = store.public_url("witnessed/log")
+        text, cache = _get(f"{base}/checkpoint/cosigned")
+        # the log's signature and the two witnesses' cosignatures
+        assert cache == "no-cache" and text.count("\n\u2014 ".encode()) == 3
+        plain = audit(HttpSource(base), log.verifier)
+        assert plain.ok and plain.size == size
+        with_quorum = audit(HttpSource(base), log.verifier, policy=witnessing.policy)
+        assert with_quorum.ok, [(f.step, f.code, f.message) for f in with_quorum.findings]
+        assert with_quorum.size == cosigned < size
+        # another round: nothing new for the witnesses' checkpoint either
+        again = publish(log, bucket, witnessing)
+        assert (again.written, again.found) == (0, 0)

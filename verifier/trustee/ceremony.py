@@ -414,7 +414,7 @@ def _wait_for_deals(
         sec = pos.sec
         missing = [j for j in range(1, len(sec.spec.trustees) + 1) if j not in sec.deals]
         if not missing:
-            s.say("Every trustee has dealt.")
+            s.say(f"Every {sec.role} has dealt.")
             return pos
         if sec.checks or sec.key is not None:
             s.say(f"Dealing is over; {s.names(sec, missing)} did not deal.")
@@ -758,7 +758,10 @@ def _office_status(s: Session, pos: _Position) -> None:
     if me in sec.qualified:
         _own_share(s, pos)
         s.say("Your share of the issuer key matches your verification key.")
-        s.say("Next: install your share on your office's service (urne office install).")
+        s.say(
+            "Next: install your share on your office's service, if it is not yet "
+            "(urne office install; run again, it changes nothing)."
+        )
     else:
         s.say("Next: nothing: you are not a qualified office.")
 
