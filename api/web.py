@@ -44,7 +44,7 @@ from urne.api.deps import CivicDep, LogDep
 from urne.api.routes.civic import authority_of
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
-from urne.verifier.civic.entries import decode_entry
+from urne.verifier.civic.entries import Process, decode_entry
 from urne.verifier.civic.process import EntryRefused, ProcessState
 
 __all__ = [
@@ -425,6 +425,24 @@ def process_status(st: ProcessState, now: datetime) -> str:
     return "open"
 
 
+def _offices(civic: CivicRecord, p: Process) -> list[dict[str, str]]:
+    """The issuer's offices when they made its key with no dealer
+    (docs/spec/issuer-ceremony.md): each qualified one's name, as the
+    reservation gives it, and address, as the manifest gives it."""
+    reserved = civic.reservation(p.id)
+    if not p.issuer_offices or reserved is None or reserved[1].offices is None:
+        return []
+    named = reserved[1].offices.trustees
+    return [
+        {
+            "name": named[o.share - 1].name,
+            "host": urlsplit(o.url).netloc,
+            "url": f"{o.url}/issuance/{p.id}",
+        }
+        for o in p.issuer_offices
+    ]
+
+
 def _counts(request: Request, process_id: str) -> tuple[int | None, int | None, int | None]:
     """Credentials issued, roll size and codes replaced, where this app can read the roll."""
     roll = getattr(request.app.state, "roll", None)
@@ -492,9 +510,13 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         top = max(tally["total"].values(), default=0)
         bars = {q.id: bar_width(tally["total"][q.id], top) for q in p.proposals}
     witnessed = _witnessed_times(request, st, tally)
+    offices = _offices(civic, p)
+    if offices:  # the offices hold the roll that counts, not this service
+        issued = on_roll = replaced = None
     return render_page(
         request,
         "process.html",
+        offices=offices,
         strings=i18n.live_strings,
         witnessed=witnessed,
         p=p,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.axe import run_axe
 from tests.support.civic import institution_name, operator_of
 from tests.support.secret import Board
 from tests.support.service import Served, served_app, serving
@@ -161,3 +162,30 @@ def test_one_office_down_the_others_answer_two_down_the_citizen_is_told(
     context.close()
     assert code == "not_enough_shares", (code, text)
     assert text.startswith("Trop peu de services émetteurs"), text
+
+
+@pytest.mark.parametrize("locale", ["en-US", "fr-FR"])
+def test_the_process_page_names_the_offices_and_passes_axe(
+    browser: Any, offices: Offices, locale: str
+) -> None:
+    """Who signs the credentials, in the reader's language, at 390 px; the
+    roll's count of the service that keeps the log, where nobody is answered,
+    is not shown as if it were the credentials issued."""
+    context, page, errors, _ = _booth(browser, locale)
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.goto(f"{offices.served.url}/p/{PID}")
+    items = page.locator("#offices li")
+    assert items.count() == 3
+    for j, url in enumerate(offices.urls, start=1):
+        item = items.nth(j - 1)
+        assert item.inner_text().startswith(f"Office {j} (")
+        assert item.locator("a").get_attribute("href") == f"{url}/issuance/{PID}"
+    said = page.inner_text("#offices")
+    assert ("any 2 of these offices" if locale == "en-US" else "2 de ces services") in said
+    assert page.locator("[data-field=credentials]").count() == 0
+    result = run_axe(page)
+    assert result["violations"] == [], result["violations"]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    context.close()
+    assert width <= 390
+    assert not errors, errors
