@@ -159,6 +159,16 @@ def create_app(
             state.witnessing = Witnessing(state.log, parse_witnesses(s.witnesses), s.witness_quorum)
             state.witnessing.start()
             opened.append(state.witnessing.close)
+        publishing = getattr(state, "publisher", None) is None
+        if casting and s is not None and s.tiles_bucket and publishing:
+            from urne.ledger.log.bucket import Publisher, TileBucket
+
+            bucket = TileBucket(s.tiles_bucket, endpoint=s.tiles_endpoint or None)
+            state.publisher = Publisher(
+                state.log, bucket, witnessing=getattr(state, "witnessing", None)
+            )
+            state.publisher.start()
+            opened.append(state.publisher.close)
         if s is not None and s.rate_limit_url and isinstance(state.rate_limiter, TokenBuckets):
             local = state.rate_limiter
             shared = RedisBuckets(

@@ -261,6 +261,15 @@ def serve(
             "Overrides URNE_WITNESS_QUORUM; default: all of them.",
         ),
     ] = None,
+    tiles_bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--tiles-bucket",
+            help="Also publish the log's tiles and checkpoint to this S3-compatible bucket, "
+            "s3://bucket[/prefix], as they are sequenced (docs/spec/log.md §8). Overrides "
+            "URNE_TILES_BUCKET; the endpoint is URNE_TILES_ENDPOINT.",
+        ),
+    ] = None,
     role: Annotated[
         str,
         typer.Option(
@@ -287,6 +296,7 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         witnesses=",".join(witness) if witness else None,
         witness_quorum=None if witness_quorum is None else str(witness_quorum),
+        tiles_bucket=tiles_bucket,
     )
     if role == "issuance":
         if demo:

@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     #: ``redis://host:port/db``: the rate limit's buckets in Redis, shared by
     #: every service process using it; empty: each process its own, in memory
     rate_limit_url: str = ""
+    #: ``s3://bucket[/prefix]``: where ``urne serve`` (and ``urne publish``)
+    #: publish the log's tiles and checkpoint; empty: nowhere
+    tiles_bucket: str = ""
+    #: the S3 API's address for ``tiles_bucket``; empty: AWS's
+    tiles_endpoint: str = ""
+
+    @field_validator("tiles_bucket")
+    @classmethod
+    def _an_s3_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.startswith("s3://"):
+            raise ValueError(f"URNE_TILES_BUCKET must be an s3://bucket[/prefix] URL, not {v!r}")
+        return v
 
     @field_validator("rate_limit_url")
     @classmethod

@@ -42,6 +42,8 @@ credentials come from its usual places (``AWS_ACCESS_KEY_ID`` and
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,7 +56,16 @@ from urne.verifier.errors import FormatError, UrneError
 from urne.verifier.tlog.checkpoint import open_checkpoint
 from urne.verifier.tlog.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path, tile_width
 
-__all__ = ["BucketError", "Published", "TileBucket", "publish", "publish_cosigned", "tile_paths"]
+__all__ = [
+    "BucketError",
+    "Published",
+    "Publisher",
+    "TileBucket",
+    "follow",
+    "publish",
+    "publish_cosigned",
+    "tile_paths",
+]
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 CHECKPOINT_CACHE = "no-cache"
@@ -295,14 +306,15 @@ def follow(
     interval: float,
     say: Callable[[str], None],
     rounds: int | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
+    stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Publish every ``interval`` seconds what the log has sequenced since;
     a round that fails for a passing reason (a race, the store unreachable)
     is said and tried again at the next one. ``tile_conflict`` and the
     bucket's being another log's or ahead stop it."""
     done = 0
-    while rounds is None or done < rounds:
+    while not stop() and (rounds is None or done < rounds):
         try:
             log.catch_up()
             r = publish(log, bucket, witnessing)
@@ -315,3 +327,52 @@ def follow(
         done += 1
         if rounds is None or done < rounds:
             sleep(interval)
+
+
+class Publisher:
+    """:func:`follow` in a thread of the service (``urne serve --tiles-bucket``):
+    started with the app, stopped with it. A refusal that no later round can
+    mend (``tile_conflict``, ``bucket_other_log``, ``bucket_ahead``,
+    ``bucket_forked``) stops it and is logged; the service goes on serving."""
+
+    def __init__(
+        self,
+        log: Log,
+        bucket: TileBucket,
+        *,
+        interval: float = 1.0,
+        witnessing: Witnessing | None = None,
+    ) -> None:
+        self.log, self.bucket, self.interval, self.witnessing = log, bucket, interval, witnessing
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="urne-tiles", daemon=True)
+        #: the refusal that stopped it, if one did
+        self.failed: BucketError | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        logger = logging.getLogger("urne")
+        try:
+            follow(
+                self.log,
+                self.bucket,
+                interval=self.interval,
+                say=logger.info,
+                witnessing=self.witnessing,
+                sleep=self._stop.wait,
+                stop=self._stop.is_set,
+            )
+        except BucketError as exc:
+            self.failed = exc
+            logger.error("tiles are no longer published to %r: %s (%s)", self.bucket, exc, exc.code)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30)

@@ -316,3 +316,44 @@ def test_readers_who_require_the_witnesses_audit_the_bucket(
         # another round: nothing new for the witnesses' checkpoint either
         again = publish(log, bucket, witnessing)
         assert (again.written, again.found) == (0, 0)
+
+
+def test_the_service_publishes_as_it_sequences(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``urne serve --tiles-bucket`` (``URNE_TILES_BUCKET``): the publisher runs
+    in the service, from its start to its stop."""
+    from fastapi.testclient import TestClient
+
+    from urne.api.main import create_app
+    from urne.ledger.db.settings import Settings
+
+    for k, v in store.environment().items():
+        monkeypatch.setenv(k, v)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'log.db'}",
+        issuance_database_url=f"sqlite:///{tmp_path / 'roll.db'}",
+        key_dir=tmp_path / "keys",
+        origin="served.example/log",
+        tiles_bucket=f"s3://{store.bucket}/served/log",
+        tiles_endpoint=store.endpoint,
+        credential_processes=0,
+    )
+    app = create_app(None, settings, rate_limit=None)
+    bucket = _bucket(store, "served/log")
+    with TestClient(app):
+        civic, log = app.state.civic, app.state.log
+        inst = Institution()
+        open_in(civic, inst.process("pet", "petition"))
+        for _ in range(3):
+            civic.append(Citizen.enrol(inst, "pet").ballot())
+        size = log.checkpoint().size
+        deadline = time.monotonic() + 20
+        while (bucket.get("checkpoint") or (b"", ""))[0] != log.checkpoint().text.encode():
+            assert time.monotonic() < deadline, app.state.publisher.failed
+            time.sleep(0.1)
+        publisher = app.state.publisher
+        assert publisher.running
+    assert not publisher.running  # stopped with the service
+    report = audit(HttpSource(store.public_url("served/log")), log.verifier)
+    assert report.ok and report.size == size
