@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 from urne.ledger.log.store import Log
 from urne.ledger.log.witnessing import Witnessing
 from urne.verifier.errors import FormatError, UrneError
-from urne.verifier.tlog.checkpoint import open_checkpoint
+from urne.verifier.tlog.checkpoint import Checkpoint, open_checkpoint
 from urne.verifier.tlog.tiles import TILE_HEIGHT, TILE_WIDTH, entries_path, tile_path, tile_width
 
 __all__ = [
@@ -214,9 +214,10 @@ class TileBucket:
             raise BucketError(f"s3://{self.bucket}/{self.key(path)}: {exc}") from exc
 
 
-def _size_of(log: Log, text: bytes, what: str) -> int:
+def _opened(log: Log, text: bytes, what: str) -> Checkpoint:
+    """The bucket's ``what``, which must be one this log's key signed."""
     try:
-        return open_checkpoint(text, log.verifier, origin=log.origin).checkpoint.size
+        return open_checkpoint(text, log.verifier, origin=log.origin).checkpoint
     except UrneError as exc:
         raise BucketError(
             f"the bucket's {what} is not one this log signed ({exc}): it belongs to "
@@ -251,7 +252,7 @@ def publish_cosigned(log: Log, bucket: TileBucket, witnessing: Witnessing) -> Pu
     etag = None
     if there is not None:
         old, etag = there
-        if old == text or _size_of(log, old, "checkpoint/cosigned") > cos.size:
+        if old == text or _opened(log, old, "checkpoint/cosigned").size > cos.size:
             return Published(cos.size, 0, 0)
     written = found = 0
     for path, read in tile_paths(log, 0, cos.size):
@@ -270,16 +271,15 @@ def _publish(log: Log, bucket: TileBucket) -> Published:
     since, etag = 0, None
     if there is not None:
         text, etag = there
-        since = _size_of(log, text, "checkpoint")
+        theirs = _opened(log, text, "checkpoint")
+        since = theirs.size
         if since > cp.size:
             raise BucketError(
                 f"the bucket holds a tree of {since} entries and this log {cp.size}: a "
                 "database restored from an older backup? nothing is published",
                 code="bucket_ahead",
             )
-        if since and open_checkpoint(
-            text, log.verifier, origin=log.origin
-        ).checkpoint.root != log.root(since):
+        if since and theirs.root != log.root(since):
             raise BucketError(
                 f"the bucket's tree of {since} entries is not this log's first {since} "
                 "entries: this database holds another history (a standby that lost "
