@@ -472,6 +472,21 @@ def office_install(
     typer.echo("Next: load the roll (urne office roll), then urne serve --role issuance.")
 
 
+IssuanceDbOpt = Annotated[
+    str | None,
+    typer.Option("--issuance-database-url", help="Overrides URNE_ISSUANCE_DATABASE_URL."),
+]
+
+
+def _office_roll(key_dir: Path | None, url: str | None) -> tuple[Any, Any]:
+    """An office's roll database and key directory, from its settings."""
+    from urne.ledger.issuance.keyring import IssuerKeyring
+    from urne.ledger.issuance.roll import open_roll
+
+    s = settings_from(None, key_dir, None, issuance_database_url=url)
+    return open_roll(s.issuance_database_url), IssuerKeyring(s.key_dir)
+
+
 @office_app.command("roll")
 def office_roll(
     process_id: Annotated[str, typer.Argument(help="The process.")],
@@ -480,25 +495,15 @@ def office_roll(
         bool, typer.Option(help="Keep people already on this roll, not refuse.")
     ] = False,
     key_dir: KeyDirOpt = None,
-    issuance_database_url: Annotated[
-        str | None,
-        typer.Option("--issuance-database-url", help="Overrides URNE_ISSUANCE_DATABASE_URL."),
-    ] = None,
+    issuance_database_url: IssuanceDbOpt = None,
 ) -> None:
     """Load this office's copy of the roll: the people with the codes they were sent,
     each code kept as an HMAC under this office's own roll key."""
-    from urne.ledger.issuance.keyring import IssuerKeyring
-    from urne.ledger.issuance.roll import copy_roll_csv, open_roll
+    from urne.ledger.issuance.roll import copy_roll_csv
 
-    s = settings_from(None, key_dir, None, issuance_database_url=issuance_database_url)
+    roll, keyring = _office_roll(key_dir, issuance_database_url)
     try:
-        result = copy_roll_csv(
-            open_roll(s.issuance_database_url),
-            IssuerKeyring(s.key_dir),
-            process_id,
-            codes,
-            skip_existing=skip_existing,
-        )
+        result = copy_roll_csv(roll, keyring, process_id, codes, skip_existing=skip_existing)
     except UrneError as exc:
         fail(f"{exc} ({exc.code})")
     typer.echo(f"{len(result.codes)} people added to this office's roll of {process_id}")
@@ -515,25 +520,15 @@ def office_replace(
         typer.Option("--code", help="The new code another office drew (omit on the first office)."),
     ] = None,
     key_dir: KeyDirOpt = None,
-    issuance_database_url: Annotated[
-        str | None,
-        typer.Option("--issuance-database-url", help="Overrides URNE_ISSUANCE_DATABASE_URL."),
-    ] = None,
+    issuance_database_url: IssuanceDbOpt = None,
 ) -> None:
     """The help desk, on an office's copy of the roll: a new code for someone not yet
     answered; the first office draws it, each other office is given it with --code."""
-    from urne.ledger.issuance.keyring import IssuerKeyring
-    from urne.ledger.issuance.roll import open_roll, replace_code
+    from urne.ledger.issuance.roll import replace_code
 
-    s = settings_from(None, key_dir, None, issuance_database_url=issuance_database_url)
+    roll, keyring = _office_roll(key_dir, issuance_database_url)
     try:
-        new = replace_code(
-            open_roll(s.issuance_database_url),
-            IssuerKeyring(s.key_dir),
-            process_id,
-            person,
-            code=code,
-        )
+        new = replace_code(roll, keyring, process_id, person, code=code)
     except UrneError as exc:
         fail(f"{exc} ({exc.code})")
     typer.echo(f"{person} has a new code on this office's roll of {process_id}: {new}")
