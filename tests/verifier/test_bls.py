@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.bls_points import (
     G1_GENERATOR,
@@ -205,6 +207,37 @@ def test_hash_to_g2_rfc9380_vectors(backend: bls.AnyBackend, msg: bytes, x: Fp2,
     assert backend.g2_compress(point) == expected
     decoded = backend.g2_decompress(expected)
     assert decoded is not None and backend.g2_compress(decoded) == expected
+
+
+def test_the_arkworks_backend_hashes_to_g1_with_blst() -> None:
+    """blst (pyblst) is installed with urne, and the default backend uses it."""
+    assert bls.get_backend("arkworks").g1_hasher == "blst"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "vector",
+    H2C_G1["vectors"],
+    ids=[v["msg"].split("_")[0][:16] or "empty" for v in H2C_G1["vectors"]],
+)
+def test_hash_to_g1_rfc9380_vectors_without_blst(vector: dict[str, Any]) -> None:
+    """arkworks' own hash, the path where pyblst has no wheel, on the same vectors."""
+    plain = bls.arkworks_without_blst()
+    assert plain.g1_hasher == "arkworks"  # type: ignore[attr-defined]
+    encoded = plain.g1_compress(plain.hash_to_g1(vector["msg"].encode("ascii"), QUUX_G1_DST))
+    assert g1_affine(encoded) == (int(vector["P"]["x"], 16), int(vector["P"]["y"], 16))
+
+
+@settings(max_examples=40, deadline=None)
+@given(message=st.binary(max_size=300), dst=st.binary(min_size=1, max_size=255))
+def test_blst_arkworks_and_py_ecc_hash_alike(message: bytes, dst: bytes) -> None:
+    """The three hashes to G1 give the same point on any message and tag."""
+    fast = bls.get_backend("arkworks")
+    plain = bls.arkworks_without_blst()
+    ref = bls.get_backend("py_ecc")
+    want = ref.g1_compress(ref.hash_to_g1(message, dst))
+    assert fast.g1_compress(fast.hash_to_g1(message, dst)) == want
+    assert plain.g1_compress(plain.hash_to_g1(message, dst)) == want
+    assert fast.g1_decompress(want) is not None  # in the subgroup, as the unchecked decode assumed
 
 
 def test_hash_to_g1_separates_domains(ark: bls.AnyBackend) -> None:
