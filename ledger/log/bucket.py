@@ -226,24 +226,59 @@ def _opened(log: Log, text: bytes, what: str) -> Checkpoint:
         ) from exc
 
 
-def publish(log: Log, bucket: TileBucket, witnessing: Witnessing | None = None) -> Published:
+def publish(
+    log: Log,
+    bucket: TileBucket,
+    witnessing: Witnessing | None = None,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+) -> Published:
     """One round (see the module docstring); with ``witnessing``, also the
     latest checkpoint a quorum of the log's witnesses cosigned, as
-    ``checkpoint/cosigned`` (:func:`publish_cosigned`)."""
-    done = _publish(log, bucket)
-    if witnessing is not None:
-        extra = publish_cosigned(log, bucket, witnessing)
+    ``checkpoint/cosigned`` (:func:`publish_cosigned`). ``stop``, asked
+    between objects: a round stopped early writes no checkpoint (the next
+    one finds what it wrote)."""
+    done = _publish(log, bucket, stop)
+    if witnessing is not None and not stop():
+        extra = publish_cosigned(log, bucket, witnessing, done.size, stop)
         done = Published(done.size, done.written + extra.written, done.found + extra.found)
     return done
 
 
-def publish_cosigned(log: Log, bucket: TileBucket, witnessing: Witnessing) -> Published:
+class _Stopped(Exception):
+    """Asked to stop between two objects."""
+
+
+def _create_all(
+    bucket: TileBucket, paths: Iterator[tuple[str, Callable[[], bytes]]], stop: Callable[[], bool]
+) -> tuple[int, int]:
+    """Create each object; ``(written, found)``."""
+    written = found = 0
+    for path, read in paths:
+        if stop():
+            raise _Stopped
+        if bucket.create(path, read()):
+            written += 1
+        else:
+            found += 1
+    return written, found
+
+
+def publish_cosigned(
+    log: Log,
+    bucket: TileBucket,
+    witnessing: Witnessing,
+    published: int,
+    stop: Callable[[], bool] = lambda: False,
+) -> Published:
     """``checkpoint/cosigned``: the latest checkpoint with the quorum of
     cosignatures, with them, as the service serves it, so that a reader who
-    requires the witnesses reads the bucket too. Its size may be below the
-    bucket's tree: the partial tiles of that size are written first (each
-    once, as every tile); the full ones are there. Never taken back to a
-    smaller tree; ``(size, written, found)``, size 0 if none is cosigned yet."""
+    requires the witnesses reads the bucket too. The tiles of its size are
+    written first (each once, as every tile): below ``published`` (the
+    bucket's tree) only its partial tiles are missing; above it (the log grew
+    and was cosigned during the round), every tile the bucket lacks. Never
+    taken back to a smaller tree; ``(size, written, found)``, size 0 if none
+    is cosigned yet."""
     cos = witnessing.latest_cosigned()
     if cos is None:
         return Published(0, 0, 0)
@@ -254,20 +289,23 @@ def publish_cosigned(log: Log, bucket: TileBucket, witnessing: Witnessing) -> Pu
         old, etag = there
         if old == text or _opened(log, old, "checkpoint/cosigned").size > cos.size:
             return Published(cos.size, 0, 0)
-    written = found = 0
-    for path, read in tile_paths(log, 0, cos.size):
-        if ".p/" in path:
-            if bucket.create(path, read()):
-                written += 1
-            else:
-                found += 1
+    if cos.size > published:
+        paths = tile_paths(log, published, cos.size)
+    else:
+        paths = ((p, r) for p, r in tile_paths(log, 0, cos.size) if ".p/" in p)
+    try:
+        written, found = _create_all(bucket, paths, stop)
+    except _Stopped:
+        return Published(cos.size, 0, 0)
     bucket.put_checkpoint(text, etag, "checkpoint/cosigned")
     return Published(cos.size, written + 1, found)
 
 
-def _publish(log: Log, bucket: TileBucket) -> Published:
-    cp = log.checkpoint()
+def _publish(log: Log, bucket: TileBucket, stop: Callable[[], bool]) -> Published:
+    # the bucket first: it only ever holds checkpoints of this database, so the
+    # log's latest read after it is at least as large, whoever else publishes
     there = bucket.get("checkpoint")
+    cp = log.checkpoint()
     since, etag = 0, None
     if there is not None:
         text, etag = there
@@ -288,12 +326,10 @@ def _publish(log: Log, bucket: TileBucket) -> Published:
             )
         if text == cp.text.encode():
             return Published(cp.size, 0, 0)
-    written = found = 0
-    for path, read in tile_paths(log, since, cp.size):
-        if bucket.create(path, read()):
-            written += 1
-        else:
-            found += 1
+    try:
+        written, found = _create_all(bucket, tile_paths(log, since, cp.size), stop)
+    except _Stopped:
+        return Published(since, 0, 0)
     bucket.put_checkpoint(cp.text.encode(), etag)
     return Published(cp.size, written + 1, found)
 
@@ -317,13 +353,15 @@ def follow(
     while not stop() and (rounds is None or done < rounds):
         try:
             log.catch_up()
-            r = publish(log, bucket, witnessing)
+            r = publish(log, bucket, witnessing, stop=stop)
             if r.written:
                 say(f"published: {r.size} entries ({r.written} objects written, {r.found} found)")
         except BucketError as exc:
             if exc.code in {"tile_conflict", "bucket_other_log", "bucket_ahead", "bucket_forked"}:
                 raise
             say(f"not published this round: {exc} ({exc.code})")
+        except Exception as exc:  # the database or the store for a moment: next round
+            say(f"not published this round: {type(exc).__name__}: {exc}")
         done += 1
         if rounds is None or done < rounds:
             sleep(interval)

@@ -27,7 +27,14 @@ from tests.support.witnessing import witness_servers
 from tests.support.world import World, build_world
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.log import Log
-from urne.ledger.log.bucket import BucketError, TileBucket, publish, tile_paths
+from urne.ledger.log.bucket import (
+    BucketError,
+    TileBucket,
+    follow,
+    publish,
+    publish_cosigned,
+    tile_paths,
+)
 from urne.ledger.log.witnessing import Witnessing
 from urne.verifier.check.audit import HttpSource, audit
 from urne.verifier.cli.main import app as urne_verify
@@ -288,6 +295,8 @@ def test_readers_who_require_the_witnesses_audit_the_bucket(
         civic = CivicRecord(log, clock=lambda: IN_2026)
         inst = Institution()
         open_in(civic, inst.process("pet", "petition"))
+        early = _bucket(store, "early/log")
+        publish(log, early)  # a bucket left behind: 3 entries
         for _ in range(260):  # past a full tile
             civic.append(Citizen.enrol(inst, "pet").ballot())
         cosigned = log.checkpoint().size
@@ -316,6 +325,14 @@ def test_readers_who_require_the_witnesses_audit_the_bucket(
         # another round: nothing new for the witnesses' checkpoint either
         again = publish(log, bucket, witnessing)
         assert (again.written, again.found) == (0, 0)
+        # a cosigned checkpoint larger than the bucket's tree (the log grew and
+        # was cosigned during the round): every tile it needs is written first
+        publish_cosigned(log, early, witnessing, 3)
+        behind = audit(
+            HttpSource(store.public_url("early/log")), log.verifier, policy=witnessing.policy
+        )
+        assert behind.ok, [(f.step, f.code, f.message) for f in behind.findings]
+        assert behind.size == cosigned
 
 
 def test_the_service_publishes_as_it_sequences(
@@ -357,3 +374,36 @@ def test_the_service_publishes_as_it_sequences(
     assert not publisher.running  # stopped with the service
     report = audit(HttpSource(store.public_url("served/log")), log.verifier)
     assert report.ok and report.size == size
+
+
+def test_a_passing_failure_is_said_and_the_next_round_publishes(
+    store: ObjectStore, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, bucket = world.log, _bucket(store, "follow/log")
+    real, calls = log.catch_up, []
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the database restarted")
+        real()
+
+    monkeypatch.setattr(log, "catch_up", flaky)
+    said: list[str] = []
+    follow(log, bucket, interval=0, say=said.append, rounds=2, sleep=lambda s: None)
+    assert said[0] == "not published this round: RuntimeError: the database restarted"
+    assert bucket.get("checkpoint")[0] == log.checkpoint().text.encode()  # type: ignore[index]
+
+
+def test_a_round_asked_to_stop_writes_no_checkpoint(store: ObjectStore, world: World) -> None:
+    bucket, asked = _bucket(store, "stopped/log"), []
+
+    def stop() -> bool:  # after three objects
+        asked.append(1)
+        return len(asked) > 3
+
+    r = publish(world.log, bucket, stop=stop)
+    assert (r.size, r.written) == (0, 0)
+    assert bucket.get("checkpoint") is None
+    assert len(_keys(store, "stopped/log/")) == 3  # the next round finds them
+    assert publish(world.log, bucket).found == 3
