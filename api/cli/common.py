@@ -63,6 +63,9 @@ OriginOpt = Annotated[str | None, typer.Option("--origin", help="Overrides URNE_
 
 
 ServerOpt = Annotated[str, typer.Option("--server", help="The service, e.g. http://127.0.0.1:8000")]
+LogKeyOpt = Annotated[
+    str | None, typer.Option("--log-key", help="The log's verifier key, as published.")
+]
 
 
 KeyFileOpt = Annotated[

@@ -18,6 +18,7 @@ import typer
 
 from urne.api.cli.common import (
     KeyFileOpt,
+    LogKeyOpt,
     ServerOpt,
     client_for,
     fail,
@@ -439,10 +440,7 @@ def process_election_key(
     process_id: Annotated[str, typer.Argument(help="The secret vote or budget.")],
     server: ServerOpt,
     key: KeyFileOpt,
-    log_key: Annotated[
-        str | None,
-        typer.Option("--log-key", help="The log's verifier key, as published."),
-    ] = None,
+    log_key: LogKeyOpt = None,
     receipt: ReceiptOpt = None,
 ) -> None:
     """End a secret vote's or budget's key ceremony: check every trustee's entry on the log and
@@ -538,10 +536,7 @@ def process_issuer_key(
     process_id: Annotated[str, typer.Argument(help="The process reserved with offices.")],
     server: ServerOpt,
     key: KeyFileOpt,
-    log_key: Annotated[
-        str | None,
-        typer.Option("--log-key", help="The log's verifier key, as published."),
-    ] = None,
+    log_key: LogKeyOpt = None,
     receipt: ReceiptOpt = None,
 ) -> None:
     """End the offices' key ceremony: check every office's entry on the log and sign

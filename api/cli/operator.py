@@ -18,6 +18,7 @@ import typer
 from urne.api.cli.common import (
     DatabaseOpt,
     KeyDirOpt,
+    LogKeyOpt,
     OriginOpt,
     ServerOpt,
     app,
@@ -431,9 +432,7 @@ def office_install(
         Path,
         typer.Option("--secret", help="The office's secret file (urne-trustee keygen --office)."),
     ],
-    log_key: Annotated[
-        str | None, typer.Option("--log-key", help="The log's verifier key, as published.")
-    ] = None,
+    log_key: LogKeyOpt = None,
     key_dir: KeyDirOpt = None,
 ) -> None:
     """Install this office's share of the issuer key, from the offices' ceremony on

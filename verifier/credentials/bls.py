@@ -604,10 +604,11 @@ class _ArkworksBackend(Backend["ark.G1Point", "ark.G2Point"]):
 
     Hashing to G1, the largest cost of checking a credential, is done by blst
     (``pyblst``) where it is installed, with ``blst_hash`` (the default):
-    57 us against arkworks' 208 us here. blst's ``hash_to_group`` is the same
-    RFC 9380 suite, cofactor cleared, so its point is in the subgroup and is
-    taken into arkworks without the check (19 us); the tests hold both paths
-    to the RFC's vectors and to py_ecc on random messages and tags.
+    about a third of arkworks' time (docs/spec/credentials.md §5). blst's
+    ``hash_to_group`` is the same RFC 9380 suite, cofactor cleared, so its
+    point is in the subgroup and is taken into arkworks without the check;
+    the tests hold both paths to the RFC's vectors and to py_ecc on random
+    messages and tags.
     """
 
     name: BackendName = "arkworks"
