@@ -262,7 +262,7 @@ def _tally_tables() -> dict[str, set[str]]:
 
 def test_the_fields_of_a_tally_are_the_tables_of_counting_md() -> None:
     documented = _tally_tables()
-    assert set(documented) == {"common", "petition", "vote", "budget"}
+    assert set(documented) == {"common", "petition", "vote", "budget", "sortition"}
     operator, inst = AuthorKey.generate(), Institution()
     registry = Registry(None, operator=operator.public_key)
     index = 0
@@ -283,6 +283,14 @@ def test_the_fields_of_a_tally_are_the_tables_of_counting_md() -> None:
     for pid, ptype in (("pet", "petition"), ("vote", "vote"), ("bud", "budget")):
         tally = registry.tally(pid, index - 1)
         assert set(tally) == documented["common"] | documented[ptype], ptype
+    from tests.support.sortition import pool_file, rule
+
+    panel = Institution(officials=[])
+    opens = "2024-01-01T00:00:00Z"
+    drawn = rule(pool_file(40), 5)
+    admit(panel.process("draw", "sortition", rule=drawn, proposals=[], opens=opens))
+    tally = registry.tally("draw", index - 1)
+    assert set(tally) == documented["common"] | documented["sortition"]
     # the budget's "rule" is the outcome rule's name, as the table says
     budget = registry.tally("bud", index - 1)
     assert budget["rule"] == "greedy" and set(budget["approvals"]) == {"park", "bikes", "bench"}

@@ -285,6 +285,11 @@ def process_open(
     from urne.verifier.errors import VerificationError
 
     desc = read_description(description)
+    if desc.get("type") == "sortition":
+        try:
+            desc = sortition_description(desc, description.parent)
+        except FormatError as exc:
+            fail(f"{description}: {exc}", 2)
     closes = desc.get("closes")
     if not allow_past and isinstance(closes, str) and closes <= utc_now():
         fail(
@@ -301,6 +306,50 @@ def process_open(
         fail(str(exc))
     typer.echo(f"opened {desc['id']}: manifest at index {index}")
     save_receipt(answer, receipt)
+
+
+def sortition_description(desc: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A sortition's description with its rule completed from its pool file
+    and its beacon time (docs/guides/institutions.md, "A citizens' panel"):
+    ``"pool": {"file": "pool.csv"}`` (relative to the description) becomes the
+    file's SHA-256, its number of people and its features, read from its
+    header; ``"beacon": {"at": time}`` becomes quicknet's first round
+    released at or after that time. Anything given in full is kept as is."""
+    from urne.verifier.civic.beacon import QUICKNET
+
+    rule = desc.get("rule")
+    if not isinstance(rule, dict):
+        return desc
+    rule = dict(rule)
+    pool = rule.get("pool")
+    if isinstance(pool, dict) and set(pool) == {"file"} and isinstance(pool["file"], str):
+        path = base / pool["file"]
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FormatError(f"cannot read the pool file {path}: {exc.strerror}") from exc
+        header, _, rest = data.partition(b"\n")
+        columns = header.decode("utf-8", "replace").split(",")
+        if columns[0] != "id" or len(columns) < 2:
+            raise FormatError(f"{path}: the first line is the header id,<feature>,<feature>...")
+        rule["pool"] = {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "people": rest.count(b"\n"),
+            "features": columns[1:],
+        }
+    beacon = rule.get("beacon")
+    if isinstance(beacon, dict) and set(beacon) == {"at"} and isinstance(beacon["at"], str):
+        try:
+            at = datetime.strptime(beacon["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise FormatError(
+                f"rule.beacon.at: expected a time YYYY-MM-DDTHH:MM:SSZ: {exc}"
+            ) from exc
+        rule["beacon"] = {
+            "chain": QUICKNET.chain_hash,
+            "round": QUICKNET.round_at(int(at.timestamp()) - 1) + 1,
+        }
+    return {**desc, "rule": rule}
 
 
 def read_people(path: Path) -> list[str]:
@@ -367,6 +416,63 @@ def process_close(
     assert client.key is not None
     answer = post_entry(client, authoring.close(process_id, client.key.key))
     typer.echo(f"closed {process_id}: close at index {answer['index']}")
+    save_receipt(answer, receipt)
+
+
+@process_app.command("draw")
+def process_draw(
+    process_id: Annotated[str, typer.Argument(help="The sortition.")],
+    pool: Annotated[Path, typer.Option("--pool", help="The pool file the manifest committed to.")],
+    beacon: Annotated[
+        str,
+        typer.Option(
+            "--beacon",
+            help="drand quicknet's signature of the manifest's round (hex), as "
+            "https://api.drand.sh/<chain>/public/<round> publishes it.",
+        ),
+    ],
+    server: ServerOpt,
+    key: KeyFileOpt,
+    log_key: LogKeyOpt = None,
+    receipt: ReceiptOpt = None,
+) -> None:
+    """Draw a sortition's panel: check the log, replay the draw from the pool
+    and the beacon, and append the signed draw (docs/spec/sortition.md)."""
+    from urne.verifier.check.sortition import compute_draw
+    from urne.verifier.errors import VerificationError
+
+    try:
+        signature = bytes.fromhex(beacon.strip())
+    except ValueError:
+        fail("--beacon: expected the round's signature in hex (96 hex digits)", 2)
+    try:
+        data = pool.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read the pool file {pool}: {exc.strerror}", 2)
+    client = client_for(server, key)
+    assert client.key is not None
+    try:
+        report = recount_export(client, process_id, log_key)
+        got = compute_draw(report, data, signature)
+    except VerificationError as exc:
+        fail(f"{exc.code}: {exc}", 2)
+    except ServiceError as exc:
+        fail(str(exc))
+    entry = authoring.draw(
+        process_id,
+        client.key.key,
+        got.rule.round,
+        signature,
+        got.outcome.attempt,
+        [(m.id, m.values) for m in got.panel],
+    )
+    answer = post_entry(client, entry)
+    typer.echo(
+        f"drew {process_id}: {len(got.panel)} members (attempt {got.outcome.attempt}), "
+        f"draw at index {answer['index']}"
+    )
+    for seat, m in enumerate(got.panel, start=1):
+        typer.echo(f"  {seat:>3}. {m.id} ({', '.join(m.values)})")
     save_receipt(answer, receipt)
 
 

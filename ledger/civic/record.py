@@ -46,13 +46,16 @@ from urne.ledger.errors import NotFound
 from urne.ledger.log.store import Log, StoredCheckpoint
 from urne.verifier.check.receipt import Receipt
 from urne.verifier.check.workers import CredentialWorkers, WorkerDied
+from urne.verifier.civic.beacon import NETWORKS
 from urne.verifier.civic.entries import (
     Ballot,
     Entry,
     Paper,
+    Process,
     Registration,
     Reservation,
     Result,
+    SortitionRule,
     decode_entry,
     verify_entry_signature,
 )
@@ -77,6 +80,10 @@ _log = logging.getLogger("urne.civic")
 #: A snapshot of the record is written once the log has grown by this many
 #: entries since the last one (and when the service stops).
 SNAPSHOT_EVERY = 50_000
+
+#: How far ahead of the service's clock a sortition's beacon round must be
+#: released when its manifest arrives (docs/spec/sortition.md §3).
+ROUND_MARGIN = 60
 
 
 def _utc_now() -> datetime:
@@ -341,6 +348,8 @@ _KIND_RANK = {
     "ballot": 11,
     "paper": 11,
     "close": 12,
+    # a sortition's draw ends it, as a close does
+    "draw": 12,
     "decryption": 13,
     "result": 14,
 }
@@ -726,6 +735,18 @@ class CivicRecord:
         (issuer key, process, pseudonym, credential)."""
         entry = decode_entry(leaf)
         body = entry.body
+        if isinstance(body, Process) and isinstance(body.rule, SortitionRule):
+            # the round must not exist yet, nor come out while the manifest is on its
+            # way to the log (docs/spec/sortition.md §3): checked by the clock here
+            network = NETWORKS[body.rule.chain]
+            released = network.round_time(body.rule.round)
+            if released < self.clock().timestamp() + ROUND_MARGIN:
+                raise EntryConflict(
+                    f"round {body.rule.round} is released at {network.round_iso(body.rule.round)}: "
+                    f"a sortition names a round at least {ROUND_MARGIN} s ahead, so that "
+                    "nobody knows its randomness when the pool is committed",
+                    code="round_not_ahead",
+                )
         if isinstance(body, Ballot | Paper):
             st = self._known(body.process)
             p = st.process

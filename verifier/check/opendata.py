@@ -46,13 +46,13 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from urne.verifier.civic.canonical import canonical, parse_canonical
-from urne.verifier.civic.entries import Ballot, Process, parse_entry
+from urne.verifier.civic.entries import Ballot, Process, SortitionRule, parse_entry
 from urne.verifier.civic.process import EntryRefused, ProcessState, Registry
 from urne.verifier.credentials.credential import invalid_credentials
 from urne.verifier.errors import FormatError, ProofError, VerificationError
 from urne.verifier.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from urne.verifier.tlog.note import Ed25519Verifier
-from urne.verifier.tlog.proof import verify_inclusion
+from urne.verifier.tlog.proof import prefix_root, verify_inclusion
 from urne.verifier.tlog.rfc9162 import HASH_SIZE, hash_leaf
 
 __all__ = [
@@ -166,6 +166,9 @@ def outcome_of(
     ``state`` holds only results the rules accepted, hence at most one, the
     final one: a later ``result`` entry forced into a log is refused by the
     rules (``result_exists``) and never replaces it here."""
+    if state.draw is not None and state.draw[0] <= last_index:  # a sortition's draw is final
+        drawn = state.draw[0]
+        return Outcome(state.process, tally(drawn), drawn, drawn)
     published = [(i, r) for i, r in state.results if i <= last_index]
     if published:
         index, result = published[0]
@@ -228,6 +231,14 @@ def results_csv(outcome: Outcome) -> Iterator[bytes]:
     p, t = outcome.process, outcome.tally
     lead = [p.id, outcome.status, _int(outcome.result_index), str(outcome.through)]
     lead_columns = ["process", "status", "result_index", "through"]
+    if p.type == "sortition":  # one row per member, in the order drawn
+        rule = p.rule
+        assert isinstance(rule, SortitionRule)
+        columns, cells = _title_columns([p.title])
+        yield _csv_row([*lead_columns, *columns, "seat", "member", *rule.features])
+        for seat, m in enumerate(t["panel"] or (), start=1):
+            yield _csv_row([*lead, *cells(p.title), str(seat), m["id"], *m["values"]])
+        return
     if p.type == "petition":
         columns, cells = _title_columns([p.title])
         yield _csv_row(
@@ -366,6 +377,12 @@ class ExportReport:
     outcome: Outcome | None = None
     #: the process's state after the last entry (a secret vote's ceremony in it)
     state: ProcessState | None = None
+    #: the log's size and root just after the manifest, read from the
+    #: manifest's inclusion proof (a sortition's seed binds them)
+    at_manifest: tuple[int, bytes] | None = None
+    #: a sortition's draw line as the export holds it (entry, index, inclusion
+    #: proof): the evidence if its panel is not the one the pool gives
+    draw_line: dict[str, Any] | None = None
 
 
 class _Credentials:
@@ -485,6 +502,8 @@ def check_export(lines: Iterable[bytes], log_key: Ed25519Verifier) -> ExportRepo
                     "registrations and the reservation behind its manifest, then the manifest",
                     code="no_manifest",
                 )
+            if entry.kind == "process":
+                report.at_manifest = (index + 1, prefix_root(leaf, index, cp.size, proof))
             manifest_seen = manifest_seen or entry.kind == "process"
             if entry.kind == "result":
                 credentials.flush()  # what the result counts is checked first
@@ -493,6 +512,8 @@ def check_export(lines: Iterable[bytes], log_key: Ed25519Verifier) -> ExportRepo
             if isinstance(body, Ballot):
                 key = registry.state(body.process).process.issuer_key
                 credentials.add(n, index, key, body)
+            elif entry.kind == "draw":
+                report.draw_line = obj
             elif entry.kind == "result":
                 r = registry.state(header.process).results[-1][1]
                 report.results.append((index, r.through))

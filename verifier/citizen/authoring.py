@@ -22,6 +22,7 @@ __all__ = [
     "complaint",
     "deal",
     "decryption",
+    "draw",
     "election_key",
     "paper_batch",
     "proposal",
@@ -123,6 +124,29 @@ def paper_batch(
 
 def close(process_id: str, institution: EntrySigner) -> bytes:
     return sign_entry({"v": 1, "kind": "close", "process": process_id}, institution)
+
+
+def draw(
+    process_id: str,
+    institution: EntrySigner,
+    round_: int,
+    signature: bytes,
+    attempt: int,
+    panel: Sequence[tuple[str, Sequence[str]]],
+) -> bytes:
+    """A sortition's draw (docs/spec/sortition.md §4): the beacon's signature
+    of the manifest's round and the panel, ``(id, values)`` in the order drawn."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "draw",
+            "process": process_id,
+            "beacon": {"round": round_, "signature": b64encode(signature)},
+            "attempt": attempt,
+            "panel": [{"id": pid, "values": list(values)} for pid, values in panel],
+        },
+        institution,
+    )
 
 
 def result(

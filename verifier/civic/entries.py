@@ -28,6 +28,7 @@ kind             author                        key
 ``check``,
 ``decryption``
 ``election-key`` the institution               the manifest's ``institution``
+``draw``         the institution               the manifest's ``institution``
 ===============  ============================  ==================================
 
 Who may sign at all (registered institutions and their roles, reserved
@@ -50,6 +51,7 @@ from urllib.parse import urlsplit
 import nacl.exceptions
 import nacl.signing
 
+from urne.verifier.civic.beacon import NETWORKS
 from urne.verifier.civic.canonical import canonical, fingerprint, parse_canonical
 from urne.verifier.credentials import bls
 from urne.verifier.errors import FormatError, SignatureError
@@ -67,18 +69,22 @@ __all__ = [
     "Deal",
     "DealtShare",
     "Decryption",
+    "Draw",
     "ElectionKey",
     "Entry",
+    "Member",
     "Office",
     "Official",
     "Paper",
     "PetitionRule",
     "Process",
     "Proposal",
+    "Quota",
     "Registration",
     "Reservation",
     "Result",
     "SecretSpec",
+    "SortitionRule",
     "TrusteeRef",
     "VoteRule",
     "b64decode",
@@ -111,11 +117,14 @@ KINDS = (
     "issuer-complaint",
     "issuer-check",
     "issuer-key",
+    # a sortition's draw (docs/spec/sortition.md)
+    "draw",
 )
 #: What a registered institution may do: ``open`` processes (reserve ids, sign
 #: manifests, closes and results) and ``register`` other institutions.
 ROLES = ("open", "register")
-PROCESS_TYPES = ("petition", "vote", "budget")
+PROCESS_TYPES = ("petition", "vote", "budget", "sortition")
+SORTITION_ALGORITHMS = ("urne-legacy-v1",)
 VOTE_METHODS = ("single", "approval", "k-of-n")
 BUDGET_RULES = ("greedy", "mes", "mes-then-greedy")
 
@@ -278,6 +287,37 @@ class BudgetRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Quota:
+    """A sortition's quota: how many seats people with ``value`` for
+    ``feature`` take, at least and at most."""
+
+    feature: str
+    value: str
+    min: int
+    max: int
+
+
+@dataclass(frozen=True, slots=True)
+class SortitionRule:
+    """A sortition's commitment (docs/spec/sortition.md §2): the pool file by
+    its hash, the seats and quotas, the algorithm, and the drand round whose
+    randomness, not yet published, will draw the panel."""
+
+    seats: int
+    pool_sha256: str
+    people: int
+    features: tuple[str, ...]
+    quotas: tuple[Quota, ...]
+    algorithm: Literal["urne-legacy-v1"]
+    attempts: int
+    chain: str
+    round: int
+
+    def values(self, feature: str) -> tuple[str, ...]:
+        return tuple(q.value for q in self.quotas if q.feature == feature)
+
+
+@dataclass(frozen=True, slots=True)
 class TrusteeRef:
     """A trustee of a secret vote, as the manifest names it."""
 
@@ -315,7 +355,7 @@ class Office:
 @dataclass(frozen=True, slots=True)
 class Process:
     id: str
-    type: Literal["petition", "vote", "budget"]
+    type: Literal["petition", "vote", "budget", "sortition"]
     title: str | dict[str, str]
     text: str | dict[str, str]
     institution: bytes
@@ -326,7 +366,7 @@ class Process:
     issuer_shares: int
     officials: tuple[Official, ...]
     proposals: tuple[Proposal, ...]
-    rule: PetitionRule | VoteRule | BudgetRule
+    rule: PetitionRule | VoteRule | BudgetRule | SortitionRule
     #: a secret vote's trustees (docs/secret-ballot.md §3); None for a public process
     secret: SecretSpec | None = None
     #: the issuers' offices, when their key came from a ceremony
@@ -372,6 +412,27 @@ class Paper:
 @dataclass(frozen=True, slots=True)
 class Close:
     process: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member of a drawn panel: the pool's pseudonymous id and the person's
+    value for each of the pool's features, in the manifest's order."""
+
+    id: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """A sortition's draw (docs/spec/sortition.md §4): the beacon's signature
+    for the round the manifest named, and the panel, in the order drawn."""
+
+    process: str
+    round: int
+    signature: bytes
+    attempt: int
+    panel: tuple[Member, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +540,7 @@ Body = (
     | Check
     | ElectionKey
     | Decryption
+    | Draw
 )
 
 
@@ -518,12 +580,106 @@ def _proposal(p: object, what: str, budget: bool) -> Proposal:
     return Proposal(_ident(p["id"], f"{what}.id"), title, body, fp, cost)
 
 
+#: Bounds of a sortition (docs/spec/sortition.md §2): what a replay costs is
+#: linear in the pool and the quotas, and a draw entry stays under 65,535 bytes.
+MAX_SEATS = 500
+MAX_POOL = 10_000_000
+MAX_FEATURES = 16
+MAX_QUOTAS = 256
+MAX_ATTEMPTS = 1_000
+
+
+def _sortition_rule(r: dict[str, Any]) -> SortitionRule:
+    what = "process.rule"
+    _fields(r, what, {"seats", "pool", "quotas", "algorithm", "attempts", "beacon"})
+    pool = r["pool"]
+    if not isinstance(pool, dict):
+        raise FormatError(f"{what}.pool: expected an object")
+    _fields(pool, f"{what}.pool", {"sha256", "people", "features"})
+    digest = pool["sha256"]
+    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+        raise FormatError(f"{what}.pool.sha256: expected 64 lower-case hex digits")
+    features = _ids(pool["features"], f"{what}.pool.features")
+    if not 1 <= len(features) <= MAX_FEATURES:
+        raise FormatError(f"{what}.pool.features: expected 1 to {MAX_FEATURES} features")
+    if "id" in features:
+        raise FormatError(f"{what}.pool.features: 'id' names the pool's first column")
+    seats = _int(r["seats"], f"{what}.seats", lo=1, hi=MAX_SEATS)
+    people = _int(pool["people"], f"{what}.pool.people", lo=seats, hi=MAX_POOL)
+    raw = r["quotas"]
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_QUOTAS:
+        raise FormatError(f"{what}.quotas: expected a list of 1 to {MAX_QUOTAS} quotas")
+    quotas: list[Quota] = []
+    for i, q in enumerate(raw):
+        w = f"{what}.quotas[{i}]"
+        if not isinstance(q, dict):
+            raise FormatError(f"{w}: expected an object")
+        _fields(q, w, {"feature", "value", "min", "max"})
+        quota = Quota(
+            _ident(q["feature"], f"{w}.feature"),
+            _ident(q["value"], f"{w}.value"),
+            _int(q["min"], f"{w}.min", hi=seats),
+            _int(q["max"], f"{w}.max", hi=seats),
+        )
+        if quota.min > quota.max:
+            raise FormatError(f"{w}: min {quota.min} is above max {quota.max}")
+        quotas.append(quota)
+    # each feature's values together, the features in the pool's order
+    order = [q.feature for q in quotas]
+    grouped = [f for i, f in enumerate(order) if i == 0 or order[i - 1] != f]
+    if tuple(grouped) != features:
+        raise FormatError(
+            f"{what}.quotas: expected every value of every feature of the pool, "
+            f"feature by feature in the order {list(features)}"
+        )
+    if len({(q.feature, q.value) for q in quotas}) != len(quotas):
+        raise FormatError(f"{what}.quotas: a feature's value appears twice")
+    for f in features:
+        mins = sum(q.min for q in quotas if q.feature == f)
+        maxs = sum(q.max for q in quotas if q.feature == f)
+        if not mins <= seats <= maxs:
+            raise FormatError(
+                f"{what}.quotas: the quotas of {f!r} cannot add up to {seats} seats "
+                f"(minimums {mins}, maximums {maxs})",
+                code="infeasible_quotas",
+            )
+    algorithm = r["algorithm"]
+    if algorithm not in SORTITION_ALGORITHMS:
+        raise FormatError(
+            f"{what}.algorithm: expected one of {SORTITION_ALGORITHMS}, found {algorithm!r}"
+        )
+    beacon = r["beacon"]
+    if not isinstance(beacon, dict):
+        raise FormatError(f"{what}.beacon: expected an object")
+    _fields(beacon, f"{what}.beacon", {"chain", "round"})
+    chain = beacon["chain"]
+    if chain not in NETWORKS:
+        raise FormatError(
+            f"{what}.beacon.chain: expected the chain hash of drand's quicknet "
+            f"({sorted(NETWORKS)}), found {chain!r}",
+            code="unknown_beacon",
+        )
+    return SortitionRule(
+        seats=seats,
+        pool_sha256=digest,
+        people=people,
+        features=features,
+        quotas=tuple(quotas),
+        algorithm=algorithm,
+        attempts=_int(r["attempts"], f"{what}.attempts", lo=1, hi=MAX_ATTEMPTS),
+        chain=chain,
+        round=_int(beacon["round"], f"{what}.beacon.round", lo=1),
+    )
+
+
 def _rule(
     kind: str, r: object, proposals: tuple[Proposal, ...]
-) -> PetitionRule | VoteRule | BudgetRule:
+) -> PetitionRule | VoteRule | BudgetRule | SortitionRule:
     what = "process.rule"
     if not isinstance(r, dict):
         raise FormatError(f"{what}: expected an object")
+    if kind == "sortition":
+        return _sortition_rule(r)
     if kind == "petition":
         _fields(r, what, {"threshold"})
         return PetitionRule(_int(r["threshold"], f"{what}.threshold", lo=1))
@@ -622,12 +778,26 @@ def _process(o: dict[str, Any]) -> Process:
     )
     if len({p.id for p in proposals}) != len(proposals):
         raise FormatError("process.proposals: a proposal id appears twice")
-    if ptype != "petition" and not proposals:
+    if ptype == "sortition":
+        if proposals or officials or "secret" in o:
+            raise FormatError(
+                "process: a sortition has no proposals, no officials and no secret: "
+                "it draws people from its pool"
+            )
+    elif ptype != "petition" and not proposals:
         raise FormatError(f"process.proposals: a {ptype} needs at least one proposal")
     opens, closes = _time(o["opens"], "process.opens"), _time(o["closes"], "process.closes")
     if not opens < closes:
         raise FormatError("process: opens must be before closes")
     rule = _rule(ptype, o["rule"], proposals)
+    if isinstance(rule, SortitionRule):
+        released = NETWORKS[rule.chain].round_iso(rule.round)
+        if not opens < released <= closes:
+            raise FormatError(
+                f"process.rule.beacon.round: round {rule.round} is released at {released}, "
+                f"which must be after opens ({opens}) and no later than closes ({closes})",
+                code="bad_round",
+            )
     return Process(
         id=_ident(o["id"], "process.id"),
         type=ptype,
@@ -1011,6 +1181,41 @@ def _decryption(o: dict[str, Any]) -> Decryption:
     )
 
 
+def _draw(o: dict[str, Any]) -> Draw:
+    _fields(o, "draw", {"v", "kind", "sig", "process", "beacon", "attempt", "panel"})
+    beacon = o["beacon"]
+    if not isinstance(beacon, dict):
+        raise FormatError("draw.beacon: expected an object")
+    _fields(beacon, "draw.beacon", {"round", "signature"})
+    raw = o["panel"]
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SEATS:
+        raise FormatError(f"draw.panel: expected a list of 1 to {MAX_SEATS} members")
+    panel: list[Member] = []
+    for i, m in enumerate(raw):
+        w = f"draw.panel[{i}]"
+        if not isinstance(m, dict):
+            raise FormatError(f"{w}: expected an object")
+        _fields(m, w, {"id", "values"})
+        values = m["values"]
+        if not isinstance(values, list) or not 1 <= len(values) <= MAX_FEATURES:
+            raise FormatError(f"{w}.values: expected a list of 1 to {MAX_FEATURES} values")
+        panel.append(
+            Member(
+                _ident(m["id"], f"{w}.id"),
+                tuple(_ident(v, f"{w}.values[{j}]") for j, v in enumerate(values)),
+            )
+        )
+    if len({m.id for m in panel}) != len(panel):
+        raise FormatError("draw.panel: a member appears twice", code="duplicate_member")
+    return Draw(
+        _ident(o["process"], "draw.process"),
+        _int(beacon["round"], "draw.beacon.round", lo=1),
+        b64decode(beacon["signature"], "draw.beacon.signature", size=bls.G1_COMPRESSED_SIZE),
+        _int(o["attempt"], "draw.attempt", hi=MAX_ATTEMPTS - 1),
+        tuple(panel),
+    )
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "institution": _registration,
     "reservation": _reservation,
@@ -1028,6 +1233,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "issuer-complaint": _complaint,
     "issuer-check": _check,
     "issuer-key": _election_key,
+    "draw": _draw,
 }
 
 

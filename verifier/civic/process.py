@@ -44,6 +44,7 @@ from fractions import Fraction
 from typing import Any
 
 from urne.verifier.civic import budget
+from urne.verifier.civic.beacon import NETWORKS, verify_round
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import (
     Ballot,
@@ -53,6 +54,7 @@ from urne.verifier.civic.entries import (
     Complaint,
     Deal,
     Decryption,
+    Draw,
     ElectionKey,
     Entry,
     Paper,
@@ -61,11 +63,13 @@ from urne.verifier.civic.entries import (
     Registration,
     Reservation,
     Result,
+    SortitionRule,
     VoteRule,
     b64encode,
     verify_entry_signature,
 )
 from urne.verifier.civic.secret import IssuerCeremony, SecretState, check_offices, open_secret
+from urne.verifier.civic.sortition import quota_violations
 from urne.verifier.errors import VerificationError
 
 __all__ = [
@@ -172,6 +176,8 @@ class ProcessState:
     results: list[tuple[int, Result]] = field(default_factory=list)
     #: a secret vote's ceremony, key and decryptions (None for a public process)
     secret: SecretState | None = None
+    #: a sortition's draw and its index (docs/spec/sortition.md §4)
+    draw: tuple[int, Draw] | None = None
 
 
 def check_budget_choice(rule: BudgetRule, costs: dict[str, int], choice: tuple[str, ...]) -> None:
@@ -286,6 +292,17 @@ class Registry:
             self.issuer_ceremony(body.process).check_ceremony(entry, body, None)
             return
         st = self.state(body.process)
+        sortition = isinstance(st.process.rule, SortitionRule)
+        if sortition != isinstance(body, Draw):
+            raise EntryRefused(
+                f"process {body.process!r} is a sortition: it takes a draw, nothing else"
+                if sortition
+                else f"process {body.process!r} is not a sortition: it takes no draw",
+                code="not_for_sortition" if sortition else "not_sortition",
+            )
+        if isinstance(body, Draw):
+            self._check_draw(entry, body, st)
+            return
         if isinstance(body, Result):
             self._check_result(entry, body, st)
             return
@@ -455,9 +472,11 @@ class Registry:
                     f"{len(choice)} choices; this vote takes {rule.min} to {rule.max}",
                     code="bad_choice_count",
                 )
-        else:
+        elif isinstance(rule, BudgetRule):
             costs = {q.id: q.cost or 0 for q in p.proposals}
             check_budget_choice(rule, costs, choice)
+        else:  # refused before, with not_for_sortition
+            raise EntryRefused("a sortition takes no choice", code="not_for_sortition")
 
     def _check_ballot(self, entry: Entry, b: Ballot, st: ProcessState) -> None:
         p = st.process
@@ -485,7 +504,7 @@ class Registry:
         if not prev:
             return
         rule = st.process.rule
-        if isinstance(rule, PetitionRule):
+        if isinstance(rule, PetitionRule | SortitionRule):
             raise EntryConflict("this pseudonym already signed", code="already_signed")
         if not rule.revoting:
             raise EntryConflict(
@@ -531,6 +550,45 @@ class Registry:
                 f"a {p.type} batch carries "
                 + {"petition": "signatures", "vote": "counts", "budget": "ballots"}[p.type],
                 code="bad_batch",
+            )
+
+    @staticmethod
+    def _check_draw(entry: Entry, d: Draw, st: ProcessState) -> None:
+        """A sortition's draw (docs/spec/sortition.md §4): once, by the
+        institution, with the signature of the round the manifest named, and a
+        panel that fills the seats within the quotas. That the panel is the
+        one the pool and the seed give is checked by replaying the draw with
+        the pool file (``urne-verify sortition``)."""
+        rule = st.process.rule
+        assert isinstance(rule, SortitionRule)
+        verify_entry_signature(entry, st.process.institution)
+        if st.draw is not None:
+            raise EntryConflict(
+                f"process {d.process!r} was drawn at index {st.draw[0]}; a sortition draws once",
+                code="already_drawn",
+            )
+        if d.round != rule.round:
+            raise EntryRefused(
+                f"the draw uses round {d.round}; the manifest named round {rule.round}",
+                code="wrong_round",
+            )
+        network = NETWORKS[rule.chain]
+        if not verify_round(network, d.round, d.signature):
+            raise EntryRefused(
+                f"the beacon signature is not drand {network.name}'s for round {d.round}",
+                code="bad_beacon",
+            )
+        if d.attempt >= rule.attempts:
+            raise EntryRefused(
+                f"attempt {d.attempt}; the manifest allows {rule.attempts} (0 to "
+                f"{rule.attempts - 1})",
+                code="bad_attempt",
+            )
+        broken = quota_violations(rule, d.panel)
+        if broken:
+            raise EntryRefused(
+                "the panel breaks the manifest: " + "; ".join(broken[:5]),
+                code="quota_not_met",
             )
 
     def _check_result(self, entry: Entry, r: Result, st: ProcessState) -> None:
@@ -618,6 +676,9 @@ class Registry:
                 st.secret.close()
         elif isinstance(body, Result):
             st.results.append((index, body))
+        elif isinstance(body, Draw):
+            st.draw = (index, body)
+            st.closed_at = index
 
     def admit(self, entry: Entry, index: int) -> None:
         self.check(entry, index)
@@ -742,7 +803,9 @@ def count(st: ProcessState, through: int) -> dict[str, Any]:
         "ballots": len(last),
         "paper_batches": officials,
     }
-    if isinstance(p.rule, PetitionRule):
+    if isinstance(p.rule, SortitionRule):
+        out.update(_sortition(p.rule, st.draw if st.draw and st.draw[0] <= through else None))
+    elif isinstance(p.rule, PetitionRule):
         out.update(_petition(p.rule, first_index, paper))
     elif st.secret is not None:
         totals = (
@@ -757,6 +820,18 @@ def count(st: ProcessState, through: int) -> dict[str, Any]:
     else:
         out.update(_budget(p, p.rule, last.values(), paper))
     return out
+
+
+def _sortition(rule: SortitionRule, drawn: tuple[int, Draw] | None) -> dict[str, Any]:
+    """A sortition's outcome: its panel once drawn (``null`` before)."""
+    return {
+        "seats": rule.seats,
+        "round": rule.round,
+        "drawn_at": None if drawn is None else drawn[0],
+        "panel": None
+        if drawn is None
+        else [{"id": m.id, "values": list(m.values)} for m in drawn[1].panel],
+    }
 
 
 def _petition(

@@ -486,6 +486,84 @@ def export_command(
     typer.echo("VALID export")
 
 
+@app.command("sortition")
+def sortition_command(
+    entries: Annotated[
+        Path,
+        typer.Argument(
+            help="The sortition's entries.jsonl, as served at /processes/<id>/entries.jsonl."
+        ),
+    ],
+    pool: Annotated[Path, typer.Option("--pool", help="The pool file the manifest committed to.")],
+    log_key: Annotated[
+        str,
+        typer.Option("--log-key", help="The log's verifier key: name+hex8+base64, as published."),
+    ],
+    report_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the outcome (JSON) here.")
+    ] = None,
+) -> None:
+    """Replay a sortition from its open data and its pool file (docs/spec/sortition.md)."""
+    from urne.verifier.check.sortition import SortitionMismatch, replay
+
+    verifier = _verifier(log_key)
+    data = _read(pool)
+    try:
+        with entries.open("rb") as fh:
+            report = check_export(fh, verifier)
+        got = replay(report, data)
+    except SortitionMismatch as exc:
+        typer.echo(f"INVALID ({exc.code}): {exc}")
+        if report_file is not None:
+            _write_json(report_file, {"ok": False, "code": exc.code, "message": str(exc),
+                                      "evidence": exc.evidence})  # fmt: skip
+            typer.echo(f"evidence written to {report_file}")
+        raise typer.Exit(1) from exc
+    except VerificationError as exc:
+        typer.echo(f"INVALID ({exc.code}): {exc}")
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        typer.echo(f"error: cannot read {entries}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    rule = got.rule
+    typer.echo(f"process: {got.process.id}")
+    typer.echo(
+        f"1. the export checks against the log's key (size {report.checkpoint.checkpoint.size}): ok"
+    )
+    typer.echo(
+        f"2. the pool file is the one committed ({rule.people} people, "
+        f"sha256 {rule.pool_sha256}): ok"
+    )
+    typer.echo(
+        f"3. drand quicknet round {rule.round}: signature verified, "
+        f"randomness {got.randomness.hex()}"
+    )
+    typer.echo(f"4. seed (log root at size {got.size}): {got.seed.hex()}")
+    typer.echo(
+        f"5. the draw on the log names the panel the seed gives (attempt {got.outcome.attempt}): ok"
+    )
+    for seat, m in enumerate(got.panel, start=1):
+        typer.echo(f"  {seat:>3}. {m.id} ({', '.join(m.values)})")
+    if report_file is not None:
+        _write_json(report_file, {
+            "ok": True,
+            "process": got.process.id,
+            "round": rule.round,
+            "randomness": got.randomness.hex(),
+            "seed": got.seed.hex(),
+            "attempt": got.outcome.attempt,
+            "panel": [{"id": m.id, "values": list(m.values)} for m in got.panel],
+        })  # fmt: skip
+    typer.echo("VALID sortition")
+
+
+def _write_json(path: Path, obj: object) -> None:
+    try:
+        path.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        _could_not_check("io_error", f"cannot write {path}: {exc.strerror}")
+
+
 # -- challenge files (docs/secret-ballot.md §5) ---------------------------------------
 
 #: The most bytes read of the service's description of a process (its manifest

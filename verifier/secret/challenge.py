@@ -37,6 +37,7 @@ from urne.verifier.civic.entries import (
     IDENTIFIER,
     PetitionRule,
     Process,
+    SortitionRule,
     VoteRule,
     b64decode,
     b64encode,
@@ -419,7 +420,7 @@ class Election:
                 code="fingerprint_mismatch",
             )
         rule = body.rule
-        if body.secret is None or isinstance(rule, PetitionRule):
+        if body.secret is None or isinstance(rule, PetitionRule | SortitionRule):
             raise VerificationError(
                 f"{self.process}'s manifest makes no secret vote or budget", code="bad_manifest"
             )

@@ -26,6 +26,7 @@ from urne.verifier.tlog.rfc9162 import HASH_SIZE, hash_children
 __all__ = [
     "consistency_proof_length",
     "inclusion_proof_length",
+    "prefix_root",
     "root_from_consistency_proof",
     "root_from_inclusion_proof",
     "verify_consistency",
@@ -119,6 +120,32 @@ def root_from_inclusion_proof(
         )
     res = _chain_inner(leaf_hash, proof[:inner], index)
     return _chain_border_right(res, proof[inner:])
+
+
+def prefix_root(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
+    """The root of the tree of the first ``index + 1`` leaves, read from an
+    inclusion proof of the leaf at ``index`` in a tree of ``size`` (check the
+    proof first, with :func:`verify_inclusion`).
+
+    Every left sibling on a leaf's path is a perfect subtree of the leaves
+    before it, and together they are exactly the maximal perfect subtrees
+    that tile ``[0, index)``: the same nodes whatever the tree's size. In the
+    tree of size ``index + 1`` the leaf is the last one, so its path holds
+    those left siblings alone, and hashing them in over the leaf gives the
+    root."""
+    if not 0 <= index < size:
+        raise ProofError(f"index {index} is not below tree size {size}", code="bad_index")
+    _check_hash("leaf hash", leaf_hash)
+    _check_proof_hashes(proof)
+    inner, border = _decompose_inclusion(index, size)
+    if len(proof) != inner + border:
+        raise ProofError(
+            f"inclusion proof for index {index} in size {size} has {len(proof)} hashes, "
+            f"want {inner + border}",
+            code="bad_proof_length",
+        )
+    lefts = [h for k, h in enumerate(proof[:inner]) if (index >> k) & 1]
+    return _chain_border_right(leaf_hash, [*lefts, *proof[inner:]])
 
 
 def verify_inclusion(
