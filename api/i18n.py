@@ -247,6 +247,7 @@ def kind_label(kind: str) -> str:
         "petition": pgettext("process kind", "petition"),
         "vote": pgettext("process kind", "vote"),
         "budget": pgettext("process kind", "participatory budget"),
+        "sortition": pgettext("process kind", "citizens' panel"),
     }
     return labels.get(kind, kind)
 

@@ -7,7 +7,9 @@
   time, for a vote a bar per proposal, for a budget the selected projects and
   their cost against the budget; the final result, once the institution has
   published it (one per process, through the close); while it is open, the
-  way to take part (``/p/{id}/take-part``).
+  way to take part (``/p/{id}/take-part``). For a sortition, what the
+  institution committed to (seats, pool, quotas, the drand round) and, once
+  drawn, the panel, the beacon's randomness and how to replay the draw.
 - ``/receipt``: paste or upload a receipt; the page checks it in the browser
   itself (``static/receipt.js``: the checkpoint's Ed25519 signature and the
   RFC 9162 inclusion proof with WebCrypto), and optionally that today's log
@@ -44,7 +46,8 @@ from urne.api.deps import CivicDep, LogDep
 from urne.api.routes.civic import authority_of
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
-from urne.verifier.civic.entries import Process, decode_entry
+from urne.verifier.civic.beacon import NETWORKS, randomness
+from urne.verifier.civic.entries import Process, SortitionRule, decode_entry
 from urne.verifier.civic.process import EntryRefused, ProcessState
 
 __all__ = [
@@ -510,6 +513,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         top = max(tally["total"].values(), default=0)
         bars = {q.id: bar_width(tally["total"][q.id], top) for q in p.proposals}
     witnessed = _witnessed_times(request, st, tally)
+    sortition = _sortition(st)
     offices = _offices(civic, p)
     if offices:  # the offices hold the roll that counts, not this service
         issued = on_roll = replaced = None
@@ -517,6 +521,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         request,
         "process.html",
         offices=offices,
+        sortition=sortition,
         strings=i18n.live_strings,
         witnessed=witnessed,
         p=p,
@@ -541,6 +546,51 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         bar_full=BAR_FULL,
         now=now.astimezone(UTC),
     )
+
+
+def _sortition(st: ProcessState) -> dict[str, Any] | None:
+    """What a sortition's page shows (docs/spec/sortition.md): the manifest's
+    commitment and, once drawn, the panel in the order drawn, the beacon's
+    randomness and where the draw lies on the log; None for another process."""
+    rule = st.process.rule
+    if not isinstance(rule, SortitionRule):
+        return None
+    network = NETWORKS[rule.chain]
+    drawn = st.draw  # one tuple, set once: read it once
+    out: dict[str, Any] = {
+        "seats": rule.seats,
+        "people": rule.people,
+        "pool_sha256": rule.pool_sha256,
+        "features": rule.features,
+        "algorithm": rule.algorithm,
+        "attempts": rule.attempts,
+        "network": network.name,
+        "chain": rule.chain,
+        "round": rule.round,
+        "released": network.round_iso(rule.round),
+        "quotas": [
+            {"feature": q.feature, "value": q.value, "min": q.min, "max": q.max}
+            for q in rule.quotas
+        ],
+        "drawn": None,
+    }
+    if drawn is None:
+        return out
+    index, draw = drawn
+    column = {f: k for k, f in enumerate(rule.features)}
+    for q in out["quotas"]:  # the seats each value took on the panel
+        k = column[q["feature"]]
+        q["drawn"] = sum(1 for m in draw.panel if m.values[k] == q["value"])
+    out["drawn"] = {
+        "index": index,
+        "attempt": draw.attempt,
+        "randomness": randomness(draw.signature).hex(),
+        "panel": [
+            {"seat": seat, "id": m.id, "traits": m.values}
+            for seat, m in enumerate(draw.panel, start=1)
+        ],
+    }
+    return out
 
 
 def _witnessed_times(

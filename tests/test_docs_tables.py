@@ -199,6 +199,7 @@ def _kinds() -> dict[str, list[dict[str, Any]]]:
         inst.process("pet", "petition"),
         inst.process("vote", "vote"),
         inst.process("bud", "budget"),
+        inst.process("ans", "vote", answers={"by": "2026-12-31T00:00:00Z", "proposals": ["a"]}),
     ]
     citizen = Citizen.enrol(inst, "vote")
     registration = authority_for(manifests[0], operator, registered=lambda key: False)
@@ -222,7 +223,7 @@ def _kinds() -> dict[str, list[dict[str, Any]]]:
 @pytest.mark.parametrize(
     ("kind", "heading", "optional"),
     [
-        ("process", "2. `process`", set()),
+        ("process", "2. `process`", {"answers"}),
         ("ballot", "3. `ballot`", {"choice"}),
         ("paper", "4. `paper`", {"signatures", "counts", "ballots"}),
         ("result", "6. `result`", set()),

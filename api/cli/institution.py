@@ -70,7 +70,7 @@ def institution_keygen(
 DESCRIPTION = {"id", "type", "title", "text", "opens", "closes", "rule"}
 
 
-DESCRIPTION_OPTIONAL = {"issuer", "officials", "proposals", "secret"}
+DESCRIPTION_OPTIONAL = {"issuer", "officials", "proposals", "secret", "answers"}
 
 
 def manifest_from_description(
@@ -105,6 +105,8 @@ def manifest_from_description(
             "threshold": sec["threshold"],
             "trustees": sec["trustees"],
         }
+    if "answers" in desc:  # what the institution commits to answer, and by when
+        extra["answers"] = desc["answers"]
     return sign_entry(
         {
             "v": 1,
@@ -473,6 +475,64 @@ def process_draw(
     )
     for seat, m in enumerate(got.panel, start=1):
         typer.echo(f"  {seat:>3}. {m.id} ({', '.join(m.values)})")
+    save_receipt(answer, receipt)
+
+
+@process_app.command("answer")
+def process_answer(
+    process_id: Annotated[str, typer.Argument(help="The process answered.")],
+    status: Annotated[
+        str,
+        typer.Option("--status", help="accepted, rejected or in_study (a decision is final)."),
+    ],
+    text: Annotated[
+        list[str],
+        typer.Option(
+            "--text",
+            help="The answer's text; LANG:TEXT gives one translation (repeat for each), "
+            "e.g. --text 'fr:Nous étudions…' --text 'en:We are studying…'.",
+        ),
+    ],
+    server: ServerOpt,
+    key: KeyFileOpt,
+    proposal: Annotated[
+        str | None,
+        typer.Option("--proposal", help="The proposal answered (a petition is answered whole)."),
+    ] = None,
+    cost: Annotated[
+        int | None, typer.Option("--cost", min=0, help="What it will cost, if known.")
+    ] = None,
+    receipt: ReceiptOpt = None,
+) -> None:
+    """Answer a petition, or one of a process's proposals (docs/spec/answers.md)."""
+    from urne.verifier.civic.entries import ANSWER_STATUSES
+
+    if status not in ANSWER_STATUSES:
+        fail(f"--status: expected one of {', '.join(ANSWER_STATUSES)}, not {status!r}", 2)
+    translations: dict[str, str] = {}
+    plain: list[str] = []
+    for t in text:
+        lang, sep, rest = t.partition(":")
+        if sep and 2 <= len(lang) <= 8 and lang.replace("-", "").isalpha():
+            translations[lang] = rest.strip()
+        else:
+            plain.append(t)
+    if (plain and translations) or len(plain) > 1:
+        fail("--text: give one plain text, or one LANG:TEXT per language", 2)
+    body: str | dict[str, str] = plain[0] if plain else translations
+    if not body or (isinstance(body, dict) and not all(body.values())):
+        fail("--text: the answer's text is empty", 2)
+    client = client_for(server, key)
+    assert client.key is not None
+    try:
+        entry = authoring.answer(
+            process_id, client.key.key, proposal, status, body, utc_now(), cost=cost
+        )
+    except FormatError as exc:
+        fail(f"{exc.code}: {exc}", 2)
+    answer = post_entry(client, entry)
+    subject = f"proposal {proposal}" if proposal else "the petition"
+    typer.echo(f"answered {subject} of {process_id} ({status}): answer at index {answer['index']}")
     save_receipt(answer, receipt)
 
 

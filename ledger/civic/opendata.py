@@ -93,6 +93,8 @@ class ProcessExport:
     authority: tuple[int, ...] = ()
     #: a secret vote's ceremony entries and decryptions below the size
     secret: tuple[int, ...] = ()
+    #: how many of the state's answers are below the size
+    answers: int = 0
 
     @property
     def log(self) -> Log:
@@ -113,6 +115,7 @@ class ProcessExport:
             + self.results
             + (self.closed_at is not None)
             + len(self.secret)
+            + self.answers
         )
 
     def indices(self) -> Iterator[int]:
@@ -128,6 +131,7 @@ class ProcessExport:
             (i for i, _ in islice(st.results, self.results)),
             () if self.closed_at is None else (self.closed_at,),
             self.secret,
+            islice(st.answer_indices, self.answers),
         ]
         return heapq.merge(*streams)
 
@@ -154,6 +158,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
             state.closed_at if state.closed_at is not None and state.closed_at < size else None
         )
         secret = () if state.secret is None else tuple(i for i in state.secret.indices if i < size)
+        answers = bisect_left(state.answer_indices, size)
         last = max(
             secret[-1] if secret else -1,
             state.index,
@@ -161,6 +166,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
             state.paper[paper - 1][0] if paper else -1,
             state.results[results - 1][0] if results else -1,
             -1 if closed_at is None else closed_at,
+            state.answer_indices[answers - 1] if answers else -1,
         )
     return ProcessExport(
         civic=civic,
@@ -174,6 +180,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
         last_index=last,
         authority=authority,
         secret=secret,
+        answers=answers,
     )
 
 

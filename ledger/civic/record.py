@@ -48,6 +48,7 @@ from urne.verifier.check.receipt import Receipt
 from urne.verifier.check.workers import CredentialWorkers, WorkerDied
 from urne.verifier.civic.beacon import NETWORKS
 from urne.verifier.civic.entries import (
+    Answer,
     Ballot,
     Entry,
     Paper,
@@ -84,6 +85,9 @@ SNAPSHOT_EVERY = 50_000
 #: How far ahead of the service's clock a sortition's beacon round must be
 #: released when its manifest arrives (docs/spec/sortition.md §3).
 ROUND_MARGIN = 60
+
+#: How far an answer's ``answered`` time may be from the service's clock.
+ANSWER_CLOCK_SLACK = 300
 
 
 def _utc_now() -> datetime:
@@ -352,6 +356,8 @@ _KIND_RANK = {
     "draw": 12,
     "decryption": 13,
     "result": 14,
+    # an answer depends on nothing decided in the same batch
+    "answer": 15,
 }
 
 
@@ -746,6 +752,17 @@ class CivicRecord:
                     f"a sortition names a round at least {ROUND_MARGIN} s ahead, so that "
                     "nobody knows its randomness when the pool is committed",
                     code="round_not_ahead",
+                )
+        if isinstance(body, Answer):
+            # an answer is dated by its institution; the service holds it to its clock
+            # (docs/spec/answers.md §2), so that "answered by the deadline" means it
+            stated = _parse_time(body.answered)
+            if abs((stated - self.clock()).total_seconds()) > ANSWER_CLOCK_SLACK:
+                raise EntryRefused(
+                    f"the answer is dated {body.answered}; the service's clock says "
+                    f"{self.clock().strftime('%Y-%m-%dT%H:%M:%SZ')} (at most "
+                    f"{ANSWER_CLOCK_SLACK} s apart)",
+                    code="answer_time_off",
                 )
         if isinstance(body, Ballot | Paper):
             st = self._known(body.process)

@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -75,7 +75,7 @@ from urne.verifier.check.workers import (
     invalid_proofs,
 )
 from urne.verifier.civic.entries import Ballot, decode_entry
-from urne.verifier.civic.process import EntryRefused, NotAuthorized
+from urne.verifier.civic.process import EntryRefused, NotAuthorized, answers_due
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
 from urne.verifier.errors import FetchError, VerificationError
@@ -285,6 +285,9 @@ class AuditReport:
     witnessed_checkpoints: int = 0
     #: per process, entries first witnessed after it closed (not proven in time)
     witnessed_late: dict[str, int] = field(default_factory=dict)
+    #: per process, the answers its manifest promised that came late or are
+    #: missing past their deadline, by the auditor's clock (docs/spec/answers.md §3)
+    answers_behind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -529,8 +532,18 @@ def audit(
         )
         if not report.steps[3]:
             return report  # the state is not advanced past a log that did not check
-        for pid in state.registry.processes:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for pid, st in state.registry.processes.items():
             report.tallies[pid] = state.registry.tally(pid, cp.size - 1) if cp.size else {}
+            # the answers the manifest promised that are late or missing, as of now
+            # (docs/spec/answers.md §3): reported, never a finding of the log
+            behind = [
+                {"about": d.about, "state": d.state, "status": d.status, "index": d.index}
+                for d in answers_due(st, cp.size - 1, now)
+                if d.state in ("late", "overdue")
+            ]
+            if behind:
+                report.answers_behind[pid] = behind
         caught = False
         for name, get in witnesses:
             view = compare_witness(name, get, signed, log_key, subtrees.node, source.get, policy)

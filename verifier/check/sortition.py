@@ -31,9 +31,10 @@ class SortitionMismatch(EntryRefused):
 
     code = "wrong_panel"
 
-    def __init__(self, message: str, evidence: dict[str, Any]) -> None:
+    def __init__(self, message: str, evidence: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.evidence = evidence
+        #: the draw entry, its inclusion proof, the signed checkpoint, what was computed
+        self.evidence = evidence or {}
 
 
 @dataclass(frozen=True)

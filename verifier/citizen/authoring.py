@@ -16,6 +16,7 @@ from urne.verifier.civic.canonical import fingerprint
 from urne.verifier.civic.entries import b64encode
 
 __all__ = [
+    "answer",
     "ballot",
     "check",
     "close",
@@ -124,6 +125,32 @@ def paper_batch(
 
 def close(process_id: str, institution: EntrySigner) -> bytes:
     return sign_entry({"v": 1, "kind": "close", "process": process_id}, institution)
+
+
+def answer(
+    process_id: str,
+    institution: EntrySigner,
+    about: str | None,
+    status: str,
+    text: Text,
+    answered: str,
+    cost: int | None = None,
+) -> bytes:
+    """The institution's answer (docs/spec/answers.md §2) to the petition
+    itself (``about`` None) or to one proposal, dated ``answered`` (UTC,
+    ``YYYY-MM-DDTHH:MM:SSZ``)."""
+    entry: dict[str, Any] = {
+        "v": 1,
+        "kind": "answer",
+        "process": process_id,
+        "about": about,
+        "status": status,
+        "text": text if isinstance(text, str) else dict(text),
+        "answered": answered,
+    }
+    if cost is not None:
+        entry["cost"] = cost
+    return sign_entry(entry, institution)
 
 
 def draw(

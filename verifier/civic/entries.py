@@ -29,6 +29,7 @@ kind             author                        key
 ``decryption``
 ``election-key`` the institution               the manifest's ``institution``
 ``draw``         the institution               the manifest's ``institution``
+``answer``       the institution               the manifest's ``institution``
 ===============  ============================  ==================================
 
 Who may sign at all (registered institutions and their roles, reserved
@@ -57,10 +58,13 @@ from urne.verifier.credentials import bls
 from urne.verifier.errors import FormatError, SignatureError
 
 __all__ = [
+    "ANSWER_STATUSES",
     "DOMAIN",
     "IDENTIFIER",
     "KINDS",
     "ROLES",
+    "Answer",
+    "AnswerPolicy",
     "Ballot",
     "BudgetRule",
     "Check",
@@ -119,12 +123,15 @@ KINDS = (
     "issuer-key",
     # a sortition's draw (docs/spec/sortition.md)
     "draw",
+    # the institution's answer to a petition or a proposal (docs/spec/answers.md)
+    "answer",
 )
 #: What a registered institution may do: ``open`` processes (reserve ids, sign
 #: manifests, closes and results) and ``register`` other institutions.
 ROLES = ("open", "register")
 PROCESS_TYPES = ("petition", "vote", "budget", "sortition")
 SORTITION_ALGORITHMS = ("urne-legacy-v1",)
+ANSWER_STATUSES = ("accepted", "rejected", "in_study")
 VOTE_METHODS = ("single", "approval", "k-of-n")
 BUDGET_RULES = ("greedy", "mes", "mes-then-greedy")
 
@@ -353,6 +360,16 @@ class Office:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerPolicy:
+    """What the institution commits to answer, and by when (docs/spec/answers.md
+    §1): the petition itself once it reaches its threshold, and the proposals
+    listed."""
+
+    by: str
+    proposals: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Process:
     id: str
     type: Literal["petition", "vote", "budget", "sortition"]
@@ -372,6 +389,8 @@ class Process:
     #: the issuers' offices, when their key came from a ceremony
     #: (docs/spec/issuer-ceremony.md); empty for a key made by the service
     issuer_offices: tuple[Office, ...] = ()
+    #: the answers the institution commits to give (docs/spec/answers.md)
+    answers: AnswerPolicy | None = None
 
     def proposal(self, pid: str) -> Proposal | None:
         for p in self.proposals:
@@ -412,6 +431,19 @@ class Paper:
 @dataclass(frozen=True, slots=True)
 class Close:
     process: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The institution's answer (docs/spec/answers.md §2): to the petition
+    itself (``about`` None) or to one of the process's proposals."""
+
+    process: str
+    about: str | None
+    status: Literal["accepted", "rejected", "in_study"]
+    text: str | dict[str, str]
+    cost: int | None
+    answered: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,6 +573,7 @@ Body = (
     | ElectionKey
     | Decryption
     | Draw
+    | Answer
 )
 
 
@@ -748,7 +781,7 @@ def _process(o: dict[str, Any]) -> Process:
             "proposals",
             "rule",
         },
-        frozenset({"secret"}),
+        frozenset({"secret", "answers"}),
     )
     ptype = o["type"]
     if ptype not in PROCESS_TYPES:
@@ -813,8 +846,31 @@ def _process(o: dict[str, Any]) -> Process:
         proposals=proposals,
         rule=rule,
         secret=_secret(o["secret"], ptype, len(proposals), rule) if "secret" in o else None,
+        answers=_answer_policy(o["answers"], ptype, proposals, opens) if "answers" in o else None,
         issuer_offices=offices,
     )
+
+
+def _answer_policy(
+    o: object, ptype: str, proposals: tuple[Proposal, ...], opens: str
+) -> AnswerPolicy:
+    what = "process.answers"
+    if ptype == "sortition":
+        raise FormatError(f"{what}: a sortition's outcome is its panel; it takes no answers")
+    if not isinstance(o, dict):
+        raise FormatError(f"{what}: expected an object")
+    _fields(o, what, {"by", "proposals"})
+    by = _time(o["by"], f"{what}.by")
+    if not opens < by:
+        raise FormatError(f"{what}.by: the answers are due after the process opens")
+    marked = _ids(o["proposals"], f"{what}.proposals")
+    known = {p.id for p in proposals}
+    unknown = [x for x in marked if x not in known]
+    if unknown:
+        raise FormatError(f"{what}.proposals: unknown proposal(s) {unknown}")
+    if ptype != "petition" and not marked:
+        raise FormatError(f"{what}.proposals: a {ptype} names the proposals it will answer")
+    return AnswerPolicy(by, marked)
 
 
 _MAX_TRUSTEES = 32
@@ -1216,6 +1272,25 @@ def _draw(o: dict[str, Any]) -> Draw:
     )
 
 
+def _answer(o: dict[str, Any]) -> Answer:
+    _fields(
+        o, "answer", {"v", "kind", "sig", "process", "about", "status", "text", "answered"},
+        frozenset({"cost"}),
+    )  # fmt: skip
+    status = o["status"]
+    if status not in ANSWER_STATUSES:
+        raise FormatError(f"answer.status: expected one of {ANSWER_STATUSES}, found {status!r}")
+    about = o["about"]
+    return Answer(
+        _ident(o["process"], "answer.process"),
+        None if about is None else _ident(about, "answer.about"),
+        status,
+        _text(o["text"], "answer.text"),
+        _int(o["cost"], "answer.cost") if "cost" in o else None,
+        _time(o["answered"], "answer.answered"),
+    )
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "institution": _registration,
     "reservation": _reservation,
@@ -1234,6 +1309,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "issuer-check": _check,
     "issuer-key": _election_key,
     "draw": _draw,
+    "answer": _answer,
 }
 
 

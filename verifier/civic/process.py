@@ -47,6 +47,7 @@ from urne.verifier.civic import budget
 from urne.verifier.civic.beacon import NETWORKS, verify_round
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import (
+    Answer,
     Ballot,
     BudgetRule,
     Check,
@@ -73,6 +74,7 @@ from urne.verifier.civic.sortition import quota_violations
 from urne.verifier.errors import VerificationError
 
 __all__ = [
+    "AnswerDue",
     "CredentialCheck",
     "EntryConflict",
     "EntryRefused",
@@ -82,6 +84,7 @@ __all__ = [
     "RegisteredInstitution",
     "Registry",
     "UnknownProcess",
+    "answers_due",
     "check_budget_choice",
     "count",
 ]
@@ -178,6 +181,10 @@ class ProcessState:
     secret: SecretState | None = None
     #: a sortition's draw and its index (docs/spec/sortition.md §4)
     draw: tuple[int, Draw] | None = None
+    #: the institution's answers by subject (None: the petition itself), in log order
+    answers: dict[str | None, list[tuple[int, Answer]]] = field(default_factory=dict)
+    #: the indices of every answer, in log order
+    answer_indices: list[int] = field(default_factory=list)
 
 
 def check_budget_choice(rule: BudgetRule, costs: dict[str, int], choice: tuple[str, ...]) -> None:
@@ -292,6 +299,9 @@ class Registry:
             self.issuer_ceremony(body.process).check_ceremony(entry, body, None)
             return
         st = self.state(body.process)
+        if isinstance(body, Answer):
+            self._check_answer(entry, body, st)
+            return
         sortition = isinstance(st.process.rule, SortitionRule)
         if sortition != isinstance(body, Draw):
             raise EntryRefused(
@@ -591,6 +601,44 @@ class Registry:
                 code="quota_not_met",
             )
 
+    @staticmethod
+    def _check_answer(entry: Entry, a: Answer, st: ProcessState) -> None:
+        """The institution's answer (docs/spec/answers.md §2): by the
+        institution, about the petition itself or one of the process's
+        proposals, never after a final answer on the same subject, and dated
+        no earlier than the process's opening nor than its last answer."""
+        p = st.process
+        if isinstance(p.rule, SortitionRule):
+            raise EntryRefused(
+                f"process {p.id!r} is a sortition: its outcome is its panel, it takes no answer",
+                code="not_for_sortition",
+            )
+        verify_entry_signature(entry, p.institution)
+        if a.about is None:
+            if not isinstance(p.rule, PetitionRule):
+                raise EntryRefused(
+                    f"an answer to process {p.id!r} names the proposal it answers "
+                    "(only a petition is answered as a whole)",
+                    code="bad_subject",
+                )
+        elif p.proposal(a.about) is None:
+            raise EntryRefused(f"unknown proposal {a.about!r}", code="unknown_proposal")
+        earlier = st.answers.get(a.about)
+        if earlier and earlier[-1][1].status != "in_study":
+            at, last = earlier[-1]
+            raise EntryConflict(
+                f"{'the petition' if a.about is None else repr(a.about)} was answered "
+                f"{last.status!r} at index {at}: a decision is final",
+                code="already_answered",
+            )
+        last_time = max((x.answered for xs in st.answers.values() for _, x in xs), default=None)
+        if a.answered < p.opens or (last_time is not None and a.answered < last_time):
+            raise EntryRefused(
+                f"the answer is dated {a.answered}, before the process opened ({p.opens}) "
+                f"or before its last answer ({last_time})",
+                code="bad_answer_time",
+            )
+
     def _check_result(self, entry: Entry, r: Result, st: ProcessState) -> None:
         """One final result per process, counting exactly through the close.
 
@@ -679,6 +727,9 @@ class Registry:
         elif isinstance(body, Draw):
             st.draw = (index, body)
             st.closed_at = index
+        elif isinstance(body, Answer):
+            st.answers.setdefault(body.about, []).append((index, body))
+            st.answer_indices.append(index)
 
     def admit(self, entry: Entry, index: int) -> None:
         self.check(entry, index)
@@ -819,6 +870,46 @@ def count(st: ProcessState, through: int) -> dict[str, Any]:
         out.update(_vote(p, last.values(), paper))
     else:
         out.update(_budget(p, p.rule, last.values(), paper))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDue:
+    """Where one answer the manifest promises stands (docs/spec/answers.md §3)."""
+
+    #: the proposal, or None for the petition itself
+    about: str | None
+    #: ``answered`` (first answer by the deadline), ``late`` (first answer
+    #: after it), ``overdue`` (none, the deadline passed), ``pending`` (none yet)
+    state: str
+    #: the last answer's status, if any
+    status: str | None
+    #: the last answer's index, if any
+    index: int | None
+
+
+def answers_due(st: ProcessState, through: int, now: str) -> list[AnswerDue]:
+    """The answers ``st``'s manifest promises, counting entries at indices
+    <= ``through``, as of the UTC time ``now`` (``YYYY-MM-DDTHH:MM:SSZ``): the
+    petition itself once its threshold is reached, and every proposal the
+    manifest lists. A process that promises none has none due."""
+    p, policy = st.process, st.process.answers
+    if policy is None:
+        return []
+    subjects: list[str | None] = []
+    if isinstance(p.rule, PetitionRule) and count(st, through)["reached"]:
+        subjects.append(None)
+    subjects += list(policy.proposals)
+    out = []
+    for about in subjects:
+        given = [(i, a) for i, a in st.answers.get(about, []) if i <= through]
+        if not given:
+            state = "overdue" if now > policy.by else "pending"
+            out.append(AnswerDue(about, state, None, None))
+            continue
+        first, (last_index, last) = given[0][1], given[-1]
+        state = "answered" if first.answered <= policy.by else "late"
+        out.append(AnswerDue(about, state, last.status, last_index))
     return out
 
 

@@ -383,6 +383,18 @@ def audit_command(
         typer.echo(f"entries dated by {report.witnessed_checkpoints} cosigned checkpoints")
     for pid, n in sorted(report.witnessed_late.items()):
         typer.echo(f"  {pid}: {n} entries first witnessed after it closed (not proven in time)")
+    for pid, behind in sorted(report.answers_behind.items()):
+        late = [d for d in behind if d["state"] == "late"]
+        missing = [d for d in behind if d["state"] == "overdue"]
+        what = ", ".join(
+            part
+            for part in (
+                f"{len(late)} answered after the deadline" if late else "",
+                f"{len(missing)} not answered by the deadline" if missing else "",
+            )
+            if part
+        )
+        typer.echo(f"answers of {pid}: {what} (docs/spec/answers.md)")
     for n, title in STEPS.items():
         outcome = _OUTCOME[report.steps[n]]
         if n == 2 and state is None and outcome == "ok":
