@@ -74,7 +74,8 @@ from urne.verifier.check.workers import (
     cores,
     invalid_proofs,
 )
-from urne.verifier.civic.entries import Ballot, decode_entry
+from urne.verifier.civic.beacon import NETWORKS
+from urne.verifier.civic.entries import Ballot, SortitionRule, decode_entry
 from urne.verifier.civic.process import EntryRefused, NotAuthorized, answers_due
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
@@ -285,6 +286,9 @@ class AuditReport:
     witnessed_checkpoints: int = 0
     #: per process, entries first witnessed after it closed (not proven in time)
     witnessed_late: dict[str, int] = field(default_factory=dict)
+    #: per sortition first read in this run: when the witnesses first cosigned
+    #: its manifest, against its beacon round's release (docs/spec/sortition.md §3)
+    commitments: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: per process, the answers its manifest promised that came late or are
     #: missing past their deadline, by the auditor's clock (docs/spec/answers.md §3)
     answers_behind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -601,9 +605,18 @@ def _witnessed_time(
         pid: (_posix(st.process.opens), _posix(st.process.closes))
         for pid, st in state.registry.processes.items()
     }
+    # each new sortition's manifest, to be dated against its beacon round's release
+    releases = {
+        st.index: (pid, NETWORKS[st.process.rule.chain].round_time(st.process.rule.round))
+        for pid, st in state.registry.processes.items()
+        if isinstance(st.process.rule, SortitionRule) and st.index >= first_new
+    }
+    commitments = {i: release for i, (_, release) in releases.items()}
     counted = _Counted(dated_checkpoints(source.get, log_key, policy))
     try:
-        findings, late = date_entries(counted, signed, subtrees.node, entries, deadlines)
+        findings, late = date_entries(
+            counted, signed, subtrees.node, entries, deadlines, commitments
+        )
     except FetchError as exc:
         if exc.code != NOT_SERVED:
             raise
@@ -613,6 +626,16 @@ def _witnessed_time(
         return True
     report.witnessed_checkpoints = counted.n
     report.witnessed_late = late
+    for i, (pid, release) in releases.items():
+        seen = commitments.get(i)
+        report.commitments[pid] = {
+            "index": i,
+            "round_released": release,
+            "first_witnessed": seen,
+            # cosigned before the round existed: nobody could have chosen the
+            # commitment knowing the randomness (docs/spec/sortition.md §3)
+            "proven_before_round": seen is not None and seen < release,
+        }
     for f in findings:
         step = 2 if f.code == "split_view" else 6
         report.fail(Finding(step, f.code, f.message, index=f.index, evidence=f.evidence))

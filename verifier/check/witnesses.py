@@ -255,6 +255,7 @@ def date_entries(
     node: Node,
     entries: list[tuple[int, str]],
     deadlines: dict[str, tuple[int, int]],
+    commitments: dict[int, int] | None = None,
 ) -> tuple[list[Dating], dict[str, int]]:
     """Each cosigned checkpoint against the rebuilt tree (another root at its
     size: ``split_view``), then each of ``entries`` (``(index, process)``, in
@@ -265,8 +266,16 @@ def date_entries(
     findings and, per process, how many entries were first witnessed after it
     closed (not proven in time: reported, not a finding, since a log may show
     its witnesses a checkpoint later than it signed it). Reads ``dated`` once,
-    keeping one checkpoint at a time."""
+    keeping one checkpoint at a time.
+
+    ``commitments`` maps the index of each sortition's manifest to the POSIX
+    time its beacon round is released (docs/spec/sortition.md §3); it is
+    filled with the time the witnesses first cosigned a checkpoint holding
+    that manifest (the index maps to that time, or stays absent when no
+    cosigned checkpoint of this run holds it)."""
     found: list[Dating] = []
+    pending = sorted(commitments) if commitments else []
+    witnessed: dict[int, int] = {}
     late: dict[str, int] = {}
     ours = audited.checkpoint
     k = 0
@@ -287,6 +296,8 @@ def date_entries(
                 evidence=_split_evidence(audited.signed, d.note, root, proof),
             ))  # fmt: skip
             return found, late
+        while pending and pending[0] < d.size:
+            witnessed[pending.pop(0)] = d.time
         while k < len(entries) and entries[k][0] < d.size:
             i, pid = entries[k]
             k += 1
@@ -308,4 +319,7 @@ def date_entries(
                 ))  # fmt: skip
             elif d.time > closes + CLOCK_TOLERANCE:
                 late[pid] = late.get(pid, 0) + 1
+    if commitments is not None:
+        commitments.clear()
+        commitments.update(witnessed)
     return found, late

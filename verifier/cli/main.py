@@ -383,6 +383,15 @@ def audit_command(
         typer.echo(f"entries dated by {report.witnessed_checkpoints} cosigned checkpoints")
     for pid, n in sorted(report.witnessed_late.items()):
         typer.echo(f"  {pid}: {n} entries first witnessed after it closed (not proven in time)")
+    for pid, c in sorted(report.commitments.items()):
+        released = datetime.fromtimestamp(c["round_released"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if c["proven_before_round"]:
+            seen = datetime.fromtimestamp(c["first_witnessed"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            typer.echo(f"sortition {pid}: committed before its round (witnessed {seen}, "
+                       f"round released {released})")  # fmt: skip
+        else:
+            typer.echo(f"sortition {pid}: no cosigned checkpoint proves its commitment came "
+                       f"before its round (released {released})")  # fmt: skip
     for pid, behind in sorted(report.answers_behind.items()):
         late = [d for d in behind if d["state"] == "late"]
         missing = [d for d in behind if d["state"] == "overdue"]
