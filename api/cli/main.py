@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from urne.api.cli import institution  # noqa: F401  (registers its commands)
+from urne.api.cli import decidim, institution  # noqa: F401  (register their commands)
 from urne.api.cli.common import app, institution_app, office_app
 
 __all__ = ["SERVER_HINT", "app", "main", "server_extra_installed"]
