@@ -9,7 +9,11 @@
   published it (one per process, through the close); while it is open, the
   way to take part (``/p/{id}/take-part``). For a sortition, what the
   institution committed to (seats, pool, quotas, the drand round) and, once
-  drawn, the panel, the beacon's randomness and how to replay the draw.
+  drawn, the panel, the beacon's randomness and how to replay the draw. Where
+  the manifest promises answers, or the institution answered, the answers:
+  for each subject due, whether it was answered on time, late, not yet or not
+  by the deadline (by the service's clock), with the last answer's status,
+  text, cost, date and log index; answers nobody promised besides.
 - ``/receipt``: paste or upload a receipt; the page checks it in the browser
   itself (``static/receipt.js``: the checkpoint's Ed25519 signature and the
   RFC 9162 inclusion proof with WebCrypto), and optionally that today's log
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -47,8 +51,8 @@ from urne.api.routes.civic import authority_of
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.verifier.civic.beacon import NETWORKS, randomness
-from urne.verifier.civic.entries import Process, SortitionRule, decode_entry
-from urne.verifier.civic.process import EntryRefused, ProcessState
+from urne.verifier.civic.entries import Answer, Process, SortitionRule, decode_entry
+from urne.verifier.civic.process import EntryRefused, ProcessState, answers_due
 
 __all__ = [
     "CSP",
@@ -514,12 +518,14 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         bars = {q.id: bar_width(tally["total"][q.id], top) for q in p.proposals}
     witnessed = _witnessed_times(request, st, tally)
     sortition = _sortition(st)
+    answers = _answers(st, log.size - 1, now, langs, page_language(request))
     offices = _offices(civic, p)
     if offices:  # the offices hold the roll that counts, not this service
         issued = on_roll = replaced = None
     return render_page(
         request,
         "process.html",
+        answers=answers,
         offices=offices,
         sortition=sortition,
         strings=i18n.live_strings,
@@ -591,6 +597,85 @@ def _sortition(st: ProcessState) -> dict[str, Any] | None:
         ],
     }
     return out
+
+
+def _text_and_language(text: Text, langs: Sequence[str]) -> tuple[str, str | None]:
+    """:func:`text_in`, and the language of what it gives when the text names
+    it (a plain string names none)."""
+    shown = text_in(text, langs)
+    if isinstance(text, str):
+        return shown, None
+    return shown, next((k for k, v in text.items() if v == shown), None)
+
+
+def _answer_view(index: int, a: Answer, langs: Sequence[str], page: str) -> dict[str, Any]:
+    text, lang = _text_and_language(a.text, langs)
+    return {
+        "index": index,
+        "status": a.status,
+        "text": text,
+        # the text's language, where it is not the page's (WCAG 3.1.2)
+        "lang": lang if lang is not None and lang != page else None,
+        "cost": a.cost,
+        "answered": a.answered,
+    }
+
+
+def _answers(
+    st: ProcessState, through: int, now: datetime, langs: Sequence[str], page: str
+) -> dict[str, Any] | None:
+    """What the page shows of the institution's answers (docs/spec/answers.md):
+    what the manifest promises and by when, where each subject due stands at
+    ``now`` (the service's clock) counting the entries through ``through``
+    (``answers_due``, as the audit reads it), then the answers to subjects
+    nobody promised; each with its answers in log order. None when the
+    manifest promises none and none was given."""
+    p, policy = st.process, st.process.answers
+    # copies: the sequencer goes on adding to the originals (dicts and lists
+    # that only grow: a copy is consistent through ``through``)
+    given = {
+        about: [(i, a) for i, a in list(xs) if i <= through]
+        for about, xs in dict(st.answers).items()
+    }
+    given = {about: xs for about, xs in given.items() if xs}
+    if policy is None and not given:
+        return None
+    due = []
+    moment = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if policy is not None:
+        # answers_due counts a petition: never on the live state
+        view = replace(st, casts=dict(st.casts), paper=list(st.paper), answers=given)
+        due = answers_due(view, through, moment)
+
+    def subject(about: str | None) -> str | None:
+        """The proposal's title; None for the petition itself."""
+        if about is None:
+            return None
+        q = p.proposal(about)
+        return text_in(q.title, langs) if q is not None else about
+
+    def item(about: str | None, state: str) -> dict[str, Any]:
+        history = [_answer_view(i, a, langs, page) for i, a in given.get(about, [])]
+        return {
+            "about": about,
+            "subject": subject(about),
+            "state": state,
+            "last": history[-1] if history else None,
+            "earlier": history[:-1],
+        }
+
+    promised = {d.about for d in due}
+    extra = [about for about in given if about not in promised]
+    # the petition first, then the proposals in the manifest's order
+    order = {q.id: k for k, q in enumerate(p.proposals)}
+    extra.sort(key=lambda about: -1 if about is None else order.get(about, len(order)))
+    return {
+        "by": policy.by if policy is not None else None,
+        "passed": policy is not None and moment > policy.by,
+        "promised": [item(d.about, d.state) for d in due],
+        "petition_waits": policy is not None and p.type == "petition" and None not in promised,
+        "also": [item(about, "also") for about in extra],
+    }
 
 
 def _witnessed_times(
