@@ -513,7 +513,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
     chart = bars = None
     if p.type == "petition":
         chart = _chart(signature_curve(civic, st), tally["threshold"], p.opens, now)
-    elif p.type == "vote" and tally["total"] is not None:  # a secret vote's: once decrypted
+    elif p.type == "vote" and tally.get("total") is not None:  # a secret vote's: once decrypted
         top = max(tally["total"].values(), default=0)
         bars = {q.id: bar_width(tally["total"][q.id], top) for q in p.proposals}
     witnessed = _witnessed_times(request, st, tally)

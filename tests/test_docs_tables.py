@@ -209,6 +209,9 @@ def _kinds() -> dict[str, list[dict[str, Any]]]:
         "process": [json.loads(m) for m in manifests],
         "ballot": [
             json.loads(citizen.ballot(["a"])),
+            json.loads(
+                authoring.graded_ballot("mj", citizen.pseudonym, citizen.credential, ["good"])
+            ),
             json.loads(Citizen.enrol(inst, "pet").ballot()),
         ],
         "paper": [
@@ -224,7 +227,7 @@ def _kinds() -> dict[str, list[dict[str, Any]]]:
     ("kind", "heading", "optional"),
     [
         ("process", "2. `process`", {"answers"}),
-        ("ballot", "3. `ballot`", {"choice"}),
+        ("ballot", "3. `ballot`", {"choice", "grades"}),
         ("paper", "4. `paper`", {"signatures", "counts", "ballots"}),
         ("result", "6. `result`", set()),
         ("institution", "8. `institution`", set()),

@@ -560,7 +560,7 @@ class CivicRecord:
         body = entry.body
         if isinstance(body, Ballot):
             cts = None if body.encrypted is None else tuple(body.encrypted["ciphertexts"])
-            self._rows.append((body.process, body.pseudonym, index, body.seq, body.choice, cts))
+            self._rows.append((body.process, body.pseudonym, index, body.seq, body.counted, cts))
         else:
             self._kept.append((index, data))
 

@@ -46,7 +46,15 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from urne.verifier.civic.canonical import canonical, parse_canonical
-from urne.verifier.civic.entries import Ballot, Process, SortitionRule, parse_entry
+from urne.verifier.civic.entries import (
+    GRADED,
+    RANKED,
+    Ballot,
+    Process,
+    SortitionRule,
+    VoteRule,
+    parse_entry,
+)
 from urne.verifier.civic.process import EntryRefused, ProcessState, Registry
 from urne.verifier.credentials.credential import invalid_credentials
 from urne.verifier.errors import FormatError, ProofError, VerificationError
@@ -268,6 +276,23 @@ def results_csv(outcome: Outcome) -> Iterator[bytes]:
         return
     columns, cells = _title_columns([q.title for q in p.proposals])
     head = [*lead_columns, "proposal", *columns, "fingerprint"]
+    rule = p.rule
+    if isinstance(rule, VoteRule) and rule.method in (GRADED, RANKED):
+        # a majority judgment or a Schulze vote: each proposal's tier (from 1)
+        # and, for a majority judgment, its majority grade and its profile
+        tier = {pid: k for k, ids in enumerate(t["ranking"], start=1) for pid in ids}
+        winners = set(t["winners"])
+        graded = rule.method == GRADED
+        grade_cols = [f"grade:{g}" for g in rule.grade_ids()] if graded else []
+        extra = ["majority_grade", *grade_cols] if graded else []
+        yield _csv_row([*head, *extra, "tier", "winner"])
+        for q in p.proposals:
+            grading = (
+                [t["majority_grades"][q.id] or "", *map(str, t["profiles"][q.id])] if graded else []
+            )
+            row = [*lead, q.id, *cells(q.title), q.fingerprint, *grading]
+            yield _csv_row([*row, str(tier[q.id]), _bool(q.id in winners)])
+        return
     if p.type == "vote":
         yield _csv_row([*head, "online", "paper", "total", "winner"])
         winners = set(t["winners"])

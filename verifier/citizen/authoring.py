@@ -25,6 +25,7 @@ __all__ = [
     "decryption",
     "draw",
     "election_key",
+    "graded_ballot",
     "paper_batch",
     "proposal",
     "registration",
@@ -87,6 +88,30 @@ def ballot(
 ) -> bytes:
     """A vote or budget ballot. ``seq`` must grow with each revote."""
     return _cast(process_id, pseudonym, credential, seq, choice)
+
+
+def graded_ballot(
+    process_id: str,
+    pseudonym: EntrySigner,
+    credential: bytes,
+    grades: Sequence[str],
+    *,
+    seq: int = 0,
+) -> bytes:
+    """A majority judgment's ballot: a grade id per proposal, in the
+    manifest's order (docs/spec/counting-ranked.md §1)."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "ballot",
+            "process": process_id,
+            "pseudonym": b64encode(pseudonym.public_key),
+            "credential": b64encode(credential),
+            "seq": seq,
+            "grades": list(grades),
+        },
+        pseudonym,
+    )
 
 
 def signature(process_id: str, pseudonym: EntrySigner, credential: bytes, *, seq: int = 0) -> bytes:

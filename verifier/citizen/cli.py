@@ -167,10 +167,16 @@ def _choices_hint(w: Wallet, process: str, exc: UrneError) -> NoReturn:
     _fail(f"{exc} ({exc.code}){hint}", 1)
 
 
-def _cast(process: str, choice: list[str] | None, wallet: Path | None) -> None:
+def _cast(
+    process: str,
+    choice: list[str] | None,
+    wallet: Path | None,
+    *,
+    grades: dict[str, str] | None = None,
+) -> None:
     w = _open(wallet)
     try:
-        receipt, own = w.cast(process, choice)
+        receipt, own = w.cast(process, choice, grades=grades)
     except UrneError as exc:  # the service's, the wallet's, or no answer
         _choices_hint(w, process, exc)
     kept = w.joined(process).choice_of(receipt.entry)  # a secret ballot's choice
@@ -195,6 +201,25 @@ def sign(
 ) -> None:
     """Sign a petition."""
     _cast(process, None, wallet)
+
+
+@app.command()
+def grade(
+    process: Annotated[str, typer.Argument(help="The majority judgment.")],
+    grades: Annotated[
+        list[str],
+        typer.Argument(help="PROPOSAL=GRADE for every proposal, e.g. park=good bikes=reject."),
+    ],
+    wallet: WalletOpt = None,
+) -> None:
+    """Grade every proposal of a majority judgment (docs/spec/counting-ranked.md)."""
+    given: dict[str, str] = {}
+    for pair in grades:
+        pid, sep, g = pair.partition("=")
+        if not sep or not pid or not g or pid in given:
+            _fail(f"{pair!r}: give PROPOSAL=GRADE, each proposal once (bad_grades)", 2)
+        given[pid] = g
+    _cast(process, None, wallet, grades=given)
 
 
 @app.command()

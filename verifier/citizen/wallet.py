@@ -60,9 +60,11 @@ from urne.verifier.citizen.keyfile import fsync_dir, private_dir, read_private
 from urne.verifier.citizen.service import CitizenClient, ServiceRefused
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import (
+    GRADED,
     IDENTIFIER,
     ElectionKey,
     Process,
+    VoteRule,
     b64decode,
     b64encode,
     decode_entry,
@@ -433,7 +435,13 @@ class Wallet:
 
     # -- casting -------------------------------------------------------------------------
 
-    def cast(self, process_id: str, choice: Sequence[str] | None) -> tuple[Receipt, bool]:
+    def cast(
+        self,
+        process_id: str,
+        choice: Sequence[str] | None,
+        *,
+        grades: Mapping[str, str] | None = None,
+    ) -> tuple[Receipt, bool]:
         """Sign and post the next ballot (``choice=None``: a petition
         signature): ``(receipt, True)``. If an earlier call's entry was never
         acknowledged, that entry is sent again instead, exactly as it was
@@ -444,6 +452,15 @@ class Wallet:
         if state.pending is not None:  # the earlier call's entry, not acknowledged then
             return self._post(client, state, state.pending, retry=True), False
         assert state.credential is not None
+        if grades is not None:  # a majority judgment: a grade per proposal
+            ordered = self.grades_for(process_id, grades)
+            entry = authoring.graded_ballot(
+                process_id, state.pseudonym, state.credential, ordered, seq=state.seq
+            )
+            state.pending = entry
+            state.seq += 1
+            self.save(state)  # before the post: a retry sends these very bytes
+            return self._post(client, state, entry), True
         election = None if choice is None else self._secret_vote(client, state)
         if choice is None:
             entry = authoring.signature(
@@ -526,6 +543,32 @@ class Wallet:
         off as public), the fingerprint published recomputed from its bytes
         (``fingerprint_mismatch``), the election key published found in the
         log (``bad_election_key``)."""
+        answer, receipt, manifest = Wallet._logged_manifest(client, state)
+        if manifest.secret is None:
+            return None
+        if answer.get("secret") is None:
+            raise WalletError(
+                f"the service describes {state.process!r} as public; its manifest on the "
+                "log makes it secret",
+                code="fingerprint_mismatch",
+            )
+        election = Election.from_process(answer)
+        if election.key is None:
+            raise WalletError(
+                f"the key ceremony of {state.process!r} has not ended (no election key on "
+                "the log yet): no ballot can be encrypted yet",
+                code="no_election_key",
+            )
+        Wallet._logged_key(client, state, election.key)
+        return election.with_manifest(receipt.entry)
+
+    @staticmethod
+    def _logged_manifest(
+        client: CitizenClient, state: Joined
+    ) -> tuple[dict[str, Any], Receipt, Process]:
+        """The service's description of ``state.process``, and its manifest
+        as the log holds it: read with its inclusion proof under the log key
+        this wallet trusts."""
         answer = client.get_json(f"/processes/{state.process}")
         index = answer.get("index") if isinstance(answer, dict) else None
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
@@ -546,23 +589,36 @@ class Wallet:
                 f"the entry at index {index} is not the manifest of {state.process!r}",
                 code="bad_manifest",
             )
-        if manifest.secret is None:
-            return None
-        if answer.get("secret") is None:
+        assert isinstance(answer, dict)
+        return answer, receipt, manifest
+
+    def grades_for(self, process_id: str, grades: Mapping[str, str]) -> list[str]:
+        """A majority judgment's grades, ``{proposal id: grade id}``, in the
+        order of the proposals of the manifest the log holds (never the order a
+        service states): every proposal once, every grade on the scale."""
+        state = self.joined(process_id)
+        _, _, manifest = self._logged_manifest(CitizenClient(state.server), state)
+        rule = manifest.rule
+        if not isinstance(rule, VoteRule) or rule.method != GRADED:
             raise WalletError(
-                f"the service describes {state.process!r} as public; its manifest on the "
-                "log makes it secret",
-                code="fingerprint_mismatch",
+                f"{process_id!r} is not a majority judgment: vote with `urne-wallet vote`",
+                code="not_graded",
             )
-        election = Election.from_process(answer)
-        if election.key is None:
+        ids = [q.id for q in manifest.proposals]
+        scale = rule.grade_ids()
+        missing = [pid for pid in ids if pid not in grades]
+        unknown = sorted(set(grades) - set(ids))
+        wrong = sorted({g for g in grades.values() if g not in scale})
+        if missing or unknown or wrong:
             raise WalletError(
-                f"the key ceremony of {state.process!r} has not ended (no election key on "
-                "the log yet): no ballot can be encrypted yet",
-                code="no_election_key",
+                f"grade each proposal once ({', '.join(ids)}) with a grade of the scale "
+                f"({', '.join(scale)}), best first"
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                + (f"; not on the scale: {', '.join(wrong)}" if wrong else ""),
+                code="bad_grades",
             )
-        Wallet._logged_key(client, state, election.key)
-        return election.with_manifest(receipt.entry)
+        return [grades[pid] for pid in ids]
 
     @staticmethod
     def _logged_key(client: CitizenClient, state: Joined, key: bytes) -> None:
@@ -714,6 +770,8 @@ def describe(entry: bytes, secret_choice: Sequence[str] | None = None) -> str:
         if secret_choice is None:
             return f"your secret ballot in {obj['process']} (its choice is not in this wallet)"
         return f"your secret ballot in {obj['process']}: {', '.join(secret_choice) or '(none)'}"
+    if "grades" in obj:
+        return f"your grades in {obj['process']}: {', '.join(obj['grades'])}"
     if "choice" not in obj:
         return f"your signature on {obj['process']}"
     return f"your ballot in {obj['process']}: {', '.join(obj['choice']) or '(none)'}"

@@ -76,6 +76,7 @@ __all__ = [
     "Draw",
     "ElectionKey",
     "Entry",
+    "Grade",
     "Member",
     "Office",
     "Official",
@@ -132,7 +133,10 @@ ROLES = ("open", "register")
 PROCESS_TYPES = ("petition", "vote", "budget", "sortition")
 SORTITION_ALGORITHMS = ("urne-legacy-v1",)
 ANSWER_STATUSES = ("accepted", "rejected", "in_study")
-VOTE_METHODS = ("single", "approval", "k-of-n")
+VOTE_METHODS = ("single", "approval", "k-of-n", "majority-judgment", "schulze")
+#: Methods whose ballots are not a set of chosen proposals (docs/spec/counting-ranked.md)
+GRADED, RANKED = "majority-judgment", "schulze"
+_MAX_GRADES = 10
 BUDGET_RULES = ("greedy", "mes", "mes-then-greedy")
 
 #: Identifiers: process ids, proposal ids, batch ids, institution names. They
@@ -275,11 +279,24 @@ class PetitionRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Grade:
+    """A grade of a majority judgment's scale: an identifier and its label."""
+
+    id: str
+    label: str | dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class VoteRule:
-    method: Literal["single", "approval", "k-of-n"]
+    method: Literal["single", "approval", "k-of-n", "majority-judgment", "schulze"]
     min: int
     max: int
     revoting: bool
+    #: a majority judgment's scale, from the best grade to the worst
+    grades: tuple[Grade, ...] = ()
+
+    def grade_ids(self) -> tuple[str, ...]:
+        return tuple(g.id for g in self.grades)
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +432,14 @@ class Ballot:
     #: a secret ballot's ``encrypted`` object, checked against its process by the
     #: rules (urne.verifier.civic.process), which know the number of proposals
     encrypted: dict[str, Any] | None = None
+    #: a majority judgment's grades, one per proposal in the manifest's order
+    grades: tuple[str, ...] | None = None
+
+    @property
+    def counted(self) -> tuple[str, ...] | None:
+        """What the count reads: the grades of a graded ballot, else the choice
+        (the ranking of a ranked ballot)."""
+        return self.grades if self.grades is not None else self.choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -705,6 +730,22 @@ def _sortition_rule(r: dict[str, Any]) -> SortitionRule:
     )
 
 
+def _grades(raw: object, what: str) -> tuple[Grade, ...]:
+    if not isinstance(raw, list) or not 2 <= len(raw) <= _MAX_GRADES:
+        raise FormatError(f"{what}: expected a list of 2 to {_MAX_GRADES} grades, best first")
+    out = []
+    for i, g in enumerate(raw):
+        if not isinstance(g, dict):
+            raise FormatError(f"{what}[{i}]: expected an object")
+        _fields(g, f"{what}[{i}]", {"id", "label"})
+        out.append(
+            Grade(_ident(g["id"], f"{what}[{i}].id"), _text(g["label"], f"{what}[{i}].label"))
+        )
+    if len({g.id for g in out}) != len(out):
+        raise FormatError(f"{what}: a grade's id appears twice")
+    return tuple(out)
+
+
 def _rule(
     kind: str, r: object, proposals: tuple[Proposal, ...]
 ) -> PetitionRule | VoteRule | BudgetRule | SortitionRule:
@@ -718,16 +759,23 @@ def _rule(
         return PetitionRule(_int(r["threshold"], f"{what}.threshold", lo=1))
     n = len(proposals)
     if kind == "vote":
-        _fields(r, what, {"method", "min", "max", "revoting"})
-        method = r["method"]
+        method = r.get("method")
+        _fields(
+            r,
+            what,
+            {"method", "min", "max", "revoting"} | ({"grades"} if method == GRADED else set()),
+        )
         if method not in VOTE_METHODS:
             raise FormatError(f"{what}.method: expected one of {VOTE_METHODS}, found {method!r}")
         lo, hi = _int(r["min"], f"{what}.min"), _int(r["max"], f"{what}.max", lo=1)
         if method == "single" and (lo, hi) != (1, 1):
             raise FormatError(f"{what}: a single-choice vote has min 1 and max 1")
+        if method == GRADED and (lo, hi) != (n, n):
+            raise FormatError(f"{what}: a majority judgment grades every proposal: min = max = {n}")
         if not lo <= hi <= n:
             raise FormatError(f"{what}: need min <= max <= {n} proposals, found {lo}, {hi}")
-        return VoteRule(method, lo, hi, _bool(r["revoting"], f"{what}.revoting"))
+        grades = _grades(r["grades"], f"{what}.grades") if method == GRADED else ()
+        return VoteRule(method, lo, hi, _bool(r["revoting"], f"{what}.revoting"), grades)
     _fields(
         r,
         what,
@@ -883,6 +931,12 @@ def _secret(o: object, ptype: str, proposals: int, rule: object) -> SecretSpec:
         raise FormatError(
             f"{what}: a petition is not secret: a signature is public by nature "
             "(docs/secret-ballot.md §9)",
+            code="secret_not_offered",
+        )
+    if isinstance(rule, VoteRule) and rule.method in (GRADED, RANKED):
+        raise FormatError(
+            f"{what}: a {rule.method} vote is counted from each ballot in clear in this version "
+            "(docs/spec/counting-ranked.md §4 says which of the two could be secret, and how)",
             code="secret_not_offered",
         )
     if isinstance(rule, BudgetRule) and rule.outcome != "greedy":
@@ -1067,11 +1121,19 @@ def _ballot(o: dict[str, Any]) -> Ballot:
         o,
         "ballot",
         {"v", "kind", "sig", "process", "pseudonym", "credential", "seq"},
-        frozenset({"choice", "encrypted"}),
+        frozenset({"choice", "encrypted", "grades"}),
     )
-    if "choice" in o and "encrypted" in o:
-        raise FormatError("ballot: a choice or an encrypted choice, not both", code="bad_choice")
+    if len({"choice", "encrypted", "grades"} & o.keys()) > 1:
+        raise FormatError(
+            "ballot: a choice, an encrypted choice or grades, one of them", code="bad_choice"
+        )
     choice = _ids(o["choice"], "ballot.choice") if "choice" in o else None
+    grades = None
+    if "grades" in o:
+        raw = o["grades"]
+        if not isinstance(raw, list) or not 1 <= len(raw) <= _MAX_PROPOSALS:
+            raise FormatError(f"ballot.grades: expected a list of 1 to {_MAX_PROPOSALS} grades")
+        grades = tuple(_ident(g, f"ballot.grades[{i}]") for i, g in enumerate(raw))
     encrypted = o.get("encrypted")
     if encrypted is not None and not isinstance(encrypted, dict):
         raise FormatError("ballot.encrypted: expected an object", code="bad_encrypted_ballot")
@@ -1082,6 +1144,7 @@ def _ballot(o: dict[str, Any]) -> Ballot:
         seq=_int(o["seq"], "ballot.seq"),
         choice=choice,
         encrypted=encrypted,
+        grades=grades,
     )
 
 

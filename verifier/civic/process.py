@@ -43,10 +43,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from urne.verifier.civic import budget
+from urne.verifier.civic import budget, judgment
 from urne.verifier.civic.beacon import NETWORKS, verify_round
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.entries import (
+    GRADED,
+    RANKED,
     Answer,
     Ballot,
     BudgetRule,
@@ -473,6 +475,24 @@ class Registry:
             return
         if choice is None:
             raise EntryRefused(f"a {p.type} ballot needs a choice", code="bad_choice")
+        if isinstance(rule, VoteRule) and rule.method == GRADED:
+            # a majority judgment's ballot: a grade of the scale per proposal, in order
+            if paper:
+                raise EntryRefused("a majority judgment has no paper ballots", code="bad_batch")
+            if len(choice) != len(p.proposals):
+                raise EntryRefused(
+                    f"{len(choice)} grades for {len(p.proposals)} proposals: grade each, "
+                    "in the manifest's order",
+                    code="bad_grades",
+                )
+            scale = set(rule.grade_ids())
+            wrong = sorted({g for g in choice if g not in scale})
+            if wrong:
+                raise EntryRefused(
+                    f"grade(s) {wrong} are not on this vote's scale {list(rule.grade_ids())}",
+                    code="bad_grades",
+                )
+            return
         unknown = [c for c in choice if p.proposal(c) is None]
         if unknown:
             raise EntryRefused(f"unknown proposal(s) {unknown}", code="unknown_proposal")
@@ -490,7 +510,15 @@ class Registry:
 
     def _check_ballot(self, entry: Entry, b: Ballot, st: ProcessState) -> None:
         p = st.process
-        self._check_choice(p, b.choice)
+        graded = isinstance(p.rule, VoteRule) and p.rule.method == GRADED
+        if graded != (b.grades is not None):
+            raise EntryRefused(
+                "a majority judgment's ballot carries grades, never a choice"
+                if graded
+                else f"process {p.id!r} is not a majority judgment: its ballots carry no grades",
+                code="bad_choice",
+            )
+        self._check_choice(p, b.counted)
         if st.secret is not None:
             st.secret.check_ballot(b, verify_proofs=self._ballot_proofs)
         elif b.encrypted is not None:
@@ -546,6 +574,12 @@ class Registry:
             )
         if isinstance(p.rule, PetitionRule):
             ok = pb.signatures is not None
+        elif isinstance(p.rule, VoteRule) and p.rule.method in (GRADED, RANKED):
+            raise EntryRefused(
+                f"a {p.rule.method} vote has no paper batches in this version "
+                "(docs/spec/counting-ranked.md §3)",
+                code="bad_batch",
+            )
         elif isinstance(p.rule, VoteRule):
             ok = pb.counts is not None
             unknown = [c for c in pb.counts or {} if p.proposal(c) is None]
@@ -713,7 +747,7 @@ class Registry:
             if st.secret is not None:
                 cts = st.secret.ciphertexts_of(body)
                 st.secret.count_in(body.pseudonym, cts)
-            self._record_cast(st, body.pseudonym, _Cast(index, body.seq, body.choice, cts))
+            self._record_cast(st, body.pseudonym, _Cast(index, body.seq, body.counted, cts))
         elif isinstance(body, Paper):
             st.paper.append((index, body))
             st.batches.add(body.batch)
@@ -866,6 +900,10 @@ def count(st: ProcessState, through: int) -> dict[str, Any]:
             out.update(_secret_vote(p, totals, paper))
         else:
             out.update(_secret_budget(p, p.rule, totals, paper))
+    elif isinstance(p.rule, VoteRule) and p.rule.method == GRADED:
+        out.update(_graded(p, p.rule, last.values()))
+    elif isinstance(p.rule, VoteRule) and p.rule.method == RANKED:
+        out.update(_ranked(p, last.values()))
     elif isinstance(p.rule, VoteRule):
         out.update(_vote(p, last.values(), paper))
     else:
@@ -942,6 +980,59 @@ def _petition(
         "threshold": rule.threshold,
         "reached": reached_at is not None,
         "reached_at": reached_at,
+    }
+
+
+def _graded(
+    p: Process, rule: VoteRule, ballots: Iterable[tuple[str, ...] | None]
+) -> dict[str, Any]:
+    """A majority judgment's tally (docs/spec/counting-ranked.md §1): each
+    proposal's profile (how many ballots gave each grade, best first), its
+    majority grade, the ranking by majority values, in tiers, and the first
+    tier as the winners (none without ballots)."""
+    scale = rule.grade_ids()
+    at = {g: k for k, g in enumerate(scale)}
+    ids = [q.id for q in p.proposals]
+    profiles = {pid: [0] * len(scale) for pid in ids}
+    counted = 0
+    for grades in ballots:
+        if grades is None:
+            continue
+        counted += 1
+        for pid, g in zip(ids, grades, strict=True):
+            profiles[pid][at[g]] += 1
+    majority: dict[str, str | None] = {}
+    for pid in ids:
+        best = judgment.majority_grade(profiles[pid])
+        majority[pid] = None if best is None else scale[best]
+    ranking = judgment.majority_judgment(profiles) if counted else [sorted(ids)]
+    return {
+        "grades": list(scale),
+        "profiles": profiles,
+        "majority_grades": majority,
+        "ranking": ranking,
+        "winners": ranking[0] if counted else [],
+    }
+
+
+def _ranked(p: Process, rankings: Iterable[tuple[str, ...] | None]) -> dict[str, Any]:
+    """A Schulze vote's tally (docs/spec/counting-ranked.md §2): the pairwise
+    counts ``d``, the strongest paths ``p``, the ranking in tiers and the first
+    tier as the winners (none without ballots)."""
+    ids = [q.id for q in p.proposals]
+    given = [r for r in rankings if r is not None]
+    d = judgment.pairwise(ids, given)
+    paths = judgment.strongest_paths(d)
+    ranking = judgment.schulze(ids, d) if given else [sorted(ids)]
+    return {
+        "pairwise": {
+            a: {b: d[i][j] for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)
+        },
+        "strongest_paths": {
+            a: {b: paths[i][j] for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)
+        },
+        "ranking": ranking,
+        "winners": ranking[0] if given else [],
     }
 
 
