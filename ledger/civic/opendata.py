@@ -95,6 +95,8 @@ class ProcessExport:
     secret: tuple[int, ...] = ()
     #: how many of the state's answers are below the size
     answers: int = 0
+    #: how many of its delegates' and delegations' entries are below the size
+    delegations: int = 0
 
     @property
     def log(self) -> Log:
@@ -116,6 +118,7 @@ class ProcessExport:
             + (self.closed_at is not None)
             + len(self.secret)
             + self.answers
+            + self.delegations
         )
 
     def indices(self) -> Iterator[int]:
@@ -132,6 +135,7 @@ class ProcessExport:
             () if self.closed_at is None else (self.closed_at,),
             self.secret,
             islice(st.answer_indices, self.answers),
+            islice(st.delegation_indices, self.delegations),
         ]
         return heapq.merge(*streams)
 
@@ -159,6 +163,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
         )
         secret = () if state.secret is None else tuple(i for i in state.secret.indices if i < size)
         answers = bisect_left(state.answer_indices, size)
+        delegations = bisect_left(state.delegation_indices, size)
         last = max(
             secret[-1] if secret else -1,
             state.index,
@@ -167,6 +172,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
             state.results[results - 1][0] if results else -1,
             -1 if closed_at is None else closed_at,
             state.answer_indices[answers - 1] if answers else -1,
+            state.delegation_indices[delegations - 1] if delegations else -1,
         )
     return ProcessExport(
         civic=civic,
@@ -181,6 +187,7 @@ def open_export(civic: CivicRecord, process_id: str) -> ProcessExport:
         authority=authority,
         secret=secret,
         answers=answers,
+        delegations=delegations,
     )
 
 

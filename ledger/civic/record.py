@@ -50,6 +50,8 @@ from urne.verifier.civic.beacon import NETWORKS
 from urne.verifier.civic.entries import (
     Answer,
     Ballot,
+    Delegate,
+    Delegation,
     Entry,
     Paper,
     Process,
@@ -358,6 +360,9 @@ _KIND_RANK = {
     "result": 14,
     # an answer depends on nothing decided in the same batch
     "answer": 15,
+    # a delegate stands before a delegation to it submitted with it is decided
+    "delegate": 10,
+    "delegation": 11,
 }
 
 
@@ -764,7 +769,7 @@ class CivicRecord:
                     f"{ANSWER_CLOCK_SLACK} s apart)",
                     code="answer_time_off",
                 )
-        if isinstance(body, Ballot | Paper):
+        if isinstance(body, Ballot | Paper | Delegate | Delegation):
             st = self._known(body.process)
             p = st.process
             now = self.clock()
@@ -772,7 +777,7 @@ class CivicRecord:
                 raise EntryConflict(f"process {p.id!r} opens at {p.opens}", code="process_not_open")
             if now >= _parse_time(p.closes):
                 raise EntryConflict(f"process {p.id!r} closed at {p.closes}", code="process_ended")
-            if isinstance(body, Ballot):
+            if isinstance(body, Ballot | Delegate | Delegation):
                 return entry, (p.issuer_key, p.id, body.pseudonym, body.credential)
         return entry, None
 

@@ -75,7 +75,13 @@ from urne.verifier.check.workers import (
     invalid_proofs,
 )
 from urne.verifier.civic.beacon import NETWORKS
-from urne.verifier.civic.entries import Ballot, SortitionRule, decode_entry
+from urne.verifier.civic.entries import (
+    Ballot,
+    Delegate,
+    Delegation,
+    SortitionRule,
+    decode_entry,
+)
 from urne.verifier.civic.process import EntryRefused, NotAuthorized, answers_due
 from urne.verifier.credentials import bls
 from urne.verifier.credentials.credential import invalid_credentials
@@ -738,7 +744,11 @@ def _check_log(
             else:
                 registry.apply(entry, index)
                 body = entry.body
-                if isinstance(body, Ballot):
+                if isinstance(body, Delegate | Delegation):  # a credential, and kept
+                    st = registry.state(body.process)
+                    credentials.add(body.process, st.process.issuer_key, index, data, body)
+                    state.entries.append((index, data))
+                elif isinstance(body, Ballot):
                     st = registry.state(body.process)
                     credentials.add(body.process, st.process.issuer_key, index, data, body)
                     if st.secret is not None:
@@ -1070,7 +1080,14 @@ class CredentialBatches:
         self.open: dict[str, _Batch] = {}
         self.batches: dict[str, list[_Batch]] = {}  # per process, in log order
 
-    def add(self, process: str, public_key: bytes, index: int, data: bytes, b: Ballot) -> None:
+    def add(
+        self,
+        process: str,
+        public_key: bytes,
+        index: int,
+        data: bytes,
+        b: Ballot | Delegate | Delegation,
+    ) -> None:
         batch = self.open.get(process)
         if batch is None:
             batch = self.open[process] = _Batch(process, public_key, [])

@@ -50,6 +50,8 @@ from urne.verifier.civic.entries import (
     GRADED,
     RANKED,
     Ballot,
+    Delegate,
+    Delegation,
     Process,
     SortitionRule,
     VoteRule,
@@ -419,7 +421,9 @@ class _Credentials:
         self.pending: list[tuple[int, int, tuple[str, bytes, bytes]]] = []
         self.checked = 0
 
-    def add(self, line: int, index: int, public_key: bytes, ballot: Ballot) -> None:
+    def add(
+        self, line: int, index: int, public_key: bytes, ballot: Ballot | Delegate | Delegation
+    ) -> None:
         self.public_key = public_key
         self.pending.append((line, index, (ballot.process, ballot.pseudonym, ballot.credential)))
         if len(self.pending) >= self.batch:
@@ -534,7 +538,7 @@ def check_export(lines: Iterable[bytes], log_key: Ed25519Verifier) -> ExportRepo
                 credentials.flush()  # what the result counts is checked first
             registry.admit(entry, index)
             body = entry.body
-            if isinstance(body, Ballot):
+            if isinstance(body, Ballot | Delegate | Delegation):
                 key = registry.state(body.process).process.issuer_key
                 credentials.add(n, index, key, body)
             elif entry.kind == "draw":

@@ -23,6 +23,8 @@ __all__ = [
     "complaint",
     "deal",
     "decryption",
+    "delegate",
+    "delegation",
     "draw",
     "election_key",
     "graded_ballot",
@@ -88,6 +90,47 @@ def ballot(
 ) -> bytes:
     """A vote or budget ballot. ``seq`` must grow with each revote."""
     return _cast(process_id, pseudonym, credential, seq, choice)
+
+
+def delegate(process_id: str, pseudonym: EntrySigner, credential: bytes, name: str) -> bytes:
+    """The pseudonym stands as a delegate in a vote, under a public name
+    (docs/spec/delegation.md §2)."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "delegate",
+            "process": process_id,
+            "pseudonym": b64encode(pseudonym.public_key),
+            "credential": b64encode(credential),
+            "name": name,
+        },
+        pseudonym,
+    )
+
+
+def delegation(
+    process_id: str,
+    pseudonym: EntrySigner,
+    credential: bytes,
+    to: bytes | None,
+    *,
+    seq: int = 0,
+) -> bytes:
+    """The pseudonym delegates its vote to the delegate ``to`` (a pseudonym's
+    public key), or revokes its delegation (``to`` None); the highest
+    ``seq`` counts."""
+    return sign_entry(
+        {
+            "v": 1,
+            "kind": "delegation",
+            "process": process_id,
+            "pseudonym": b64encode(pseudonym.public_key),
+            "credential": b64encode(credential),
+            "seq": seq,
+            "to": None if to is None else b64encode(to),
+        },
+        pseudonym,
+    )
 
 
 def graded_ballot(

@@ -22,7 +22,8 @@ from typing import Annotated, NoReturn
 import typer
 
 from urne.verifier.citizen.wallet import Joined, Wallet, describe
-from urne.verifier.errors import FetchError, UrneError
+from urne.verifier.civic.entries import b64decode, b64encode
+from urne.verifier.errors import FetchError, FormatError, UrneError
 from urne.verifier.secret.challenge import encode_challenge
 
 app = typer.Typer(
@@ -220,6 +221,56 @@ def grade(
             _fail(f"{pair!r}: give PROPOSAL=GRADE, each proposal once (bad_grades)", 2)
         given[pid] = g
     _cast(process, None, wallet, grades=given)
+
+
+@app.command()
+def stand(
+    process: Annotated[str, typer.Argument(help="The vote.")],
+    name: Annotated[str, typer.Option("--name", help="The public name you stand under.")],
+    wallet: WalletOpt = None,
+) -> None:
+    """Stand as a delegate in a vote that takes delegation: others may then
+    delegate their vote to your pseudonym (docs/spec/delegation.md)."""
+    w = _open(wallet)
+    try:
+        receipt = w.delegate(process, name=name)
+    except UrneError as exc:
+        _refused(exc)
+    key = b64encode(w.joined(process).pseudonym.public_key)
+    typer.echo(
+        f"recorded: {describe(receipt.entry)}, at log index {receipt.index} (receipt checked)"
+    )
+    typer.echo(f"others delegate to you with: urne-wallet delegate {process} {key}")
+
+
+@app.command()
+def delegate(
+    process: Annotated[str, typer.Argument(help="The vote.")],
+    to: Annotated[
+        str | None,
+        typer.Argument(help="The delegate's key (base64), as the process page lists it."),
+    ] = None,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Revoke your delegation.")] = False,
+    wallet: WalletOpt = None,
+) -> None:
+    """Delegate your vote to a delegate, or revoke it; a vote you cast yourself
+    always counts instead (docs/spec/delegation.md)."""
+    if (to is None) == (not revoke):
+        _fail("give the delegate's key, or --revoke (not both)", 2)
+    key = None
+    if to is not None:
+        try:
+            key = b64decode(to, "delegate", size=32)
+        except FormatError:
+            _fail(f"{to!r} is not a delegate's key (32 bytes of base64)", 2)
+    w = _open(wallet)
+    try:
+        receipt = w.delegate(process, key)
+    except UrneError as exc:
+        _refused(exc)
+    typer.echo(
+        f"recorded: {describe(receipt.entry)}, at log index {receipt.index} (receipt checked)"
+    )
 
 
 @app.command()

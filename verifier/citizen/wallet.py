@@ -592,6 +592,29 @@ class Wallet:
         assert isinstance(answer, dict)
         return answer, receipt, manifest
 
+    def delegate(
+        self, process_id: str, to: bytes | None = None, *, name: str | None = None
+    ) -> Receipt:
+        """Stand as a delegate under ``name``, or delegate this wallet's vote
+        to the delegate ``to`` (a pseudonym's public key), or revoke (neither):
+        docs/spec/delegation.md. A pending entry not acknowledged is sent
+        again first, as :meth:`cast` does."""
+        state = self.joined(process_id)
+        client = CitizenClient(state.server)
+        if state.pending is not None:
+            self._post(client, state, state.pending, retry=True)
+        assert state.credential is not None
+        if name is not None:
+            entry = authoring.delegate(process_id, state.pseudonym, state.credential, name)
+        else:
+            entry = authoring.delegation(
+                process_id, state.pseudonym, state.credential, to, seq=state.seq
+            )
+            state.seq += 1
+        state.pending = entry
+        self.save(state)  # before the post: a retry sends these very bytes
+        return self._post(client, state, entry)
+
     def grades_for(self, process_id: str, grades: Mapping[str, str]) -> list[str]:
         """A majority judgment's grades, ``{proposal id: grade id}``, in the
         order of the proposals of the manifest the log holds (never the order a
@@ -772,6 +795,12 @@ def describe(entry: bytes, secret_choice: Sequence[str] | None = None) -> str:
         return f"your secret ballot in {obj['process']}: {', '.join(secret_choice) or '(none)'}"
     if "grades" in obj:
         return f"your grades in {obj['process']}: {', '.join(obj['grades'])}"
+    if obj["kind"] == "delegate":
+        return f"you stand as a delegate in {obj['process']}, as {obj['name']!r}"
+    if obj["kind"] == "delegation":
+        if obj["to"] is None:
+            return f"your delegation in {obj['process']} revoked"
+        return f"your vote in {obj['process']} delegated to {obj['to']}"
     if "choice" not in obj:
         return f"your signature on {obj['process']}"
     return f"your ballot in {obj['process']}: {', '.join(obj['choice']) or '(none)'}"

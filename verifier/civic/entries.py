@@ -30,6 +30,8 @@ kind             author                        key
 ``election-key`` the institution               the manifest's ``institution``
 ``draw``         the institution               the manifest's ``institution``
 ``answer``       the institution               the manifest's ``institution``
+``delegate``,    the citizen's pseudonym       ``pseudonym`` in the entry
+``delegation``
 ===============  ============================  ==================================
 
 Who may sign at all (registered institutions and their roles, reserved
@@ -73,6 +75,8 @@ __all__ = [
     "Deal",
     "DealtShare",
     "Decryption",
+    "Delegate",
+    "Delegation",
     "Draw",
     "ElectionKey",
     "Entry",
@@ -126,6 +130,9 @@ KINDS = (
     "draw",
     # the institution's answer to a petition or a proposal (docs/spec/answers.md)
     "answer",
+    # a vote's delegates and delegations (docs/spec/delegation.md)
+    "delegate",
+    "delegation",
 )
 #: What a registered institution may do: ``open`` processes (reserve ids, sign
 #: manifests, closes and results) and ``register`` other institutions.
@@ -294,6 +301,8 @@ class VoteRule:
     revoting: bool
     #: a majority judgment's scale, from the best grade to the worst
     grades: tuple[Grade, ...] = ()
+    #: whether citizens may delegate their vote (docs/spec/delegation.md)
+    delegation: bool = False
 
     def grade_ids(self) -> tuple[str, ...]:
         return tuple(g.id for g in self.grades)
@@ -472,6 +481,29 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class Delegate:
+    """A pseudonym standing as a delegate in a vote, under a public name
+    (docs/spec/delegation.md §2); it carries its credential, as a ballot."""
+
+    process: str
+    pseudonym: bytes
+    credential: bytes
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delegation:
+    """A pseudonym's delegation of its vote to a delegate's pseudonym, or its
+    revocation (``to`` None); the highest ``seq`` counts."""
+
+    process: str
+    pseudonym: bytes
+    credential: bytes
+    seq: int
+    to: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     """A member of a drawn panel: the pool's pseudonymous id and the person's
     value for each of the pool's features, in the manifest's order."""
@@ -599,6 +631,8 @@ Body = (
     | Decryption
     | Draw
     | Answer
+    | Delegate
+    | Delegation
 )
 
 
@@ -764,6 +798,7 @@ def _rule(
             r,
             what,
             {"method", "min", "max", "revoting"} | ({"grades"} if method == GRADED else set()),
+            frozenset({"delegation"}),
         )
         if method not in VOTE_METHODS:
             raise FormatError(f"{what}.method: expected one of {VOTE_METHODS}, found {method!r}")
@@ -775,7 +810,15 @@ def _rule(
         if not lo <= hi <= n:
             raise FormatError(f"{what}: need min <= max <= {n} proposals, found {lo}, {hi}")
         grades = _grades(r["grades"], f"{what}.grades") if method == GRADED else ()
-        return VoteRule(method, lo, hi, _bool(r["revoting"], f"{what}.revoting"), grades)
+        delegation = _bool(r["delegation"], f"{what}.delegation") if "delegation" in r else False
+        if delegation and method in (GRADED, RANKED):
+            raise FormatError(
+                f"{what}.delegation: a {method} vote takes no delegation in this version "
+                "(docs/spec/delegation.md §1)"
+            )
+        return VoteRule(
+            method, lo, hi, _bool(r["revoting"], f"{what}.revoting"), grades, delegation
+        )
     _fields(
         r,
         what,
@@ -931,6 +974,12 @@ def _secret(o: object, ptype: str, proposals: int, rule: object) -> SecretSpec:
         raise FormatError(
             f"{what}: a petition is not secret: a signature is public by nature "
             "(docs/secret-ballot.md §9)",
+            code="secret_not_offered",
+        )
+    if isinstance(rule, VoteRule) and rule.delegation:
+        raise FormatError(
+            f"{what}: a delegate's weight is public, a secret ballot's choice is not: a vote "
+            "with delegation is public (docs/spec/delegation.md §1)",
             code="secret_not_offered",
         )
     if isinstance(rule, VoteRule) and rule.method in (GRADED, RANKED):
@@ -1354,6 +1403,30 @@ def _answer(o: dict[str, Any]) -> Answer:
     )
 
 
+def _delegate(o: dict[str, Any]) -> Delegate:
+    _fields(o, "delegate", {"v", "kind", "sig", "process", "pseudonym", "credential", "name"})
+    return Delegate(
+        _ident(o["process"], "delegate.process"),
+        b64decode(o["pseudonym"], "delegate.pseudonym", size=32),
+        b64decode(o["credential"], "delegate.credential", size=bls.G1_COMPRESSED_SIZE),
+        _str(o["name"], "delegate.name", max_len=200),
+    )
+
+
+def _delegation(o: dict[str, Any]) -> Delegation:
+    _fields(
+        o, "delegation", {"v", "kind", "sig", "process", "pseudonym", "credential", "seq", "to"}
+    )
+    to = o["to"]
+    return Delegation(
+        _ident(o["process"], "delegation.process"),
+        b64decode(o["pseudonym"], "delegation.pseudonym", size=32),
+        b64decode(o["credential"], "delegation.credential", size=bls.G1_COMPRESSED_SIZE),
+        _int(o["seq"], "delegation.seq"),
+        None if to is None else b64decode(to, "delegation.to", size=32),
+    )
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "institution": _registration,
     "reservation": _reservation,
@@ -1373,6 +1446,8 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Body]] = {
     "issuer-key": _election_key,
     "draw": _draw,
     "answer": _answer,
+    "delegate": _delegate,
+    "delegation": _delegation,
 }
 
 

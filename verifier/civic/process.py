@@ -57,6 +57,8 @@ from urne.verifier.civic.entries import (
     Complaint,
     Deal,
     Decryption,
+    Delegate,
+    Delegation,
     Draw,
     ElectionKey,
     Entry,
@@ -89,6 +91,7 @@ __all__ = [
     "answers_due",
     "check_budget_choice",
     "count",
+    "resolve_delegations",
 ]
 
 CredentialCheck = Callable[[bytes, str, bytes, bytes], bool]
@@ -187,6 +190,12 @@ class ProcessState:
     answers: dict[str | None, list[tuple[int, Answer]]] = field(default_factory=dict)
     #: the indices of every answer, in log order
     answer_indices: list[int] = field(default_factory=list)
+    #: a vote's delegates: pseudonym -> (index, name) (docs/spec/delegation.md)
+    delegates: dict[bytes, tuple[int, str]] = field(default_factory=dict)
+    #: each pseudonym's delegations, in log order: (index, seq, to or None)
+    delegations: dict[bytes, list[tuple[int, int, bytes | None]]] = field(default_factory=dict)
+    #: the indices of the delegates' and delegations' entries, in log order
+    delegation_indices: list[int] = field(default_factory=list)
 
 
 def check_budget_choice(rule: BudgetRule, costs: dict[str, int], choice: tuple[str, ...]) -> None:
@@ -336,6 +345,8 @@ class Registry:
             verify_entry_signature(entry, st.process.institution)
         elif isinstance(body, Ballot):
             self._check_ballot(entry, body, st)
+        elif isinstance(body, Delegate | Delegation):
+            self._check_delegation(entry, body, st)
         elif isinstance(body, Paper):
             self._check_paper(entry, body, st)
 
@@ -530,6 +541,49 @@ class Registry:
         self._check_revote(st, b.pseudonym, b.seq)
         if self._credential_check is not None and not self._credential_check(
             p.issuer_key, p.id, b.pseudonym, b.credential
+        ):
+            raise EntryRefused(
+                "the credential is not the issuer's for this process and pseudonym",
+                code="bad_credential",
+            )
+
+    def _check_delegation(self, entry: Entry, d: Delegate | Delegation, st: ProcessState) -> None:
+        """A delegate standing, or a delegation (docs/spec/delegation.md §2):
+        in a vote that takes them, signed by its pseudonym with the process's
+        credential; a pseudonym stands once; a delegation names a delegate
+        standing, never its own pseudonym, with a higher ``seq`` than the
+        pseudonym's last delegation."""
+        p = st.process
+        if not (isinstance(p.rule, VoteRule) and p.rule.delegation):
+            raise EntryRefused(
+                f"process {p.id!r} takes no delegation (its manifest does not allow it)",
+                code="no_delegation",
+            )
+        verify_entry_signature(entry, d.pseudonym)
+        if isinstance(d, Delegate):
+            if d.pseudonym in st.delegates:
+                raise EntryConflict(
+                    f"this pseudonym stands as a delegate already, at index "
+                    f"{st.delegates[d.pseudonym][0]}",
+                    code="already_delegate",
+                )
+        else:
+            if d.to is not None and d.to == d.pseudonym:
+                raise EntryRefused("a pseudonym cannot delegate to itself", code="self_delegation")
+            if d.to is not None and d.to not in st.delegates:
+                raise EntryRefused(
+                    f"{b64encode(d.to)} does not stand as a delegate in {p.id!r}",
+                    code="unknown_delegate",
+                )
+            earlier = st.delegations.get(d.pseudonym)
+            if earlier and d.seq <= earlier[-1][1]:
+                raise EntryConflict(
+                    f"seq {d.seq} does not follow the pseudonym's last delegation's seq "
+                    f"{earlier[-1][1]}",
+                    code="stale_seq",
+                )
+        if self._credential_check is not None and not self._credential_check(
+            p.issuer_key, p.id, d.pseudonym, d.credential
         ):
             raise EntryRefused(
                 "the credential is not the issuer's for this process and pseudonym",
@@ -764,6 +818,12 @@ class Registry:
         elif isinstance(body, Answer):
             st.answers.setdefault(body.about, []).append((index, body))
             st.answer_indices.append(index)
+        elif isinstance(body, Delegate):
+            st.delegates[body.pseudonym] = (index, body.name)
+            st.delegation_indices.append(index)
+        elif isinstance(body, Delegation):
+            st.delegations.setdefault(body.pseudonym, []).append((index, body.seq, body.to))
+            st.delegation_indices.append(index)
 
     def admit(self, entry: Entry, index: int) -> None:
         self.check(entry, index)
@@ -904,6 +964,8 @@ def count(st: ProcessState, through: int) -> dict[str, Any]:
         out.update(_graded(p, p.rule, last.values()))
     elif isinstance(p.rule, VoteRule) and p.rule.method == RANKED:
         out.update(_ranked(p, last.values()))
+    elif isinstance(p.rule, VoteRule) and p.rule.delegation:
+        out.update(_delegated(p, st, last, through, paper))
     elif isinstance(p.rule, VoteRule):
         out.update(_vote(p, last.values(), paper))
     else:
@@ -981,6 +1043,77 @@ def _petition(
         "reached": reached_at is not None,
         "reached_at": reached_at,
     }
+
+
+def resolve_delegations(
+    direct: Iterable[bytes], delegations: dict[bytes, bytes | None]
+) -> dict[bytes, bytes]:
+    """Whose direct vote each delegating pseudonym's counts as
+    (docs/spec/delegation.md §3): a pseudonym that voted counts its own
+    vote, whatever it delegated; one that did not follows its last
+    delegation, transitively, to the first pseudonym on the chain that voted.
+    A chain that ends at a revoked delegation or at a pseudonym that neither
+    voted nor delegated, or that comes back on itself before reaching a
+    voter, counts nothing. Linear in the pseudonyms: each chain is walked
+    once, its answer shared by every pseudonym on it."""
+    voted = set(direct)
+    resolved: dict[bytes, bytes | None] = {v: v for v in voted}
+    unknown = object()
+    for start, first in delegations.items():
+        if start in resolved:
+            continue
+        known = unknown if first is None else resolved.get(first, unknown)
+        if first is None or known is not unknown:  # revoked, or a chain walked already
+            resolved[start] = None if first is None else known  # type: ignore[assignment]
+            continue
+        path: dict[bytes, None] = {start: None}  # in order, and for membership
+        x: bytes | None = first
+        answer: bytes | None = None
+        while x is not None:
+            if x in resolved:
+                answer = resolved[x]
+                break
+            if x in path:  # a cycle with no voter on it
+                break
+            path[x] = None
+            x = delegations.get(x)
+        for y in path:
+            resolved[y] = answer
+    return {k: v for k, v in resolved.items() if v is not None and k not in voted}
+
+
+def _delegated(
+    p: Process,
+    st: ProcessState,
+    last: dict[bytes, tuple[str, ...] | None],
+    through: int,
+    paper: list[tuple[int, Paper]],
+) -> dict[str, Any]:
+    """A vote with delegation: each direct ballot counts once for its own
+    pseudonym and once for every pseudonym whose delegations lead to it
+    (docs/spec/delegation.md §3); the counts, totals and winners as a
+    vote's, with how many votes came by delegation and each delegate's
+    weight."""
+    delegations: dict[bytes, bytes | None] = {}
+    for pseudonym, given in st.delegations.items():
+        k = bisect_right([i for i, _, _ in given], through)
+        if k:
+            delegations[pseudonym] = given[k - 1][2]
+    via = resolve_delegations(last, delegations)
+    weight = dict.fromkeys(last, 1)
+    for voter in via.values():
+        weight[voter] += 1
+    weighted: list[tuple[str, ...] | None] = []
+    for pseudonym, choice in last.items():
+        weighted.extend([choice] * weight[pseudonym])
+    out = _vote(p, weighted, paper)
+    standing = {ps: name for ps, (i, name) in st.delegates.items() if i <= through}
+    out["delegated"] = len(via)
+    out["delegates"] = {
+        b64encode(ps): {"name": name, "voted": ps in last, "weight": weight.get(ps, 0)}
+        for ps, name in sorted(standing.items())
+    }
+    return out
 
 
 def _graded(
