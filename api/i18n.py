@@ -43,6 +43,7 @@ from babel.dates import format_date, format_skeleton, format_time, get_datetime_
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from babel.numbers import format_percent as _format_percent
 from babel.support import Translations
 from jinja2 import Environment
 from markupsafe import Markup, escape
@@ -62,6 +63,7 @@ __all__ = [
     "format_chart_time",
     "format_moment",
     "format_number",
+    "format_percent",
     "gettext",
     "install",
     "kind_label",
@@ -201,6 +203,12 @@ def format_number(value: int | float) -> str:
     return format_decimal(value, locale=_locale(current()))
 
 
+def format_percent(share: float) -> str:
+    """A share (0.25) as a percentage to the unit: ``25%`` in English, ``25 %``
+    in French (a narrow no-break space before the sign, as CLDR writes it)."""
+    return _format_percent(share, locale=_locale(current()))
+
+
 def _moment(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -311,6 +319,7 @@ def install(env: Environment) -> None:
         gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext
     )
     env.filters["number"] = format_number
+    env.filters["percent"] = format_percent
     env.filters["datetime"] = format_moment
     env.filters["chart_time"] = format_chart_time
     env.globals["fill"] = fill

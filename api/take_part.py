@@ -36,7 +36,7 @@ from fastapi.responses import HTMLResponse
 
 from urne.api import i18n, web
 from urne.api.deps import CivicDep, LogDep
-from urne.verifier.civic.entries import decode_entry
+from urne.verifier.civic.entries import VoteRule, decode_entry
 from urne.verifier.civic.process import EntryRefused
 
 __all__ = ["IMPORT_MAP", "install", "page_csp", "router"]
@@ -96,6 +96,12 @@ def take_part(request: Request, process_id: str, civic: CivicDep, log: LogDep) -
     proposals = [
         {"id": q.id, "title": web.text_in(q.title, langs), "cost": q.cost} for q in p.proposals
     ]
+    # a majority judgment's scale, best first, in the reader's language
+    scale = (
+        [{"id": g.id, "label": web.text_in(g.label, langs)} for g in p.rule.grades]
+        if isinstance(p.rule, VoteRule)
+        else []
+    )
     data: dict[str, Any] = {
         "process": p.id,
         "type": p.type,
@@ -106,6 +112,10 @@ def take_part(request: Request, process_id: str, civic: CivicDep, log: LogDep) -
         "issuer": manifest["issuer"],
         "rule": manifest["rule"],
         "proposals": proposals,
+        "scale": scale,
+        # where the page reads the manifest's bytes in the log: a majority
+        # judgment's grades go in the order of its proposals there
+        "manifest_index": st.index,
         "log_key": log.verifier.vkey,
         "origin": log.origin,
         "secret": None,
@@ -127,6 +137,7 @@ def take_part(request: Request, process_id: str, civic: CivicDep, log: LogDep) -
         text=web.plain_text(web.text_in(p.text, langs)),
         status=status,
         proposals=proposals,
+        scale=scale,
         rule=manifest["rule"],
         secret=sec is not None,
         key_ready=sec is not None and sec.key_at is not None,

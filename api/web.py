@@ -51,7 +51,7 @@ from urne.api.routes.civic import authority_of
 from urne.ledger.civic.record import CivicRecord
 from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.verifier.civic.beacon import NETWORKS, randomness
-from urne.verifier.civic.entries import Answer, Process, SortitionRule, decode_entry
+from urne.verifier.civic.entries import Answer, Process, SortitionRule, VoteRule, decode_entry
 from urne.verifier.civic.process import EntryRefused, ProcessState, answers_due
 
 __all__ = [
@@ -517,6 +517,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         top = max(tally["total"].values(), default=0)
         bars = {q.id: bar_width(tally["total"][q.id], top) for q in p.proposals}
     witnessed = _witnessed_times(request, st, tally)
+    ranked = _ranked_view(p, tally, langs)
     sortition = _sortition(st)
     answers = _answers(st, log.size - 1, now, langs, page_language(request))
     offices = _offices(civic, p)
@@ -528,6 +529,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         answers=answers,
         offices=offices,
         sortition=sortition,
+        ranked=ranked,
         strings=i18n.live_strings,
         witnessed=witnessed,
         p=p,
@@ -552,6 +554,121 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         bar_full=BAR_FULL,
         now=now.astimezone(UTC),
     )
+
+
+#: The colours of a majority judgment's grades in its profile bars, best to
+#: worst (a scale of at most ten grades): the bars repeat the profile table
+#: below them, which says everything in words and numbers.
+GRADE_COLOURS = (
+    "#0b5d1e",
+    "#2e7d32",
+    "#558b2f",
+    "#7c9a1f",
+    "#a89a14",
+    "#c78a12",
+    "#d9731a",
+    "#d35400",
+    "#b8401f",
+    "#9b1c1c",
+)
+
+
+def grade_colours(n: int) -> list[str]:
+    """``n`` colours from :data:`GRADE_COLOURS`, spread from the best to the worst."""
+    last = len(GRADE_COLOURS) - 1
+    if n <= 1:
+        return [GRADE_COLOURS[0]] * n
+    return [GRADE_COLOURS[round(k * last / (n - 1))] for k in range(n)]
+
+
+def _ranked_view(p: Process, tally: dict[str, Any], langs: Sequence[str]) -> dict[str, Any] | None:
+    """What the page shows of a majority judgment's or a Schulze vote's tally
+    (docs/spec/counting-ranked.md): the ranking in tiers, best first, with each
+    proposal's rank (its tier, from 1); for a majority judgment the scale's
+    labels, each proposal's profile (counts and shares per grade, best first,
+    and the bar's segments) and majority grade; for Schulze the pairwise counts
+    and the strongest paths, rows and columns in the ranking's order. None for
+    any other process."""
+    rule = p.rule
+    if not isinstance(rule, VoteRule) or rule.method not in ("majority-judgment", "schulze"):
+        return None
+    titles = {q.id: text_in(q.title, langs) for q in p.proposals}
+    ranking: list[list[str]] = [list(tier) for tier in tally.get("ranking", [])]
+    ordered = [pid for tier in ranking for pid in tier]
+    ordered += [q.id for q in p.proposals if q.id not in ordered]
+    tier_of = {pid: k + 1 for k, tier in enumerate(ranking) for pid in tier}
+    counted = bool(tally.get("winners"))
+    out: dict[str, Any] = {
+        "method": rule.method,
+        "counted": counted,
+        "tiers": [
+            {"rank": k + 1, "proposals": [{"id": pid, "title": titles[pid]} for pid in tier]}
+            for k, tier in enumerate(ranking)
+        ],
+        "winners": [titles[pid] for pid in tally.get("winners", [])],
+    }
+    if rule.method == "majority-judgment":
+        scale = [{"id": g.id, "label": text_in(g.label, langs)} for g in rule.grades]
+        label = {g["id"]: g["label"] for g in scale}
+        colours = grade_colours(len(scale))
+        for g, colour in zip(scale, colours, strict=True):
+            g["colour"] = colour
+        rows = []
+        for pid in ordered:
+            counts = list(tally["profiles"][pid])
+            n = sum(counts)
+            segments, x = [], 0.0
+            for k, c in enumerate(counts):
+                width = BAR_FULL * c / n if n else 0.0
+                if c:
+                    segments.append(
+                        {"x": f"{x:.1f}", "width": f"{width:.1f}", "colour": colours[k]}
+                    )
+                x += width
+            best = tally["majority_grades"].get(pid)
+            rows.append(
+                {
+                    "id": pid,
+                    "title": titles[pid],
+                    "rank": tier_of.get(pid),
+                    "tied": len(ranking[tier_of[pid] - 1]) > 1 if pid in tier_of else False,
+                    "counts": counts,
+                    "shares": [c / n if n else 0.0 for c in counts],
+                    "total": n,
+                    "majority": label.get(best) if best is not None else None,
+                    "majority_id": best,
+                    "segments": segments,
+                }
+            )
+        out.update(scale=scale, rows=rows)
+        by_id = {r["id"]: r for r in rows}
+        for tier in out["tiers"]:
+            for q in tier["proposals"]:
+                q["majority"] = by_id[q["id"]]["majority"]
+    else:
+        d, paths = tally["pairwise"], tally["strongest_paths"]
+
+        def matrix(m: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "id": x,
+                    "title": titles[x],
+                    "cells": [
+                        None
+                        if x == y
+                        else {"n": m[x][y], "wins": m[x][y] > m[y][x], "against": titles[y]}
+                        for y in ordered
+                    ],
+                }
+                for x in ordered
+            ]
+
+        out.update(
+            columns=[{"id": y, "title": titles[y]} for y in ordered],
+            pairwise=matrix(d),
+            paths=matrix(paths),
+        )
+    return out
 
 
 def _sortition(st: ProcessState) -> dict[str, Any] | None:

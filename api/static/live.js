@@ -34,6 +34,26 @@
     }
   }
 
+  // A majority judgment's or a Schulze vote's counts (docs/spec/counting-ranked.md):
+  // profiles, tiers and matrices are drawn by the server; when the number of
+  // ballots changes, the section is read again from the page as served now
+  // (not while the reader is in it: the next period tries again).
+  async function ranked(article, t) {
+    const ballots = document.getElementById("ballots");
+    const shown = document.getElementById("ranked");
+    if (!shown || Number(shown.dataset.ballots) === t.ballots) return;
+    if (shown.contains(document.activeElement)) return;
+    const r = await fetch(location.pathname + location.search, { cache: "no-store" });
+    if (!r.ok) return;
+    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").getElementById("ranked");
+    if (!fresh || shown.contains(document.activeElement)) return;
+    const open = new Set([...shown.querySelectorAll("details[open]")].map((d) => d.id));
+    shown.replaceChildren(...[...fresh.childNodes].map((n) => document.importNode(n, true)));
+    for (const d of shown.querySelectorAll("details")) if (open.has(d.id)) d.open = true;
+    shown.dataset.ballots = fresh.dataset.ballots;
+    if (ballots) S.fill(ballots, "ballots_online", { ballots: t.ballots }, t.ballots);
+  }
+
   function vote(article, t) {
     const ballots = document.getElementById("ballots");
     const key = Object.keys(t.paper_batches).length ? "ballots_online_plus_paper" : "ballots_online";
@@ -97,8 +117,9 @@
     }
   }
 
-  function apply(article, t) {
+  async function apply(article, t) {
     if (t.type === "petition") petition(article, t);
+    else if (t.type === "vote" && ("grades" in t || "pairwise" in t)) await ranked(article, t);
     else if (t.type === "vote") vote(article, t);
     else if (t.type === "budget") budget(article, t);
     const asOf = document.getElementById("as-of");
@@ -114,7 +135,7 @@
   async function refresh(article) {
     try {
       const r = await fetch(`/processes/${encodeURIComponent(article.dataset.process)}/tally`, { cache: "no-store" });
-      if (r.ok) apply(article, await r.json());
+      if (r.ok) await apply(article, await r.json());
     } catch (e) {
       // offline for a moment: the next period tries again
     }

@@ -35,6 +35,15 @@
 // each cast ballot (`choices`, by seq, as urne-wallet's file does) to say
 // "Your vote: ..." (or "Your projects: ...") on the citizen's own devices: the
 // log never shows it. No randomness of a cast ballot is kept.
+//
+// A majority judgment (docs/spec/counting-ranked.md §1): a group of radio
+// buttons per proposal; the ballot's `grades` go in the order of the proposals
+// of the manifest as the log holds it (read with its inclusion proof under the
+// log key, as a secret vote's), never in an order only the service states, and
+// every proposal must be graded, with a grade of that manifest's scale, before
+// anything is sent. A Schulze vote: a list per place (1st choice, 2nd...),
+// each proposal at most once, no place left empty before a later one; the
+// ballot's `choice` is the ranking, best first.
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import * as core from "./core.js";
@@ -192,6 +201,9 @@ function sayError(e) {
 }
 
 const titles = new Map(data.proposals.map((p) => [p.id, p]));
+const GRADED = data.type === "vote" && data.rule.method === "majority-judgment";
+const RANKED = data.type === "vote" && data.rule.method === "schulze";
+const gradeLabels = new Map((data.scale || []).map((g) => [g.id, g.label]));
 
 function names(choice) {
   const named = choice.map((id) => (titles.has(id) ? titles.get(id).title : id));
@@ -216,7 +228,19 @@ function describe(entryBytes, record) {
     const kept = record && record.choices ? record.choices[String(obj.seq)] : undefined;
     return Array.isArray(kept) ? sayChoice(kept) : S.your_encrypted_ballot;
   }
+  if (Array.isArray(obj.grades)) {
+    // the ballot's grades are in the manifest's order, which the page's list follows
+    const grades = obj.grades.map((g, k) => {
+      const q = data.proposals[k];
+      return fill(S.grade_of, { title: q ? q.title : `#${k + 1}`, grade: gradeLabels.get(g) || g });
+    });
+    return fill(S.your_grades, { grades: grades.join("; ") });
+  }
   if (!("choice" in obj)) return fill(S.your_signature, { title: data.title });
+  if (RANKED) {
+    const ranked = obj.choice.map((id, k) => fill(S.ranked_item, { n: k + 1, title: titles.has(id) ? titles.get(id).title : id }));
+    return fill(S.your_ranking, { choices: ranked.length ? ranked.join(", ") : S.no_choice });
+  }
   return sayChoice(obj.choice);
 }
 
@@ -306,13 +330,52 @@ async function join(code) {
 
 // -- casting ------------------------------------------------------------------------------
 
+/** The choice on the page: a list of proposal ids; for a majority judgment,
+ * a grade id (or null) per proposal of the page; for Schulze, each place's
+ * proposal id ("" for none), in order. */
 function chosen() {
+  if (GRADED) {
+    return data.proposals.map((q) => {
+      const input = document.querySelector(`#grades-${CSS.escape(q.id)} input:checked`);
+      return input ? input.value : null;
+    });
+  }
+  if (RANKED) return [...document.querySelectorAll("#choices select")].map((el) => el.value);
   return [...document.querySelectorAll("#choices input:checked")].map((i) => i.value);
+}
+
+/** How many proposals the choice grades, ranks or chooses. */
+function chosenCount(choice) {
+  return GRADED || RANKED ? choice.filter(Boolean).length : choice.length;
+}
+
+/** A majority judgment's problem: the proposals not graded yet. */
+function gradesProblem(grades) {
+  const missing = data.proposals.filter((q, k) => !grades[k]).map((q) => q.title);
+  return missing.length ? fill(S.grade_missing, { titles: missing.join(", ") }) : "";
+}
+
+/** A Schulze ranking's problem: a gap, a proposal twice, too few or too many. */
+function rankingProblem(places) {
+  const rule = data.rule;
+  const last = places.reduce((at, id, k) => (id ? k : at), -1);
+  if (places.slice(0, last + 1).some((id) => !id)) return S.rank_gap;
+  const seen = new Set();
+  for (const id of places.filter(Boolean)) {
+    if (seen.has(id)) return fill(S.rank_twice, { title: titles.has(id) ? titles.get(id).title : id });
+    seen.add(id);
+  }
+  if (seen.size < rule.min || seen.size > rule.max) {
+    return rule.min === rule.max ? fill(S.rank_exactly, { n: rule.min }) : fill(S.rank_between, { min: rule.min, max: rule.max });
+  }
+  return "";
 }
 
 /** What the rule says of the current choice: "" when it may be cast. */
 function choiceProblem(choice) {
   const rule = data.rule;
+  if (GRADED) return gradesProblem(choice);
+  if (RANKED) return rankingProblem(choice);
   if (data.type === "vote") {
     if (choice.length < rule.min || choice.length > rule.max) {
       return rule.method === "single" ? S.choose_one : fill(S.choose_between, { min: rule.min, max: rule.max });
@@ -350,12 +413,16 @@ function updateChoice() {
   }
   const problem = choiceProblem(choice);
   const hint = $("choice-hint");
-  if (!touched && choice.length === 0) {
+  const n = chosenCount(choice);
+  if (!touched && n === 0) {
     hint.textContent = "";
     hint.dataset.problem = "";
     return;
   }
-  hint.textContent = problem || (data.type === "vote" && data.rule.method === "single" ? "" : fill(S.chosen, { n: choice.length }));
+  let counted = fill(S.chosen, { n });
+  if (GRADED) counted = fill(S.graded, { n, total: data.proposals.length });
+  else if (RANKED) counted = fill(S.ranked, { n });
+  hint.textContent = problem || (data.type === "vote" && data.rule.method === "single" ? "" : counted);
   hint.dataset.problem = problem ? "yes" : "";
 }
 
@@ -438,6 +505,19 @@ async function cast(choice, sealed) {
       seed,
     );
     record.choices = { ...(record.choices || {}), [String(record.seq)]: [...choice] };
+  } else if (GRADED) {
+    entry = core.signEntry(
+      {
+        v: 1,
+        kind: "ballot",
+        process: data.process,
+        pseudonym: core.b64encode(core.publicKeyOf(seed)),
+        credential: core.b64encode(credential),
+        seq: record.seq,
+        grades: await manifestGrades(choice),
+      },
+      seed,
+    );
   } else {
     entry = core.ballotEntry(data.process, seed, credential, record.seq, data.type === "petition" ? null : choice);
   }
@@ -445,6 +525,40 @@ async function cast(choice, sealed) {
   record.seq += 1;
   await save(record); // before the post: a retry sends these very bytes
   return post(record, entry, false);
+}
+
+// -- a majority judgment: the grades in the order of the manifest the log holds -------------
+
+/** The grades chosen on the page (one per proposal of the page, in its order),
+ * as the ballot carries them: one per proposal of the manifest read from the
+ * log with its inclusion proof, in that manifest's order, each on its scale.
+ * Nothing is sent when they do not fit (`bad_grades`). */
+async function manifestGrades(choice) {
+  const bytes = await loggedEntry(data.manifest_index, "bad_vote_manifest");
+  let manifest;
+  try {
+    manifest = entryObject(bytes);
+  } catch (e) {
+    throw new core.WalletError("bad_vote_manifest", "not JSON");
+  }
+  const rule = manifest.rule || {};
+  const fits =
+    manifest.kind === "process" &&
+    manifest.id === data.process &&
+    manifest.type === "vote" &&
+    rule.method === "majority-judgment" &&
+    Array.isArray(manifest.proposals) &&
+    Array.isArray(rule.grades);
+  if (!fits) throw new core.WalletError("bad_vote_manifest", "not this process's manifest");
+  const given = new Map(data.proposals.map((q, k) => [q.id, choice[k]]));
+  const scale = new Set(rule.grades.map((g) => g && g.id));
+  const ids = manifest.proposals.map((q) => q && q.id);
+  const grades = ids.map((id) => given.get(id));
+  const unknown = data.proposals.some((q) => !ids.includes(q.id));
+  if (unknown || grades.some((g) => typeof g !== "string" || !scale.has(g))) {
+    throw new core.WalletError("bad_grades", "a proposal or a grade the manifest does not have");
+  }
+  return grades;
 }
 
 // -- a secret vote or budget: the context, the sealed ballot, the challenge -------------------
@@ -958,8 +1072,16 @@ async function setup() {
   };
   $("ballot-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const choice = validChoice();
-    if (choice === null) return;
+    let choice = validChoice();
+    if (choice === null) {
+      if (GRADED) {
+        // to the first proposal still to grade
+        const k = chosen().findIndex((g) => !g);
+        if (k >= 0) document.querySelector(`#grades-${CSS.escape(data.proposals[k].id)} input`).focus();
+      }
+      return;
+    }
+    if (RANKED) choice = choice.filter(Boolean);
     guarded($("cast"), async () => {
       say(S.casting);
       const receipt = SECRET ? await castSecret(choice) : await locked(() => cast(choice));
