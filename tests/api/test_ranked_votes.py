@@ -116,3 +116,46 @@ def test_their_pages_answer(served: Served) -> None:
     served.open("rank", "vote", people=1, rule=rule, proposals=PROPOSALS)
     for path in ("/p/rank", "/p/rank?lang=fr", "/processes/rank"):
         assert httpx2.get(served.url + path).status_code == 200, path
+
+
+def test_an_auditors_state_keeps_grades_and_delegations(served: Served, tmp_path: Path) -> None:
+    """A second audit run restores what the first kept (graded ballots, a
+    delegate and a delegation) and recounts the same tallies."""
+    from tests.support.civic import Citizen
+    from urne.verifier.citizen import authoring
+
+    rule: dict[str, Any] = {
+        "method": "majority-judgment",
+        "min": 3,
+        "max": 3,
+        "revoting": False,
+        "grades": SCALE,
+    }
+    served.open("mj", "vote", people=1, rule=rule, proposals=PROPOSALS)
+    served.open(
+        "dv",
+        "vote",
+        people=1,
+        rule={"method": "single", "min": 1, "max": 1, "revoting": True, "delegation": True},
+    )
+    a, b = Citizen.enrol(served.inst, "mj"), Citizen.enrol(served.inst, "mj")
+    served.civic.append(authoring.graded_ballot("mj", a.pseudonym, a.credential, ["good"] * 3))
+    served.civic.append(
+        authoring.graded_ballot("mj", b.pseudonym, b.credential, ["fair", "good", "reject"])
+    )
+    ana, bob = Citizen.enrol(served.inst, "dv"), Citizen.enrol(served.inst, "dv")
+    served.civic.append(authoring.delegate("dv", ana.pseudonym, ana.credential, "Ana"))
+    served.civic.append(
+        authoring.delegation("dv", bob.pseudonym, bob.credential, ana.pseudonym.public_key)
+    )
+    served.civic.append(ana.ballot(["b"]))
+    state = tmp_path / "auditor"
+    first = audit(HttpSource(served.url), served.log.verifier, state_dir=state)
+    assert first.ok, first.findings
+    served.civic.append(Citizen.enrol(served.inst, "dv").ballot(["a"]))
+    second = audit(HttpSource(served.url), served.log.verifier, state_dir=state)
+    assert second.ok, second.findings
+    assert second.previous_size == first.size
+    assert second.tallies["mj"] == first.tallies["mj"]
+    assert second.tallies["dv"]["counts"] == {"a": 1, "b": 2, "c": 0}
+    assert second.tallies["dv"]["delegated"] == 1
