@@ -99,3 +99,24 @@ def test_the_audit_catches_an_answer_after_a_decision(tmp_path: Path) -> None:
     leaves = _leaves(signer, inst, True)
     again = authoring.answer("pet", inst.key, None, "rejected", "No after all.", NOW)
     audit_catches(tmp_path, signer, [*leaves, again], 6, "already_answered")
+
+
+def test_urne_verify_export_says_where_each_promised_answer_stands(
+    log: Log, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from urne.verifier.cli.main import app
+
+    civic = CivicRecord(log, clock=lambda: IN_2026)
+    inst = Institution()
+    open_in(civic, _petition(inst))
+    civic.append(Citizen.enrol(inst, "pet").ballot())
+    at = civic.append(authoring.answer("pet", inst.key, None, "accepted", "Yes.", NOW))
+    (tmp_path / "e.jsonl").write_bytes(b"".join(entries_jsonl(open_export(civic, "pet"))))
+    out = CliRunner().invoke(
+        app, ["export", str(tmp_path / "e.jsonl"), "--log-key", log.verifier.vkey]
+    )
+    assert out.exit_code == 0, out.output
+    assert f"answers promised by {BY}: 1 due" in out.output
+    assert f"  the petition: answered, last accepted at index {at}" in out.output

@@ -40,6 +40,7 @@ from urne.verifier.check.receipt import Receipt, check_against_log, check_receip
 from urne.verifier.civic.canonical import canonical
 from urne.verifier.civic.canonical import fingerprint as canonical_fingerprint
 from urne.verifier.civic.entries import ElectionKey, decode_entry
+from urne.verifier.civic.process import answers_due
 from urne.verifier.cli.pb import pb_command
 from urne.verifier.errors import FetchError, FormatError, VerificationError
 from urne.verifier.secret.challenge import (
@@ -504,6 +505,15 @@ def export_command(
             f"(counting through index {outcome.through})"
         )
     typer.echo(f"tally: {canonical(dict(outcome.tally)).decode()}")
+    if report.state is not None and report.state.process.answers is not None:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        due = answers_due(report.state, report.last_index, now)
+        by = report.state.process.answers.by
+        typer.echo(f"answers promised by {by}: {len(due)} due as of {now}")
+        for d in due:
+            about = "the petition" if d.about is None else f"proposal {d.about}"
+            last = f", last {d.status} at index {d.index}" if d.status is not None else ""
+            typer.echo(f"  {about}: {d.state}{last}")
     typer.echo("VALID export")
 
 
