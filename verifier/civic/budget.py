@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from math import gcd, lcm
+from operator import itemgetter
 
 from urne.verifier.errors import FormatError, VerificationError
 
@@ -217,7 +218,6 @@ class _Round:
     """
 
     __slots__ = (
-        "children",
         "class_count",
         "classes_of",
         "moved",
@@ -236,8 +236,7 @@ class _Round:
         #: project -> (increment, what its supporters then lacked, in currency) when unaffordable
         self.short: dict[int, tuple[int, Fraction]] = {}
         self.selected = -1
-        #: (class, class it becomes) for the selected project's supporters.
-        self.children: list[tuple[int, int]] = []
+        #: class -> the class it becomes, for the selected project's supporters
         self.moved: dict[int, int] = {}
 
 
@@ -246,24 +245,28 @@ class _Support:
 
     With the same history, a class's budget only grows with the increment and
     the project's price per supporter q only falls, so a class that paid q
-    rather than all it had keeps doing so in later runs: its weight moves to
-    ``rich`` for good. ``maybe`` holds the classes that paid all they had (or
-    were never evaluated), ``dead`` those that had nothing; only these are
-    looked at again.
+    rather than all it had keeps doing so in later runs: it moves to ``rich``
+    for good, its weight counted in ``richness``. ``maybe`` holds the classes
+    (with their weights) that paid all they had, ``dead`` those that had
+    nothing; only these are looked at again. A new one holds its supporters
+    by class in ``fresh`` until its first evaluation sorts them out, in the
+    same loop that reads their budgets (one pass instead of two).
+
+    When the project is funded, the classes that paid all they had are left
+    with nothing: only the ``rich`` ones (all of them, and only them, pay q:
+    a class pays q exactly when it holds at least q) have children with
+    money, so only they are visited then.
     """
 
-    __slots__ = ("dead", "dead_weights", "maybe", "rich")
+    __slots__ = ("dead", "dead_weights", "fresh", "maybe", "rich", "richness")
 
-    def __init__(self, by_class: dict[int, int], value: list[int]) -> None:
-        self.maybe = [(c, w) for c, w in by_class.items() if value[c]]
+    def __init__(self, by_class: dict[int, int]) -> None:
+        self.fresh = by_class
+        self.maybe: list[tuple[int, int]] = []
         self.dead: list[int] = []
         self.dead_weights: list[int] = []
-        if len(self.maybe) < len(by_class):
-            for c, w in by_class.items():
-                if not value[c]:
-                    self.dead.append(c)
-                    self.dead_weights.append(w)
-        self.rich = 0
+        self.rich: list[int] = []
+        self.richness = 0
 
     def revive(self, value: list[int]) -> None:
         """Move the dead classes that have money again to ``maybe``."""
@@ -276,6 +279,8 @@ class _Support:
                 self.dead.append(c)
                 self.dead_weights.append(w)
 
+
+_first = itemgetter(0)
 
 #: Add1 runs with the same outcome in a row before a run also finds where its
 #: decisions change (finding it costs about a third of a run; where outcomes
@@ -520,7 +525,6 @@ class EqualShares:
         )
         self.unit = self.voters * denominator  # units per currency unit at the start
         self.costs = [int(election.costs[p] * self.unit) for p in self.names]
-        self.prices = [election.costs[p] for p in self.names]
         self.share = int(election.budget * denominator)  # budget / n, in units
         self.budget = election.budget
         self.rounds: list[_Round] = []
@@ -636,14 +640,22 @@ class EqualShares:
                 self.evaluations += 1
                 support = rnd.split.get(i)
                 if support is None:
-                    support = _Support(self._supporters_by_class(r, i), value)
-                    rnd.split[i] = support
+                    support = rnd.split[i] = _Support(self._supporters_by_class(r, i))
                 elif support.dead and any(map(value.__getitem__, support.dead)):
                     support.revive(value)
-                items = []
-                uncapped = support.rich
-                for c, w in support.maybe:
-                    v, e = value[c], epoch[c]
+                pool: Iterable[tuple[int, int]] = support.maybe
+                if support.fresh:  # every supporter class, the dead ones set apart below
+                    pool = support.fresh.items()
+                    support.fresh = {}
+                items: list[tuple[int, int, int]] = []
+                uncapped = support.richness
+                for c, w in pool:
+                    v = value[c]
+                    if not v:  # only when fresh: a class with money keeps it as t grows
+                        support.dead.append(c)
+                        support.dead_weights.append(w)
+                        continue
+                    e = epoch[c]
                     if e != now:  # bring to the current scale, and keep it there
                         v *= rescale[e]
                         value[c], epoch[c] = v, now
@@ -651,7 +663,11 @@ class EqualShares:
                             slope[c] *= rescale[e]
                     items.append((v, w, c))
                     uncapped += w
-                items.sort()
+                # By budget alone: classes with equal budgets are all capped or
+                # all not (the margin below is the same for both), so their
+                # order is immaterial, and comparing tuples would also test
+                # every budget for equality first.
+                items.sort(key=_first)
                 cost = costs[i] * scale
                 paid, k = 0, 0
                 for v, w, _ in items:  # poorest first: do they pay all they have?
@@ -660,14 +676,16 @@ class EqualShares:
                     paid += v * w
                     uncapped -= w
                     k += 1
-                else:
-                    if not uncapped:  # all they have is less than the cost
-                        rnd.short[i] = (increment, Fraction(cost - paid, self.unit * scale))
-                        if track is not None:
-                            track.unaffordable(support, cost - paid, epoch, rescale)
-                        continue  # unaffordable for the rest of this run
-                support.rich = uncapped
-                support.maybe = [(c, w) for _, w, c in items[:k]]
+                if k < len(items) or pool is not support.maybe:
+                    support.maybe = [(c, w) for _, w, c in items[:k]]
+                if k == len(items) and not uncapped:  # all they have is less than the cost
+                    rnd.short[i] = (increment, Fraction(cost - paid, self.unit * scale))
+                    if track is not None:
+                        track.unaffordable(support, cost - paid, epoch, rescale)
+                    continue  # unaffordable for the rest of this run
+                support.richness = uncapped
+                if k < len(items):  # these pay q: rich for the rest of this history
+                    support.rich.extend([c for _, _, c in items[k:]])
                 # each uncapped supporter pays q = (cost - paid) / uncapped; rho = q / cost
                 rho = Fraction(cost - paid, uncapped * cost)
                 if track is not None:
@@ -689,12 +707,10 @@ class EqualShares:
                 del self.rounds[r + 1 :]
                 self.class_count = rnd.class_count
                 rnd.selected = best
-                rnd.children = []
-                rnd.moved = moved = {}
-                for c in self._supporters_by_class(r, best):
-                    moved[c] = self.class_count
-                    rnd.children.append((c, self.class_count))
-                    self.class_count += 1
+                paying = self._supporters_by_class(r, best)
+                first = self.class_count
+                self.class_count += len(paying)
+                rnd.moved = moved = dict(zip(paying, range(first, self.class_count), strict=True))
                 following = rnd.classes_of[:]
                 for g in self.supporters[best]:
                     following[g] = moved[following[g]]
@@ -717,32 +733,26 @@ class EqualShares:
                 epoch.extend([0] * grow)
                 if slope is not None:
                     slope.extend([0] * grow)
+            # Only the classes that paid q keep money (the others paid all they
+            # had): their children get what is left; the rest stay at 0.
+            moved = rnd.moved
             if track is None or slope is None:
-                for c, child in rnd.children:
-                    v = value[c]
+                for c in rnd.split[best].rich:
+                    v = value[c] * rescale[epoch[c]] - q
                     if v:
-                        v = v * rescale[epoch[c]] - q
-                        if v > 0:
-                            value[child] = v
-                            epoch[child] = now
-                            continue
-                    value[child] = 0
+                        child = moved[c]
+                        value[child] = v
+                        epoch[child] = now
             else:
                 gain = falls // common  # what q loses per unit of increment, new scale
-                for c, child in rnd.children:
-                    v = value[c]
-                    if v:
-                        m = rescale[epoch[c]]
-                        v = v * m - q
-                        if v >= 0:  # uncapped: keeps v, and gains what q loses
-                            value[child] = v
-                            epoch[child] = now
-                            slope[child] = slope[c] * m + gain
-                            if not v and slope[child]:
-                                track.rising += 1
-                            continue
-                    value[child] = 0  # capped: pays all it has, whatever the increment
-                    slope[child] = 0
+                for c in rnd.split[best].rich:  # uncapped: keeps v, and gains what q loses
+                    m = rescale[epoch[c]]
+                    child = moved[c]
+                    v = value[child] = value[c] * m - q
+                    epoch[child] = now
+                    slope[child] = slope[c] * m + gain
+                    if not v and slope[child]:
+                        track.rising += 1
             r += 1
 
     def add1(self) -> list[int]:
@@ -760,17 +770,18 @@ class EqualShares:
         (docs/spec/counting-budgets.md §6).
         """
         everything = range(len(self.names))
+        costs, total = self.costs, self.share * self.voters  # the budget, in units
         previous: list[int] = []
         increment = repeats = wait = 0
         idle = 1
         while True:
             stability = repeats >= _REPEATS_BEFORE_LOOKING_AHEAD and not wait
             funded = self.run(increment, stability=stability)
-            spent = sum((self.prices[i] for i in funded), Fraction(0))
-            if spent > self.budget:
+            spent = sum(map(costs.__getitem__, funded))  # in units, as ``total``
+            if spent > total:
                 return previous
-            left, chosen = self.budget - spent, set(funded)
-            if all(i in chosen or self.prices[i] > left for i in everything):
+            left, chosen = total - spent, set(funded)
+            if all(i in chosen or costs[i] > left for i in everything):
                 return funded
             repeats = repeats + 1 if funded == previous else 0
             previous = funded
