@@ -65,8 +65,23 @@ def test_citizens_delegate_and_the_count_follows(served: Served, tmp_path: Path)
         list(entries_jsonl(open_export(served.civic, "city"))), served.log.verifier
     )
     assert report.tally["counts"] == t["counts"]
+    # the institution closes and publishes over HTTP; the audit recounts it
+    close = _post(served, served.inst.close("city"))
+    _post(served, served.inst.result("city", close, served.civic.tally("city", close)))
+    _wallet(bob, "delegate", "city", "--revoke", code=1)  # closed: nothing more
     r = audit(HttpSource(served.url), served.log.verifier)
     assert r.ok, r.findings
+    assert r.results_compared == 1 and r.tallies["city"]["delegated"] == 1
+
+
+def _post(served: Served, entry: bytes) -> int:
+    import httpx2
+
+    r = httpx2.post(
+        served.url + "/entries", content=entry, headers={"content-type": "application/json"}
+    )
+    assert r.status_code in (200, 201), r.text
+    return int(r.json()["index"])
 
 
 def test_a_result_counting_a_delegated_weight_twice_is_caught(

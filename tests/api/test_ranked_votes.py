@@ -86,8 +86,25 @@ def test_citizens_grade_and_the_count_is_recounted(served: Served, tmp_path: Pat
         "majority_grade,grade:very-good,grade:good,grade:fair,grade:reject,tier,winner"
     )
     assert rows[1].endswith("good,1,2,0,0,1,true")  # bikes
+    _close_and_publish(served, "mj")
     r = audit(HttpSource(served.url), served.log.verifier)
     assert r.ok, r.findings
+    assert r.results_compared == 1
+
+
+def _close_and_publish(served: Served, pid: str) -> None:
+    """The institution closes the process and publishes its result, over HTTP."""
+    import httpx2
+
+    def post(entry: bytes) -> int:
+        r = httpx2.post(
+            served.url + "/entries", content=entry, headers={"content-type": "application/json"}
+        )
+        assert r.status_code in (200, 201), r.text
+        return int(r.json()["index"])
+
+    close = post(served.inst.close(pid))
+    post(served.inst.result(pid, close, served.civic.tally(pid, close)))
 
 
 def test_citizens_rank_and_schulze_counts(served: Served, tmp_path: Path) -> None:
@@ -104,8 +121,10 @@ def test_citizens_rank_and_schulze_counts(served: Served, tmp_path: Path) -> Non
     assert t["winners"] == ["bikes", "park"]  # tied: both named
     csv = results_csv_bytes(open_export(served.civic, "rank")).decode().splitlines()
     assert csv[0].endswith("fingerprint,tier,winner")
+    _close_and_publish(served, "rank")
     r = audit(HttpSource(served.url), served.log.verifier)
     assert r.ok, r.findings
+    assert r.results_compared == 1
 
 
 def test_their_pages_answer(served: Served) -> None:
