@@ -245,6 +245,9 @@ def status_label(status: str) -> str:
         "open": pgettext("process status", "open"),
         "ended": pgettext("process status", "ended"),
         "closed": pgettext("process status", "closed"),
+        # a sortition's, before and after its draw
+        "awaiting": pgettext("process status", "awaiting its draw"),
+        "drawn": pgettext("process status", "drawn"),
     }
     return labels.get(status, status)
 
@@ -373,6 +376,13 @@ def live_strings() -> dict[str, Phrase]:
             )
         ),
         "vote_total": plural(lambda n: ngettext("%(total)s vote", "%(total)s votes", n)),
+        "delegated": plural(
+            lambda n: ngettext(
+                "%(delegated)s of these votes came through a delegation",
+                "%(delegated)s of these votes came through a delegation",
+                n,
+            )
+        ),
         "vote_split": gettext("%(counts)s online, %(paper_counts)s on paper"),
         "budget_outcome": gettext("Together they cost %(spent)s of the budget of %(budget)s."),
         "approvals": plural(
@@ -584,6 +594,10 @@ def receipt_strings() -> dict[str, Phrase]:
         "kind_paper": pgettext("entry kind", "paper batch"),
         "kind_close": pgettext("entry kind", "close"),
         "kind_result": pgettext("entry kind", "result"),
+        "kind_draw": pgettext("entry kind", "draw by lot"),
+        "kind_answer": pgettext("entry kind", "answer"),
+        "kind_delegate": pgettext("entry kind", "standing as a delegate"),
+        "kind_delegation": pgettext("entry kind", "delegation"),
         "valid_title": gettext("Valid receipt"),
         "valid_detail": gettext(
             "Entry %(index)s (%(kind)s of %(process)s) is in the log whose key you trust, "

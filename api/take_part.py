@@ -18,6 +18,11 @@ and seals each ballot before the citizen chooses to cast it or to check it
 (Benaloh's cast-or-audit: a checked ballot reveals its randomness and is
 never cast).
 
+A vote with delegation (docs/spec/delegation.md) lists its delegates (their
+names and keys, as the log holds them when the page is served): the citizen
+may delegate to one, revoke, or stand as a delegate under a name, each entry
+signed in the browser under the pseudonym and posted as a ballot is.
+
 The cryptography is @noble/curves and @noble/hashes, vendored unmodified in
 ``static/vendor`` and loaded through the import map below; the map is inline,
 so the page's Content-Security-Policy admits exactly it, by its SHA-256.
@@ -36,7 +41,7 @@ from fastapi.responses import HTMLResponse
 
 from urne.api import i18n, web
 from urne.api.deps import CivicDep, LogDep
-from urne.verifier.civic.entries import VoteRule, decode_entry
+from urne.verifier.civic.entries import VoteRule, b64encode, decode_entry
 from urne.verifier.civic.process import EntryRefused
 
 __all__ = ["IMPORT_MAP", "install", "page_csp", "router"]
@@ -120,6 +125,16 @@ def take_part(request: Request, process_id: str, civic: CivicDep, log: LogDep) -
         "origin": log.origin,
         "secret": None,
     }
+    # a vote with delegation (docs/spec/delegation.md): the delegates standing
+    # now, by name, whom the citizen may delegate to
+    delegates = None
+    if isinstance(p.rule, VoteRule) and p.rule.delegation:
+        standing = dict(st.delegates)  # a copy: the sequencer goes on adding
+        delegates = sorted(
+            ({"key": b64encode(ps), "name": name} for ps, (_, name) in standing.items()),
+            key=lambda d: (d["name"].casefold(), d["name"], d["key"]),
+        )
+    data["delegates"] = delegates
     sec = st.secret
     if sec is not None:
         data["secret"] = {
@@ -140,6 +155,7 @@ def take_part(request: Request, process_id: str, civic: CivicDep, log: LogDep) -
         scale=scale,
         rule=manifest["rule"],
         secret=sec is not None,
+        delegates=delegates,
         key_ready=sec is not None and sec.key_at is not None,
         data=data,
         import_map=IMPORT_MAP,

@@ -56,6 +56,7 @@ from urne.verifier.civic.process import EntryRefused, ProcessState, answers_due
 
 __all__ = [
     "CSP",
+    "delegates_in_order",
     "install",
     "install_docs",
     "local_path",
@@ -421,8 +422,14 @@ def not_found_page(request: Request) -> HTMLResponse:
 
 def process_status(st: ProcessState, now: datetime) -> str:
     """``upcoming``, ``open``, ``ended`` (its closing time passed) or
-    ``closed`` (the institution's close is on the log)."""
+    ``closed`` (the institution's close is on the log); a sortition is
+    ``upcoming``, then ``awaiting`` (its draw) until the draw is on the log,
+    then ``drawn``."""
     p = st.process
+    if isinstance(p.rule, SortitionRule):
+        if st.draw is not None:
+            return "drawn"
+        return "upcoming" if now < _parse_time(p.opens) else "awaiting"
     if st.closed_at is not None:
         return "closed"
     if now < _parse_time(p.opens):
@@ -519,6 +526,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
     witnessed = _witnessed_times(request, st, tally)
     ranked = _ranked_view(p, tally, langs)
     sortition = _sortition(st)
+    delegation = _delegation(p, tally)
     answers = _answers(st, log.size - 1, now, langs, page_language(request))
     offices = _offices(civic, p)
     if offices:  # the offices hold the roll that counts, not this service
@@ -529,6 +537,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         answers=answers,
         offices=offices,
         sortition=sortition,
+        delegation=delegation,
         ranked=ranked,
         strings=i18n.live_strings,
         witnessed=witnessed,
@@ -669,6 +678,35 @@ def _ranked_view(p: Process, tally: dict[str, Any], langs: Sequence[str]) -> dic
             paths=matrix(paths),
         )
     return out
+
+
+def delegates_in_order(delegates: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A tally's ``delegates`` (docs/spec/delegation.md §3) as a list, the
+    heaviest first, then by name, then by key."""
+    rows = [
+        {"key": key, "name": d["name"], "voted": bool(d["voted"]), "weight": int(d["weight"])}
+        for key, d in delegates.items()
+    ]
+    rows.sort(key=lambda r: (-r["weight"], r["name"], r["key"]))
+    return rows
+
+
+def _delegation(p: Process, tally: dict[str, Any]) -> dict[str, Any] | None:
+    """What the page shows of a vote with delegation: how many votes came
+    through a delegation, the delegates (:func:`delegates_in_order`) and
+    their state in one string (each key, weight and whether it voted, in key
+    order: ``static/live.js`` compares it with the tally's to know when to
+    read the table again). None for any other process."""
+    if not (isinstance(p.rule, VoteRule) and p.rule.delegation):
+        return None
+    delegates = dict(tally.get("delegates", {}))
+    return {
+        "delegated": int(tally.get("delegated", 0)),
+        "delegates": delegates_in_order(delegates),
+        "state": " ".join(
+            f"{key}:{d['weight']}:{1 if d['voted'] else 0}" for key, d in sorted(delegates.items())
+        ),
+    }
 
 
 def _sortition(st: ProcessState) -> dict[str, Any] | None:

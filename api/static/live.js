@@ -54,7 +54,29 @@
     if (ballots) S.fill(ballots, "ballots_online", { ballots: t.ballots }, t.ballots);
   }
 
-  function vote(article, t) {
+  // A vote with delegation (docs/spec/delegation.md): how many votes came
+  // through a delegation, and the delegates' table, read again from the page
+  // as served now when a delegate stood, voted or gained or lost weight (not
+  // while the reader is in it: the next period tries again).
+  async function delegates(t) {
+    const delegated = document.getElementById("delegated");
+    if (delegated && typeof t.delegated === "number") S.fill(delegated, "delegated", { delegated: t.delegated }, t.delegated);
+    const shown = document.getElementById("delegates");
+    if (!shown || !t.delegates) return;
+    const state = Object.keys(t.delegates)
+      .sort()
+      .map((k) => `${k}:${t.delegates[k].weight}:${t.delegates[k].voted ? 1 : 0}`)
+      .join(" ");
+    if (shown.dataset.state === state || shown.contains(document.activeElement)) return;
+    const r = await fetch(location.pathname + location.search, { cache: "no-store" });
+    if (!r.ok) return;
+    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").getElementById("delegates");
+    if (!fresh || shown.contains(document.activeElement)) return;
+    shown.replaceChildren(...[...fresh.childNodes].map((n) => document.importNode(n, true)));
+    shown.dataset.state = fresh.dataset.state;
+  }
+
+  async function vote(article, t) {
     const ballots = document.getElementById("ballots");
     const key = Object.keys(t.paper_batches).length ? "ballots_online_plus_paper" : "ballots_online";
     if (ballots) S.fill(ballots, key, { ballots: t.ballots }, t.ballots);
@@ -74,6 +96,7 @@
       const badge = row.querySelector('[data-badge="winner"]');
       if (badge) badge.hidden = !winner;
     }
+    if ("delegates" in t) await delegates(t);
   }
 
   function budget(article, t) {
@@ -120,7 +143,7 @@
   async function apply(article, t) {
     if (t.type === "petition") petition(article, t);
     else if (t.type === "vote" && ("grades" in t || "pairwise" in t)) await ranked(article, t);
-    else if (t.type === "vote") vote(article, t);
+    else if (t.type === "vote") await vote(article, t);
     else if (t.type === "budget") budget(article, t);
     const asOf = document.getElementById("as-of");
     if (asOf) {

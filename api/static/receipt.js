@@ -678,7 +678,7 @@
   // -- the page ---------------------------------------------------------------------------
 
   // the kinds of entry (verifier/civic/entries.py KINDS), named in the reader's words
-  const ENTRY_KINDS = ["institution", "reservation", "process", "ballot", "paper", "close", "result"];
+  const ENTRY_KINDS = ["institution", "reservation", "process", "ballot", "paper", "close", "result", "draw", "answer", "delegate", "delegation"];
 
   // result: "valid", "invalid", or "unchecked" (could not check)
   function show(verdict, result, title, detail) {

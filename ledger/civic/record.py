@@ -400,11 +400,14 @@ def _last_entry(st: ProcessState, through: int) -> int:
     if st.secret is not None and st.secret.decryptions and closed >= 0:
         # a secret vote's count through its close changes as trustees decrypt
         return max(i for i, _ in st.secret.decryptions.values())
+    # a delegate standing or a delegation changes a vote's count as a ballot does
+    delegations = bisect_right(st.delegation_indices, through)
     return max(
         st.index,
         st.ballot_indices[ballots - 1] if ballots else -1,
         st.paper[paper - 1][0] if paper else -1,
         st.results[results - 1][0] if results else -1,
+        st.delegation_indices[delegations - 1] if delegations else -1,
         closed,
     )
 

@@ -158,6 +158,40 @@ export function ballotEntry(processId, seed, credential, seq, choice) {
   return signEntry(obj, seed);
 }
 
+/** A pseudonym standing as a delegate in a vote, under a public `name`
+ * (docs/spec/delegation.md §2; verifier/citizen/authoring.py `delegate`). */
+export function delegateEntry(processId, seed, credential, name) {
+  return signEntry(
+    {
+      v: 1,
+      kind: "delegate",
+      process: processId,
+      pseudonym: b64encode(publicKeyOf(seed)),
+      credential: b64encode(credential),
+      name,
+    },
+    seed,
+  );
+}
+
+/** The pseudonym's vote delegated to the delegate `to` (a pseudonym's public
+ * key, in base64), or, with `to` null, its delegation revoked; `seq` grows
+ * with each delegation (authoring.py `delegation`). */
+export function delegationEntry(processId, seed, credential, seq, to) {
+  return signEntry(
+    {
+      v: 1,
+      kind: "delegation",
+      process: processId,
+      pseudonym: b64encode(publicKeyOf(seed)),
+      credential: b64encode(credential),
+      seq,
+      to: to === null || to === undefined ? null : to,
+    },
+    seed,
+  );
+}
+
 // -- the credential (blind BLS, minimal-signature-size: G1 signatures, G2 keys) --------------
 
 export function credentialMessage(processId, pseudonym) {

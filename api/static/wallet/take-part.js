@@ -44,13 +44,21 @@
 // anything is sent. A Schulze vote: a list per place (1st choice, 2nd...),
 // each proposal at most once, no place left empty before a later one; the
 // ballot's `choice` is the ranking, best first.
+//
+// A vote with delegation (docs/spec/delegation.md): besides casting, the
+// citizen may delegate their vote to a delegate the page lists (by name), or
+// revoke, and may stand as a delegate under a public name. The entries are
+// authoring.py's `delegation` and `delegate`, signed as ballots are; a
+// delegation's `seq` is the record's counter, the one ballots use (as
+// urne-wallet's `Wallet.delegate`), so it grows with each. Each is stored as
+// pending before it is posted, and its receipt checked, as a ballot's.
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import * as core from "./core.js";
 import * as secret from "./secret.js";
 
 const FORMAT = "urne-wallet-process/1";
-const ALREADY_IN = new Set(["already_signed", "already_voted", "stale_seq"]);
+const ALREADY_IN = new Set(["already_signed", "already_voted", "stale_seq", "already_delegate"]);
 const DB_NAME = "urne-wallet";
 const STORE = "processes";
 
@@ -204,6 +212,8 @@ const titles = new Map(data.proposals.map((p) => [p.id, p]));
 const GRADED = data.type === "vote" && data.rule.method === "majority-judgment";
 const RANKED = data.type === "vote" && data.rule.method === "schulze";
 const gradeLabels = new Map((data.scale || []).map((g) => [g.id, g.label]));
+const DELEGATION = Array.isArray(data.delegates); // a vote with delegation
+const delegateNames = new Map((data.delegates || []).map((d) => [d.key, d.name]));
 
 function names(choice) {
   const named = choice.map((id) => (titles.has(id) ? titles.get(id).title : id));
@@ -224,6 +234,11 @@ function sayChoice(choice) {
  * this browser kept (`record.choices`), never read from the log. */
 function describe(entryBytes, record) {
   const obj = JSON.parse(new TextDecoder().decode(entryBytes));
+  if (obj.kind === "delegate") return fill(S.your_standing, { name: obj.name });
+  if (obj.kind === "delegation") {
+    if (obj.to === null) return S.your_revocation;
+    return fill(S.your_delegation, { name: delegateNames.get(obj.to) || obj.to });
+  }
   if ("encrypted" in obj) {
     const kept = record && record.choices ? record.choices[String(obj.seq)] : undefined;
     return Array.isArray(kept) ? sayChoice(kept) : S.your_encrypted_ballot;
@@ -525,6 +540,37 @@ async function cast(choice, sealed) {
   record.seq += 1;
   await save(record); // before the post: a retry sends these very bytes
   return post(record, entry, false);
+}
+
+// -- a vote with delegation: delegating, revoking, standing --------------------------------------
+
+/** Sign `make(seed, credential, record)`'s entry, store it as pending, post it. */
+async function sendSigned(make) {
+  const record = await load();
+  const seed = core.b64decode(record.pseudonym_seed, "seed", core.SEED_SIZE);
+  const credential = core.b64decode(record.credential, "credential", core.CREDENTIAL_SIZE);
+  const entry = make(seed, credential, record);
+  record.pending = core.b64encode(entry);
+  await save(record); // before the post: a retry sends these very bytes
+  return post(record, entry, false);
+}
+
+/** Delegate to the delegate `to` (base64 key), or revoke (`to` null). */
+function delegateTo(to) {
+  return sendSigned((seed, credential, record) => {
+    const entry = core.delegationEntry(data.process, seed, credential, record.seq, to);
+    record.seq += 1;
+    return entry;
+  });
+}
+
+function standAs(name) {
+  return sendSigned((seed, credential) => core.delegateEntry(data.process, seed, credential, name));
+}
+
+/** The entries of the kept receipts, in order. */
+function keptEntries(record) {
+  return (record ? record.receipts : []).map((r) => entryObject(core.b64decode(r.entry, "entry")));
 }
 
 // -- a majority judgment: the grades in the order of the manifest the log holds -------------
@@ -837,10 +883,21 @@ function showReceipt(receipt, record) {
   link.download = `receipt-${data.process}-${receipt.index}.json`;
 }
 
-/** The receipt of the ballot that counts: a petition's first signature, a vote's last ballot. */
+/** The position among `receipts` of the ballot that counts (a petition's
+ * first signature, a vote's last ballot) and of the last delegation. */
 function countingIndex(receipts) {
-  if (!receipts.length) return -1;
-  return data.type === "petition" ? 0 : receipts.length - 1;
+  const kinds = receipts.map((r) => entryObject(core.b64decode(r.entry, "entry")).kind);
+  const ballots = kinds.flatMap((k, i) => (k === "ballot" ? [i] : []));
+  const delegation = kinds.lastIndexOf("delegation");
+  return { kinds, ballot: ballots.length ? (data.type === "petition" ? ballots[0] : ballots[ballots.length - 1]) : -1, delegation };
+}
+
+/** What a kept receipt's entry is now: counts (or in force), or replaced. */
+function receiptStatus(counting, i) {
+  const kind = counting.kinds[i];
+  if (kind === "delegate") return [S.standing_recorded, true];
+  if (kind === "delegation") return i === counting.delegation ? [S.delegation_counts, true] : [S.delegation_replaced, false];
+  return i === counting.ballot ? [S.counts, true] : [S.replaced, false];
 }
 
 // The latest re-check of the receipts (one result per receipt), kept across renders.
@@ -857,7 +914,7 @@ function listReceipts(record, checks) {
     const li = document.createElement("li");
     li.dataset.index = receipt.index;
     const what = describe(core.b64decode(receipt.entry, "entry"), record);
-    const status = i === counting ? S.counts : S.replaced;
+    const [status, counts] = receiptStatus(counting, i);
     li.textContent = `${what} (#${receipt.index}, ${status}) `;
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([JSON.stringify(receipt, null, 1)], { type: "application/json" }));
@@ -865,7 +922,7 @@ function listReceipts(record, checks) {
     link.textContent = S.download;
     link.className = "receipt-download";
     li.append(link);
-    li.dataset.counts = i === counting ? "yes" : "no";
+    li.dataset.counts = counts ? "yes" : "no";
     const check = lastChecks[i];
     if (check) {
       li.dataset.check = check.result;
@@ -933,15 +990,51 @@ function render(record) {
   const castButton = $("cast");
   castButton.disabled = pending;
   if (SECRET) $("challenge").disabled = pending;
-  const signed = data.type === "petition" && record && record.receipts.length > 0;
+  const entries = keptEntries(record);
+  const ballots = entries.filter((e) => e.kind === "ballot").length;
+  const signed = data.type === "petition" && ballots > 0;
   $("ballot-form").hidden = Boolean(signed);
-  if (data.type !== "petition" && record && record.receipts.length) {
+  if (data.type !== "petition" && ballots) {
     if (data.rule.revoting) castButton.textContent = data.type === "budget" ? S.rechoose : S.revote;
     $("ballot-form").hidden = !data.rule.revoting;
   }
+  if (DELEGATION) renderDelegation(record, entries, held && open, pending);
   listReceipts(record);
   $("export").hidden = !record;
   document.body.dataset.wallet = held ? "joined" : record && record.blinding ? "joining" : "new";
+}
+
+/** The delegation's and the standing's sections, as the record stands. */
+function renderDelegation(record, entries, shown, pending) {
+  $("step-delegation").hidden = !shown;
+  $("step-stand").hidden = !shown;
+  if (!shown) return;
+  const mine = core.b64encode(core.publicKeyOf(core.b64decode(record.pseudonym_seed, "seed", core.SEED_SIZE)));
+  const delegations = entries.filter((e) => e.kind === "delegation");
+  const last = delegations.length ? delegations[delegations.length - 1] : null;
+  const now = $("delegation-now");
+  now.hidden = !last;
+  if (last) now.textContent = last.to === null ? S.revoked_now : fill(S.delegated_now, { name: delegateNames.get(last.to) || last.to });
+  now.dataset.to = last && last.to ? last.to : "";
+  if ($("delegation-form")) {
+    // one's own key is no choice (self_delegation)
+    for (const row of document.querySelectorAll(".delegate-choice")) {
+      const own = row.dataset.delegate === mine;
+      row.hidden = own;
+      row.querySelector("input").disabled = own;
+    }
+    $("delegate").disabled = pending;
+    $("revoke").hidden = !(last && last.to !== null);
+    $("revoke").disabled = pending;
+  }
+  const stood = entries.find((e) => e.kind === "delegate");
+  $("stand-form").hidden = Boolean(stood);
+  $("standing").hidden = !stood;
+  if (stood) {
+    $("standing-text").textContent = fill(S.stood_as, { name: stood.name });
+    $("my-key").textContent = mine;
+  }
+  $("stand").disabled = pending;
 }
 
 async function guarded(button, work) {
@@ -1019,6 +1112,44 @@ function exportFile(record) {
   a.click();
   a.remove();
   say(S.exported, "ok");
+}
+
+/** Delegate, revoke, stand: each from its form, its receipt checked and shown. */
+function setupDelegation() {
+  const send = (button, waiting, work) =>
+    guarded(button, async () => {
+      say(waiting);
+      const receipt = await locked(work);
+      $("wallet-message").hidden = true;
+      showReceipt(receipt, await load());
+      laterWitnessed(receipt);
+    });
+  const form = $("delegation-form");
+  if (form) {
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const picked = form.querySelector("input[name=delegate]:checked:not(:disabled)");
+      if (!picked) {
+        say(S.choose_delegate, "error");
+        const first = form.querySelector("input[name=delegate]:not(:disabled)");
+        if (first) first.focus();
+        return;
+      }
+      send($("delegate"), S.delegating, () => delegateTo(picked.value));
+    });
+    $("revoke").addEventListener("click", () => send($("revoke"), S.delegating, () => delegateTo(null)));
+  }
+  $("stand-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const name = $("stand-name").value.trim();
+    const length = [...name].length;
+    if (length < 1 || length > 200) {
+      say(S.no_name, "error");
+      $("stand-name").focus();
+      return;
+    }
+    send($("stand"), S.standing, () => standAs(name));
+  });
 }
 
 async function setup() {
@@ -1100,6 +1231,7 @@ async function setup() {
       }).then(reseal);
     });
   }
+  if (DELEGATION) setupDelegation();
   $("retry").addEventListener("click", () =>
     guarded($("retry"), async () => {
       say(S.casting);
