@@ -23,11 +23,9 @@ Chromium at 390 CSS pixels and run axe-core in them (tests/web/conftest.py)."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -35,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from babel.messages.pofile import read_po
 
 from tests.support.axe import run_axe
 from tests.support.civic import Citizen, Institution, open_in
 from tests.support.paths import ROOT
+from tests.support.service import serving
 from urne.api.main import create_app
 from urne.api.web import CSP
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -83,13 +81,6 @@ class Served:
     answers: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     d = tmp_path_factory.mktemp("answers-site")
@@ -98,20 +89,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     app = create_app(
         log, keyring=IssuerKeyring(d / "issuer-keys"), clock=lambda: now[0], rate_limit=None
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the service did not start")
-        time.sleep(0.02)
+    stack = ExitStack()
+    base = stack.enter_context(serving(app))
     civic = app.state.civic
     inst = Institution(officials=[])
-    served = Served(f"http://127.0.0.1:{port}", log, now)
+    served = Served(base, log, now)
 
     def answer(
         pid: str, about: str | None, status: str, text: Any, when: str, cost: int | None = None
@@ -194,8 +176,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     try:
         yield served
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        stack.close()
         log.close()
 
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -28,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from babel.messages.pofile import read_po
 from typer.testing import CliRunner
 
 from tests.support.axe import run_axe
 from tests.support.civic import Institution, open_in
 from tests.support.paths import ROOT
+from tests.support.service import serving
 from tests.support.sortition import ROUND, SIGNATURE, pool_file, rule
 from urne.api.main import create_app
 from urne.api.web import CSP
@@ -77,13 +75,6 @@ class Served:
     randomness: str = ""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     d = tmp_path_factory.mktemp("sortition-site")
@@ -92,17 +83,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     app = create_app(
         log, keyring=IssuerKeyring(d / "issuer-keys"), clock=lambda: now[0], rate_limit=None
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the service did not start")
-        time.sleep(0.02)
+    stack = ExitStack()
+    base = stack.enter_context(serving(app))
     civic = app.state.civic
     inst = Institution(officials=[])
     pools = {DRAWN: pool_file(300, seed=1), PENDING: pool_file(150, seed=2)}
@@ -121,12 +103,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     panel = [(m.id, m.values) for m in got.panel]
     at = civic.append(authoring.draw(DRAWN, inst.key, ROUND, SIGNATURE, got.outcome.attempt, panel))
     now[0] = READING
-    served = Served(f"http://127.0.0.1:{port}", log, pools, panel, at, got.randomness.hex())
+    served = Served(base, log, pools, panel, at, got.randomness.hex())
     try:
         yield served
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        stack.close()
         log.close()
 
 
