@@ -845,6 +845,8 @@ class CivicRecord:
             entry, body = hint.entry, hint.entry.body
             if isinstance(body, Ballot):
                 return (_KIND_RANK["ballot"], body.process, body.pseudonym, body.seq)
+            if isinstance(body, Delegation):  # a pseudonym's delegations in seq order
+                return (_KIND_RANK["delegation"], body.process, body.pseudonym, body.seq)
             if isinstance(body, Registration):
                 return (_KIND_RANK["institution"], body.name, b"", 0)
             return (_KIND_RANK[entry.kind], entry.process_id or "", b"", 0)

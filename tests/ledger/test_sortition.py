@@ -268,3 +268,29 @@ def test_a_second_draw_is_caught(
     draw = authoring.draw(PID, inst.key, ROUND, SIGNATURE, 0, _panel())
     other = authoring.draw(PID, inst.key, ROUND, SIGNATURE, 1, _panel())
     audit_catches(tmp_path, signer, [*first, draw, other], 6, "already_drawn")
+
+
+def test_a_draw_where_the_seed_gives_no_panel_is_caught_with_evidence(
+    opened: tuple[CivicRecord, Institution, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When every attempt the manifest allows fails, the panel on the log
+    cannot be the draw's: the replay says so with the same evidence."""
+    from urne.verifier.check import sortition as check_sortition
+    from urne.verifier.civic.sortition import SortitionImpossible
+
+    civic, inst, pool = opened
+    _, report = _export(civic)
+    got = compute_draw(report, pool, SIGNATURE)
+    at = civic.append(
+        authoring.draw(PID, inst.key, ROUND, SIGNATURE, 0, [(m.id, m.values) for m in got.panel])
+    )
+    _, report = _export(civic)
+
+    def impossible(*args: Any) -> Any:
+        raise SortitionImpossible("no panel met the quotas in 100 attempts")
+
+    monkeypatch.setattr(check_sortition, "draw", impossible)
+    with pytest.raises(SortitionMismatch) as e:
+        replay(report, pool)
+    assert e.value.code == "wrong_panel" and "give none" in str(e.value)
+    assert e.value.evidence["index"] == at and e.value.evidence["inclusion_proof"]

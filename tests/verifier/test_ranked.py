@@ -317,3 +317,22 @@ def test_random_elections_count_the_same_through_the_registry() -> None:
         pid: [sum(1 for b in ballots if b[k] == g) for g in scale] for k, pid in enumerate(ids)
     }
     assert log.reg.tally("mj", log.n - 1)["ranking"] == judgment.majority_judgment(profiles)
+
+
+def test_large_profiles_compare_by_their_definition() -> None:
+    """Equal profiles, and profiles whose majority values alternate between
+    two grades for a long while, compare as the definition says, on a
+    hundred thousand ballots (the comparison jumps over runs of grades)."""
+    n = 100_000
+    assert judgment.mj_compare([n, 0, n], [n, 0, n]) == 0
+    assert judgment.mj_compare([1, n - 1, 0, 0, n], [0, n, 0, 0, n]) == -1
+    assert judgment.mj_compare([0, n, 0, 0, n], [1, n - 1, 0, 0, n]) == 1
+    small = ([1, 9, 0, 0, 10], [0, 10, 0, 0, 10])
+    assert judgment.mj_compare(*small) == (
+        _majority_value(small[0]) > _majority_value(small[1])
+    ) - (_majority_value(small[0]) < _majority_value(small[1]))
+
+
+def test_a_schulze_ballot_ranks_at_least_one_proposal() -> None:
+    with pytest.raises(FormatError, match="min >= 1"):
+        decode_entry(Institution().process("x", "vote", rule={**SCHULZE, "min": 0}))

@@ -521,3 +521,18 @@ def test_the_specification_vectors() -> None:
         out = sortition.draw(pool, r, bytes.fromhex(case["seed"]))
         assert [pool.ids[i] for i in out.positions] == case["panel"]
         assert out.attempt == case["attempt"]
+
+
+def test_a_round_past_the_last_writable_time_or_a_replay_too_costly_is_refused() -> None:
+    """A round released after 9999-12-31 could never be checked against the
+    manifest's times: refused as a form error, never a crash; and attempts
+    times people bound what a replay may cost."""
+    data = pool_file(100)
+    for round_ in (2**40, 2**53 - 1):
+        with pytest.raises(FormatError):
+            decode_entry(_manifest(rule(data, 10, round_=round_), closes="9999-12-31T23:59:59Z"))
+    r = rule(data, 10)
+    r["pool"]["people"] = 5_000_000
+    r["attempts"] = 21
+    with pytest.raises(FormatError, match="attempts times people"):
+        decode_entry(_manifest(r))

@@ -20,7 +20,13 @@ from urne.verifier.check.opendata import ExportReport
 from urne.verifier.civic.beacon import NETWORKS, randomness, verify_round
 from urne.verifier.civic.entries import Draw, Member, Process, SortitionRule
 from urne.verifier.civic.process import EntryRefused
-from urne.verifier.civic.sortition import Outcome, draw, parse_pool, seed
+from urne.verifier.civic.sortition import (
+    Outcome,
+    SortitionImpossible,
+    draw,
+    parse_pool,
+    seed,
+)
 from urne.verifier.errors import VerificationError
 
 __all__ = ["Replay", "SortitionMismatch", "compute_draw", "replay"]
@@ -91,7 +97,19 @@ def replay(report: ExportReport, pool_data: bytes) -> Replay:
     if found is None:
         raise EntryRefused(f"process {p.id!r} has not been drawn yet", code="not_drawn")
     index, d = found
-    got = compute_draw(report, pool_data, d.signature)
+    evidence = {
+        "entry": (report.draw_line or {}).get("entry"),
+        "inclusion_proof": (report.draw_line or {}).get("inclusion_proof"),
+        "checkpoint": report.checkpoint.signed,
+        "index": index,
+    }
+    try:
+        got = compute_draw(report, pool_data, d.signature)
+    except SortitionImpossible as exc:  # no panel at all: the one on the log is not it
+        raise SortitionMismatch(
+            f"the draw at index {index} names a panel, but the pool and the seed give none: {exc}",
+            evidence,
+        ) from exc
     if got.panel != d.panel or got.outcome.attempt != d.attempt:
         first = next(
             (k for k, (a, b) in enumerate(zip(got.panel, d.panel, strict=False)) if a != b),
@@ -102,10 +120,7 @@ def replay(report: ExportReport, pool_data: bytes) -> Replay:
             f"(first difference at seat {first + 1}; attempt {d.attempt} named, "
             f"{got.outcome.attempt} computed)",
             {
-                "entry": (report.draw_line or {}).get("entry"),
-                "inclusion_proof": (report.draw_line or {}).get("inclusion_proof"),
-                "checkpoint": report.checkpoint.signed,
-                "index": index,
+                **evidence,
                 "seed": got.seed.hex(),
                 "computed_attempt": got.outcome.attempt,
                 "computed_panel": [m.id for m in got.panel],

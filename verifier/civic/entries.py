@@ -672,13 +672,19 @@ def _proposal(p: object, what: str, budget: bool) -> Proposal:
     return Proposal(_ident(p["id"], f"{what}.id"), title, body, fp, cost)
 
 
-#: Bounds of a sortition (docs/spec/sortition.md §2): what a replay costs is
-#: linear in the pool and the quotas, and a draw entry stays under 65,535 bytes.
+#: Bounds of a sortition (docs/spec/sortition.md §2): a replay makes at most
+#: ``attempts`` attempts, each about people x features list operations, plus, per
+#: seat, one pass over the category drawn from (at most the pool): so
+#: ``attempts x people`` is bounded too; a draw entry stays under 65,535 bytes.
 MAX_SEATS = 500
 MAX_POOL = 10_000_000
 MAX_FEATURES = 16
 MAX_QUOTAS = 256
 MAX_ATTEMPTS = 1_000
+#: attempts x people: what replaying a draw may cost at most
+MAX_REPLAY = 100_000_000
+#: 9999-12-31T23:59:59Z, the last time entries.md §1 can write
+_LAST_TIME = 253402300799
 
 
 def _sortition_rule(r: dict[str, Any]) -> SortitionRule:
@@ -751,6 +757,13 @@ def _sortition_rule(r: dict[str, Any]) -> SortitionRule:
             f"({sorted(NETWORKS)}), found {chain!r}",
             code="unknown_beacon",
         )
+    attempts = _int(r["attempts"], f"{what}.attempts", lo=1, hi=MAX_ATTEMPTS)
+    if attempts * people > MAX_REPLAY:
+        raise FormatError(
+            f"{what}: {attempts} attempts over {people} people; a replay may have to make "
+            f"them all, and attempts times people is at most {MAX_REPLAY:,}"
+        )
+    last_round = NETWORKS[chain].round_at(_LAST_TIME)
     return SortitionRule(
         seats=seats,
         pool_sha256=digest,
@@ -758,9 +771,10 @@ def _sortition_rule(r: dict[str, Any]) -> SortitionRule:
         features=features,
         quotas=tuple(quotas),
         algorithm=algorithm,
-        attempts=_int(r["attempts"], f"{what}.attempts", lo=1, hi=MAX_ATTEMPTS),
+        attempts=attempts,
         chain=chain,
-        round=_int(beacon["round"], f"{what}.beacon.round", lo=1),
+        # no later than the last round a time of entries.md §1 can name
+        round=_int(beacon["round"], f"{what}.beacon.round", lo=1, hi=last_round),
     )
 
 
@@ -805,6 +819,8 @@ def _rule(
         lo, hi = _int(r["min"], f"{what}.min"), _int(r["max"], f"{what}.max", lo=1)
         if method == "single" and (lo, hi) != (1, 1):
             raise FormatError(f"{what}: a single-choice vote has min 1 and max 1")
+        if method == RANKED and lo < 1:
+            raise FormatError(f"{what}: a Schulze ballot ranks at least one proposal (min >= 1)")
         if method == GRADED and (lo, hi) != (n, n):
             raise FormatError(f"{what}: a majority judgment grades every proposal: min = max = {n}")
         if not lo <= hi <= n:

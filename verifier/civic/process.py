@@ -1156,7 +1156,7 @@ def _ranked(p: Process, rankings: Iterable[tuple[str, ...] | None]) -> dict[str,
     given = [r for r in rankings if r is not None]
     d = judgment.pairwise(ids, given)
     paths = judgment.strongest_paths(d)
-    ranking = judgment.schulze(ids, d) if given else [sorted(ids)]
+    ranking = judgment.schulze(ids, d, paths) if given else [sorted(ids)]
     return {
         "pairwise": {
             a: {b: d[i][j] for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)
