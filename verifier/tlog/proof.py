@@ -103,10 +103,10 @@ def _expect_root(what: str, computed: bytes, expected: bytes) -> None:
         )
 
 
-def root_from_inclusion_proof(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]
-) -> bytes:
-    """The root implied by ``proof`` that the leaf at ``index`` is in a tree of ``size``."""
+def _inner_length(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> int:
+    """Check an inclusion proof's shape (index below size, 32-byte hashes, the
+    length RFC 9162 gives); how many of its hashes lie inside the perfect
+    subtree that holds the leaf (the rest are the right border's)."""
     if not 0 <= index < size:
         raise ProofError(f"index {index} is not below tree size {size}", code="bad_index")
     _check_hash("leaf hash", leaf_hash)
@@ -118,6 +118,14 @@ def root_from_inclusion_proof(
             f"want {inner + border}",
             code="bad_proof_length",
         )
+    return inner
+
+
+def root_from_inclusion_proof(
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]
+) -> bytes:
+    """The root implied by ``proof`` that the leaf at ``index`` is in a tree of ``size``."""
+    inner = _inner_length(leaf_hash, index, size, proof)
     res = _chain_inner(leaf_hash, proof[:inner], index)
     return _chain_border_right(res, proof[inner:])
 
@@ -133,17 +141,7 @@ def prefix_root(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes])
     tree of size ``index + 1`` the leaf is the last one, so its path holds
     those left siblings alone, and hashing them in over the leaf gives the
     root."""
-    if not 0 <= index < size:
-        raise ProofError(f"index {index} is not below tree size {size}", code="bad_index")
-    _check_hash("leaf hash", leaf_hash)
-    _check_proof_hashes(proof)
-    inner, border = _decompose_inclusion(index, size)
-    if len(proof) != inner + border:
-        raise ProofError(
-            f"inclusion proof for index {index} in size {size} has {len(proof)} hashes, "
-            f"want {inner + border}",
-            code="bad_proof_length",
-        )
+    inner = _inner_length(leaf_hash, index, size, proof)
     lefts = [h for k, h in enumerate(proof[:inner]) if (index >> k) & 1]
     return _chain_border_right(leaf_hash, [*lefts, *proof[inner:]])
 
