@@ -200,6 +200,15 @@ def _kinds() -> dict[str, list[dict[str, Any]]]:
         inst.process("vote", "vote"),
         inst.process("bud", "budget"),
         inst.process("ans", "vote", answers={"by": "2026-12-31T00:00:00Z", "proposals": ["a"]}),
+        inst.process(
+            "fc",
+            "petition",
+            eligibility={
+                "provider": "https://auth.franceconnect.gouv.fr/api/v2",
+                "name": "FranceConnect",
+                "rules": [{"claim": "birthdate", "min_age": 16}],
+            },
+        ),
     ]
     citizen = Citizen.enrol(inst, "vote")
     registration = authority_for(manifests[0], operator, registered=lambda key: False)
@@ -226,7 +235,7 @@ def _kinds() -> dict[str, list[dict[str, Any]]]:
 @pytest.mark.parametrize(
     ("kind", "heading", "optional"),
     [
-        ("process", "2. `process`", {"answers"}),
+        ("process", "2. `process`", {"answers", "eligibility"}),
         ("ballot", "3. `ballot`", {"choice", "grades"}),
         ("paper", "4. `paper`", {"signatures", "counts", "ballots"}),
         ("result", "6. `result`", set()),

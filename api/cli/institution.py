@@ -70,7 +70,7 @@ def institution_keygen(
 DESCRIPTION = {"id", "type", "title", "text", "opens", "closes", "rule"}
 
 
-DESCRIPTION_OPTIONAL = {"issuer", "officials", "proposals", "secret", "answers"}
+DESCRIPTION_OPTIONAL = {"issuer", "officials", "proposals", "secret", "answers", "eligibility"}
 
 
 def manifest_from_description(
@@ -107,6 +107,8 @@ def manifest_from_description(
         }
     if "answers" in desc:  # what the institution commits to answer, and by when
         extra["answers"] = desc["answers"]
+    if "eligibility" in desc:  # an identity provider decides who may ask (docs/spec/eligibility.md)
+        extra["eligibility"] = desc["eligibility"]
     return sign_entry(
         {
             "v": 1,

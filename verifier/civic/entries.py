@@ -56,6 +56,7 @@ import nacl.signing
 
 from urne.verifier.civic.beacon import NETWORKS
 from urne.verifier.civic.canonical import canonical, fingerprint, parse_canonical
+from urne.verifier.civic.eligibility import Eligibility, parse_eligibility
 from urne.verifier.credentials import bls
 from urne.verifier.errors import FormatError, SignatureError
 
@@ -417,6 +418,9 @@ class Process:
     issuer_offices: tuple[Office, ...] = ()
     #: the answers the institution commits to give (docs/spec/answers.md)
     answers: AnswerPolicy | None = None
+    #: who may ask for a credential, when an identity provider decides it
+    #: (docs/spec/eligibility.md); None: a roll of one-time codes
+    eligibility: Eligibility | None = None
 
     def proposal(self, pid: str) -> Proposal | None:
         for p in self.proposals:
@@ -888,7 +892,7 @@ def _process(o: dict[str, Any]) -> Process:
             "proposals",
             "rule",
         },
-        frozenset({"secret", "answers"}),
+        frozenset({"secret", "answers", "eligibility"}),
     )
     ptype = o["type"]
     if ptype not in PROCESS_TYPES:
@@ -955,7 +959,24 @@ def _process(o: dict[str, Any]) -> Process:
         secret=_secret(o["secret"], ptype, len(proposals), rule) if "secret" in o else None,
         answers=_answer_policy(o["answers"], ptype, proposals, opens) if "answers" in o else None,
         issuer_offices=offices,
+        eligibility=_eligibility(o["eligibility"], ptype, shares) if "eligibility" in o else None,
     )
+
+
+def _eligibility(o: object, ptype: str, shares: int) -> Eligibility:
+    what = "process.eligibility"
+    if ptype == "sortition":
+        raise FormatError(
+            f"{what}: a sortition draws from its pool; nobody asks for a credential",
+            code="eligibility_not_offered",
+        )
+    if shares > 1:
+        raise FormatError(
+            f"{what}: an identity provider's answer is checked by one issuer; a t-of-n "
+            "issuer key takes a roll of codes (docs/spec/eligibility.md §1)",
+            code="eligibility_not_offered",
+        )
+    return parse_eligibility(o, what)
 
 
 def _answer_policy(
