@@ -42,6 +42,7 @@ from urne.api.errors import (
     error_responses,
 )
 from urne.ledger.civic.record import CivicRecord
+from urne.ledger.issuance.oidc import subjects_count
 from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.ledger.log import MAX_ENTRY_SIZE
 from urne.verifier.civic.entries import b64encode, decode_entry
@@ -95,7 +96,15 @@ class ProcessDetail(ProcessSummary):
     tally: dict[str, Any]
     credentials_issued: int
     roll_size: int
+    subjects: int = Field(
+        default=0,
+        description="distinct people an identity provider vouched for, each answered once",
+    )
     codes_replaced: int = Field(description="codes the help desk replaced (letters lost)")
+    eligibility: dict[str, Any] | None = Field(
+        default=None,
+        description="the manifest's identity provider and rule (docs/spec/eligibility.md)",
+    )
     secret: dict[str, Any] | None = Field(
         default=None,
         description=(
@@ -175,7 +184,9 @@ def get_process(process_id: str, civic: CivicDep, log: LogDep, roll: RollDep) ->
         tally=civic.tally(process_id),
         credentials_issued=issued_count(roll, process_id),
         roll_size=roll_size(roll, process_id),
+        subjects=subjects_count(roll, process_id),
         codes_replaced=codes_replaced(roll, process_id),
+        eligibility=manifest.get("eligibility"),
         secret=_secret_of(st, manifest),
     )
 

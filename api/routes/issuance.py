@@ -28,13 +28,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from urne.api.deps import KeyringDep, RateLimited, RollDep, read_json
 from urne.api.errors import INVALID_PARAMETER, error_responses
-from urne.ledger.issuance.issue import issue
-from urne.ledger.issuance.keyring import MAX_SHARES
+from urne.ledger.issuance.issue import check_blinded, issue
+from urne.ledger.issuance.keyring import MAX_SHARES, IssuerKeyring
+from urne.ledger.issuance.oidc import (
+    IdentityRefused,
+    Providers,
+    ProvidersFile,
+    ProviderUnavailable,
+    check_request,
+    issue_oidc,
+    subjects_count,
+)
 from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
-from urne.verifier.civic.entries import b64decode, b64encode
+from urne.verifier.civic.entries import Process, b64decode, b64encode
 from urne.verifier.credentials.credential import CREDENTIAL_SIZE
 
-__all__ = ["MAX_CREDENTIAL_BODY", "IssuanceCors", "router"]
+__all__ = ["MAX_CREDENTIAL_BODY", "MAX_OIDC_BODY", "IssuanceCors", "router"]
 
 router = APIRouter(prefix="/issuance", tags=["issuance"])
 
@@ -105,6 +114,12 @@ class IssuanceInfo(BaseModel):
     process_id: str
     credentials_issued: int
     roll_size: int
+    subjects: int = Field(
+        description=(
+            "distinct people an identity provider vouched for, each answered once "
+            "(docs/spec/eligibility.md); counted in credentials_issued"
+        )
+    )
     codes_replaced: int = Field(description="codes the help desk replaced (letters lost)")
     issuer: dict[str, Any] = Field(description="the manifest's issuer object")
     share_public_keys: dict[str, str] = Field(
@@ -157,7 +172,180 @@ def get_issuance(process_id: str, roll: RollDep, keyring: KeyringDep) -> Issuanc
         process_id=process_id,
         credentials_issued=issued_count(roll, process_id),
         roll_size=roll_size(roll, process_id),
+        subjects=subjects_count(roll, process_id),
         codes_replaced=codes_replaced(roll, process_id),
         issuer=record.manifest_issuer(),
         share_public_keys={str(i): b64encode(k) for i, k in record.share_public_keys.items()},
     )
+
+
+# -- through an identity provider (docs/spec/eligibility.md) -------------------------------
+
+#: The body limit of the identity provider's requests: an authorization code
+#: and the PKCE verifier take under 3 KiB.
+MAX_OIDC_BODY = 8192
+
+_STATE = r"^[A-Za-z0-9._~\-]{22,128}$"
+
+
+class AuthorizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    redirect_uri: str = Field(
+        max_length=512, description="where the provider sends the citizen back (registered)"
+    )
+    state: str = Field(pattern=_STATE, description="the wallet's own random state")
+    nonce: str = Field(
+        pattern=r"^[A-Za-z0-9_\-]{43}$",
+        description="base64url(SHA-256('urne/v1/oidc-nonce\\n' || process || '\\n' || B))",
+    )
+    code_challenge: str = Field(
+        pattern=r"^[A-Za-z0-9_\-]{43}$", description="RFC 7636 S256 of the wallet's verifier"
+    )
+
+
+class AuthorizeAnswer(BaseModel):
+    url: str = Field(description="the provider's authorization request: send the citizen there")
+    provider: str = Field(description="the provider's name, as the manifest gives it")
+
+
+class IdentityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=2048, description="the authorization code the provider returned")
+    code_verifier: str = Field(max_length=128, description="the PKCE verifier (RFC 7636)")
+    redirect_uri: str = Field(max_length=512, description="the redirect_uri of the request")
+    blinded: str = Field(
+        max_length=256,
+        description=f"B = r·H(m): {CREDENTIAL_SIZE} bytes (compressed G1), canonical base64",
+    )
+
+
+class IdentityAnswer(BlindSignature):
+    provider: str
+    logout: str | None = Field(
+        default=None, description="the provider's end-session endpoint, to log out there"
+    )
+    id_token_hint: str | None = Field(
+        default=None, description="the ID token, as the end-session endpoint's hint"
+    )
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"at most {MAX_OIDC_BODY} bytes",
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+def _providers(request: Request, keyring: IssuerKeyring) -> Providers:
+    """The issuer's registrations (``<key_dir>/oidc-providers.json``), read
+    again whenever the file changes."""
+    state = request.app.state
+    found = getattr(state, "providers", None)
+    if found is None or found.path.parent != keyring.key_dir:
+        found = state.providers = ProvidersFile(keyring)
+    providers: Providers = found.current()
+    return providers
+
+
+def _process(request: Request, process_id: str) -> Process:
+    civic = request.app.state.civic
+    if civic is None:
+        raise ProviderUnavailable(
+            "this issuance host keeps no log, so it cannot read the process's eligibility "
+            "rule: serve issuance through an identity provider from the log's host",
+            code="no_manifest",
+        )
+    civic.check_not_closed(process_id)
+    found: Process = civic.process(process_id).process
+    return found
+
+
+@router.post(
+    "/{process_id}/authorize",
+    summary="The identity provider's authorization request for a credential",
+    dependencies=[RateLimited],
+    openapi_extra=_body(AuthorizeRequest),
+    responses=error_responses(
+        {
+            400: f"{INVALID_PARAMETER}; bad_redirect_uri, not_an_identity_process",
+            404: "unknown_process",
+            409: "process_closed, process_ended",
+            413: "body_too_large",
+            429: "rate_limited",
+            503: "provider_unavailable, provider_not_configured, no_manifest",
+        }
+    ),
+)
+async def authorize(process_id: str, request: Request, keyring: KeyringDep) -> AuthorizeAnswer:
+    ask = await read_json(request, AuthorizeRequest, MAX_OIDC_BODY)
+    process = await run_in_threadpool(_process, request, process_id)
+    if process.eligibility is None:
+        raise IdentityRefused(
+            f"process {process_id!r} takes one-time codes, not an identity provider",
+            code="not_an_identity_process",
+        )
+    client = _providers(request, keyring).client(process.eligibility)
+    check_request(client, redirect_uri=ask.redirect_uri, code=None, code_verifier=None)
+    url = await run_in_threadpool(
+        lambda: client.authorization_url(
+            redirect_uri=ask.redirect_uri,
+            state=ask.state,
+            nonce=ask.nonce,
+            code_challenge=ask.code_challenge,
+            acr_values=process.eligibility.acr if process.eligibility else (),
+        )
+    )
+    return AuthorizeAnswer(url=url, provider=process.eligibility.name)
+
+
+@router.post(
+    "/{process_id}/identity",
+    summary="Ask for a blind credential with an identity provider's authorization code",
+    dependencies=[RateLimited],
+    openapi_extra=_body(IdentityRequest),
+    responses=error_responses(
+        {
+            400: (
+                f"{INVALID_PARAMETER}; bad_base64, bad_blinded_point, bad_redirect_uri, "
+                "bad_code_verifier, code_refused, id_token_signature, id_token_alg, "
+                "id_token_issuer, id_token_audience, id_token_expired, id_token_nonce, "
+                "id_token_invalid, userinfo_mismatch, not_an_identity_process"
+            ),
+            403: "ineligible, claim_missing, acr_too_low",
+            404: "unknown_process",
+            409: "already_issued, process_closed, process_ended",
+            413: "body_too_large",
+            429: "rate_limited",
+            503: "provider_unavailable, provider_not_configured, no_manifest",
+        }
+    ),
+)
+async def request_credential_identity(
+    process_id: str,
+    request: Request,
+    roll: RollDep,
+    keyring: KeyringDep,
+    response: Response,
+) -> IdentityAnswer:
+    ask = await read_json(request, IdentityRequest, MAX_OIDC_BODY)
+    blinded = check_blinded(b64decode(ask.blinded, "blinded"))
+    process = await run_in_threadpool(_process, request, process_id)
+    answer, info = await run_in_threadpool(
+        lambda: issue_oidc(
+            roll,
+            keyring,
+            _providers(request, keyring),
+            process,
+            code=ask.code,
+            code_verifier=ask.code_verifier,
+            redirect_uri=ask.redirect_uri,
+            blinded=blinded,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return IdentityAnswer(blind_signature=b64encode(answer), **info)

@@ -24,7 +24,7 @@ from urne.verifier.credentials.credential import CREDENTIAL_SIZE
 from urne.verifier.errors import FormatError
 
 
-def _check_blinded(blinded: object) -> bytes:
+def check_blinded(blinded: object) -> bytes:
     if not isinstance(blinded, bytes | bytearray | memoryview):
         raise BadBlindedPoint(f"a blinded point is bytes, not {type(blinded).__name__}")
     blinded = bytes(blinded)
@@ -81,7 +81,7 @@ def issue(
     """
     record, key = keyring.signer(process_id, share_index)
     raw = normalise_code(code)
-    blinded = _check_blinded(blinded)
+    blinded = check_blinded(blinded)
     roll_key = keyring.roll_key(process_id, create=False)
     if roll_key is None:
         raise KeyFileError(

@@ -40,7 +40,16 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-__all__ = ["REPLACEMENTS", "ROLL", "SHARES", "RollPerson", "RollReplacement", "RollShare"]
+__all__ = [
+    "REPLACEMENTS",
+    "ROLL",
+    "SHARES",
+    "SUBJECTS",
+    "OidcSubject",
+    "RollPerson",
+    "RollReplacement",
+    "RollShare",
+]
 
 
 class RollPerson(SQLModel, table=True):
@@ -90,7 +99,26 @@ class RollReplacement(SQLModel, table=True):
     replaced_on: date = Field(sa_column=Column(Date, nullable=False))
 
 
+class OidcSubject(SQLModel, table=True):
+    """One row per person an identity provider vouched for and who was answered
+    (docs/spec/eligibility.md §3): ``subject_hash`` is HMAC-SHA256, under the
+    process's roll key, of the provider and the ``sub`` it gave -- never the
+    ``sub`` itself, nor a name or any other claim. ``issued_on`` a day, never a
+    time; ``blinded_hash`` the SHA-256 of the one blinded point this person's
+    answer is given again for. A row is written in the transaction that
+    answers, so a refusal leaves none. Migration ``0008_oidc_subjects``."""
+
+    __tablename__ = "oidc_subject"
+    __table_args__ = (PrimaryKeyConstraint("process_id", "subject_hash", name="pk_oidc_subject"),)
+
+    process_id: str = Field(sa_column=Column(Text, nullable=False))
+    subject_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    issued_on: date = Field(sa_column=Column(Date, nullable=False))
+    blinded_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 #: The tables as SQLAlchemy Core sees them, for the roll's bulk statements.
 ROLL = RollPerson.__table__  # type: ignore[attr-defined]
 SHARES = RollShare.__table__  # type: ignore[attr-defined]
 REPLACEMENTS = RollReplacement.__table__  # type: ignore[attr-defined]
+SUBJECTS = OidcSubject.__table__  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from urne.ledger.issuance.errors import (
     RollRefused,
 )
 from urne.ledger.issuance.keyring import IssuerKeyring, check_process_id
-from urne.ledger.issuance.models import REPLACEMENTS, ROLL
+from urne.ledger.issuance.models import REPLACEMENTS, ROLL, SUBJECTS
 from urne.verifier.citizen.rollcsv import RollFileError, read_roll_csv
 
 _MAX_PERSON = 256
@@ -383,17 +383,21 @@ def issued_count(engine: Engine, process_id: str) -> int:
     """How many people of the roll have been answered (public).
 
     For a t-of-n key, a person counts from the first share's answer (their
-    ``B`` is then fixed, so they can obtain at most one credential). Observers
-    check that the log holds no more credentialed pseudonyms than this.
+    ``B`` is then fixed, so they can obtain at most one credential). A person
+    an identity provider vouched for counts once answered
+    (docs/spec/eligibility.md). Observers check that the log holds no more
+    credentialed pseudonyms than this (``urne-verify audit``).
     """
     with engine.connect() as conn:
-        return int(
-            conn.execute(
-                sa.select(sa.func.count()).where(
-                    ROLL.c.process_id == process_id, ROLL.c.issued.is_(True)
-                )
-            ).scalar_one()
-        )
+        on_roll = conn.execute(
+            sa.select(sa.func.count()).where(
+                ROLL.c.process_id == process_id, ROLL.c.issued.is_(True)
+            )
+        ).scalar_one()
+        subjects = conn.execute(
+            sa.select(sa.func.count()).where(SUBJECTS.c.process_id == process_id)
+        ).scalar_one()
+    return int(on_roll) + int(subjects)
 
 
 def has_credential(engine: Engine, process_id: str, person: str) -> bool:

@@ -75,6 +75,7 @@ def test_a_citizen_obtains_one_valid_credential(issuer: Issuer) -> None:
         "process_id": PID,
         "credentials_issued": 0,
         "roll_size": len(PEOPLE),
+        "subjects": 0,
         "codes_replaced": 0,
         "issuer": issuer.keyring.record(PID).manifest_issuer(),
         "share_public_keys": {},
@@ -222,7 +223,21 @@ def test_issuance_and_casting_are_served_apart(tmp_path: Path) -> None:
         paths = c.get("/openapi.json").json()["paths"]
         # the institutions' signed requests (keys, rolls) belong to the issuance side
         served = {p for p in paths if not p.startswith("/institution/")}
-        assert served == {"/issuance/{process_id}", "/healthz"}
+        assert served == {
+            "/issuance/{process_id}",
+            "/issuance/{process_id}/authorize",
+            "/issuance/{process_id}/identity",
+            "/healthz",
+        }
+        # an identity provider's rule is in the manifest, which this host
+        # cannot read: a clear refusal, never an answer without the rule
+        ask = {
+            "redirect_uri": "http://127.0.0.1:5000/urne-wallet/callback",
+            "state": "s" * 43,
+            "nonce": "n" * 43,
+            "code_challenge": "c" * 43,
+        }
+        assert_error(c.post(f"/issuance/{PID}/authorize", json=ask), 503, "no_manifest")
     # the issuance host never opened the log, so it holds no log key
     assert not (tmp_path / "issuer-keys").exists()
 

@@ -37,5 +37,7 @@ SERVER_ONLY = frozenset(
         "httptools",
         "uvloop",
         "redis",
+        "authlib",
+        "joserfc",
     }
 )
