@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import webbrowser
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
+from urne.verifier.citizen.identity import IdentityLogin
 from urne.verifier.citizen.wallet import Joined, Wallet, describe
 from urne.verifier.civic.entries import b64decode, b64encode
 from urne.verifier.errors import FetchError, FormatError, UrneError
@@ -70,6 +72,14 @@ NEXT: dict[str, str] = {
     "bad_election_key": _NOT_AS_LOGGED,
     "bad_process_answer": _NOT_AS_LOGGED,
     "bad_choice_count": "choose as many proposals as the vote's rule takes",
+    "ineligible": "the process's rule, published with it, leaves you out; ask the organisers "
+    "if you think this is wrong",
+    "claim_missing": "your identity provider did not give what the rule needs (a full date of "
+    "birth, a place); ask the organisers for a code instead",
+    "acr_too_low": "log in again with a stronger means of identification",
+    "code_refused": "join again to log in again (nothing was spent)",
+    "not_an_identity_process": "this process takes the code from your letter: join with --code",
+    "login_timeout": "join again when you are ready to log in",
 }
 
 #: Refusals after which the list of a process's proposals helps.
@@ -116,7 +126,27 @@ def _open(wallet: Path | None) -> Wallet:
 def join(
     server: Annotated[str, typer.Argument(help="The service, e.g. https://vote.example.org")],
     process: Annotated[str, typer.Argument(help="The process id, as on your letter.")],
-    code: Annotated[str, typer.Option("--code", help="Your one-time code.")],
+    code: Annotated[
+        str | None, typer.Option("--code", help="Your one-time code (or --provider).")
+    ] = None,
+    provider: Annotated[
+        bool,
+        typer.Option(
+            "--provider",
+            help="Log in at the process's identity provider (FranceConnect, ...) instead of "
+            "a code: your browser opens its page and comes back to this command.",
+        ),
+    ] = False,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", min=0, max=65535, help="The loopback port of the login's callback; 0: any."
+        ),
+    ] = 0,
+    no_browser: Annotated[
+        bool,
+        typer.Option("--no-browser", help="Print the login address instead of opening it."),
+    ] = False,
     log_key: Annotated[
         str | None,
         typer.Option(
@@ -134,10 +164,21 @@ def join(
     ] = None,
     wallet: WalletOpt = None,
 ) -> None:
-    """Obtain your credential for a process, with the code from your letter."""
+    """Obtain your credential for a process, with the code from your letter or
+    by logging in at its identity provider."""
+    if (code is None) == (not provider):
+        _fail("give either --code (the code from your letter) or --provider", 2)
+
+    def show(url: str) -> None:
+        typer.echo("Log in at the identity provider; this command waits for you:")
+        typer.echo(f"  {url}")
+        if not no_browser:
+            webbrowser.open(url)
+
+    login = IdentityLogin(open=show, port=port) if provider else None
     w = _open(wallet)
     try:
-        state, new = w.join(server, process, code, log_key=log_key, issuer=issuer)
+        state, new = w.join(server, process, code, log_key=log_key, issuer=issuer, login=login)
     except ValueError as exc:  # not a service's address
         _fail(str(exc), 2)
     except UrneError as exc:
@@ -146,6 +187,8 @@ def join(
         typer.echo(f"already joined {process}: your credential is in {w.path(process)}")
         return
     typer.echo(f"joined {process}: your credential is in {w.path(process)} (keep it private)")
+    if login is not None and login.logout:
+        typer.echo(f"You may now log out at the identity provider: {login.logout}")
     if not state.log_key_given:
         typer.echo(
             "note: receipts are checked against the log key the service gave "

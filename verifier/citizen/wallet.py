@@ -56,9 +56,11 @@ from urne.verifier.citizen.blinding import (
     unblind,
     verify_blind_share,
 )
+from urne.verifier.citizen.identity import IdentityLogin, LoopbackCallback, new_state, pkce_pair
 from urne.verifier.citizen.keyfile import fsync_dir, private_dir, read_private
 from urne.verifier.citizen.service import CitizenClient, ServiceRefused
 from urne.verifier.civic.canonical import canonical
+from urne.verifier.civic.eligibility import credential_nonce
 from urne.verifier.civic.entries import (
     GRADED,
     IDENTIFIER,
@@ -276,16 +278,19 @@ class Wallet:
         self,
         server: str,
         process_id: str,
-        code: str,
+        code: str | None,
         *,
         log_key: str | None = None,
         issuer: str | None = None,
+        login: IdentityLogin | None = None,
     ) -> tuple[Joined, bool]:
-        """Obtain a credential for ``process_id`` with the one-time ``code``:
-        ``(state, newly joined)``. ``issuer``: the issuance host, where it runs
-        apart from the service (docs/spec/issuance.md §5). Joining a process
-        the wallet holds a credential for changes nothing; one whose answer
-        was lost asks again with the same blinded point."""
+        """Obtain a credential for ``process_id`` with the one-time ``code``,
+        or (``code=None``) through the process's identity provider with
+        ``login`` (docs/spec/eligibility.md §2): ``(state, newly joined)``.
+        ``issuer``: the issuance host, where it runs apart from the service
+        (docs/spec/issuance.md §5). Joining a process the wallet holds a
+        credential for changes nothing; one whose answer was lost asks again
+        with the same blinded point."""
         client = CitizenClient(server)
         state = self.load(process_id)
         if state is not None and state.credential is not None:
@@ -308,7 +313,13 @@ class Wallet:
             state.blinding = {"r": blinding.factor, "blinded": blinded}
             self.save(state)  # before the request: an answer lost can be asked again
         blinding = BlindingState(message, state.blinding["r"], state.blinding["blinded"])
-        state.credential = self._credential(CitizenClient(state.issuer_url), state, code, blinding)
+        issuing = CitizenClient(state.issuer_url)
+        if code is None:
+            if login is None:
+                raise WalletError("join with a code, or through the identity provider")
+            state.credential = self._identity(issuing, state, blinding, login)
+        else:
+            state.credential = self._credential(issuing, state, code, blinding)
         state.blinding = None  # r has served: nothing links B to the pseudonym any more
         self.save(state)
         return state, True
@@ -375,6 +386,45 @@ class Wallet:
             credential = self._threshold(client, state, code, blinding, public_key)
         if not verify_credential(public_key, state.process, state.pseudonym.public_key, credential):
             raise WalletError("the credential does not verify", code="bad_credential")
+        return credential
+
+    def _identity(
+        self, client: CitizenClient, state: Joined, blinding: BlindingState, login: IdentityLogin
+    ) -> bytes:
+        """The authorization code flow (verifier, state, a nonce bound to
+        ``B``, a loopback callback), then the code and ``B`` to the issuer."""
+        if int(state.issuer["shares"]) != 1:
+            raise WalletError("an identity provider's process has a single issuer key")
+        public_key = b64decode(
+            state.issuer["public_key"], "issuer key", size=ISSUER_PUBLIC_KEY_SIZE
+        )
+        path = f"/issuance/{state.process}"
+        verifier, challenge = pkce_pair()
+        request_state = new_state()
+        with LoopbackCallback(request_state, port=login.port) as callback:
+            ask = {
+                "redirect_uri": callback.redirect_uri,
+                "state": request_state,
+                "nonce": credential_nonce(state.process, blinding.blinded),
+                "code_challenge": challenge,
+            }
+            url = str(client.post_json(path + "/authorize", json.dumps(ask).encode())["url"])
+            login.open(url)
+            code = callback.wait(login.timeout)
+            redirect_uri = callback.redirect_uri
+        body = {
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+            "blinded": b64encode(blinding.blinded),
+        }
+        answer = client.post_json(path + "/identity", json.dumps(body).encode())
+        signature = b64decode(answer["blind_signature"], "blind signature")
+        credential = unblind(blinding, signature, public_key)
+        if not verify_credential(public_key, state.process, state.pseudonym.public_key, credential):
+            raise WalletError("the credential does not verify", code="bad_credential")
+        if isinstance(answer.get("logout"), str):
+            login.logout = str(answer["logout"])
         return credential
 
     def _threshold(
