@@ -140,7 +140,6 @@ def test_their_pages_answer(served: Served) -> None:
 def test_an_auditors_state_keeps_grades_and_delegations(served: Served, tmp_path: Path) -> None:
     """A second audit run restores what the first kept (graded ballots, a
     delegate and a delegation) and recounts the same tallies."""
-    from tests.support.civic import Citizen
     from urne.verifier.citizen import authoring
 
     rule: dict[str, Any] = {
@@ -157,12 +156,12 @@ def test_an_auditors_state_keeps_grades_and_delegations(served: Served, tmp_path
         people=1,
         rule={"method": "single", "min": 1, "max": 1, "revoting": True, "delegation": True},
     )
-    a, b = Citizen.enrol(served.inst, "mj"), Citizen.enrol(served.inst, "mj")
+    a, b = served.enrol("mj"), served.enrol("mj")
     served.civic.append(authoring.graded_ballot("mj", a.pseudonym, a.credential, ["good"] * 3))
     served.civic.append(
         authoring.graded_ballot("mj", b.pseudonym, b.credential, ["fair", "good", "reject"])
     )
-    ana, bob = Citizen.enrol(served.inst, "dv"), Citizen.enrol(served.inst, "dv")
+    ana, bob = served.enrol("dv"), served.enrol("dv")
     served.civic.append(authoring.delegate("dv", ana.pseudonym, ana.credential, "Ana"))
     served.civic.append(
         authoring.delegation("dv", bob.pseudonym, bob.credential, ana.pseudonym.public_key)
@@ -171,7 +170,7 @@ def test_an_auditors_state_keeps_grades_and_delegations(served: Served, tmp_path
     state = tmp_path / "auditor"
     first = audit(HttpSource(served.url), served.log.verifier, state_dir=state)
     assert first.ok, first.findings
-    served.civic.append(Citizen.enrol(served.inst, "dv").ballot(["a"]))
+    served.civic.append(served.enrol("dv").ballot(["a"]))
     second = audit(HttpSource(served.url), served.log.verifier, state_dir=state)
     assert second.ok, second.findings
     assert second.previous_size == first.size

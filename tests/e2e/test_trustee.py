@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.civic import Citizen, proposal
+from tests.support.civic import proposal
 from tests.support.service import Served, served_app
 from urne.verifier.check.audit import HttpSource, audit
 from urne.verifier.citizen import authoring
@@ -121,7 +121,7 @@ def test_three_trustees_a_secret_vote_and_two_decryptions(tmp_path: Path) -> Non
 
         # citizens vote, some twice: the last ballot of each counts
         fingerprint = sec.fingerprint
-        citizens = [Citizen.enrol(served.inst, PID) for _ in range(5)]
+        citizens = [served.enrol(PID) for _ in range(5)]
         cast = [[0], [0, 1], [2], [1, 3], [0], [3], [1]]
         last: dict[int, list[int]] = {}
         for k, selected in enumerate(cast):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -193,6 +195,21 @@ class Served:
         open_in(self.civic, self.inst.process(pid, ptype, issuer_key=issuer, **manifest))
         roll = [(f"{pid}-{i}",) for i in range(people)]
         return list(import_roll(self.log.engine, self.keyring, pid, roll).codes.values())
+
+    def enrol(self, pid: str) -> Citizen:
+        """A citizen with a credential obtained as a wallet does: a new person
+        on the roll, their code and ``B`` sent to ``POST /issuance`` over HTTP,
+        so that the issuer counts it (``urne-verify audit`` compares)."""
+        person = f"{pid}-enrolled-{secrets.token_hex(6)}"
+        [code] = import_roll(self.log.engine, self.keyring, pid, [(person,)]).codes.values()
+        pseudonym = Pseudonym.generate()
+        state, blinded = blind(credential_message(pid, pseudonym.public_key))
+        r = httpx2.post(
+            f"{self.url}/issuance/{pid}", json={"code": code, "blinded": b64encode(blinded)}
+        )
+        assert r.status_code == 200, r.text
+        answer = b64decode(r.json()["blind_signature"], "answer")
+        return Citizen(pid, pseudonym, unblind(state, answer, self.keyring.public_key(pid)))
 
 
 @contextmanager

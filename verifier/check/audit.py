@@ -298,6 +298,10 @@ class AuditReport:
     #: per process, the answers its manifest promised that came late or are
     #: missing past their deadline, by the auditor's clock (docs/spec/answers.md §3)
     answers_behind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: per process, the pseudonyms that took part next to the credentials the
+    #: issuer says it issued (docs/spec/eligibility.md §4); ``credentials_issued``
+    #: None where the source does not serve the issuer's counts (not checked)
+    issuance: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -554,6 +558,7 @@ def audit(
             ]
             if behind:
                 report.answers_behind[pid] = behind
+        _check_issued(report, source, state)
         caught = False
         for name, get in witnesses:
             view = compare_witness(name, get, signed, log_key, subtrees.node, source.get, policy)
@@ -579,6 +584,61 @@ def audit(
         credentials.close()
         reader.close()
         subtrees.close()
+
+
+#: The most bytes of an issuer's counts (``GET /issuance/<process>``).
+_MAX_ISSUANCE_ANSWER = 64 * 1024
+
+
+def _issued_by(source: Source, pid: str) -> tuple[int | None, str]:
+    """The issuer's ``credentials_issued`` for ``pid`` as the source serves it,
+    or None and why not."""
+    try:
+        raw = source.get(f"issuance/{pid}")
+    except FetchError as exc:
+        return None, f"not served ({exc.code})"
+    if len(raw) > _MAX_ISSUANCE_ANSWER:
+        return None, "the answer is too large"
+    try:
+        found = json.loads(raw)["credentials_issued"]
+    except (ValueError, KeyError, TypeError):
+        return None, "not an issuer's counts"
+    if isinstance(found, bool) or not isinstance(found, int) or found < 0:
+        return None, "not an issuer's counts"
+    return found, "served"
+
+
+def _check_issued(report: AuditReport, source: Source, state: AuditState) -> None:
+    """No process has more pseudonyms taking part than credentials issued
+    (docs/spec/eligibility.md §4): each pseudonym with a counted ballot,
+    signature, delegate's standing or delegation holds one credential."""
+    for pid, st in state.registry.processes.items():
+        if st.process.type == "sortition":
+            continue  # no credentials: a draw from a pool
+        pseudonyms = len(st.casts.keys() | st.delegations.keys() | st.delegates.keys())
+        issued, how = _issued_by(source, pid)
+        report.issuance[pid] = {
+            "pseudonyms": pseudonyms,
+            "credentials_issued": issued,
+            "checked": issued is not None,
+            "source": how,
+        }
+        if issued is not None and pseudonyms > issued:
+            report.fail(
+                Finding(
+                    6,
+                    "more_pseudonyms_than_credentials",
+                    f"{pid}: {pseudonyms:,} pseudonyms took part, but the issuer says it "
+                    f"issued {issued:,} credentials: someone holds a credential the issuer "
+                    "did not count, or its count is false",
+                    evidence={
+                        "process": pid,
+                        "pseudonyms": pseudonyms,
+                        "credentials_issued": issued,
+                        "issuance_path": f"issuance/{pid}",
+                    },
+                )
+            )
 
 
 def _posix(t: str) -> int:

@@ -405,6 +405,13 @@ def audit_command(
             if part
         )
         typer.echo(f"answers of {pid}: {what} (docs/spec/answers.md)")
+    for pid, c in sorted(report.issuance.items()):
+        if c["checked"]:
+            typer.echo(f"credentials of {pid}: {c['pseudonyms']:,} pseudonyms took part, "
+                       f"{c['credentials_issued']:,} credentials issued")  # fmt: skip
+        else:
+            typer.echo(f"credentials of {pid}: {c['pseudonyms']:,} pseudonyms took part; "
+                       f"the issuer's count not checked ({c['source']})")  # fmt: skip
     for n, title in STEPS.items():
         outcome = _OUTCOME[report.steps[n]]
         if n == 2 and state is None and outcome == "ok":
