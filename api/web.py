@@ -49,6 +49,7 @@ from urne.api import i18n
 from urne.api.deps import CivicDep, LogDep
 from urne.api.routes.civic import authority_of
 from urne.ledger.civic.record import CivicRecord
+from urne.ledger.issuance.oidc import subjects_count
 from urne.ledger.issuance.roll import codes_replaced, issued_count, roll_size
 from urne.verifier.civic.beacon import NETWORKS, randomness
 from urne.verifier.civic.entries import Answer, Process, SortitionRule, VoteRule, decode_entry
@@ -382,6 +383,7 @@ def render_page(
     status_code: int = 200,
     csp: str = CSP,
     strings: Callable[[], Mapping[str, i18n.Phrase]] | None = None,
+    keep_query: bool = True,
     **ctx: Any,
 ) -> HTMLResponse:
     """``templates/<name>`` in the reader's language (:func:`page_language`),
@@ -390,13 +392,16 @@ def render_page(
     ``strings`` gives the words of the page's scripts (``urne.api.i18n``,
     e.g. :func:`urne.api.i18n.receipt_strings`); it is called while the
     language is set, and written into the page's ``urne-strings`` block. A
-    page that loads an inline import map passes its own ``csp``."""
+    page that loads an inline import map passes its own ``csp``. The
+    language switch comes back to the same address, query included, unless
+    ``keep_query`` is false: a page whose query is a secret (an identity
+    provider's authorization code) never writes it into its links."""
     lang = page_language(request)
     log = getattr(request.app.state, "log", None)
     ctx.setdefault("origin", log.origin if log is not None else "")
     ctx.setdefault("verifier_key", log.verifier.vkey if log is not None else "")
     ctx.setdefault("casting", log is not None)  # the pages of the log are served here
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang" and keep_query]
     ctx["here"] = request.url.path + (f"?{urlencode(query)}" if query else "")
     headers = {
         "Content-Security-Policy": csp,
@@ -457,15 +462,28 @@ def _offices(civic: CivicRecord, p: Process) -> list[dict[str, str]]:
     ]
 
 
-def _counts(request: Request, process_id: str) -> tuple[int | None, int | None, int | None]:
-    """Credentials issued, roll size and codes replaced, where this app can read the roll."""
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What the issuer published of a process, where this app can read the roll
+    (docs/spec/eligibility.md §4): credentials issued (through the roll and
+    the identity provider together), the roll's size, codes replaced, and the
+    distinct people the provider vouched for, each answered once."""
+
+    issued: int
+    roll_size: int
+    replaced: int
+    subjects: int
+
+
+def _counts(request: Request, process_id: str) -> Counts | None:
     roll = getattr(request.app.state, "roll", None)
     if roll is None:
-        return None, None, None
-    return (
-        issued_count(roll, process_id),
-        roll_size(roll, process_id),
-        codes_replaced(roll, process_id),
+        return None
+    return Counts(
+        issued=issued_count(roll, process_id),
+        roll_size=roll_size(roll, process_id),
+        replaced=codes_replaced(roll, process_id),
+        subjects=subjects_count(roll, process_id),
     )
 
 
@@ -506,7 +524,7 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
     manifest = decode_entry(log.entry(st.index)).obj
     tally = civic.tally(process_id)
     now = civic.clock()
-    issued, on_roll, replaced = _counts(request, process_id)
+    counts = _counts(request, process_id)
     proposals = [
         {
             "id": q.id,
@@ -530,7 +548,12 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
     answers = _answers(st, log.size - 1, now, langs, page_language(request))
     offices = _offices(civic, p)
     if offices:  # the offices hold the roll that counts, not this service
-        issued = on_roll = replaced = None
+        counts = None
+    identity = None
+    if p.eligibility is not None and counts is not None:
+        # each person the provider vouched for holds one credential: the rest
+        # were issued through the roll
+        identity = {"name": p.eligibility.name, "people": counts.subjects}
     return render_page(
         request,
         "process.html",
@@ -554,9 +577,10 @@ def process_page(request: Request, process_id: str, civic: CivicDep, log: LogDep
         proposals=proposals,
         tally=tally,
         result=_final_result(st),
-        issued=issued,
-        roll_size=on_roll,
-        replaced=replaced,
+        issued=None if counts is None else counts.issued - counts.subjects,
+        roll_size=None if counts is None else counts.roll_size,
+        replaced=None if counts is None else counts.replaced,
+        identity=identity,
         chart=chart,
         chart_group=CHART_GROUP,
         bars=bars,

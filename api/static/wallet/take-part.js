@@ -14,6 +14,15 @@
 //     very same bytes: if the first post did arrive, the service refuses the
 //     copy and the page finds the entry in the process's open data.
 // Every string shown comes from the page (#wallet-strings), in its language.
+// The record and the service's calls are record.js's, shared with the page an
+// identity provider sends the citizen back to.
+//
+// A process whose manifest names an identity provider (docs/spec/eligibility.md)
+// also offers "Take part with <provider>": the record and its sealed request
+// are made and kept exactly as for a code, before the page leaves for the
+// provider (identity.js); back on the callback page, the same B is answered
+// and the credential kept, and the citizen comes back here to cast. The
+// provider's logout link, kept for the tab's session, is offered here.
 //
 // A secret vote or budget (docs/secret-ballot.md): the ballot is encrypted and
 // proven here (secret.js) under the election key, in the context of the
@@ -55,65 +64,34 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import * as core from "./core.js";
+import * as identity from "./identity.js";
+import * as store from "./record.js";
 import * as secret from "./secret.js";
 
 const FORMAT = "urne-wallet-process/1";
 const ALREADY_IN = new Set(["already_signed", "already_voted", "stale_seq", "already_delegate"]);
-const DB_NAME = "urne-wallet";
-const STORE = "processes";
 
 const data = JSON.parse(document.getElementById("take-part-data").textContent);
 const S = JSON.parse(document.getElementById("wallet-strings").textContent);
 const $ = (id) => document.getElementById(id);
-const RECORD_KEY = `${data.log_key} ${data.process}`;
+const RECORD_KEY = store.recordKey(data.log_key, data.process);
 const numbers = new Intl.NumberFormat(document.documentElement.lang || "en");
+const { fill } = store;
 
-function fill(template, values) {
-  return template.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+// -- storage and the service (record.js) ---------------------------------------------------
+
+const { Refused, Offline, call } = store;
+
+function load() {
+  return store.load(RECORD_KEY);
 }
 
-// -- storage ------------------------------------------------------------------------------
-
-let dbPromise = null;
-
-function db() {
-  if (!dbPromise) {
-    dbPromise = new Promise((resolve, reject) => {
-      const req = indexedDB.open(DB_NAME, 1);
-      req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-  }
-  return dbPromise;
+function save(record) {
+  return store.save(RECORD_KEY, record);
 }
 
-async function load() {
-  const d = await db();
-  return new Promise((resolve, reject) => {
-    const req = d.transaction(STORE, "readonly").objectStore(STORE).get(RECORD_KEY);
-    req.onsuccess = () => resolve(req.result || null);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-// Resolves once the record is durably committed ("strict": flushed to disk).
-async function save(record) {
-  const d = await db();
-  return new Promise((resolve, reject) => {
-    const tx = d.transaction(STORE, "readwrite", { durability: "strict" });
-    tx.objectStore(STORE).put(record, RECORD_KEY);
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error);
-  });
-}
-
-/** Run `work` holding this record's lock, so that two tabs (or a late
- * upgrade and a revote) never write over each other's changes. */
 function locked(work) {
-  if (!navigator.locks) return work(); // a browser without Web Locks: one tab, as before
-  return navigator.locks.request(`urne-wallet ${RECORD_KEY}`, () => work());
+  return store.locked(RECORD_KEY, work);
 }
 
 function newRecord() {
@@ -143,48 +121,6 @@ function exported(record) {
   return out;
 }
 
-// -- the service --------------------------------------------------------------------------
-
-class Refused extends Error {
-  constructor(code, message, status) {
-    super(message);
-    this.code = code;
-    this.status = status;
-  }
-}
-
-class Offline extends Error {}
-
-async function call(method, path, body) {
-  let r;
-  try {
-    r = await fetch(path, {
-      method,
-      cache: "no-store",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body,
-    });
-  } catch (e) {
-    throw new Offline(e.message);
-  }
-  let obj = null;
-  try {
-    obj = await r.json();
-  } catch (e) {
-    obj = null;
-  }
-  if (!r.ok) {
-    const err = obj && obj.error;
-    // a server's own trouble is no answer to the request: it may or may not be done
-    if (r.status >= 500) throw new Offline(`HTTP ${r.status}`);
-    if (err && typeof err.code === "string") throw new Refused(err.code, String(err.message || ""), r.status);
-    if (r.status === 429) throw new Refused("too_many_requests", "", 429);
-    throw new Offline(`HTTP ${r.status}`);
-  }
-  if (obj === null) throw new Offline("not JSON");
-  return obj;
-}
-
 // -- saying things ------------------------------------------------------------------------
 
 function say(text, kind = "info") {
@@ -198,7 +134,11 @@ function say(text, kind = "info") {
 /** What went wrong, as a sentence for the citizen, and its code. */
 function sentence(e) {
   if (e instanceof Offline) return [S.offline, "offline"];
-  if (e instanceof Refused || e instanceof core.WalletError) return [S[e.code] || fill(S.refused, { message: e.message }), e.code];
+  if (e instanceof Refused || e instanceof core.WalletError) {
+    // the identity provider's refusals name it: "FranceConnect did not answer..."
+    const known = S[e.code] || S[`identity_${e.code}`];
+    return [known ? fill(known, { name: PROVIDER_NAME }) : fill(S.refused, { message: e.message }), e.code];
+  }
   return [fill(S.error, { message: e && e.message ? e.message : String(e) }), "error"];
 }
 
@@ -213,6 +153,7 @@ const GRADED = data.type === "vote" && data.rule.method === "majority-judgment";
 const RANKED = data.type === "vote" && data.rule.method === "schulze";
 const gradeLabels = new Map((data.scale || []).map((g) => [g.id, g.label]));
 const DELEGATION = Array.isArray(data.delegates); // a vote with delegation
+const PROVIDER_NAME = data.eligibility ? data.eligibility.name : ""; // its "Take part with ..." button
 const delegateNames = new Map((data.delegates || []).map((d) => [d.key, d.name]));
 
 function names(choice) {
@@ -262,17 +203,13 @@ function describe(entryBytes, record) {
 // -- joining: the credential --------------------------------------------------------------
 
 async function obtainCredential(record) {
-  const seed = core.b64decode(record.pseudonym_seed, "seed", core.SEED_SIZE);
-  const pseudonym = core.publicKeyOf(seed);
-  const message = core.credentialMessage(data.process, pseudonym);
-  const r = BigInt(`0x${record.blinding.r}`);
   const blinded = core.b64decode(record.blinding.blinded, "blinded", core.CREDENTIAL_SIZE);
   const issuerKey = core.b64decode(data.issuer.public_key, "issuer key", core.ISSUER_PUBLIC_KEY_SIZE);
   const path = `/issuance/${encodeURIComponent(data.process)}`;
-  let credential;
+  let blindSignature;
   if (Number(data.issuer.shares) === 1) {
     const answer = await call("POST", path, JSON.stringify({ code: record.code, blinded: record.blinding.blinded }));
-    credential = core.unblind(message, r, core.b64decode(answer.blind_signature, "blind signature"), issuerKey);
+    blindSignature = core.b64decode(answer.blind_signature, "blind signature");
   } else {
     // t-of-n: each share in turn, each answer checked under its share key. A key
     // the offices made with no dealer (docs/spec/issuer-ceremony.md §5): each
@@ -308,19 +245,15 @@ async function obtainCredential(record) {
       if (shares.size === needed) break;
     }
     if (shares.size < needed) throw lastRefusal || new core.WalletError("not_enough_shares", "not enough shares");
-    credential = core.unblind(message, r, core.combineShares(shares), issuerKey);
+    blindSignature = core.combineShares(shares);
   }
-  if (!core.verifyCredential(issuerKey, data.process, pseudonym, credential)) {
-    throw new core.WalletError("bad_credential", "the credential does not verify");
-  }
-  record.credential = core.b64encode(credential);
-  record.blinding = null; // r has served: nothing links B to the pseudonym any more
-  delete record.code;
-  await save(record);
-  return record;
+  // unblinded, checked, kept; r has served: nothing links B to the pseudonym any more
+  return store.keepCredential(RECORD_KEY, record, issuerKey, blindSignature);
 }
 
-async function join(code) {
+/** The record as it stands, or a new one, with its pseudonym and its sealed
+ * request (r, B) made if it has none yet; not saved. */
+async function prepared() {
   let record = await load();
   if (record && record.credential) return record;
   if (!record) record = newRecord();
@@ -329,6 +262,12 @@ async function join(code) {
     const b = core.blind(core.credentialMessage(data.process, core.publicKeyOf(seed)));
     record.blinding = { r: b.r.toString(16), blinded: core.b64encode(b.blinded) };
   }
+  return record;
+}
+
+async function join(code) {
+  const record = await prepared();
+  if (record.credential) return record;
   record.code = code;
   await save(record); // before the request: an answer lost can be asked for again
   try {
@@ -341,6 +280,25 @@ async function join(code) {
     }
     throw e;
   }
+}
+
+/** Through the manifest's identity provider (docs/spec/eligibility.md): the
+ * record and its sealed request are kept before the page is left, so that an
+ * answer lost on the way back is asked for again with the same B after
+ * logging in again; then the provider's address, or null when this browser
+ * holds a credential already. The rest happens on the callback page
+ * (identity.js), which finds the login under way in this tab's session. */
+async function loginWithProvider() {
+  const record = await prepared();
+  if (record.credential) return null;
+  await save(record); // before anything leaves the page
+  return identity.authorize({
+    process: data.process,
+    logKey: data.log_key,
+    name: data.eligibility.name,
+    provider: data.eligibility.provider,
+    blinded: core.b64decode(record.blinding.blinded, "blinded", core.CREDENTIAL_SIZE),
+  });
 }
 
 // -- casting ------------------------------------------------------------------------------
@@ -999,6 +957,12 @@ function render(record) {
     $("ballot-form").hidden = !data.rule.revoting;
   }
   if (DELEGATION) renderDelegation(record, entries, held && open, pending);
+  if (data.eligibility) {
+    // logging out at the provider, offered once it answered in this tab's session
+    const logout = held ? identity.logoutLink(data.log_key, data.process) : null;
+    $("identity-logout").hidden = !logout;
+    if (logout) $("identity-logout-link").href = logout;
+  }
   listReceipts(record);
   $("export").hidden = !record;
   document.body.dataset.wallet = held ? "joined" : record && record.blinding ? "joining" : "new";
@@ -1184,6 +1148,25 @@ async function setup() {
       $("step-ballot").hidden = false;
     }).then(reseal);
   });
+  if (data.eligibility) {
+    $("identity-login").addEventListener("click", () =>
+      guarded($("identity-login"), async () => {
+        say(fill(S.identity_leaving, { name: PROVIDER_NAME }));
+        const url = await locked(() => loginWithProvider());
+        if (url === null) {
+          $("wallet-message").hidden = true; // held already: the credential's section says it
+          return;
+        }
+        location.assign(url);
+      }),
+    );
+    // the link is good once: the provider ends its session
+    $("identity-logout-link").addEventListener("click", () => identity.forgetLogout(data.log_key, data.process));
+    // back from the provider's page with the browser's Back button: not leaving any more
+    window.addEventListener("pageshow", (ev) => {
+      if (ev.persisted && $("wallet-message").dataset.kind === "info") $("wallet-message").hidden = true;
+    });
+  }
   $("ballot-form").addEventListener("change", () => {
     touched = true;
     updateChoice();
