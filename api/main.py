@@ -43,6 +43,7 @@ from urne.ledger.civic.authority import carry_registrations
 from urne.ledger.civic.record import CivicRecord, CredentialBatcher
 from urne.ledger.db.settings import Settings
 from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.oidc import ProvidersFile
 from urne.ledger.issuance.roll import open_roll
 from urne.ledger.log import Log
 from urne.ledger.log.witnessing import Witnessing, parse_witnesses
@@ -153,6 +154,11 @@ def create_app(
                 opened.append(state.roll.dispose)
         if state.keyring is None:
             state.keyring = IssuerKeyring((s or Settings()).key_dir)
+        if issuance and getattr(state, "providers", None) is None:
+            # the identity providers' registrations: a damaged or unsafe file
+            # stops the start, rather than every request through a provider
+            state.providers = ProvidersFile(state.keyring)
+            state.providers.current()
         if state.civic is not None:
             carry_registrations(state.civic, state.roll)
         if casting and getattr(state, "witnessing", None) is None and s is not None and s.witnesses:

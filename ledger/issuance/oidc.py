@@ -164,7 +164,11 @@ class ProviderConfig:
 
 
 def _config_error(path: Path, why: str) -> ProviderUnavailable:
-    return ProviderUnavailable(f"{path}: {why}", code="provider_not_configured")
+    # the file's name only: the answer reaches the citizen, the key directory
+    # is the operator's business
+    return ProviderUnavailable(
+        f"{path.name} in the issuer's key directory: {why}", code="provider_not_configured"
+    )
 
 
 def load_providers(path: str | Path) -> dict[str, ProviderConfig]:
