@@ -23,7 +23,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -43,10 +43,12 @@ from urne.ledger.civic.authority import carry_registrations
 from urne.ledger.civic.record import CivicRecord, CredentialBatcher
 from urne.ledger.db.settings import Settings
 from urne.ledger.issuance.keyring import IssuerKeyring
+from urne.ledger.issuance.manifests import LogManifests
 from urne.ledger.issuance.oidc import ProvidersFile
 from urne.ledger.issuance.roll import open_roll
 from urne.ledger.log import Log
 from urne.ledger.log.witnessing import Witnessing, parse_witnesses
+from urne.verifier.tlog.note import Ed25519Verifier
 
 __all__ = ["DEFAULT_RATE_LIMIT", "create_app", "open_log"]
 
@@ -154,6 +156,15 @@ def create_app(
                 opened.append(state.roll.dispose)
         if state.keyring is None:
             state.keyring = IssuerKeyring((s or Settings()).key_dir)
+        if not casting and issuance and s is not None and s.log_url:
+            # an issuance host apart from the log: manifests read from the log's
+            # service and proven under its key (docs/spec/eligibility.md §5)
+            state.manifests = LogManifests(
+                s.log_url,
+                Ed25519Verifier.from_vkey(s.log_key),
+                state.keyring,
+                clock=clock or (lambda: datetime.now(UTC)),
+            )
         if issuance and getattr(state, "providers", None) is None:
             # the identity providers' registrations: a damaged or unsafe file
             # stops the start, rather than every request through a provider

@@ -253,13 +253,21 @@ def _providers(request: Request, keyring: IssuerKeyring) -> Providers:
 
 
 def _process(request: Request, process_id: str) -> Process:
-    civic = request.app.state.civic
+    """The process's manifest: from the log this host keeps, or, on an
+    issuance host apart, read from the log's service and proven
+    (``URNE_LOG_URL``, ``URNE_LOG_KEY``); refused once the process ended."""
+    state = request.app.state
+    civic = state.civic
     if civic is None:
-        raise ProviderUnavailable(
-            "this issuance host keeps no log, so it cannot read the process's eligibility "
-            "rule: serve issuance through an identity provider from the log's host",
-            code="no_manifest",
-        )
+        manifests = getattr(state, "manifests", None)
+        if manifests is None:
+            raise ProviderUnavailable(
+                "this issuance host keeps no log and reads none, so it cannot read the "
+                "process's eligibility rule: set URNE_LOG_URL and URNE_LOG_KEY",
+                code="no_manifest",
+            )
+        apart: Process = manifests.process(process_id)
+        return apart
     civic.check_not_closed(process_id)
     found: Process = civic.process(process_id).process
     return found

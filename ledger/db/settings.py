@@ -4,7 +4,8 @@
 ``URNE_ORIGIN``, ``URNE_BATCH_WAIT``, ``URNE_BATCH_INTERVAL``, ``URNE_MAX_BATCH``,
 ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``,
 ``URNE_PUBLIC_AUTHORITY``, ``URNE_FORWARDED_ALLOW_IPS``, ``URNE_WITNESSES``,
-``URNE_WITNESS_QUORUM``, ``URNE_RATE_LIMIT_URL``: see
+``URNE_WITNESS_QUORUM``, ``URNE_RATE_LIMIT_URL``, ``URNE_LOG_URL``,
+``URNE_LOG_KEY``: see
 docs/guides/operating.md for what each means. Unsafe or malformed values are
 refused at start-up.
 """
@@ -67,6 +68,40 @@ class Settings(BaseSettings):
     tiles_bucket: str = ""
     #: the S3 API's address for ``tiles_bucket``; empty: AWS's
     tiles_endpoint: str = ""
+    #: an issuance host apart from the log: the log's service, where it reads
+    #: (and proves, under ``log_key``) the manifests of processes whose
+    #: eligibility comes from an identity provider; empty: not read
+    log_url: str = ""
+    #: the log's verifier key (``origin+hash+key``), as the operator publishes it
+    log_key: str = ""
+
+    @field_validator("log_url")
+    @classmethod
+    def _an_http_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", v):
+            raise ValueError(f"URNE_LOG_URL must be the log service's http(s) address, not {v!r}")
+        return v
+
+    @field_validator("log_key")
+    @classmethod
+    def _a_verifier_key(cls, v: str) -> str:
+        from urne.verifier.errors import FormatError
+        from urne.verifier.tlog.note import Ed25519Verifier
+
+        v = v.strip()
+        if v:
+            try:
+                Ed25519Verifier.from_vkey(v)
+            except FormatError as exc:
+                raise ValueError(f"URNE_LOG_KEY is not a verifier key: {exc}") from exc
+        return v
+
+    @model_validator(mode="after")
+    def _log_url_with_its_key(self) -> Settings:
+        if bool(self.log_url) != bool(self.log_key):
+            raise ValueError("URNE_LOG_URL and URNE_LOG_KEY go together: the log, and its key")
+        return self
 
     @field_validator("tiles_bucket")
     @classmethod
