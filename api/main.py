@@ -163,8 +163,11 @@ def create_app(
                 s.log_url,
                 Ed25519Verifier.from_vkey(s.log_key),
                 state.keyring,
+                policy=s.log_policy(),
                 clock=clock or (lambda: datetime.now(UTC)),
             )
+            state.manifests.start()
+            opened.append(state.manifests.close)
         if issuance and getattr(state, "providers", None) is None:
             # the identity providers' registrations: a damaged or unsafe file
             # stops the start, rather than every request through a provider

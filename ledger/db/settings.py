@@ -5,7 +5,7 @@
 ``URNE_CREDENTIAL_PROCESSES``, ``URNE_HOST``, ``URNE_PORT``,
 ``URNE_PUBLIC_AUTHORITY``, ``URNE_FORWARDED_ALLOW_IPS``, ``URNE_WITNESSES``,
 ``URNE_WITNESS_QUORUM``, ``URNE_RATE_LIMIT_URL``, ``URNE_LOG_URL``,
-``URNE_LOG_KEY``: see
+``URNE_LOG_KEY``, ``URNE_LOG_WITNESSES``, ``URNE_LOG_WITNESS_QUORUM``: see
 docs/guides/operating.md for what each means. Unsafe or malformed values are
 refused at start-up.
 """
@@ -15,9 +15,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from urne.verifier.tlog.cosignature import WitnessPolicy
 
 __all__ = ["Settings"]
 
@@ -74,6 +78,11 @@ class Settings(BaseSettings):
     log_url: str = ""
     #: the log's verifier key (``origin+hash+key``), as the operator publishes it
     log_key: str = ""
+    #: witnesses whose cosignatures that issuance host requires on a
+    #: manifest's checkpoint: their verifier keys, comma-separated; empty: none
+    log_witnesses: str = ""
+    #: how many of them; None: all of them
+    log_witness_quorum: int | None = Field(default=None, ge=0, le=100)
 
     @field_validator("log_url")
     @classmethod
@@ -101,7 +110,23 @@ class Settings(BaseSettings):
     def _log_url_with_its_key(self) -> Settings:
         if bool(self.log_url) != bool(self.log_key):
             raise ValueError("URNE_LOG_URL and URNE_LOG_KEY go together: the log, and its key")
+        if self.log_witnesses and not self.log_url:
+            raise ValueError("URNE_LOG_WITNESSES needs URNE_LOG_URL and URNE_LOG_KEY")
+        self.log_policy()  # refused here, at start-up, rather than at the first request
         return self
+
+    def log_policy(self) -> WitnessPolicy | None:
+        """The witnesses an issuance host apart requires on a manifest, if any."""
+        from urne.verifier.errors import FormatError
+        from urne.verifier.tlog.cosignature import WitnessPolicy
+
+        vkeys = [v.strip() for v in self.log_witnesses.split(",") if v.strip()]
+        if not vkeys:
+            return None
+        try:
+            return WitnessPolicy.of(vkeys, self.log_witness_quorum)
+        except FormatError as exc:
+            raise ValueError(f"URNE_LOG_WITNESSES: {exc}") from exc
 
     @field_validator("tiles_bucket")
     @classmethod

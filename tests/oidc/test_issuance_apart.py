@@ -4,6 +4,7 @@ log's service and believes it only once the log's key proves it."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from urne.api.main import create_app
 from urne.ledger.db.settings import Settings
 from urne.ledger.log import Log
 from urne.verifier.citizen import authoring
+from urne.verifier.tlog.cosignature import CosignatureSigner
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentitySite]:
 
 
 def issuer_apart(
-    site: IdentitySite, tmp: Path, *, log_key: str | None = None, now: datetime = IN_2026
+    site: IdentitySite,
+    tmp: Path,
+    *,
+    log_key: str | None = None,
+    now: datetime = IN_2026,
+    witnesses: str = "",
 ) -> TestClient:
     """The issuance host: its own roll database, the issuer keys (and the
     provider's registration) of the process, no log of its own."""
@@ -38,6 +45,7 @@ def issuer_apart(
         origin="apart.example/log",
         log_url=site.url,
         log_key=log_key or site.served.log.verifier.vkey,
+        log_witnesses=witnesses,
     )
     return TestClient(
         create_app(settings=settings, casting=False, rate_limit=None, clock=lambda: now)
@@ -100,3 +108,41 @@ def test_the_log_url_and_its_key_go_together(tmp_path: Path) -> None:
         Settings(key_dir=tmp_path, log_url="https://log.example.org")
     with pytest.raises(ValueError, match="not a verifier key"):
         Settings(key_dir=tmp_path, log_url="https://log.example.org", log_key="nonsense")
+
+
+def test_a_witness_quorum_it_requires_must_be_on_the_manifests_checkpoint(
+    site: IdentitySite, tmp_path: Path
+) -> None:
+    """With URNE_LOG_WITNESSES, a fork shown to this host alone would need the
+    witnesses to cosign it: here they have cosigned nothing, so nothing is
+    believed, and nothing issued."""
+    witness = CosignatureSigner.generate("witness.example/w1").witness.vkey
+    with issuer_apart(site, tmp_path, witnesses=witness) as issuer:
+        r = identity.authorize("", WalletRequest.new(site.pid), http=issuer)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "manifest_unproven"
+        assert "witnesses" in r.json()["error"]["message"]
+
+
+def test_the_log_is_not_asked_when_a_citizen_asks(site: IdentitySite, tmp_path: Path) -> None:
+    """The log's operator must not learn when each person logs in: once a
+    process is known, requests are answered from what the host's own rounds
+    read."""
+    pid = site.open("apart-quiet")
+    with issuer_apart(site, tmp_path) as issuer:
+        manifests = issuer.app.state.manifests  # type: ignore[attr-defined]
+        manifests.round()  # what the timer does
+        asked: list[str] = []
+        original = manifests.client.get_json
+
+        def counting(path: str) -> object:
+            if threading.current_thread().name != "urne-log-manifests":  # not the timer's
+                asked.append(path)
+            return original(path)
+
+        manifests.client.get_json = counting
+        for _ in range(3):
+            r = identity.authorize("", WalletRequest.new(pid), http=issuer)
+            assert r.status_code == 200, r.text
+        assert asked == []
+        manifests.round()
+        assert f"/processes/{pid}" in asked
