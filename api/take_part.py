@@ -87,24 +87,21 @@ class _HideCallbackQuery(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         path = args[2] if isinstance(args, tuple) and len(args) > 2 else None
-        if (
-            isinstance(args, tuple)
-            and isinstance(path, str)
-            and path.startswith(CALLBACK_PATH + "?")
-        ):
-            record.args = (*args[:2], CALLBACK_PATH, *args[3:])
+        if isinstance(args, tuple) and isinstance(path, str) and path.startswith(CALLBACK_PATH):
+            record.args = (*args[:2], path.partition("?")[0], *args[3:])
         return True
 
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    app.add_api_route(
-        CALLBACK_PATH,
-        oidc_callback,
-        methods=["GET"],
-        response_class=HTMLResponse,
-        include_in_schema=False,
-    )
+    # /oidc/callback, or a provider's own under it (/oidc/callback/<name>):
+    # with several providers, each has callbacks of its own (a mix-up is
+    # caught by the page, which compares the address with the one it expects)
+    for path in (CALLBACK_PATH, CALLBACK_PATH + "/{name}"):
+        app.add_api_route(
+            path, oidc_callback, methods=["GET"], response_class=HTMLResponse,
+            include_in_schema=False,
+        )  # fmt: skip
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _HideCallbackQuery) for f in access.filters):
         access.addFilter(_HideCallbackQuery())

@@ -18,6 +18,7 @@ parameter, FastAPI would read any size whole before the rate limit ran.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -35,7 +36,6 @@ from urne.ledger.issuance.oidc import (
     Providers,
     ProvidersFile,
     ProviderUnavailable,
-    check_request,
     issue_oidc,
     subjects_count,
 )
@@ -192,7 +192,11 @@ class AuthorizeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     redirect_uri: str = Field(
-        max_length=512, description="where the provider sends the citizen back (registered)"
+        max_length=512,
+        description=(
+            "the wallet's callback: a registered redirect URI, or the base under which the "
+            "provider's own is registered (a loopback one with the wallet's port)"
+        ),
     )
     state: str = Field(pattern=_STATE, description="the wallet's own random state")
     nonce: str = Field(
@@ -207,6 +211,12 @@ class AuthorizeRequest(BaseModel):
 class AuthorizeAnswer(BaseModel):
     url: str = Field(description="the provider's authorization request: send the citizen there")
     provider: str = Field(description="the provider's name, as the manifest gives it")
+    redirect_uri: str = Field(
+        description=(
+            "the provider's own callback the browser will come back to: expect it there, "
+            "and send it with the code"
+        )
+    )
 
 
 class IdentityRequest(BaseModel):
@@ -239,6 +249,14 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": model.model_json_schema()}},
         }
     }
+
+
+#: At most this many credential requests wait on identity providers at once:
+#: each may take the provider's token endpoint and userinfo (10 s each at
+#: most), and a slow provider must not take every thread of the service, whose
+#: casting shares them. One more is refused at once (``provider_busy``).
+MAX_AT_PROVIDER = 16
+_PROVIDER_SLOTS = asyncio.Semaphore(MAX_AT_PROVIDER)
 
 
 def _providers(request: Request, keyring: IssuerKeyring) -> Providers:
@@ -298,17 +316,23 @@ async def authorize(process_id: str, request: Request, keyring: KeyringDep) -> A
             code="not_an_identity_process",
         )
     client = _providers(request, keyring).client(process.eligibility)
-    check_request(client, redirect_uri=ask.redirect_uri, code=None, code_verifier=None)
+    redirect_uri = client.config.resolve_redirect(ask.redirect_uri)
+    if redirect_uri is None:
+        raise IdentityRefused(
+            f"redirect_uri {ask.redirect_uri!r}: no callback this issuer registered at "
+            f"{process.eligibility.name} is there or under it",
+            code="bad_redirect_uri",
+        )
     url = await run_in_threadpool(
         lambda: client.authorization_url(
-            redirect_uri=ask.redirect_uri,
+            redirect_uri=redirect_uri,
             state=ask.state,
             nonce=ask.nonce,
             code_challenge=ask.code_challenge,
             acr_values=process.eligibility.acr if process.eligibility else (),
         )
     )
-    return AuthorizeAnswer(url=url, provider=process.eligibility.name)
+    return AuthorizeAnswer(url=url, provider=process.eligibility.name, redirect_uri=redirect_uri)
 
 
 @router.post(
@@ -329,7 +353,10 @@ async def authorize(process_id: str, request: Request, keyring: KeyringDep) -> A
             409: "already_issued, process_closed, process_ended",
             413: "body_too_large",
             429: "rate_limited",
-            503: "provider_unavailable, provider_not_configured, no_manifest",
+            503: (
+                "provider_unavailable, provider_not_configured, provider_busy, no_manifest, "
+                "log_unavailable, manifest_unproven"
+            ),
         }
     ),
 )
@@ -343,17 +370,24 @@ async def request_credential_identity(
     ask = await read_json(request, IdentityRequest, MAX_OIDC_BODY)
     blinded = check_blinded(b64decode(ask.blinded, "blinded"))
     process = await run_in_threadpool(_process, request, process_id)
-    answer, info = await run_in_threadpool(
-        lambda: issue_oidc(
-            roll,
-            keyring,
-            _providers(request, keyring),
-            process,
-            code=ask.code,
-            code_verifier=ask.code_verifier,
-            redirect_uri=ask.redirect_uri,
-            blinded=blinded,
+    if _PROVIDER_SLOTS.locked():
+        raise ProviderUnavailable(
+            f"{MAX_AT_PROVIDER} requests are waiting on identity providers already; "
+            "try again in a moment (nothing was spent)",
+            code="provider_busy",
         )
-    )
+    async with _PROVIDER_SLOTS:
+        answer, info = await run_in_threadpool(
+            lambda: issue_oidc(
+                roll,
+                keyring,
+                _providers(request, keyring),
+                process,
+                code=ask.code,
+                code_verifier=ask.code_verifier,
+                redirect_uri=ask.redirect_uri,
+                blinded=blinded,
+            )
+        )
     response.headers["Cache-Control"] = "no-store"
     return IdentityAnswer(blind_signature=b64encode(answer), **info)

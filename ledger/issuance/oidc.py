@@ -58,7 +58,7 @@ from urne.ledger.issuance.issue import check_blinded
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.issuance.models import SUBJECTS
-from urne.verifier.citizen.keyfile import read_private
+from urne.verifier.citizen.keyfile import UnsafeKeyFile, private_dir, read_private, write_new
 from urne.verifier.civic.eligibility import (
     NONCE_DOMAIN,
     Eligibility,
@@ -67,7 +67,7 @@ from urne.verifier.civic.eligibility import (
     evaluate,
 )
 from urne.verifier.civic.entries import Process
-from urne.verifier.errors import FormatError
+from urne.verifier.errors import FormatError, UrneError
 
 __all__ = [
     "NONCE_DOMAIN",
@@ -85,6 +85,7 @@ __all__ = [
     "expected_nonce",
     "issue_oidc",
     "load_providers",
+    "pin_registration",
     "subject_hash",
     "subjects_count",
 ]
@@ -162,6 +163,34 @@ class ProviderConfig:
         bare = f"http://{u.netloc.rsplit(':', 1)[0]}{u.path}"
         return not u.query and not u.fragment and bare in self.redirect_uris
 
+    def resolve_redirect(self, base: str) -> str | None:
+        """This provider's registered redirect URI for the callback ``base``
+        the wallet names (docs/spec/eligibility.md §2): ``base`` itself if
+        registered, else the one registered URI under it (``base`` + ``/``
+        + a name of this provider's); a loopback ``base`` keeps its port.
+        None if there is none. Each provider having callbacks of its own, a
+        wallet knows from the address the browser comes back to which
+        provider sent it (a mix-up, RFC 9700 §4.4, is caught there)."""
+        if self.allows_redirect(base):
+            return base
+        try:
+            u = urlsplit(base)
+            port = u.port
+        except ValueError:
+            return None
+        if u.query or u.fragment:
+            return None
+        loopback = u.scheme == "http" and u.hostname in ("127.0.0.1", "::1") and port is not None
+        host = u.netloc.rsplit(":", 1)[0] if loopback else u.netloc
+        prefix = f"{u.scheme}://{host}{u.path.rstrip('/')}/"
+        found = [r for r in self.redirect_uris if r.startswith(prefix)]
+        if len(found) != 1:
+            return None
+        if not loopback:
+            return found[0]
+        rest = found[0][len(f"{u.scheme}://{host}") :]
+        return f"{u.scheme}://{u.netloc}{rest}"
+
 
 def _config_error(path: Path, why: str) -> ProviderUnavailable:
     # the file's name only: the answer reaches the citizen, the key directory
@@ -180,6 +209,10 @@ def load_providers(path: str | Path) -> dict[str, ProviderConfig]:
         text = read_private(path)
     except FileNotFoundError:
         return {}
+    except UnsafeKeyFile as exc:
+        raise _config_error(path, "group or others may read it: chmod 600 it") from exc
+    except OSError as exc:
+        raise _config_error(path, f"cannot be read ({exc.strerror or exc})") from exc
     try:
         doc = json.loads(text)
     except ValueError as exc:
@@ -219,6 +252,13 @@ def load_providers(path: str | Path) -> dict[str, ProviderConfig]:
                 path, f"{where}.token_endpoint_auth_method: client_secret_post or _basic"
             )
         issuer = str(strings["issuer"])
+        shared = {u for c in out.values() for u in c.redirect_uris} & set(uris)
+        if shared:
+            raise _config_error(
+                path,
+                f"{where}.redirect_uris: {sorted(shared)[0]} is another provider's too; each "
+                "provider needs callbacks of its own (a mix-up, RFC 9700 §4.4)",
+            )
         out[issuer] = ProviderConfig(
             issuer=issuer,
             client_id=str(strings["client_id"]),
@@ -296,7 +336,8 @@ class ProviderClient:
 
     def keyset(self, *, refresh: bool = False) -> KeySet:
         with self._lock:
-            if self._keys is not None and not refresh:
+            fresh = self.clock() - self._keys_at < _METADATA_TTL
+            if self._keys is not None and not refresh and fresh:
                 return self._keys
             if refresh and self.clock() - self._keys_at < _JWKS_REFRESH and self._keys:
                 return self._keys
@@ -448,10 +489,15 @@ class ProviderClient:
             raise IdentityRefused(
                 f"the ID token is invalid: {exc}", code="id_token_invalid"
             ) from exc
+        for name in ("iss", "nonce"):  # a list holding the value is not the value
+            if not isinstance(claims.get(name), str):
+                raise IdentityRefused(f"the ID token's {name} is not a string",
+                                      code="id_token_invalid")  # fmt: skip
         aud = claims["aud"]
-        if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != self.config.client_id:
+        several = isinstance(aud, list) and len(aud) > 1
+        if ("azp" in claims or several) and claims.get("azp") != self.config.client_id:
             raise IdentityRefused(
-                "the ID token names several audiences and another authorized party",
+                "the ID token was issued to another authorized party (azp)",
                 code="id_token_audience",
             )
         if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255:
@@ -611,16 +657,54 @@ def issue_oidc(
         raise IdentityIneligible(
             f"the rule of {process.id!r} leaves this person out: {exc}", code=exc.code
         ) from exc
-    roll_key = keyring.roll_key(process.id, create=True)
-    assert roll_key is not None
-    digest = subject_hash(roll_key, eligibility.provider, sub)
-    answer = answer_subject(engine, key, process.id, digest, blinded)
     info: dict[str, Any] = {"provider": eligibility.name}
-    end = client.metadata().get("end_session_endpoint")
+    end = client.metadata().get("end_session_endpoint")  # before the answer is committed
     if isinstance(end, str):
         info["logout"] = end
         info["id_token_hint"] = tokens["id_token"]
+    roll_key = keyring.roll_key(process.id, create=True)
+    assert roll_key is not None
+    pin_registration(keyring, process.id, client.config)
+    digest = subject_hash(roll_key, eligibility.provider, sub)
+    answer = answer_subject(engine, key, process.id, digest, blinded)
     return answer, info
+
+
+#: Where each process's registration is pinned, under the key directory.
+_PINS = "oidc"
+
+
+def pin_registration(keyring: IssuerKeyring, process_id: str, config: ProviderConfig) -> None:
+    """The provider and client a process's people are vouched for under, fixed
+    at its first answer (``<key_dir>/oidc/<process>.json``, 0600).
+
+    A provider's ``sub`` is pairwise: another client registration gives the
+    same person another ``sub``, so changing the registration while a process
+    runs would let everyone take part twice. A request under another
+    registration than the pinned one is refused (``provider_not_configured``);
+    so is one on another issuance host whose key directory pinned another."""
+    path = keyring.key_dir / _PINS / f"{process_id}.json"
+    pinned = {"process_id": process_id, "provider": config.issuer, "client_id": config.client_id}
+    try:
+        found = json.loads(read_private(path))
+    except FileNotFoundError:
+        private_dir(keyring.key_dir)
+        private_dir(path.parent)
+        try:
+            write_new(path, json.dumps(pinned))
+        except FileExistsError:
+            found = json.loads(read_private(path))
+        else:
+            return
+    except (ValueError, UrneError) as exc:
+        raise _config_error(path, f"the pinned registration is damaged: {exc}") from exc
+    if found != pinned:
+        raise ProviderUnavailable(
+            f"the people of {process_id!r} were vouched for under another client "
+            "registration at the provider, whose subjects differ: restore that "
+            "registration, or the process would let everyone take part twice",
+            code="provider_not_configured",
+        )
 
 
 def answer_subject(

@@ -74,7 +74,8 @@ def test_a_file_others_may_read_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / PROVIDERS_FILE, providers(GOOD), mode=0o644)
     with pytest.raises(UrneError) as caught:
         load_providers(path)
-    assert caught.value.code == "unsafe_key_file"
+    assert caught.value.code == "provider_not_configured"
+    assert "chmod 600" in str(caught.value) and str(tmp_path) not in str(caught.value)
 
 
 def test_redirect_uris_exact_or_loopback_on_any_port(tmp_path: Path) -> None:
@@ -128,3 +129,31 @@ def test_the_service_does_not_start_with_a_damaged_file(tmp_path: Path) -> None:
             assert client.get("/healthz").status_code == 200
     finally:
         log.close()
+
+
+def test_each_provider_has_callbacks_of_its_own(tmp_path: Path) -> None:
+    """Two providers sharing a callback: a wallet could not tell which one
+    sent the browser back (a mix-up, RFC 9700 §4.4): refused."""
+    other = {**GOOD, "issuer": "https://other.example.org"}
+    with pytest.raises(LedgerError) as caught:
+        load_providers(write(tmp_path / PROVIDERS_FILE, providers(GOOD, other)))
+    assert "callbacks of its own" in str(caught.value)
+    own = {
+        **other,
+        "redirect_uris": [
+            "https://vote.example.org/oidc/callback/other",
+            "http://127.0.0.1/cb/other",
+        ],
+    }
+    first = {**GOOD, "redirect_uris": ["https://vote.example.org/oidc/callback/first"]}
+    found = load_providers(write(tmp_path / PROVIDERS_FILE, providers(first, own)))
+    a, b = found[GOOD["issuer"]], found[other["issuer"]]
+    base = "https://vote.example.org/oidc/callback"
+    assert a.resolve_redirect(base) == base + "/first"
+    assert b.resolve_redirect(base) == base + "/other"
+    assert b.resolve_redirect("http://127.0.0.1:61234/cb") == "http://127.0.0.1:61234/cb/other"
+    assert a.resolve_redirect("http://127.0.0.1:61234/cb") is None  # none registered
+    assert a.resolve_redirect("https://evil.example/oidc/callback") is None
+    assert a.resolve_redirect(base + "?x=1") is None
+    # an exact registered one is itself
+    assert b.resolve_redirect(base + "/other") == base + "/other"

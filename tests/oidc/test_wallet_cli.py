@@ -175,3 +175,22 @@ def test_a_lost_answer_is_asked_again_with_the_same_point(
     assert nonces[0] == nonces[1]  # the same B both times
     assert kept
     assert httpx.get(f"{site.url}/issuance/{pid}").json()["subjects"] == 1
+
+
+def test_the_listener_answers_only_at_the_providers_own_callback() -> None:
+    """The issuer names the provider's callback under the command's base path;
+    the browser coming back anywhere else (another provider's callback: a
+    mix-up), or from another issuer (RFC 9207), is not this login."""
+    state = "t" * 43
+    with LoopbackCallback(state) as cb:
+        base = cb.redirect_uri
+        cb.expect(base + "/franceconnect", "https://fc.example")
+        assert httpx.get(f"{base}?code=x&state={state}").status_code == 404
+        assert httpx.get(f"{base}/other?code=x&state={state}").status_code == 404
+        wrong_iss = f"{base}/franceconnect?code=x&state={state}&iss=https://evil.example"
+        assert httpx.get(wrong_iss).status_code == 404
+        ok = f"{base}/franceconnect?code=good&state={state}&iss=https://fc.example"
+        assert httpx.get(ok).status_code == 200
+        assert cb.wait(5) == "good"
+        with pytest.raises(UrneError):
+            cb.expect("http://127.0.0.1:1/urne-wallet/callback", None)  # not this listener

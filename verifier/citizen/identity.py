@@ -51,6 +51,12 @@ class IdentityLoginError(UrneError):
     code = "login_failed"
 
 
+def _printable(text: str) -> str:
+    """The provider's words, for a terminal: no control characters (an
+    escape sequence in ``error_description`` would drive the terminal)."""
+    return "".join(c if c.isprintable() else "?" for c in text[:300])
+
+
 def pkce_pair() -> tuple[str, str]:
     """A PKCE verifier (64 unreserved characters: 384 random bits) and its
     S256 challenge (RFC 7636 §4.1-4.2)."""
@@ -102,6 +108,11 @@ class LoopbackCallback:
 
     def __init__(self, state: str, *, port: int = 0) -> None:
         self.state = state
+        #: the one path answered: :data:`CALLBACK_PATH` until the issuer names
+        #: the provider's own callback under it (:meth:`expect`)
+        self.path = CALLBACK_PATH
+        #: the provider the answer must come from, when it names itself (RFC 9207)
+        self.issuer: str | None = None
         self._done = threading.Event()
         self._result: Callback | None = None
         outer = self
@@ -114,9 +125,14 @@ class LoopbackCallback:
                 url = urlsplit(self.path)
                 query = parse_qs(url.query, max_num_fields=8)
                 got = (query.get("state") or [""])[0]
-                if url.path != CALLBACK_PATH or not hmac.compare_digest(
-                    got.encode(), outer.state.encode()
+                iss = query["iss"][0] if "iss" in query else None
+                if (
+                    url.path != outer.path
+                    or not hmac.compare_digest(got.encode(), outer.state.encode())
+                    or (iss is not None and outer.issuer is not None and iss != outer.issuer)
                 ):
+                    # another path is another provider's callback (a mix-up,
+                    # RFC 9700 §4.4), another state or issuer not this login's
                     self.send_error(404)
                     return
                 code = query["code"][0] if "code" in query else None
@@ -152,7 +168,26 @@ class LoopbackCallback:
 
     @property
     def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{CALLBACK_PATH}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+
+    def expect(self, redirect_uri: str, issuer: str | None = None) -> None:
+        """Answer only at ``redirect_uri`` (the provider's own callback the
+        issuer resolved: this listener's, at :data:`CALLBACK_PATH` or under
+        it), and, if the provider names itself, only for ``issuer``."""
+        u = urlsplit(redirect_uri)
+        base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        if (
+            not redirect_uri.startswith(base + CALLBACK_PATH)
+            or u.query
+            or u.fragment
+            or not (u.path == CALLBACK_PATH or u.path.startswith(CALLBACK_PATH + "/"))
+        ):
+            raise IdentityLoginError(
+                f"the issuer named a callback that is not this command's: {redirect_uri!r}",
+                code="login_failed",
+            )
+        self.path = u.path
+        self.issuer = issuer
 
     def wait(self, timeout: float, tick: Callable[[], None] | None = None) -> str:
         """The authorization code, once the browser is back; raises
@@ -172,8 +207,8 @@ class LoopbackCallback:
         found = self._result
         assert found is not None
         if found.code is None:
-            why = found.error or "no code"
-            more = f": {found.description}" if found.description else ""
+            why = _printable(found.error or "no code")
+            more = f": {_printable(found.description)}" if found.description else ""
             raise IdentityLoginError(
                 f"the identity provider answered {why}{more}; nothing was spent",
                 code="login_failed",

@@ -45,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from urne.verifier.check.receipt import Receipt, check_against_log, check_receipt
 from urne.verifier.citizen import authoring
@@ -408,7 +409,19 @@ class Wallet:
                 "nonce": credential_nonce(state.process, blinding.blinded),
                 "code_challenge": challenge,
             }
-            url = str(client.post_json(path + "/authorize", json.dumps(ask).encode())["url"])
+            answer = client.post_json(path + "/authorize", json.dumps(ask).encode())
+            url = str(answer["url"])
+            u = urlsplit(url)
+            if u.scheme != "https" and not (
+                u.scheme == "http" and u.hostname in ("127.0.0.1", "localhost", "::1")
+            ):
+                raise WalletError(
+                    f"the service gave a login address that is not https: {url!r}",
+                    code="login_failed",
+                )
+            described = CitizenClient(state.server).get_json(f"/processes/{state.process}")
+            provider = described.get("eligibility") or {}
+            callback.expect(str(answer["redirect_uri"]), provider.get("provider"))
             login.open(url)
             code = callback.wait(login.timeout)
             redirect_uri = callback.redirect_uri

@@ -87,7 +87,12 @@ export async function authorize({ process, logKey, name, provider, blinded }) {
   const answer = await store.call("POST", `/issuance/${encodeURIComponent(process)}/authorize`, JSON.stringify(body));
   const url = webAddress(answer.url);
   if (!url) throw new core.WalletError("error", "the service's answer is no web address");
-  const pending = { pid: process, state, verifier, redirect_uri: redirectUri, log_key: logKey, name, provider };
+  // the provider's own callback on this origin (the base, or a path under it)
+  const back = webAddress(answer.redirect_uri);
+  if (!back || !(back === redirectUri || back.startsWith(`${redirectUri}/`))) {
+    throw new core.WalletError("error", "the service named a callback elsewhere");
+  }
+  const pending = { pid: process, state, verifier, redirect_uri: back, log_key: logKey, name, provider };
   sessionStorage.setItem(LOGIN_KEY, JSON.stringify(pending));
   return url;
 }
@@ -180,6 +185,8 @@ async function callback() {
     if (!pending) throw new Stop("no_login");
     $("callback-back-link").href = wallet(pending.pid);
     if (params.get("state") !== pending.state) throw new Stop("bad_state");
+    // back at another provider's callback: a mix-up (RFC 9700 §4.4), never redeemed here
+    if (`${location.origin}${location.pathname}` !== pending.redirect_uri) throw new Stop("bad_state");
     // RFC 9207: a provider that names itself must be the one the manifest names
     if (params.has("iss") && pending.provider && params.get("iss") !== pending.provider) throw new Stop("bad_state");
     if (params.has("error") || !params.get("code")) throw new Stop("login_failed", { error: providerError(params) || "?" });
