@@ -13,8 +13,11 @@ import pytest
 from tests.support import identity
 from tests.support.civic import Citizen
 from tests.support.identity import IdentitySite, identity_site
+from tests.support.service import served_app
 from urne.ledger.log.export import export_tiles
 from urne.verifier.check.audit import DirectorySource, HttpSource, audit
+from urne.verifier.citizen.blinding import Pseudonym, blind, combine_shares, unblind
+from urne.verifier.credentials.credential import credential_message
 
 
 @pytest.fixture
@@ -81,3 +84,22 @@ def test_a_source_without_the_counts_is_not_checked_never_passed(
     report = audit(DirectorySource(folder), site.served.log.verifier)
     assert report.issuance[site.pid]["checked"] is True
     assert report.issuance[site.pid]["credentials_issued"] == 1
+
+
+def test_a_t_of_n_process_is_not_checked_against_one_hosts_count(tmp_path: Path) -> None:
+    """t of n offices answer at their own hosts, each with its own roll: the
+    log's host's count is not the process's, so it is not compared (and no
+    false finding is reported for an honest process)."""
+    with served_app(tmp_path) as served:
+        served.open("shared", "petition", people=0, threshold=2, shares=3)
+        key = served.keyring.public_key("shared")
+        pseudonym = Pseudonym.generate()
+        state, blinded = blind(credential_message("shared", pseudonym.public_key))
+        answers = {i: served.keyring.signing_key("shared", i).sign_blinded(blinded) for i in (1, 3)}
+        credential = unblind(state, combine_shares(answers), key)
+        served.civic.append(Citizen("shared", pseudonym, credential).ballot())
+        report = audit(HttpSource(served.url), served.log.verifier)
+        assert report.ok, report.findings
+        counted = report.issuance["shared"]
+        assert (counted["pseudonyms"], counted["checked"]) == (1, False)
+        assert "t-of-n" in counted["source"]

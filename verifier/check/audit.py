@@ -616,7 +616,12 @@ def _check_issued(report: AuditReport, source: Source, state: AuditState) -> Non
         if st.process.type == "sortition":
             continue  # no credentials: a draw from a pool
         pseudonyms = len(st.casts.keys() | st.delegations.keys() | st.delegates.keys())
-        issued, how = _issued_by(source, pid)
+        if st.process.issuer_shares > 1:
+            # t of n offices answer at their own hosts, each with its own roll:
+            # no one host's count is the process's
+            issued, how = None, "t-of-n issuers: each office counts apart"
+        else:
+            issued, how = _issued_by(source, pid)
         report.issuance[pid] = {
             "pseudonyms": pseudonyms,
             "credentials_issued": issued,
