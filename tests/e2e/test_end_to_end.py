@@ -31,7 +31,7 @@ import httpx2
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.deployment import ORIGIN, Deployment, describe
+from tests.support.deployment import ORIGIN, Deployment, Laps, describe
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
@@ -320,18 +320,6 @@ def check_tampered_receipts(dep: Deployment, receipt: dict[str, Any], vkey: str)
 # --------------------------------------------------------------------------
 # The test
 # --------------------------------------------------------------------------
-
-
-class Laps:
-    """How long each step took, printed (pytest shows it beside a failure)."""
-
-    def __init__(self) -> None:
-        self.start = self.last = time.monotonic()
-
-    def __call__(self, step: str) -> None:
-        now = time.monotonic()
-        print(f"{step}: {now - self.last:.1f} s (total {now - self.start:.1f} s)")
-        self.last = now
 
 
 def test_a_petition_from_opening_to_certified_result(deployment: Deployment) -> None:

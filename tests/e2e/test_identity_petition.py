@@ -38,7 +38,7 @@ import httpx2
 import pytest
 
 from tests.support import identity
-from tests.support.deployment import Deployment, describe
+from tests.support.deployment import Deployment, Laps, describe
 from tests.support.identity import WalletRequest, new_client, rule, write_providers
 from tests.support.oidc_provider import FRANCECONNECT_ACCOUNTS, OidcProvider, start_provider
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -57,18 +57,6 @@ CITIZENS = {"postgres": 1000, "sqlite": 50}
 AT_ONCE = 8
 NAME = "city-council"
 _T = "%Y-%m-%dT%H:%M:%SZ"
-
-
-class Laps:
-    """How long each step took, printed (pytest shows it beside a failure)."""
-
-    def __init__(self) -> None:
-        self.start = self.last = time.monotonic()
-
-    def __call__(self, step: str) -> None:
-        now = time.monotonic()
-        print(f"{step}: {now - self.last:.1f} s (total {now - self.start:.1f} s)")
-        self.last = now
 
 
 def expect(r: httpx2.Response, status: int, code: str | None = None) -> Any:

@@ -215,3 +215,15 @@ class Deployment:
             text = server.output()
             if text:
                 print(f"--- output of urne serve ({server.output_path.name}) ---\n{text}")
+
+
+class Laps:
+    """How long each step took, printed (pytest shows it beside a failure)."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, step: str) -> None:
+        now = time.monotonic()
+        print(f"{step}: {now - self.last:.1f} s (total {now - self.start:.1f} s)")
+        self.last = now
