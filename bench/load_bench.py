@@ -256,7 +256,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _tree_cpu(pid: int) -> float:
+def tree_cpu(pid: int) -> float:
     """User + system CPU seconds of a process and its live descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}
     cpu: dict[int, float] = {}
@@ -449,7 +449,7 @@ def drive(
     cpu0 = None
     while time.monotonic() < start_at:
         time.sleep(0.001)
-    cpu0 = _tree_cpu(server_pid)
+    cpu0 = tree_cpu(server_pid)
     records: list[Record] = []
     gen_cpu = 0.0
     for proc, recv in workers:
@@ -457,7 +457,7 @@ def drive(
         records.extend(recs)
         gen_cpu += cpu
         proc.join()
-    server_cpu = _tree_cpu(server_pid) - cpu0
+    server_cpu = tree_cpu(server_pid) - cpu0
     return summarise(records, start_at, server_cpu, gen_cpu)
 
 
