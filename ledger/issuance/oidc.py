@@ -11,9 +11,10 @@ The citizen's wallet runs the authorization request itself (PKCE, ``state``,
    stolen code is refused there (``code_refused``);
 3. validates the ID token with joserfc against the provider's published JWKS:
    the signature (``alg: none`` and keys outside the JWKS refused), ``iss``,
-   ``aud`` (and ``azp``), ``exp``, ``iat``, and ``nonce``, which must be
-   :func:`expected_nonce` of the process and the blinded point, so that a
-   token obtained for one request answers no other;
+   ``aud`` (and ``azp``), ``exp``, ``iat``, and ``nonce``, which must be the
+   ``credential_nonce`` of the process and the blinded point
+   (``urne.verifier.civic.eligibility``), so that a token obtained for one
+   request answers no other;
 4. reads the claims the rule needs from the ID token, else from the userinfo
    endpoint (its ``sub`` must be the ID token's; a signed userinfo is
    validated like the ID token);
@@ -59,30 +60,21 @@ from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.issuance.models import SUBJECTS
 from urne.verifier.citizen.keyfile import UnsafeKeyFile, private_dir, read_private, write_new
-from urne.verifier.civic.eligibility import (
-    NONCE_DOMAIN,
-    Eligibility,
-    Ineligible,
-    credential_nonce,
-    evaluate,
-)
+from urne.verifier.civic.eligibility import Eligibility, Ineligible, credential_nonce, evaluate
 from urne.verifier.civic.entries import Process
 from urne.verifier.errors import FormatError, UrneError
 
 __all__ = [
-    "NONCE_DOMAIN",
     "PROVIDERS_FILE",
     "SUBJECT_DOMAIN",
     "IdentityIneligible",
     "IdentityRefused",
-    "Ineligible",
     "ProviderClient",
     "ProviderConfig",
     "ProviderUnavailable",
     "Providers",
     "ProvidersFile",
     "answer_subject",
-    "expected_nonce",
     "issue_oidc",
     "load_providers",
     "pin_registration",
@@ -268,10 +260,6 @@ def load_providers(path: str | Path) -> dict[str, ProviderConfig]:
             token_endpoint_auth_method=method,
         )
     return out
-
-
-#: The nonce an ID token must carry to answer a request for ``B``.
-expected_nonce = credential_nonce
 
 
 def subject_hash(roll_key: bytes, issuer: str, sub: str) -> bytes:
@@ -543,15 +531,11 @@ class ProviderClient:
 
 
 class Providers:
-    """The clients of one issuer, by provider issuer, read from
-    ``<key_dir>/oidc-providers.json`` on first use."""
+    """The clients of one issuer, by provider issuer (from
+    ``<key_dir>/oidc-providers.json``, through :class:`ProvidersFile`)."""
 
     def __init__(self, configs: Mapping[str, ProviderConfig]) -> None:
         self._clients = {iss: ProviderClient(c) for iss, c in configs.items()}
-
-    @classmethod
-    def from_keyring(cls, keyring: IssuerKeyring) -> Providers:
-        return cls(load_providers(keyring.key_dir / PROVIDERS_FILE))
 
     def client(self, eligibility: Eligibility) -> ProviderClient:
         found = self._clients.get(eligibility.provider)
@@ -641,7 +625,7 @@ def issue_oidc(
     client = providers.client(eligibility)
     check_request(client, redirect_uri=redirect_uri, code=code, code_verifier=code_verifier)
     tokens = client.exchange(code, code_verifier, redirect_uri)
-    claims = client.validate_id_token(tokens["id_token"], expected_nonce(process.id, blinded))
+    claims = client.validate_id_token(tokens["id_token"], credential_nonce(process.id, blinded))
     sub = claims["sub"]
     if any(c not in claims for c in eligibility.claims):
         access = tokens.get("access_token")
