@@ -451,6 +451,10 @@ class ProviderClient:
             iat={"essential": True},
             nonce={"essential": True, "value": nonce},
         )
+        for name in ("iss", "nonce"):  # a list holding the value is not the value
+            if name in claims and not isinstance(claims[name], str):
+                raise IdentityRefused(f"the ID token's {name} is not a string",
+                                      code="id_token_invalid")  # fmt: skip
         try:
             registry.validate(claims)
         except jose_errors.ExpiredTokenError as exc:
@@ -477,10 +481,6 @@ class ProviderClient:
             raise IdentityRefused(
                 f"the ID token is invalid: {exc}", code="id_token_invalid"
             ) from exc
-        for name in ("iss", "nonce"):  # a list holding the value is not the value
-            if not isinstance(claims.get(name), str):
-                raise IdentityRefused(f"the ID token's {name} is not a string",
-                                      code="id_token_invalid")  # fmt: skip
         aud = claims["aud"]
         several = isinstance(aud, list) and len(aud) > 1
         if ("azp" in claims or several) and claims.get("azp") != self.config.client_id:
