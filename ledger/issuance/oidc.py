@@ -95,6 +95,8 @@ _CODE = re.compile(r"[\x21-\x7e]{1,2048}")
 #: The signature algorithms accepted on an ID token (never ``none``, never HMAC:
 #: the client secret is not a key anyone should sign identities with).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
+#: The most bytes read of a provider's discovery document, JWKS or userinfo.
+MAX_ANSWER = 1024 * 1024
 #: Seconds of clock difference allowed on ``exp`` and ``iat``.
 LEEWAY = 60
 _METADATA_TTL = 3600.0
@@ -292,15 +294,33 @@ class ProviderClient:
     def __repr__(self) -> str:
         return f"ProviderClient({self.config.issuer!r})"
 
-    def _get_json(self, url: str, what: str) -> Any:
+    def _fetch(self, url: str, what: str, headers: dict[str, str]) -> tuple[str, bytes]:
+        """``GET url``: its media type and body, refused past
+        :data:`MAX_ANSWER` bytes (read no further) or the timeout."""
         try:
-            r = requests.get(url, timeout=self.timeout, headers={"accept": "application/json"})
-            r.raise_for_status()
-            return r.json()
-        except (requests.RequestException, ValueError) as exc:
+            with requests.get(url, timeout=self.timeout, headers=headers, stream=True) as r:
+                r.raise_for_status()
+                body = b""
+                for chunk in r.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) > MAX_ANSWER:
+                        raise ProviderUnavailable(
+                            f"the identity provider's {what} at {url} is larger than "
+                            f"{MAX_ANSWER:,} bytes"
+                        )
+                kind = r.headers.get("content-type", "").split(";")[0].strip()
+        except requests.RequestException as exc:
             raise ProviderUnavailable(
                 f"the identity provider's {what} at {url} did not answer: {exc}"
             ) from exc
+        return kind, body
+
+    def _get_json(self, url: str, what: str) -> Any:
+        _, body = self._fetch(url, what, {"accept": "application/json"})
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ProviderUnavailable(f"the identity provider's {what} is not JSON") from exc
 
     def metadata(self) -> dict[str, Any]:
         """The discovery document (OpenID Connect Discovery 1.0 §4); its
@@ -498,16 +518,9 @@ class ProviderClient:
         url = self.metadata().get("userinfo_endpoint")
         if not isinstance(url, str):
             raise ProviderUnavailable("the identity provider publishes no userinfo endpoint")
-        try:
-            r = requests.get(
-                url, timeout=self.timeout, headers={"authorization": f"Bearer {access_token}"}
-            )
-            r.raise_for_status()
-        except requests.RequestException as exc:
-            raise ProviderUnavailable(f"the identity provider's userinfo failed: {exc}") from exc
-        kind = r.headers.get("content-type", "").split(";")[0].strip()
+        kind, body = self._fetch(url, "userinfo", {"authorization": f"Bearer {access_token}"})
         if kind == "application/jwt":
-            info = self._decode(r.text.strip(), "userinfo")
+            info = self._decode(body.decode("ascii", "replace").strip(), "userinfo")
             if info.get("iss", self.config.issuer) != self.config.issuer:
                 raise IdentityRefused("the userinfo was not signed by the provider",
                                       code="id_token_issuer")  # fmt: skip
@@ -517,7 +530,7 @@ class ProviderClient:
                                       code="id_token_audience")  # fmt: skip
         else:
             try:
-                info = r.json()
+                info = json.loads(body)
             except ValueError as exc:
                 raise ProviderUnavailable("the userinfo is not JSON") from exc
         if not isinstance(info, dict) or not hmac.compare_digest(

@@ -4,7 +4,9 @@ a real provider would not send, and the pinned registration of a process."""
 
 from __future__ import annotations
 
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from joserfc.jwk import KeySet, OctKey, RSAKey
 from urne.ledger.errors import LedgerError
 from urne.ledger.issuance.keyring import IssuerKeyring
 from urne.ledger.issuance.oidc import (
+    MAX_ANSWER,
     IdentityRefused,
     ProviderClient,
     ProviderConfig,
@@ -146,3 +149,40 @@ def test_a_process_keeps_the_registration_its_people_were_vouched_for_under(
     assert "twice" in str(caught.value)
     pin_registration(keyring, "p2", moved)  # another process: its own pin
     assert (keyring.key_dir / "oidc" / "p1.json").stat().st_mode & 0o077 == 0
+
+
+def test_a_provider_answer_is_read_up_to_a_bound() -> None:
+    """A discovery document (or JWKS, or userinfo) larger than MAX_ANSWER is
+    refused after reading a little past the bound, never read whole."""
+    sent: list[int] = []
+
+    class Endless(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            chunk = b" " * 65536
+            try:
+                for _ in range(10 * MAX_ANSWER // len(chunk)):
+                    self.wfile.write(chunk)
+                    sent.append(len(chunk))
+            except OSError:
+                return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        issuer = f"http://127.0.0.1:{server.server_address[1]}"
+        client = ProviderClient(ProviderConfig(issuer, CLIENT, "s", ("openid",), ("x",)))
+        with pytest.raises(LedgerError) as caught:
+            client.metadata()
+        assert caught.value.code == "provider_unavailable"
+        assert f"{MAX_ANSWER:,} bytes" in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sum(sent) < 10 * MAX_ANSWER  # the server was cut off, not read to its end
