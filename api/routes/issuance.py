@@ -36,6 +36,7 @@ from urne.ledger.issuance.oidc import (
     Providers,
     ProvidersFile,
     ProviderUnavailable,
+    eligibility_of,
     issue_oidc,
     subjects_count,
 )
@@ -310,17 +311,13 @@ def _process(request: Request, process_id: str) -> Process:
 async def authorize(process_id: str, request: Request, keyring: KeyringDep) -> AuthorizeAnswer:
     ask = await read_json(request, AuthorizeRequest, MAX_OIDC_BODY)
     process = await run_in_threadpool(_process, request, process_id)
-    if process.eligibility is None:
-        raise IdentityRefused(
-            f"process {process_id!r} takes one-time codes, not an identity provider",
-            code="not_an_identity_process",
-        )
-    client = _providers(request, keyring).client(process.eligibility)
+    eligibility = eligibility_of(process)
+    client = _providers(request, keyring).client(eligibility)
     redirect_uri = client.config.resolve_redirect(ask.redirect_uri)
     if redirect_uri is None:
         raise IdentityRefused(
             f"redirect_uri {ask.redirect_uri!r}: no callback this issuer registered at "
-            f"{process.eligibility.name} is there or under it",
+            f"{eligibility.name} is there or under it",
             code="bad_redirect_uri",
         )
     url = await run_in_threadpool(
@@ -329,10 +326,10 @@ async def authorize(process_id: str, request: Request, keyring: KeyringDep) -> A
             state=ask.state,
             nonce=ask.nonce,
             code_challenge=ask.code_challenge,
-            acr_values=process.eligibility.acr if process.eligibility else (),
+            acr_values=eligibility.acr,
         )
     )
-    return AuthorizeAnswer(url=url, provider=process.eligibility.name, redirect_uri=redirect_uri)
+    return AuthorizeAnswer(url=url, provider=eligibility.name, redirect_uri=redirect_uri)
 
 
 @router.post(

@@ -75,6 +75,7 @@ __all__ = [
     "Providers",
     "ProvidersFile",
     "answer_subject",
+    "eligibility_of",
     "issue_oidc",
     "load_providers",
     "pin_registration",
@@ -591,7 +592,8 @@ class ProvidersFile:
             return self._providers
 
 
-def _eligibility_of(process: Process) -> Eligibility:
+def eligibility_of(process: Process) -> Eligibility:
+    """The process's provider and rule; ``not_an_identity_process`` if it takes codes."""
     if process.eligibility is None:
         raise IdentityRefused(
             f"process {process.id!r} takes one-time codes, not an identity provider",
@@ -632,7 +634,7 @@ def issue_oidc(
     blind signature ``sk·B``, and what the wallet may show (the provider's
     name; its logout address when it has one). The steps and their refusals
     are the module's; none leaves a trace before the answer is committed."""
-    eligibility = _eligibility_of(process)
+    eligibility = eligibility_of(process)
     _, key = keyring.signer(process.id, None)
     blinded = check_blinded(blinded)
     client = providers.client(eligibility)

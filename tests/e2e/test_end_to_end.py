@@ -31,7 +31,7 @@ import httpx2
 import pytest
 from typer.testing import CliRunner
 
-from tests.support.deployment import ORIGIN, Deployment, Laps, describe
+from tests.support.deployment import ORIGIN, Deployment, Laps, describe, expect
 from urne.ledger.issuance.issuer_key import IssuerKey
 from urne.verifier.citizen import authoring
 from urne.verifier.citizen.blinding import Pseudonym, blind, unblind
@@ -77,16 +77,6 @@ def post_entry(http: httpx2.Client, leaf: bytes) -> httpx2.Response:
     return send(
         http, "POST", "/entries", content=leaf, headers={"Content-Type": "application/json"}
     )
-
-
-def expect(r: httpx2.Response, status: int, code: str | None = None) -> Any:
-    """The JSON answer, after checking its status (and its error code)."""
-    assert r.status_code == status, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
-    body = r.json()
-    if code is not None:
-        assert body["error"]["code"] == code, body
-        assert body["error"]["message"], body
-    return body
 
 
 def log_size(http: httpx2.Client) -> int:

@@ -32,13 +32,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
 
 from tests.support import identity
-from tests.support.deployment import Deployment, Laps, describe
+from tests.support.deployment import Deployment, Laps, describe, expect
 from tests.support.identity import WalletRequest, new_client, rule, write_providers
 from tests.support.oidc_provider import FRANCECONNECT_ACCOUNTS, OidcProvider, start_provider
 from urne.ledger.issuance.keyring import IssuerKeyring
@@ -57,16 +56,6 @@ CITIZENS = {"postgres": 1000, "sqlite": 50}
 AT_ONCE = 8
 NAME = "city-council"
 _T = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def expect(r: httpx2.Response, status: int, code: str | None = None) -> Any:
-    """The JSON answer, after checking its status (and its error code)."""
-    assert r.status_code == status, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
-    body = r.json()
-    if code is not None:
-        assert body["error"]["code"] == code, body
-        assert body["error"]["message"], body
-    return body
 
 
 def write_description(path: Path, provider: OidcProvider, closes: datetime, threshold: int) -> None:

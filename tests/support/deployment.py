@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -227,3 +228,13 @@ class Laps:
         now = time.monotonic()
         print(f"{step}: {now - self.last:.1f} s (total {now - self.start:.1f} s)")
         self.last = now
+
+
+def expect(r: httpx2.Response, status: int, code: str | None = None) -> Any:
+    """The JSON answer, after checking its status (and its error code)."""
+    assert r.status_code == status, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
+    body = r.json()
+    if code is not None:
+        assert body["error"]["code"] == code, body
+        assert body["error"]["message"], body
+    return body
