@@ -48,9 +48,11 @@ with pabutools.
 
 from __future__ import annotations
 
+import gc
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -233,8 +235,9 @@ class _Round:
         self.supporters: dict[int, dict[int, int]] = {}
         #: project -> its supporters' classes as its last evaluation left them
         self.split: dict[int, _Support] = {}
-        #: project -> (increment, what its supporters then lacked, in currency) when unaffordable
-        self.short: dict[int, tuple[int, Fraction]] = {}
+        #: project -> (increment, n, d) when unaffordable: its supporters then
+        #: lacked n / d currency units
+        self.short: dict[int, tuple[int, int, int]] = {}
         self.selected = -1
         #: class -> the class it becomes, for the selected project's supporters
         self.moved: dict[int, int] = {}
@@ -281,6 +284,69 @@ class _Support:
 
 
 _first = itemgetter(0)
+
+
+@contextmanager
+def _uncollected() -> Iterator[None]:
+    """Pause the cyclic garbage collector, as it was, for one count.
+
+    A count makes and drops millions of tuples and lists (heap entries, class
+    budgets), and Python runs a collection pass every 700 of them, about an
+    eighth of the time of Add1 on the largest pabulib files, for nothing: the
+    count makes no reference cycle, so reference counting frees all it drops.
+    The collector is left as found (another thread's count may have paused it).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+class _Ratio:
+    """An exact ratio ``n / d`` (``d > 0``), compared by cross-multiplication.
+
+    A project's rho in the heap keys, after its float: the float orders almost
+    every pair in C, and this breaks the float's ties exactly, at a fraction of
+    what :class:`~fractions.Fraction`, which reduces every value it makes and
+    checks its operands' types on every comparison, costs (where many projects
+    tie exactly, as with the same number of supporters all paying q, a third of
+    all comparisons). Only ever compared with another ``_Ratio``.
+    """
+
+    __slots__ = ("d", "n")
+
+    def __init__(self, n: int, d: int) -> None:
+        self.n = n
+        self.d = d
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Ratio):
+            return NotImplemented
+        return self.n * other.d == other.n * self.d
+
+    def __lt__(self, other: _Ratio) -> bool:
+        return self.n * other.d < other.n * self.d
+
+    def __le__(self, other: _Ratio) -> bool:
+        return self.n * other.d <= other.n * self.d
+
+    def __gt__(self, other: _Ratio) -> bool:
+        return self.n * other.d > other.n * self.d
+
+    def __ge__(self, other: _Ratio) -> bool:
+        return self.n * other.d >= other.n * self.d
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+#: A heap entry: a lower bound of a project's rho (as a float, then exactly),
+#: its id and its index. Whole entries compare as the definition orders
+#: projects: least rho first, ties to the least id.
+_Entry = tuple[float, _Ratio, str, int]
 
 #: Add1 runs with the same outcome in a row before a run also finds where its
 #: decisions change (finding it costs about a third of a run; where outcomes
@@ -367,8 +433,8 @@ class _Stability:
         self.best_lines: list[tuple[int, int, int]] = []
         #: affordable projects evaluated in the current round
         self.contenders: list[int] = []
-        #: (project, round, (increment, shortfall)) skipped on an earlier run's shortfall
-        self.pending: list[tuple[int, int, tuple[int, Fraction]]] = []
+        #: (project, round, (increment, n, d)) skipped on an earlier run's shortfall
+        self.pending: list[tuple[int, int, tuple[int, int, int]]] = []
 
     def _change_at(self, numerator: int, denominator: int) -> None:
         """A decision may change at offset ``numerator / denominator`` (never,
@@ -465,13 +531,11 @@ class _Stability:
     ) -> int | None:
         """The least increment above this run's at which a decision may change."""
         engine = self.engine
-        for project, r, (then, shortfall) in self.pending:
+        for project, r, (then, lacked, per) in self.pending:
             # lacking ``shortfall`` at ``then``, they lack it still until
             # shortfall / n - (increment - then): decisive only below the bound
-            if self.denominator and shortfall.numerator * self.denominator >= (
-                shortfall.denominator
-                * engine.voters
-                * (self.numerator + (self.increment - then) * self.denominator)
+            if self.denominator and lacked * self.denominator >= (
+                per * engine.voters * (self.numerator + (self.increment - then) * self.denominator)
             ):
                 continue
             support = engine.rounds[r].split[project]
@@ -537,12 +601,11 @@ class EqualShares:
         #: may differ from it (None: no larger increment changes anything)
         self.next_change: int | None = None
         # Lower bounds of each project's rho before the first round: 1 / supporters.
-        # Heap entries carry float(rho) first: rounding is monotone, so comparing
+        # Heap entries carry the float of rho first: rounding is monotone, so comparing
         # (float, Fraction) pairs orders exactly as the Fractions, mostly in C.
-        self.start: list[tuple[float, Fraction, str, int]] = []
+        self.start: list[_Entry] = []
         for i, name in enumerate(self.names):
-            rho = Fraction(1, self.support[i])
-            self.start.append((float(rho), rho, name, i))
+            self.start.append((1 / self.support[i], _Ratio(1, self.support[i]), name, i))
         heapq.heapify(self.start)
 
     def _both(self, project: int, other: int) -> list[int]:
@@ -602,7 +665,7 @@ class EqualShares:
             self.class_count = 1
         self.increment = increment
         self.runs += 1
-        names, costs = self.names, self.costs
+        costs = self.costs
         value = [0] * self.class_count  # class budgets, at the scale of their epoch
         value[0] = self.share + increment * self.unit
         track = _Stability(self, increment) if stability else None
@@ -621,19 +684,19 @@ class EqualShares:
                 self.rounds.append(_Round([0] * len(self.weights), 1))
             rnd = self.rounds[r]
             best = -1
-            best_key = (0.0, Fraction(0))
+            best_entry: _Entry | None = None
             best_pay = (0, 1)
-            popped: list[tuple[float, Fraction, str, int]] = []
+            popped: list[_Entry] = []
             # Lazy search for the least rho: a rho only grows during a run, so a
             # stale value is a lower bound and projects above the best are skipped.
-            while heap and (best < 0 or heap[0][:2] <= best_key):
+            while heap and (best_entry is None or heap[0] < best_entry):
                 _, _, name, i = heapq.heappop(heap)
                 if track is not None:
                     track.popped(i, r)
                 short = rnd.short.get(i)
                 # Same history, so the same money spent: all voters together hold
                 # exactly n more per unit of increment, and nobody holds less.
-                if short and self.voters * (increment - short[0]) < short[1]:
+                if short and self.voters * (increment - short[0]) * short[2] < short[1]:
                     if track is not None:
                         track.pending.append((i, r, short))
                     continue
@@ -679,7 +742,7 @@ class EqualShares:
                 if k < len(items) or pool is not support.maybe:
                     support.maybe = [(c, w) for _, w, c in items[:k]]
                 if k == len(items) and not uncapped:  # all they have is less than the cost
-                    rnd.short[i] = (increment, Fraction(cost - paid, self.unit * scale))
+                    rnd.short[i] = (increment, cost - paid, self.unit * scale)
                     if track is not None:
                         track.unaffordable(support, cost - paid, epoch, rescale)
                     continue  # unaffordable for the rest of this run
@@ -687,13 +750,14 @@ class EqualShares:
                 if k < len(items):  # these pay q: rich for the rest of this history
                     support.rich.extend([c for _, _, c in items[k:]])
                 # each uncapped supporter pays q = (cost - paid) / uncapped; rho = q / cost
-                rho = Fraction(cost - paid, uncapped * cost)
+                rho = _Ratio(cost - paid, uncapped * cost)
                 if track is not None:
                     track.affordable(i, r, cost - paid, uncapped, cost, support, epoch, rescale)
-                key = (float(rho), rho)
-                popped.append((key[0], rho, name, i))
-                if best < 0 or key < best_key or (key == best_key and name < names[best]):
-                    best, best_key, best_pay = i, key, (cost - paid, uncapped)
+                # int / int is correctly rounded, as Fraction's float is
+                entry = ((cost - paid) / (uncapped * cost), rho, name, i)
+                popped.append(entry)
+                if best_entry is None or entry < best_entry:
+                    best, best_entry, best_pay = i, entry, (cost - paid, uncapped)
             if best < 0:
                 if track is not None:
                     self.next_change = track.finish(value, epoch, rescale, scale)
@@ -768,7 +832,13 @@ class EqualShares:
         verdict, are skipped. The outcome is pabutools'; the number of runs no
         longer grows with the amounts, only with how often the run changes
         (docs/spec/counting-budgets.md §6).
+
+        The cyclic garbage collector is paused meanwhile (:func:`_uncollected`).
         """
+        with _uncollected():
+            return self._add1()
+
+    def _add1(self) -> list[int]:
         everything = range(len(self.names))
         costs, total = self.costs, self.share * self.voters  # the budget, in units
         previous: list[int] = []
@@ -820,7 +890,11 @@ def mes(election: ApprovalElection, *, add1: bool = True) -> tuple[str, ...]:
     if not election.ballots:
         return ()
     rule = EqualShares(election)
-    funded = rule.add1() if add1 else rule.run(0)
+    if add1:
+        funded = rule.add1()
+    else:
+        with _uncollected():
+            funded = rule.run(0)
     return tuple(rule.names[i] for i in funded)
 
 
