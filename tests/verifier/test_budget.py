@@ -8,6 +8,7 @@ Shares written as plainly as its definition, voter by voter, in Fractions.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from collections.abc import Callable
@@ -285,6 +286,44 @@ def test_ties_are_broken_by_id_as_text() -> None:
     assert mes(tied) == ("10",)
     more = Election.from_ballots(3, {"9": 2, "10": 2, "b": 1}, [{"9"}, {"10"}, {"b"}, {"b"}])
     assert greedy(more) == ("b", "10")
+
+
+def test_rhos_closer_than_a_float_are_ordered_exactly() -> None:
+    # After "0", voter 1 holds 4e17 and voter 2 7e17: "b" (cost 1e18) and "a"
+    # (cost 1e18 + 1) both take all of voter 1's and the rest from voter 2, so
+    # rho("b") = 0.6 and rho("a") = (6e17 + 1) / (1e18 + 1), 4e-19 more: the
+    # same float. The exact order funds "b"; a tie on the float would go to "a".
+    c, share = 10**18, 7 * 10**17
+    election = Election.from_ballots(
+        3 * share, {"0": 6 * 10**17, "a": c + 1, "b": c}, [{"0", "a", "b"}, {"a", "b"}, {"0"}]
+    )
+    assert float(Fraction(6, 10)) == float(Fraction(6 * 10**17 + 1, 10**18 + 1))
+    assert reference_mes_run(election, Fraction(share)) == ["0", "b"]
+    assert mes(election, add1=False) == ("0", "b")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_count_pauses_the_garbage_collector_and_leaves_it_as_found(
+    enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    election = parse_pabulib(PABULIB / "Poland_Swiecie_2023.pb").election()
+    collecting: list[bool] = []
+    plain = budget.EqualShares.run
+
+    def watched(self: budget.EqualShares, increment: int, *, stability: bool = False) -> list[int]:
+        collecting.append(gc.isenabled())
+        return plain(self, increment, stability=stability)
+
+    monkeypatch.setattr(budget.EqualShares, "run", watched)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        assert sorted(mes(election)) == expected()["Poland_Swiecie_2023.pb"]["mes"]
+        assert mes(election, add1=False)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+    assert len(collecting) > 100 and not any(collecting)
 
 
 def test_free_and_unapproved_projects() -> None:
