@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import re
 import threading
@@ -50,7 +51,9 @@ from joserfc import errors as jose_errors
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
+from requests.adapters import HTTPAdapter
 from sqlalchemy.engine import Engine
+from urllib3.exceptions import HTTPError as TransportError
 
 from urne.ledger.db.engine import write_connection
 from urne.ledger.errors import LedgerError
@@ -96,7 +99,8 @@ _CODE = re.compile(r"[\x21-\x7e]{1,2048}")
 #: The signature algorithms accepted on an ID token (never ``none``, never HMAC:
 #: the client secret is not a key anyone should sign identities with).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
-#: The most bytes read of a provider's discovery document, JWKS or userinfo.
+#: The most bytes read of a provider's discovery document, JWKS, token answer
+#: or userinfo.
 MAX_ANSWER = 1024 * 1024
 #: Seconds of clock difference allowed on ``exp`` and ``iat``.
 LEEWAY = 60
@@ -271,6 +275,45 @@ def subject_hash(roll_key: bytes, issuer: str, sub: str) -> bytes:
     ).digest()
 
 
+class _AnswerTooLarge(requests.RequestException):
+    """A provider's answer past :data:`MAX_ANSWER` bytes."""
+
+
+class _BoundedAdapter(HTTPAdapter):
+    """Reads each answer up to :data:`MAX_ANSWER` bytes, and no further.
+
+    Mounted on Authlib's session for the token request, whose answer requests
+    would otherwise read whole: the body is read here, decoded, in chunks,
+    and handed on as the response's ``raw`` file.
+    """
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
+        response = super().send(
+            request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
+        body = bytearray()
+        try:
+            for chunk in response.raw.stream(64 * 1024, decode_content=True):
+                body += chunk
+                if len(body) > MAX_ANSWER:
+                    response.close()  # the rest is never read
+                    raise _AnswerTooLarge(f"its answer is larger than {MAX_ANSWER:,} bytes")
+        except TransportError as exc:  # what requests itself would raise for it
+            response.close()
+            raise requests.ConnectionError(exc, request=request) from exc
+        response.raw.release_conn()
+        response.raw = io.BytesIO(bytes(body))
+        return response
+
+
 class ProviderClient:
     """One provider, as this issuer's client: its discovery document and JWKS
     (cached; the JWKS fetched again, at most once a minute, when a token names
@@ -399,6 +442,8 @@ class ProviderClient:
             token_endpoint_auth_method=self.config.token_endpoint_auth_method,
             redirect_uri=redirect_uri,
         )
+        for scheme in ("https://", "http://"):
+            session.mount(scheme, _BoundedAdapter())
         try:
             token = session.fetch_token(
                 token_endpoint,
@@ -412,6 +457,11 @@ class ProviderClient:
                 f"the identity provider refused the authorization code ({exc.error}): it was "
                 "used already, has expired, or was not issued for this request; log in again",
                 code="code_refused",
+            ) from exc
+        except _AnswerTooLarge as exc:
+            raise ProviderUnavailable(
+                f"the identity provider's token endpoint at {token_endpoint} answered with "
+                f"more than {MAX_ANSWER:,} bytes"
             ) from exc
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable(

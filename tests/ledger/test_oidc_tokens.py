@@ -186,3 +186,49 @@ def test_a_provider_answer_is_read_up_to_a_bound() -> None:
         server.shutdown()
         server.server_close()
     assert sum(sent) < 10 * MAX_ANSWER  # the server was cut off, not read to its end
+
+
+def test_the_token_endpoint_answer_is_read_up_to_a_bound() -> None:
+    """The token answer, read through Authlib's session, is cut off past
+    MAX_ANSWER too: the provider is unavailable, and the rest is never read."""
+    sent: list[int] = []
+
+    class Endless(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            chunk = b" " * 65536
+            try:
+                self.wfile.write(b'{"access_token": "a", "token_type": "Bearer", "x": "')
+                for _ in range(10 * MAX_ANSWER // len(chunk)):
+                    self.wfile.write(chunk)
+                    sent.append(len(chunk))
+            except OSError:
+                return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}/token"
+
+    class Provider(ProviderClient):
+        def metadata(self) -> dict[str, Any]:
+            return {"issuer": ISSUER, "token_endpoint": endpoint}
+
+    try:
+        client = Provider(
+            ProviderConfig(ISSUER, CLIENT, "s", ("openid",), ("https://v.example/cb",))
+        )
+        with pytest.raises(LedgerError) as caught:
+            client.exchange("code", "v" * 43, "https://v.example/cb")
+        assert caught.value.code == "provider_unavailable"
+        assert f"more than {MAX_ANSWER:,} bytes" in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sum(sent) < 10 * MAX_ANSWER  # the server was cut off, not read to its end
