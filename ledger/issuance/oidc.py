@@ -284,7 +284,9 @@ class _BoundedAdapter(HTTPAdapter):
 
     Mounted on Authlib's session for the token request, whose answer requests
     would otherwise read whole: the body is read here, decoded, in chunks,
-    and handed on as the response's ``raw`` file.
+    and handed on as the response's ``raw`` file. That file carries no
+    cookies, so the session keeps none from the token endpoint (nothing in
+    the code flow asks it to).
     """
 
     def send(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import random
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 from functools import cache
@@ -324,6 +325,51 @@ def test_a_count_pauses_the_garbage_collector_and_leaves_it_as_found(
     finally:
         gc.enable() if was else gc.disable()
     assert len(collecting) > 100 and not any(collecting)
+
+
+def test_counts_in_two_threads_keep_the_collector_paused_until_the_last_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A pauses the collector first; B counts on after A has ended: the
+    # collector must stay paused for B, and be back on once B ends too.
+    election = parse_pabulib(PABULIB / "Poland_Swiecie_2023.pb").election()
+    small = Election.from_ballots(10, {"x": 6}, [{"x"}, set()])
+    a_in, a_done = threading.Event(), threading.Event()
+    both_in = threading.Barrier(2, timeout=30)
+    after_a: list[bool] = []
+    plain = budget.EqualShares.run
+
+    def watched(self: budget.EqualShares, increment: int, *, stability: bool = False) -> list[int]:
+        me = threading.current_thread().name
+        if me == "A" and not a_in.is_set():
+            a_in.set()
+            both_in.wait()
+        elif me == "B":
+            if not after_a:
+                both_in.wait()
+            assert a_done.wait(timeout=30)
+            after_a.append(gc.isenabled())
+        return plain(self, increment, stability=stability)
+
+    def count_a() -> None:
+        mes(small)
+        a_done.set()
+
+    monkeypatch.setattr(budget.EqualShares, "run", watched)
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        a = threading.Thread(target=count_a, name="A")
+        b = threading.Thread(target=lambda: mes(election), name="B")
+        a.start()
+        assert a_in.wait(timeout=30)
+        b.start()
+        a.join(timeout=60)
+        b.join(timeout=60)
+        assert gc.isenabled()
+    finally:
+        gc.enable() if was else gc.disable()
+    assert len(after_a) > 100 and not any(after_a)
 
 
 def test_free_and_unapproved_projects() -> None:

@@ -41,15 +41,16 @@ the same projects in the same order; and, since with the same history a
 larger increment leaves every class at least as rich, supporters who paid the
 full price once keep doing so and projects far from affordable stay so, which
 spares looking at them again. Money is held as integers on a common
-denominator that grows as payments are made. ``_reference_mes_run`` in the
-tests is the definition written plainly; the fast code is compared with it and
-with pabutools.
+denominator that grows as payments are made. ``reference_mes_run`` in
+``tests/support/budgets.py`` is the definition written plainly; the fast
+code is compared with it and with pabutools.
 """
 
 from __future__ import annotations
 
 import gc
 import heapq
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -286,26 +287,43 @@ class _Support:
 _first = itemgetter(0)
 
 
+#: Counts running now in this process, and whether the first of them paused
+#: the collector (so the last one out restarts it).
+_counting = threading.Lock()
+_counts = 0
+_paused = False
+
+
 @contextmanager
 def _uncollected() -> Iterator[None]:
-    """Pause the cyclic garbage collector for one count, and leave it as found.
+    """Pause the cyclic garbage collector while any count runs in the process.
 
     A count keeps a growing trail alive (rounds, classes, each project's
     supporters by class: hundreds of thousands of lists, tuples and dicts on
     the largest pabulib files), so the collector's passes, each started by 700
     more containers kept, keep walking it: a tenth of the time of Add1 there
     (12 % on Toulouse 2022), for nothing, since a count makes no reference
-    cycle and reference counting frees all it drops. Left paused if it was
-    (another thread's count, or the caller, may have paused it).
+    cycle and reference counting frees all it drops.
+
+    The collector is the process's: the first count in pauses it (unless it
+    was paused already, by the caller or anyone else) and the last count out
+    restarts it, so counts in several threads overlap safely. Meanwhile other
+    threads' cyclic garbage waits for the end of the counts.
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+    global _counts, _paused
+    with _counting:
+        if not _counts:
+            _paused = gc.isenabled()
+            gc.disable()
+        _counts += 1
     try:
         yield
     finally:
-        gc.enable()
+        with _counting:
+            _counts -= 1
+            if not _counts and _paused:
+                _paused = False
+                gc.enable()
 
 
 class _Ratio:
@@ -389,7 +407,8 @@ class _Stability:
       frozen (a capped class that comes to hold more than ``q`` pays only
       ``q``, so the others pay more, never less), and that line is compared
       with the winner's, which is exact by the first point. A project the lazy
-      search did not look at is compared, with the line it had when last
+      search did not look at (its bound above the best's, or equal to it with
+      a larger id) is compared, with the line it had when last
       looked at (within a run, rho never falls) or ``1 / supporters``,
       against the winner of the last round it sat out (within a run, the
       winning rho never falls from round to round).
@@ -534,8 +553,8 @@ class _Stability:
         """The least increment above this run's at which a decision may change."""
         engine = self.engine
         for project, r, (then, lacked, per) in self.pending:
-            # lacking ``shortfall`` at ``then``, they lack it still until
-            # shortfall / n - (increment - then): decisive only below the bound
+            # lacking ``lacked / per`` at ``then``, they lack it still until
+            # lacked / (per * n) - (increment - then): decisive only below the bound
             if self.denominator and lacked * self.denominator >= (
                 per * engine.voters * (self.numerator + (self.increment - then) * self.denominator)
             ):
