@@ -4,8 +4,12 @@ a real provider would not send, and the pinned registration of a process."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -151,9 +155,10 @@ def test_a_process_keeps_the_registration_its_people_were_vouched_for_under(
     assert (keyring.key_dir / "oidc" / "p1.json").stat().st_mode & 0o077 == 0
 
 
-def test_a_provider_answer_is_read_up_to_a_bound() -> None:
-    """A discovery document (or JWKS, or userinfo) larger than MAX_ANSWER is
-    refused after reading a little past the bound, never read whole."""
+@contextmanager
+def endless_answer(head: bytes = b"") -> Iterator[tuple[str, list[int]]]:
+    """A server answering any GET or POST with ``head`` and then ten times
+    MAX_ANSWER bytes of JSON whitespace: its address, and what it sent."""
     sent: list[int] = []
 
     class Endless(BaseHTTPRequestHandler):
@@ -161,74 +166,119 @@ def test_a_provider_answer_is_read_up_to_a_bound() -> None:
             return
 
         def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            chunk = b" " * 65536
-            try:
-                for _ in range(10 * MAX_ANSWER // len(chunk)):
-                    self.wfile.write(chunk)
-                    sent.append(len(chunk))
-            except OSError:
-                return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        issuer = f"http://127.0.0.1:{server.server_address[1]}"
-        client = ProviderClient(ProviderConfig(issuer, CLIENT, "s", ("openid",), ("x",)))
-        with pytest.raises(LedgerError) as caught:
-            client.metadata()
-        assert caught.value.code == "provider_unavailable"
-        assert f"{MAX_ANSWER:,} bytes" in str(caught.value)
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert sum(sent) < 10 * MAX_ANSWER  # the server was cut off, not read to its end
-
-
-def test_the_token_endpoint_answer_is_read_up_to_a_bound() -> None:
-    """The token answer, read through Authlib's session, is cut off past
-    MAX_ANSWER too: the provider is unavailable, and the rest is never read."""
-    sent: list[int] = []
-
-    class Endless(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", "0")))
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.end_headers()
             chunk = b" " * 65536
             try:
-                self.wfile.write(b'{"access_token": "a", "token_type": "Bearer", "x": "')
+                self.wfile.write(head)
                 for _ in range(10 * MAX_ANSWER // len(chunk)):
                     self.wfile.write(chunk)
                     sent.append(len(chunk))
             except OSError:
                 return
 
+        do_POST = do_GET
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}/token"
-
-    class Provider(ProviderClient):
-        def metadata(self) -> dict[str, Any]:
-            return {"issuer": ISSUER, "token_endpoint": endpoint}
-
     try:
-        client = Provider(
-            ProviderConfig(ISSUER, CLIENT, "s", ("openid",), ("https://v.example/cb",))
-        )
-        with pytest.raises(LedgerError) as caught:
-            client.exchange("code", "v" * 43, "https://v.example/cb")
-        assert caught.value.code == "provider_unavailable"
-        assert f"more than {MAX_ANSWER:,} bytes" in str(caught.value)
+        yield f"http://127.0.0.1:{server.server_address[1]}", sent
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_provider_answer_is_read_up_to_a_bound() -> None:
+    """A discovery document (or JWKS, or userinfo) larger than MAX_ANSWER is
+    refused after reading a little past the bound, never read whole."""
+    with endless_answer() as (issuer, sent):
+        client = ProviderClient(ProviderConfig(issuer, CLIENT, "s", ("openid",), ("x",)))
+        with pytest.raises(LedgerError) as caught:
+            client.metadata()
+        assert caught.value.code == "provider_unavailable"
+        assert f"{MAX_ANSWER:,} bytes" in str(caught.value)
     assert sum(sent) < 10 * MAX_ANSWER  # the server was cut off, not read to its end
+
+
+def test_the_token_endpoint_answer_is_read_up_to_a_bound() -> None:
+    """The token answer, read through Authlib's session, is cut off past
+    MAX_ANSWER too: the provider is unavailable, and the rest is never read."""
+    with endless_answer(b'{"access_token": "a", "token_type": "Bearer", "x": "') as (url, sent):
+
+        class Provider(ProviderClient):
+            def metadata(self) -> dict[str, Any]:
+                return {"issuer": ISSUER, "token_endpoint": url + "/token"}
+
+        config = ProviderConfig(ISSUER, CLIENT, "s", ("openid",), ("https://v.example/cb",))
+        with pytest.raises(LedgerError) as caught:
+            Provider(config).exchange("code", "v" * 43, "https://v.example/cb")
+        assert caught.value.code == "provider_unavailable"
+        assert f"more than {MAX_ANSWER:,} bytes" in str(caught.value)
+    assert sum(sent) < 10 * MAX_ANSWER  # the server was cut off, not read to its end
+
+
+@contextmanager
+def token_endpoint(answer: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[ProviderClient]:
+    """A provider whose token endpoint answers with ``answer``."""
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            answer(self)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/token"
+
+    class Provider(ProviderClient):
+        def metadata(self) -> dict[str, Any]:
+            return {"issuer": ISSUER, "token_endpoint": url}
+
+    try:
+        yield Provider(ProviderConfig(ISSUER, CLIENT, "s", ("openid",), ("https://v.example/cb",)))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_compressed_chunked_token_answer_is_read_whole() -> None:
+    body = gzip.compress(
+        json.dumps({"access_token": "a", "token_type": "Bearer", "id_token": "t"}).encode()
+    )
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.protocol_version = "HTTP/1.1"
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-encoding", "gzip")
+        handler.send_header("transfer-encoding", "chunked")
+        handler.send_header("connection", "close")
+        handler.end_headers()
+        for i in range(0, len(body), 7):
+            part = body[i : i + 7]
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        handler.wfile.write(b"0\r\n\r\n")
+
+    with token_endpoint(answer) as provider:
+        token = provider.exchange("code", "v" * 43, "https://v.example/cb")
+    assert token["id_token"] == "t" and token["access_token"] == "a"
+
+
+def test_a_token_answer_cut_short_is_the_provider_unavailable() -> None:
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", "1000")
+        handler.end_headers()
+        handler.wfile.write(b'{"access_token": "a"')  # and the connection closes
+
+    with token_endpoint(answer) as provider, pytest.raises(LedgerError) as caught:
+        provider.exchange("code", "v" * 43, "https://v.example/cb")
+    assert caught.value.code == "provider_unavailable"
