@@ -332,9 +332,10 @@ class _Ratio:
     A project's rho in the heap keys, after its float: the float orders almost
     every pair in C, and this breaks the float's ties exactly, at a fraction of
     what :class:`~fractions.Fraction`, which reduces every value it makes and
-    checks its operands' types on every comparison, costs (where many projects
-    tie exactly, as with the same number of supporters all paying q, a third of
-    all comparisons). Only ever compared with another ``_Ratio``.
+    checks its operands' types on every comparison, costs (many projects tie
+    exactly, as with the same number of supporters all paying q: on Toulouse
+    2022, 330,000 comparisons in a count reach the exact ratio). Only ever
+    compared with another ``_Ratio``.
     """
 
     __slots__ = ("d", "n")
