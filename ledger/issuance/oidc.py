@@ -282,11 +282,12 @@ class _AnswerTooLarge(requests.RequestException):
 class _BoundedAdapter(HTTPAdapter):
     """Reads each answer up to :data:`MAX_ANSWER` bytes, and no further.
 
-    Mounted on Authlib's session for the token request, whose answer requests
-    would otherwise read whole: the body is read here, decoded, in chunks,
-    and handed on as the response's ``raw`` file. That file carries no
-    cookies, so the session keeps none from the token endpoint (nothing in
-    the code flow asks it to).
+    Mounted (:func:`_bounded`) on every session that asks a provider anything,
+    Authlib's for the token request included, whose answer requests would
+    otherwise read whole: the body is read here, decoded, in chunks, and
+    handed on as the response's ``raw`` file. That file carries no cookies,
+    so a session keeps none from a provider (nothing in the code flow asks
+    it to).
     """
 
     def send(
@@ -314,6 +315,13 @@ class _BoundedAdapter(HTTPAdapter):
         response.raw.release_conn()
         response.raw = io.BytesIO(bytes(body))
         return response
+
+
+def _bounded(session: requests.Session) -> requests.Session:
+    """``session``, its answers read up to :data:`MAX_ANSWER` bytes."""
+    for scheme in ("https://", "http://"):
+        session.mount(scheme, _BoundedAdapter())
+    return session
 
 
 class ProviderClient:
@@ -344,17 +352,15 @@ class ProviderClient:
         """``GET url``: its media type and body, refused past
         :data:`MAX_ANSWER` bytes (read no further) or the timeout."""
         try:
-            with requests.get(url, timeout=self.timeout, headers=headers, stream=True) as r:
+            with _bounded(requests.Session()) as session:
+                r = session.get(url, timeout=self.timeout, headers=headers)
                 r.raise_for_status()
-                body = b""
-                for chunk in r.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > MAX_ANSWER:
-                        raise ProviderUnavailable(
-                            f"the identity provider's {what} at {url} is larger than "
-                            f"{MAX_ANSWER:,} bytes"
-                        )
+                body = r.content
                 kind = r.headers.get("content-type", "").split(";")[0].strip()
+        except _AnswerTooLarge as exc:
+            raise ProviderUnavailable(
+                f"the identity provider's {what} at {url} is larger than {MAX_ANSWER:,} bytes"
+            ) from exc
         except requests.RequestException as exc:
             raise ProviderUnavailable(
                 f"the identity provider's {what} at {url} did not answer: {exc}"
@@ -444,8 +450,7 @@ class ProviderClient:
             token_endpoint_auth_method=self.config.token_endpoint_auth_method,
             redirect_uri=redirect_uri,
         )
-        for scheme in ("https://", "http://"):
-            session.mount(scheme, _BoundedAdapter())
+        _bounded(session)
         try:
             token = session.fetch_token(
                 token_endpoint,

@@ -349,17 +349,8 @@ class _Ratio:
             return NotImplemented
         return self.n * other.d == other.n * self.d
 
-    def __lt__(self, other: _Ratio) -> bool:
+    def __lt__(self, other: _Ratio) -> bool:  # the one order heapq and tuples ask
         return self.n * other.d < other.n * self.d
-
-    def __le__(self, other: _Ratio) -> bool:
-        return self.n * other.d <= other.n * self.d
-
-    def __gt__(self, other: _Ratio) -> bool:
-        return self.n * other.d > other.n * self.d
-
-    def __ge__(self, other: _Ratio) -> bool:
-        return self.n * other.d >= other.n * self.d
 
     __hash__ = None  # type: ignore[assignment]
 
